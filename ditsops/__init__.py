@@ -1,0 +1,3 @@
+"""ditsops: the incident-response command line for Dits on-call engineers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""One exception tree for everything ditsops can fail at.
+
+Clients translate library exceptions (psycopg, httpx, kubernetes) into these at their
+boundary; the CLI's single handler turns them into a one-line message and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class ExitCode:
+    OK = 0
+    ERROR = 1
+    USAGE = 2  # bad usage or an invalid runbook
+    CHECK_FAILED = 3  # a non-interactive run ended with a failing threshold
+    UNREACHABLE = 4  # a target (database, Prometheus, API server) could not be reached
+    REFUSED = 5  # a destructive step was refused
+    INTERRUPTED = 130
+
+
+class DitsopsError(Exception):
+    """Base of every error ditsops reports to the user as one line."""
+
+    exit_code = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(DitsopsError):
+    """A wrong option or parameter value."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(DitsopsError):
+    """The configuration file or a profile is wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RunbookError(DitsopsError):
+    """A runbook failed to load; carries every problem found, not just the first."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, problems: list[str]) -> None:
+        first = problems[0] if problems else "invalid runbook"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(first + more)
+        self.problems = problems
+
+
+class TargetUnreachable(DitsopsError):
+    """A service ditsops talks to could not be reached or answered with a server error."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+
+class TargetError(DitsopsError):
+    """A reachable service rejected a request (bad query, permission denied, conflict)."""
+
+    exit_code = ExitCode.ERROR
+
+
+class Refused(DitsopsError):
+    """A destructive change was not confirmed, so nothing was changed."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class CheckFailed(DitsopsError):
+    """A check ended above its fail threshold in a non-interactive run."""
+
+    exit_code = ExitCode.CHECK_FAILED
