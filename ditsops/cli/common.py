@@ -1,0 +1,69 @@
+"""What every command shares: global options, settings, consoles, the output format."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ditsops.core.config import Settings, load_settings
+from ditsops.core.errors import UsageError
+from ditsops.render.console import Consoles, make_consoles
+
+OUTPUTS = ("table", "json")
+
+OutputOption = Annotated[
+    str | None, typer.Option("--output", "-o", help="Output format: table or json.", show_default=False)
+]
+DsnOption = Annotated[
+    str | None,
+    typer.Option("--dsn", help="PostgreSQL DSN (prefer DITSOPS_DSN: options are visible in ps).", show_default=False),
+]
+FullOption = Annotated[bool, typer.Option("--full", help="Show query text whole instead of cut to the terminal width.")]
+
+
+@dataclass
+class AppState:
+    profile: str | None = None
+    config: Path | None = None
+    output: str = "table"
+    debug: bool = False
+    dsn: str | None = None
+    consoles: Consoles = field(default_factory=make_consoles)
+
+    def settings(self, **options: Any) -> Settings:
+        merged = {"dsn": self.dsn, **{k: v for k, v in options.items() if v is not None}}
+        return load_settings(profile=self.profile, config_path=self.config, options=merged)
+
+    def output_format(self, override: str | None) -> str:
+        chosen = override or self.output
+        if chosen not in OUTPUTS:
+            raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}, got {chosen!r}")
+        return chosen
+
+    def interactive(self, *, non_interactive: bool = False, json_output: bool = False) -> bool:
+        """A person can answer prompts: stdin and the stream we talk on are terminals."""
+        if non_interactive:
+            return False
+        talking_on = self.consoles.err if json_output else self.consoles.out
+        return sys.stdin.isatty() and talking_on.is_terminal
+
+
+def app_state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected key=value")
+        values[key.strip()] = value
+    return values

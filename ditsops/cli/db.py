@@ -1,0 +1,214 @@
+"""`ditsops db ...`: PostgreSQL diagnostics and backend actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state
+from ditsops.core.durations import parse_duration
+from ditsops.core.errors import UsageError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="PostgreSQL diagnostics (read-only) and backend terminate/cancel (with confirmation).\n\n"
+    "Example: ditsops db activity",
+)
+
+OlderThan = Annotated[str, typer.Option("--older-than", help="Only sessions in their state longer than this (30s, 5m, 1h).")]
+
+
+def _duration(text: str, option: str = "--older-than"):
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise UsageError(f"{option}: {error}") from None
+
+
+def _connect(ctx: typer.Context, dsn: str | None):
+    from ditsops.clients.postgres import PostgresClient
+
+    return PostgresClient.connect(app_state(ctx).settings(dsn=dsn))
+
+
+@app.command("activity")
+def activity_command(
+    ctx: typer.Context,
+    database: Annotated[str | None, typer.Option("--db", help="Only this database.")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user.")] = None,
+    app_name: Annotated[str | None, typer.Option("--app", help="Only this application_name.")] = None,
+    top: Annotated[int, typer.Option("--top", help="How many of the longest-running queries to list.", min=1)] = 10,
+    output: OutputOption = None,
+    full: FullOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """Connections by state against max_connections, lock waits, then the longest-running queries.
+
+    Example: ditsops db activity --app dits-server
+    """
+    from ditsops.core import db
+    from ditsops.render.db import render_activity
+    from ditsops.render.output import print_json
+
+    state = app_state(ctx)
+    fmt = state.output_format(output)
+    client = _connect(ctx, dsn)
+    try:
+        report = db.activity(client, top=top, database=database, user=user, application=app_name)
+    finally:
+        client.close()
+    for warning in client.warnings:
+        state.consoles.err.print(f"[warning]{warning}[/]")
+    if fmt == "json":
+        print_json(state.consoles.out, report.to_json())
+    else:
+        render_activity(state.consoles.out, report, full=full)
+
+
+@app.command("long-queries")
+def long_queries_command(
+    ctx: typer.Context,
+    older_than: OlderThan = "5m",
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    output: OutputOption = None,
+    full: FullOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """Non-idle queries running longer than --older-than, longest first.
+
+    Example: ditsops db long-queries --older-than 2m
+    """
+    _list(ctx, "long_queries", _duration(older_than), limit, output, full, dsn,
+          title=f"Queries running longer than {older_than}", empty=f"No query has run longer than {older_than}.", age="query")
+
+
+@app.command("idle-in-transaction")
+def idle_in_transaction_command(
+    ctx: typer.Context,
+    older_than: OlderThan = "1m",
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    output: OutputOption = None,
+    full: FullOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """Sessions idle inside an open transaction longer than --older-than (they hold locks and a slot).
+
+    Example: ditsops db idle-in-transaction --older-than 30s
+    """
+    _list(ctx, "idle_in_transaction", _duration(older_than), limit, output, full, dsn,
+          title=f"Idle in transaction longer than {older_than}", empty=f"No session idle in transaction longer than {older_than}.", age="state")
+
+
+def _list(ctx, which: str, older, limit, output, full, dsn, *, title: str, empty: str, age: str) -> None:
+    from ditsops.core import db
+    from ditsops.render.db import render_backends
+    from ditsops.render.output import print_json
+
+    state = app_state(ctx)
+    fmt = state.output_format(output)
+    client = _connect(ctx, dsn)
+    try:
+        found = getattr(db, which)(client, older, limit=limit)
+    finally:
+        client.close()
+    if fmt == "json":
+        print_json(state.consoles.out, [b.to_json() for b in found])
+    else:
+        render_backends(state.consoles.out, found, title=title, empty=empty, full=full, age=age)
+
+
+@app.command("blocking")
+def blocking_command(ctx: typer.Context, output: OutputOption = None, full: FullOption = False, dsn: DsnOption = None) -> None:
+    """Sessions waiting on a lock, as a tree under the sessions blocking them.
+
+    Example: ditsops db blocking
+    """
+    from ditsops.core import db
+    from ditsops.render.db import render_blocking
+    from ditsops.render.output import print_json
+
+    state = app_state(ctx)
+    fmt = state.output_format(output)
+    client = _connect(ctx, dsn)
+    try:
+        forest = db.blocking(client)
+    finally:
+        client.close()
+    if fmt == "json":
+        def node(n):
+            return {**n.backend.to_json(), "blocks": [node(c) for c in n.blocks]}
+
+        print_json(state.consoles.out, [node(n) for n in forest])
+    else:
+        render_blocking(state.consoles.out, forest, full=full)
+
+
+def _signal(ctx, action: str, pids, older_than, states, user, app_name, database, limit, yes, dry_run, non_interactive, output, full, dsn) -> None:
+    """Terminate/cancel run as a one-step runbook, so they get the same preview, confirmation and record."""
+    from ditsops.core.durations import to_prometheus
+    from ditsops.core.engine import RunOptions, run_runbook
+    from ditsops.core.model import Runbook, Step
+    from ditsops.core.record import RunRecord
+    from ditsops.core.steps.backends import BackendsSpec, build_filter
+    from ditsops.core.target import header
+    from ditsops.render.runbook import ConsoleInteraction, JsonInteraction
+
+    raw = {"pids": list(pids or []), "state": list(states or []), "older_than": older_than and _duration(older_than),
+           "user": user, "application": app_name, "database": database}
+    selection = build_filter(raw)
+    if selection.is_empty():
+        raise UsageError(f"db {action}: give --pid or at least one filter (--older-than, --state, --user, --app, --db)")
+    if selection.older_than and not selection.states and not selection.pids:
+        raw["state"] = ["active", "idle in transaction", "idle in transaction (aborted)", "fastpath function call"]
+    state = app_state(ctx)
+    fmt = state.output_format(output)
+    settings = state.settings(dsn=dsn)
+    kind = f"action:{action}-backends"
+    spec_filters = {k: (to_prometheus(v) if k == "older_than" and v else v) for k, v in raw.items() if v}
+    step = Step(id=f"{action}-backends", title=f"{action.capitalize()} these backends", kind=kind,
+                spec=BackendsSpec(spec_filters, limit))
+    runbook = Runbook(name=f"db-{action}", title=f"{action.capitalize()} PostgreSQL backends", steps=(step,))
+    interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
+    mode = "dry run" if dry_run else "interactive" if interactive else "non-interactive"
+    consoles = state.consoles
+    ui = (JsonInteraction(consoles.err, consoles.out, full=full, mode=mode) if fmt == "json"
+          else ConsoleInteraction(consoles.out, full=full, mode=mode))
+    outcome = run_runbook(
+        runbook, {}, settings, ui, RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run),
+        RunRecord.create(runbook.name, settings.secrets()), header(settings, ["database"]),
+    )
+    raise typer.Exit(outcome.exit_code)
+
+
+def _signal_command(action: str):
+    def command(
+        ctx: typer.Context,
+        pids: Annotated[list[int] | None, typer.Option("--pid", help="Backend pid; repeatable.")] = None,
+        older_than: Annotated[str | None, typer.Option("--older-than", help="In their current state longer than this.")] = None,
+        states: Annotated[list[str] | None, typer.Option("--state", help="active, idle in transaction, ...; repeatable.")] = None,
+        user: Annotated[str | None, typer.Option("--user", help="Only this user.")] = None,
+        app_name: Annotated[str | None, typer.Option("--app", help="Only this application_name.")] = None,
+        database: Annotated[str | None, typer.Option("--db", help="Only this database.")] = None,
+        limit: Annotated[int, typer.Option("--limit", help="At most this many backends.", min=1)] = 200,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; act on what the preview shows.")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be hit; change nothing.")] = False,
+        non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Never prompt (refuses without --yes).")] = False,
+        output: OutputOption = None,
+        full: FullOption = False,
+        dsn: DsnOption = None,
+    ) -> None:
+        _signal(ctx, action, pids, older_than, states, user, app_name, database, limit, yes, dry_run, non_interactive, output, full, dsn)
+
+    verb = "Terminate" if action == "terminate" else "Cancel the current query of"
+    command.__doc__ = (
+        f"{verb} client backends by --pid or filters, after a preview and a confirmation.\n\n"
+        "Only backends whose pid still has the backend start time shown in the preview are hit; "
+        "never this session or a non-client backend.\n\n"
+        f"Example: ditsops db {action} --older-than 10m --app dits-server"
+    )
+    return command
+
+
+app.command("terminate")(_signal_command("terminate"))
+app.command("cancel")(_signal_command("cancel"))

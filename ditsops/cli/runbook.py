@@ -1,0 +1,170 @@
+"""`ditsops runbook ...`: run, list, show, lint and report runbooks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
+
+
+class _RunbookGroup(TyperGroup):
+    """`ditsops runbook NAME ...` means `ditsops runbook run NAME ...`."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=_RunbookGroup,
+    no_args_is_help=True,
+    help="Walk a runbook step by step, or list, show, lint and report runbooks.\n\n"
+    "Example: ditsops runbook db-connections-exhausted --set older_than=2m",
+)
+
+
+def _complete_runbook(incomplete: str) -> list[str]:
+    from ditsops.core.catalog import runbook_files
+
+    return [p.stem for p in runbook_files() if p.stem.startswith(incomplete)]
+
+
+@app.command("run")
+def run_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Runbook name (see `runbook list`) or path to a YAML file.", autocompletion=_complete_runbook)],
+    assignments: Annotated[list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")] = None,
+    from_step: Annotated[str | None, typer.Option("--from", help="Start at this step id (resume).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run diagnostics and preview actions without applying any.")] = False,
+    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Never prompt: destructive steps need --yes.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm destructive steps in advance.")] = False,
+    output: OutputOption = None,
+    full: FullOption = False,
+    dsn: DsnOption = None,
+) -> None:
+    """Run a runbook: diagnostics at once, destructive steps after a preview and a confirmation.
+
+    Exit codes: 0 done, 1 a step failed, 2 bad usage or invalid runbook, 3 a check still
+    failing (non-interactive), 4 a target unreachable, 5 a destructive step refused.
+
+    Example: ditsops --profile sandbox runbook db-connections-exhausted --set older_than=10s
+    """
+    from ditsops.core import catalog
+    from ditsops.core import steps as step_kinds
+    from ditsops.core.engine import RunOptions, run_runbook
+    from ditsops.core.loader import resolve_params
+    from ditsops.core.record import RunRecord
+    from ditsops.core.target import header
+    from ditsops.render.runbook import ConsoleInteraction, JsonInteraction
+
+    state = app_state(ctx)
+    fmt = state.output_format(output)
+    runbook = catalog.find(name)
+    params = resolve_params(runbook, parse_assignments(assignments))
+    settings = state.settings(dsn=dsn)
+    interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
+    mode = "dry run" if dry_run else "interactive" if interactive else (
+        "non-interactive, --yes" if yes else "non-interactive (destructive steps refused without --yes)")
+    consoles = state.consoles
+    ui = (JsonInteraction(consoles.err, consoles.out, full=full, mode=mode) if fmt == "json"
+          else ConsoleInteraction(consoles.out, full=full, mode=mode))
+    targets = [step_kinds.kind_of(s.kind).target for s in runbook.steps]
+    record = RunRecord.create(runbook.name, settings.secrets())
+    outcome = run_runbook(
+        runbook, params, settings, ui,
+        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run, from_step=from_step),
+        record, header(settings, targets),
+    )
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command("list")
+def list_command(ctx: typer.Context, output: OutputOption = None) -> None:
+    """List the runbooks: shipped ones and your own in $XDG_CONFIG_HOME/ditsops/runbooks.
+
+    Example: ditsops runbook list
+    """
+    from ditsops.core.catalog import catalog
+    from ditsops.render.output import print_json
+    from ditsops.render.runbook import render_runbook_list
+
+    state = app_state(ctx)
+    entries = catalog()
+    if state.output_format(output) == "json":
+        print_json(state.consoles.out, [
+            {"name": e.runbook.name, "title": e.runbook.title, "alert": e.runbook.alert, "severity": e.runbook.severity,
+             "steps": len(e.runbook.steps), "path": str(e.path)} if e.runbook else
+            {"name": e.path.stem, "path": str(e.path), "problems": list(e.problems)}
+            for e in entries
+        ])
+        return
+    render_runbook_list(state.consoles.out, entries)
+
+
+@app.command("show")
+def show_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Runbook name or path.", autocompletion=_complete_runbook)],
+) -> None:
+    """Show a runbook's parameters and steps, marking the destructive ones.
+
+    Example: ditsops runbook show db-connections-exhausted
+    """
+    from ditsops.core.catalog import find
+    from ditsops.render.runbook import render_runbook_show
+
+    render_runbook_show(app_state(ctx).consoles.out, find(name))
+
+
+@app.command("lint")
+def lint_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Extra runbook files or directories to check.")] = None,
+) -> None:
+    """Check every shipped runbook and any given path; exit 2 listing all problems of an invalid one.
+
+    Example: ditsops runbook lint my-runbooks/
+    """
+    from ditsops.core.catalog import runbook_files
+    from ditsops.core.loader import load_runbook
+
+    console = app_state(ctx).consoles.out
+    files = list(runbook_files())
+    for path in paths or []:
+        files += sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+    for path in files:
+        runbook = load_runbook(path)  # the first invalid one stops the lint with all its problems
+        console.print(f"[ok]ok[/] {path} ({len(runbook.steps)} steps)")
+
+
+@app.command("report")
+def report_command(
+    ctx: typer.Context,
+    run: Annotated[str | None, typer.Argument(help="Run id (or prefix, or path); default: the last run.")] = None,
+) -> None:
+    """Print a run record as a Markdown timeline for the postmortem.
+
+    Example: ditsops runbook report > incident-timeline.md
+    """
+    from ditsops.core.record import find_run, read_events
+    from ditsops.render.report import markdown_report
+
+    path = find_run(run)
+    app_state(ctx).consoles.out.file.write(markdown_report(read_events(path), path.stem))
+
+
+@app.command("runs")
+def runs_command(ctx: typer.Context) -> None:
+    """List recorded runs, oldest first.
+
+    Example: ditsops runbook runs
+    """
+    from ditsops.core.record import list_runs
+
+    for path in list_runs():
+        app_state(ctx).consoles.out.print(path.stem)

@@ -1,0 +1,161 @@
+"""PostgreSQL through psycopg 3, with every library error translated at this boundary.
+
+Diagnostics run in READ ONLY transactions; the session has statement_timeout and
+lock_timeout set so a diagnostic can never queue behind a lock or run away, and it is
+visible to the DBA as application_name=ditsops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ditsops import sql
+from ditsops.core.durations import parse_duration
+from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
+from ditsops.core.secrets import redact_text
+
+if TYPE_CHECKING:
+    from ditsops.core.config import Settings
+
+OLDEST_SUPPORTED = 12
+NEWEST_TESTED = 17
+
+
+@dataclass(frozen=True)
+class DbTarget:
+    host: str
+    port: str
+    dbname: str
+    user: str
+
+    def describe(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def _milliseconds(text: str, name: str) -> int:
+    try:
+        return int(parse_duration(text).total_seconds() * 1000)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
+def describe_target(settings: Settings) -> DbTarget:
+    """Where the DSN (plus libpq's PG* variables) points, without connecting."""
+    import os
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(settings.dsn or "")
+    except Exception:  # noqa: BLE001 - psycopg raises ProgrammingError for a malformed DSN
+        raise ConfigError("the database DSN is malformed") from None
+    return DbTarget(
+        host=str(info.get("host") or os.environ.get("PGHOST") or "localhost"),
+        port=str(info.get("port") or os.environ.get("PGPORT") or "5432"),
+        dbname=str(info.get("dbname") or os.environ.get("PGDATABASE") or info.get("user") or os.environ.get("PGUSER") or os.environ.get("USER", "")),
+        user=str(info.get("user") or os.environ.get("PGUSER") or os.environ.get("USER", "")),
+    )
+
+
+class PostgresClient:
+    def __init__(self, connection: Any, settings: Settings, target: DbTarget) -> None:
+        self._conn = connection
+        self._secrets = settings.secrets()
+        self.target = target
+        self.server_version: int = connection.info.server_version
+        self.warnings: list[str] = []
+        major = self.server_version // 10000
+        if major < OLDEST_SUPPORTED:
+            connection.close()
+            raise TargetError(
+                f"PostgreSQL {self.version_text} at {target.describe()} is older than {OLDEST_SUPPORTED}, "
+                f"the oldest version ditsops supports (12 to {NEWEST_TESTED})"
+            )
+        if major > NEWEST_TESTED:
+            self.warnings.append(f"PostgreSQL {self.version_text} is newer than {NEWEST_TESTED}, the newest tested")
+
+    @property
+    def version_text(self) -> str:
+        major, rest = divmod(self.server_version, 10000)
+        return f"{major}.{rest % 100}" if major >= 10 else f"{major}.{rest // 100}.{rest % 100}"
+
+    @classmethod
+    def connect(cls, settings: Settings) -> PostgresClient:
+        import psycopg
+
+        if settings.dsn is None:
+            raise ConfigError(
+                "no database configured",
+                hint="pass --dsn, set DITSOPS_DSN or PGHOST, or use a profile with a dsn",
+            )
+        target = describe_target(settings)
+        statement = _milliseconds(settings.statement_timeout, "statement_timeout")
+        lock = _milliseconds(settings.lock_timeout, "lock_timeout")
+        try:
+            connection = psycopg.connect(
+                settings.dsn,
+                application_name="ditsops",
+                connect_timeout=settings.connect_timeout,
+                options=f"-c statement_timeout={statement} -c lock_timeout={lock}",
+                autocommit=True,
+            )
+        except psycopg.Error as error:
+            reason = _first_line(str(error), settings.secrets())
+            raise TargetUnreachable(f"cannot connect to PostgreSQL at {target.describe()}: {reason}") from None
+        return cls(connection, settings, target)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @property
+    def backend_pid(self) -> int:
+        return self._conn.info.backend_pid
+
+    def diagnose(self, query: str, params: dict[str, Any] | None = None) -> QueryResult:
+        """Run a query in a READ ONLY transaction."""
+        return self._execute(query, params, read_only=True)
+
+    def named(self, name: str, params: dict[str, Any] | None = None) -> QueryResult:
+        return self.diagnose(sql.load(name), params)
+
+    def act(self, name: str, params: dict[str, Any]) -> QueryResult:
+        """Run a named statement that changes server state (signals backends)."""
+        return self._execute(sql.load(name), params, read_only=False)
+
+    def _execute(self, query: str, params: dict[str, Any] | None, *, read_only: bool) -> QueryResult:
+        import psycopg
+
+        try:
+            self._conn.read_only = read_only
+            with self._conn.transaction(), self._conn.cursor() as cursor:
+                cursor.execute(query, params or None)
+                columns = tuple(c.name for c in cursor.description or ())
+                rows = cursor.fetchall() if cursor.description else []
+            return QueryResult(columns, rows)
+        except psycopg.errors.QueryCanceled:
+            raise TargetError("PostgreSQL cancelled the query: statement_timeout reached") from None
+        except psycopg.errors.LockNotAvailable:
+            raise TargetError("PostgreSQL gave up waiting for a lock: lock_timeout reached") from None
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            if self._conn.closed or self._conn.broken:
+                reason = _first_line(str(error), self._secrets)
+                raise TargetUnreachable(f"lost the connection to PostgreSQL at {self.target.describe()}: {reason}") from None
+            raise TargetError(f"PostgreSQL: {_first_line(str(error), self._secrets)}") from None
+        except psycopg.Error as error:
+            primary = getattr(error.diag, "message_primary", None) or str(error)
+            raise TargetError(f"PostgreSQL rejected the query: {_first_line(primary, self._secrets)}") from None
+
+
+def _first_line(message: str, secrets: frozenset[str]) -> str:
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return redact_text(lines[0] if lines else "unknown error", secrets)

@@ -1,0 +1,66 @@
+"""Finding runbooks: the ones shipped inside the package, then the engineer's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ditsops.core import paths
+from ditsops.core.errors import RunbookError, UsageError
+from ditsops.core.loader import load_runbook
+from ditsops.core.model import Runbook
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def shipped_dir() -> Path:
+    """Inside an installed wheel runbooks sit in the package; in a checkout, beside it."""
+    installed = _PACKAGE / "runbooks"
+    return installed if installed.is_dir() else _PACKAGE.parent / "runbooks"
+
+
+def user_dir() -> Path:
+    return paths.config_dir() / "runbooks"
+
+
+def runbook_files() -> list[Path]:
+    """Every runbook file; a user's file shadows a shipped one of the same name."""
+    found: dict[str, Path] = {}
+    for directory in (shipped_dir(), user_dir()):
+        if directory.is_dir():
+            for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+                found[path.stem] = path
+    return [found[name] for name in sorted(found)]
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    path: Path
+    runbook: Runbook | None
+    problems: tuple[str, ...] = ()
+
+
+def catalog() -> list[CatalogEntry]:
+    entries = []
+    for path in runbook_files():
+        try:
+            entries.append(CatalogEntry(path, load_runbook(path)))
+        except RunbookError as error:
+            entries.append(CatalogEntry(path, None, tuple(error.problems)))
+    return entries
+
+
+def find(name_or_path: str) -> Runbook:
+    """A runbook by name, or by path to a YAML file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
+        return load_runbook(candidate)
+    for path in runbook_files():
+        if path.stem == name_or_path:
+            return load_runbook(path)
+    names = ", ".join(p.stem for p in runbook_files()) or "none"
+    raise UsageError(f"no runbook named {name_or_path!r} (available: {names})", hint="ditsops runbook list")
+
+
+def for_alert(alert: str) -> list[Runbook]:
+    return [e.runbook for e in catalog() if e.runbook and e.runbook.alert == alert]

@@ -1,0 +1,176 @@
+"""Effective settings: command-line option > environment > profile > defaults.
+
+Profiles live in a TOML file (XDG config dir, or --config / DITSOPS_CONFIG):
+
+    default_profile = "staging"
+
+    [profiles.staging]
+    dsn = "postgresql://ditsops@db.staging:5432/dits"
+    prometheus_url = "http://prometheus.staging:9090"
+
+    [profiles.prod]
+    dsn = "host=db.prod dbname=dits user=ditsops"
+    production = true
+
+The `sandbox` profile is not in the file: it exists while `ditsops sandbox up` runs and
+points at the sandbox's services.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ditsops.core import paths
+from ditsops.core.errors import ConfigError
+from ditsops.core.secrets import password_of, redact_dsn
+
+SANDBOX_PROFILE = "sandbox"
+
+# libpq reads these itself when no DSN is given; any of them means "the environment names a database".
+LIBPQ_TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str | None = None
+    dsn: str | None = None
+    prometheus_url: str | None = None
+    alertmanager_url: str | None = None
+    dits_url: str | None = None
+    kube_context: str | None = None
+    kubeconfig: str | None = None
+    namespace: str = "dits"
+    production: bool = False
+    connect_timeout: int = 5
+    statement_timeout: str = "30s"
+    lock_timeout: str = "5s"
+    prometheus_token: str | None = None
+    # where each value came from: "option", "environment", "profile <name>", "default"
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def secrets(self) -> frozenset[str]:
+        """Every secret value these settings hold, for scrubbing output and records."""
+        found = {password_of(self.dsn), self.prometheus_token, os.environ.get("PGPASSWORD")}
+        return frozenset(s for s in found if s)
+
+    def redacted(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {}
+        for item in fields(self):
+            if item.name == "sources":
+                continue
+            value = getattr(self, item.name)
+            if item.name == "dsn":
+                value = redact_dsn(value)
+            elif item.name.endswith("token") and value:
+                value = "***"
+            shown[item.name] = value
+        return shown
+
+
+# setting name -> environment variable
+ENVIRONMENT = {
+    "dsn": "DITSOPS_DSN",
+    "prometheus_url": "DITSOPS_PROMETHEUS_URL",
+    "alertmanager_url": "DITSOPS_ALERTMANAGER_URL",
+    "dits_url": "DITSOPS_DITS_URL",
+    "kube_context": "DITSOPS_KUBE_CONTEXT",
+    "kubeconfig": "KUBECONFIG",
+    "namespace": "DITSOPS_NAMESPACE",
+    "production": "DITSOPS_PRODUCTION",
+    "connect_timeout": "DITSOPS_CONNECT_TIMEOUT",
+    "statement_timeout": "DITSOPS_STATEMENT_TIMEOUT",
+    "lock_timeout": "DITSOPS_LOCK_TIMEOUT",
+    "prometheus_token": "DITSOPS_PROMETHEUS_TOKEN",
+}
+_KEYS = {item.name for item in fields(Settings)} - {"profile", "sources"}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    kind = type(getattr(Settings(), name))
+    if name in {"dsn", "prometheus_url", "alertmanager_url", "dits_url", "kube_context", "kubeconfig", "prometheus_token"}:
+        kind = str
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError
+        if kind is int:
+            return int(value)
+        return str(value)
+    except ValueError:
+        raise ConfigError(f"{origin}: {name} must be {kind.__name__}, got {value!r}") from None
+
+
+def _profile_values(config: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
+    if name == SANDBOX_PROFILE:
+        from ditsops.sandbox.state import load_state
+
+        state = load_state()
+        if state is None:
+            raise ConfigError("the sandbox profile exists only while the sandbox is up", hint="ditsops sandbox up")
+        return dict(state.profile())
+    profiles = config.get("profiles", {})
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(f"no profile {name!r} in {path} (profiles: {known})")
+    values = profiles[name]
+    unknown = set(values) - _KEYS
+    if unknown:
+        raise ConfigError(f"{path}: profile {name!r} has unknown keys: {', '.join(sorted(unknown))}")
+    return values
+
+
+def load_settings(
+    *, profile: str | None = None, config_path: Path | None = None, options: dict[str, Any] | None = None
+) -> Settings:
+    """Resolve every setting and remember where each came from."""
+    path = config_path or paths.default_config_file()
+    config = read_config_file(path)
+    profile = profile or os.environ.get("DITSOPS_PROFILE") or config.get("default_profile")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    if profile:
+        for key, value in _profile_values(config, profile, path).items():
+            values[key] = _coerce(key, value, f"profile {profile}")
+            sources[key] = f"profile {profile}"
+
+    for key, variable in ENVIRONMENT.items():
+        if os.environ.get(variable) not in (None, ""):
+            values[key] = _coerce(key, os.environ[variable], variable)
+            sources[key] = f"environment {variable}"
+    if "DITSOPS_DSN" not in os.environ:
+        libpq = [v for v in LIBPQ_TARGET_VARIABLES if os.environ.get(v)]
+        if libpq:
+            values["dsn"] = ""  # an empty conninfo lets libpq read the PG* variables itself
+            sources["dsn"] = "environment " + ",".join(libpq)
+
+    for key, value in (options or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, "option")
+            sources[key] = "option"
+
+    for key in _KEYS - set(sources):
+        sources[key] = "default"
+    return replace(Settings(), profile=profile, sources=sources, **values)

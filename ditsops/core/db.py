@@ -1,0 +1,272 @@
+"""PostgreSQL diagnostics and backend actions as typed values (no printing here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ditsops.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from ditsops.clients.postgres import PostgresClient
+
+STATES = (
+    "active",
+    "idle",
+    "idle in transaction",
+    "idle in transaction (aborted)",
+    "fastpath function call",
+    "disabled",
+)
+# What "long-running" means when no state filter is given: anything but plain idle.
+NON_IDLE = tuple(s for s in STATES if s != "idle")
+ACTIONS = ("terminate", "cancel")
+
+
+@dataclass(frozen=True)
+class Backend:
+    pid: int
+    backend_start: datetime
+    database: str | None
+    user: str | None
+    application: str
+    client: str | None
+    state: str | None
+    wait_event_type: str | None
+    wait_event: str | None
+    query_start: datetime | None
+    xact_start: datetime | None
+    query_age: float | None  # seconds since the current/last query started
+    state_age: float | None  # seconds in the current state
+    xact_age: float | None
+    query: str
+    blocked_by: tuple[int, ...] = ()
+    waiting_for: str | None = None
+
+    @property
+    def waiting(self) -> str:
+        return f"{self.wait_event_type}:{self.wait_event}" if self.wait_event_type else ""
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Backend:
+        return cls(
+            pid=row["pid"],
+            backend_start=row["backend_start"],
+            database=row["database"],
+            user=row["user"],
+            application=row["application"] or "",
+            client=row["client"],
+            state=row["state"],
+            wait_event_type=row["wait_event_type"],
+            wait_event=row["wait_event"],
+            query_start=row["query_start"],
+            xact_start=row["xact_start"],
+            query_age=_seconds(row["query_age"]),
+            state_age=_seconds(row["state_age"]),
+            xact_age=_seconds(row["xact_age"]),
+            query=row["query"] or "",
+            blocked_by=tuple(row.get("blocked_by") or ()),
+            waiting_for=row.get("waiting_for"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        for key in ("backend_start", "query_start", "xact_start"):
+            data[key] = data[key].isoformat() if data[key] else None
+        data["blocked_by"] = list(self.blocked_by)
+        return data
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Activity:
+    counts: dict[str, int]  # by state, every state listed even when zero
+    waiting_on_lock: int
+    total: int
+    max_connections: int
+    superuser_reserved: int
+    cluster_total: int  # every client backend, this session included
+    longest: list[Backend]
+    server_version: str
+    filters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def percent_used(self) -> float:
+        return 100.0 * self.cluster_total / self.max_connections if self.max_connections else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "counts": self.counts,
+            "waiting_on_lock": self.waiting_on_lock,
+            "total": self.total,
+            "cluster_total": self.cluster_total,
+            "max_connections": self.max_connections,
+            "superuser_reserved": self.superuser_reserved,
+            "percent_used": round(self.percent_used, 1),
+            "longest": [b.to_json() for b in self.longest],
+            "server_version": self.server_version,
+            "filters": self.filters,
+        }
+
+
+@dataclass(frozen=True)
+class BackendFilter:
+    pids: tuple[int, ...] = ()
+    states: tuple[str, ...] = ()
+    older_than: timedelta | None = None
+    database: str | None = None
+    user: str | None = None
+    application: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.pids or self.states or self.older_than or self.database or self.user or self.application)
+
+    def params(self, limit: int) -> dict[str, Any]:
+        return {
+            "pids": list(self.pids) or None,
+            "states": list(self.states) or None,
+            "older_than": self.older_than,
+            "db": self.database,
+            "user": self.user,
+            "app": self.application,
+            "limit": limit,
+        }
+
+    def describe(self) -> str:
+        parts = []
+        if self.pids:
+            parts.append("pid " + ",".join(map(str, self.pids)))
+        if self.states:
+            parts.append("state " + "|".join(self.states))
+        if self.older_than:
+            from ditsops.core.durations import to_prometheus
+
+            parts.append(f"in state for more than {to_prometheus(self.older_than)}")
+        for label, value in (("database", self.database), ("user", self.user), ("application", self.application)):
+            if value:
+                parts.append(f"{label} {value}")
+        return ", ".join(parts) or "all client backends"
+
+
+def check_states(states: tuple[str, ...]) -> tuple[str, ...]:
+    for state in states:
+        if state not in STATES:
+            raise UsageError(f"unknown state {state!r} (states: {', '.join(STATES)})")
+    return states
+
+
+def activity(client: PostgresClient, *, top: int = 10, database: str | None = None, user: str | None = None,
+             application: str | None = None) -> Activity:
+    scope = {"db": database, "user": user, "app": application}
+    row = client.named("activity_counts", scope).dicts()[0]
+    longest = backends(client, BackendFilter(states=NON_IDLE, database=database, user=user, application=application), limit=10_000)
+    longest = sorted(longest, key=lambda b: b.query_age or 0, reverse=True)[:top]
+    counts = {
+        "active": row["active"],
+        "idle": row["idle"],
+        "idle in transaction": row["idle_in_transaction"],
+        "idle in transaction (aborted)": row["idle_in_transaction_aborted"],
+        "fastpath function call": row["fastpath_function_call"],
+        "unknown": row["unknown"],
+    }
+    return Activity(
+        counts=counts,
+        waiting_on_lock=row["waiting_on_lock"],
+        total=row["total"],
+        max_connections=row["max_connections"],
+        superuser_reserved=row["superuser_reserved"],
+        cluster_total=row["cluster_total"],
+        longest=longest,
+        server_version=client.version_text,
+        filters={k: v for k, v in scope.items() if v},
+    )
+
+
+def backends(client: PostgresClient, selection: BackendFilter, *, limit: int = 1000) -> list[Backend]:
+    return [Backend.from_row(r) for r in client.named("backends", selection.params(limit)).dicts()]
+
+
+def long_queries(client: PostgresClient, older_than: timedelta, *, limit: int = 100) -> list[Backend]:
+    rows = client.named("long_queries", {"older_than": older_than, "limit": limit}).dicts()
+    return [Backend.from_row(r) for r in rows]
+
+
+def idle_in_transaction(client: PostgresClient, older_than: timedelta, *, limit: int = 100) -> list[Backend]:
+    rows = client.named("idle_in_transaction", {"older_than": older_than, "limit": limit}).dicts()
+    return [Backend.from_row(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class BlockingNode:
+    backend: Backend
+    blocks: tuple[BlockingNode, ...] = ()
+
+    def count(self) -> int:
+        return sum(1 + child.count() for child in self.blocks)
+
+
+def blocking(client: PostgresClient) -> list[BlockingNode]:
+    """Lock-wait forest: roots are sessions that block others without waiting themselves.
+
+    A session blocked by several pids appears under each of them; a wait cycle (a
+    deadlock not yet detected) is cut where it would repeat.
+    """
+    found = {b.pid: b for b in (Backend.from_row(r) for r in client.named("blocking").dicts())}
+    children: dict[int, list[int]] = {}
+    for backend in found.values():
+        for blocker in backend.blocked_by:
+            children.setdefault(blocker, []).append(backend.pid)
+
+    def build(pid: int, path: frozenset[int]) -> BlockingNode:
+        kids = [build(c, path | {c}) for c in sorted(children.get(pid, [])) if c not in path and c in found]
+        return BlockingNode(found[pid], tuple(kids))
+
+    roots = [pid for pid in found if pid in children and not found[pid].blocked_by]
+    if not roots:  # only cycles: start anywhere so they are still shown
+        roots = sorted(pid for pid in children if pid in found)[:1]
+    return [build(pid, frozenset({pid})) for pid in sorted(roots)]
+
+
+@dataclass(frozen=True)
+class SignalReport:
+    action: str
+    signalled: list[Backend]
+    not_signalled: list[tuple[Backend, str]]  # with the reason
+    still_connected: list[int]  # terminated pids that had not exited yet when checked
+
+
+def signal_backends(client: PostgresClient, action: str, previewed: list[Backend], *, wait: float = 5.0,
+                    sleep=None, clock=None) -> SignalReport:
+    """Send the signal to exactly the previewed backends that still have the same backend_start."""
+    import time
+
+    if action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r}")
+    sleep = sleep or time.sleep
+    clock = clock or time.monotonic
+    pairs = {"pids": [b.pid for b in previewed], "starts": [b.backend_start for b in previewed]}
+    rows = client.act("signal_backends", {"action": action, **pairs}).dicts()
+    outcome = {row["pid"]: row["signalled"] for row in rows}
+    signalled = [b for b in previewed if outcome.get(b.pid)]
+    not_signalled = [
+        (b, "no longer connected, or its pid now belongs to a new connection" if b.pid not in outcome
+         else "PostgreSQL refused the signal")
+        for b in previewed if not outcome.get(b.pid)
+    ]
+    still: list[int] = []
+    if action == "terminate" and signalled:
+        # pg_terminate_backend only sends SIGTERM; wait briefly so the report says whether they left.
+        gone_pairs = {"pids": [b.pid for b in signalled], "starts": [b.backend_start for b in signalled]}
+        deadline = clock() + wait
+        while True:
+            still = [r["pid"] for r in client.named("still_present", gone_pairs).dicts()]
+            if not still or clock() >= deadline:
+                break
+            sleep(0.1)
+    return SignalReport(action, signalled, not_signalled, still)

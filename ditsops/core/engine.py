@@ -1,0 +1,237 @@
+"""Walks a runbook: diagnostics run at once, destructive steps preview, ask, then apply.
+
+The engine knows two things about a step kind: whether it is an action (destructive) and
+how to call it. Everything said to the engineer goes through an Interaction, so the same
+walk drives a terminal, a pipe, JSON output and the tests.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from ditsops.core import steps as step_kinds
+from ditsops.core.conditions import holds
+from ditsops.core.config import Settings
+from ditsops.core.errors import DitsopsError, ExitCode, TargetUnreachable, UsageError
+from ditsops.core.model import Escalation, Runbook, Step
+from ditsops.core.params import display
+from ditsops.core.record import RunRecord, who
+from ditsops.core.results import Preview, Status, StepResult
+from ditsops.core.steps.base import ActionKind, RunContext
+from ditsops.core.template import render_text
+from ditsops.core.thresholds import evaluate, summarize
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    interactive: bool  # a person is at a terminal to answer
+    assume_yes: bool = False  # --yes: destructive steps are confirmed in advance
+    dry_run: bool = False
+    from_step: str | None = None
+    elapsed_before: float = 0.0  # seconds the incident was already running (escalation clock)
+
+
+class Interaction(Protocol):
+    def run_started(self, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None: ...
+    def step_started(self, step: Step, number: int, total: int, shown: str) -> None: ...
+    def step_finished(self, step: Step, result: StepResult) -> None: ...
+    def show_preview(self, step: Step, preview: Preview) -> None: ...
+    def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool: ...
+    def manual(self, step: Step, text: str) -> bool | None: ...
+    def escalate(self, reminder: Escalation, elapsed: float) -> None: ...
+    def run_finished(self, outcome: RunOutcome) -> None: ...
+
+
+@dataclass
+class StepOutcome:
+    step: Step
+    result: StepResult
+    seconds: float
+    preview: Preview | None = None
+
+
+@dataclass
+class RunOutcome:
+    runbook: Runbook
+    steps: list[StepOutcome] = field(default_factory=list)
+    latest: dict[str, StepResult] = field(default_factory=dict)
+    exit_code: int = ExitCode.OK
+    reason: str = ""
+    record: RunRecord | None = None
+
+
+class _Escalations:
+    def __init__(self, reminders: tuple[Escalation, ...], started: float, clock, ui: Interaction, record: RunRecord):
+        self.pending = list(reminders)
+        self.started, self.clock, self.ui, self.record = started, clock, ui, record
+
+    def check(self) -> None:
+        elapsed = self.clock() - self.started
+        while self.pending and self.pending[0].after.total_seconds() <= elapsed:
+            reminder = self.pending.pop(0)
+            self.record.write("escalation", after=reminder.after, say=reminder.say, elapsed=round(elapsed, 1))
+            self.ui.escalate(reminder, elapsed)
+
+
+def run_runbook(
+    runbook: Runbook,
+    params: dict[str, Any],
+    settings: Settings,
+    ui: Interaction,
+    options: RunOptions,
+    record: RunRecord,
+    target: list[tuple[str, str]],
+    *,
+    clock=time.monotonic,
+    sleep=time.sleep,
+) -> RunOutcome:
+    ids = [s.id for s in runbook.steps]
+    if options.from_step and options.from_step not in ids:
+        raise UsageError(f"--from {options.from_step}: {runbook.name} has no such step (steps: {', '.join(ids)})")
+    started = clock() - options.elapsed_before
+    escalations = _Escalations(runbook.escalation, started, clock, ui, record)
+
+    def sleep_and_watch(seconds: float) -> None:
+        sleep(seconds)
+        escalations.check()
+
+    ctx = RunContext(settings=settings, params=params, dry_run=options.dry_run, clock=clock, sleep=sleep_and_watch)
+    ctx.manual = ui.manual if options.interactive else None
+    outcome = RunOutcome(runbook=runbook, record=record)
+    walker = _Walker(runbook, ctx, ui, options, record, outcome)
+    ctx.rerun = walker.rerun
+
+    record.write(
+        "run-start", runbook=runbook.name, title=runbook.title, source=str(runbook.source),
+        params={k: display(v) for k, v in params.items()}, target=dict(target), by=who(),
+        options={"interactive": options.interactive, "yes": options.assume_yes, "dry_run": options.dry_run, "from": options.from_step},
+    )
+    ui.run_started(runbook, params, target)
+    try:
+        active = options.from_step is None
+        for number, step in enumerate(runbook.steps, 1):
+            active = active or step.id == options.from_step
+            if not active:
+                continue
+            escalations.check()
+            walker.walk(step, number)
+        _conclude(outcome, options)
+    except KeyboardInterrupt:
+        outcome.exit_code, outcome.reason = ExitCode.INTERRUPTED, "interrupted"
+        record.write("run-end", exit_code=outcome.exit_code, reason="interrupted by the engineer (Ctrl-C)")
+        raise
+    finally:
+        ctx.close()
+    record.write("run-end", exit_code=outcome.exit_code, reason=outcome.reason)
+    ui.run_finished(outcome)
+    return outcome
+
+
+class _Walker:
+    def __init__(self, runbook, ctx: RunContext, ui: Interaction, options: RunOptions, record: RunRecord, outcome: RunOutcome):
+        self.runbook, self.ctx, self.ui, self.options, self.record, self.outcome = runbook, ctx, ui, options, record, outcome
+        self.total = len(runbook.steps)
+
+    def walk(self, step: Step, number: int) -> None:
+        kind = step_kinds.kind_of(step.kind)
+        step = replace(step, title=render_text(step.title, self.ctx.params), why=render_text(step.why, self.ctx.params))
+        unmet = [c for c in step.when if holds(c, self.ctx.results) is False]
+        if unmet:
+            reason = "condition not met: " + ", ".join(c.describe() for c in unmet)
+            self._finish(step, StepResult(Status.SKIPPED, reason), 0.0, shown=None, number=number)
+            return
+        shown = kind.describe(step, self.ctx.params)
+        self.ui.step_started(step, number, self.total, shown)
+        began = self.ctx.clock()
+        preview = None
+        try:
+            if isinstance(kind, ActionKind):
+                preview, result = self._act(kind, step)
+            else:
+                result = self._diagnose(kind, step)
+        except DitsopsError as error:
+            result = StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
+        self._finish(step, result, self.ctx.clock() - began, shown=shown, number=number, preview=preview)
+
+    def _diagnose(self, kind, step: Step) -> StepResult:
+        result = kind.run(step, self.ctx)
+        if result.value is not None and result.status == Status.INFO:
+            result.status = evaluate(step.threshold, result.value)
+            headline = summarize(result.value, step.unit, step.threshold, result.status)
+            result.summary = f"{headline} · {result.summary}" if result.summary else headline
+        return result
+
+    def rerun(self, step_id: str) -> StepResult:
+        """Run an earlier diagnostic again (for verify) and record the new result as its latest."""
+        step = self.runbook.step(step_id)
+        kind = step_kinds.kind_of(step.kind)
+        try:
+            result = self._diagnose(kind, step)
+        except DitsopsError as error:
+            result = StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
+        self.ctx.results[step_id] = result
+        self.outcome.latest[step_id] = result
+        self.record.write("recheck", step=step_id, status=result.status, value=result.value, summary=result.summary)
+        return result
+
+    def _act(self, kind: ActionKind, step: Step) -> tuple[Preview | None, StepResult]:
+        preview = kind.preview(step, self.ctx)
+        self.record.write("preview", step=step.id, summary=preview.summary, command=preview.command, items=preview.data)
+        self.ui.show_preview(step, preview)
+        if preview.empty:
+            return preview, StepResult(Status.NOTHING_TO_DO, "nothing matches: nothing to do")
+        if self.options.dry_run:
+            return preview, StepResult(Status.PREVIEWED, "dry run: previewed, not applied")
+        approved, how = self._decide(step, preview)
+        self.record.write("decision", step=step.id, approved=approved, how=how, by=who(), target=preview.target)
+        if not approved:
+            refused = how.startswith("refused")
+            return preview, StepResult(Status.REFUSED if refused else Status.DECLINED, how)
+        result = kind.apply(step, preview, self.ctx)
+        self.ctx.actions_applied += 1
+        return preview, result
+
+    def _decide(self, step: Step, preview: Preview) -> tuple[bool, str]:
+        if self.options.assume_yes:
+            return True, "confirmed in advance with --yes"
+        if not self.options.interactive:
+            return False, "refused: no terminal to confirm at (use --yes to allow destructive steps)"
+        production = self.ctx.settings.production
+        if self.ui.confirm(step, preview, production=production):
+            return True, "typed the target name" if production else "answered y"
+        return False, "declined (answered n)"
+
+    def _finish(self, step: Step, result: StepResult, seconds: float, *, shown: str | None, number: int,
+                preview: Preview | None = None) -> None:
+        self.ctx.results[step.id] = result
+        self.outcome.latest[step.id] = result
+        self.outcome.steps.append(StepOutcome(step, result, seconds, preview))
+        self.record.write(
+            "step", step=step.id, title=step.title, kind=step.kind, query=shown, status=result.status,
+            summary=result.summary, value=result.value, seconds=round(seconds, 3), warnings=result.warnings,
+            result=result.data,
+        )
+        if shown is None:
+            self.ui.step_started(step, number, self.total, "")
+        self.ui.step_finished(step, result)
+
+
+def _conclude(outcome: RunOutcome, options: RunOptions) -> None:
+    """Exit code: refused 5 > unreachable 4 > other error 1 > failing check (non-interactive) 3 > 0."""
+    results = [o.result for o in outcome.steps]
+    refused = [o.step.id for o in outcome.steps if o.result.status == Status.REFUSED]
+    unreachable = [o.step.id for o in outcome.steps if o.result.unreachable]
+    errors = [o.step.id for o in outcome.steps if o.result.status == Status.ERROR]
+    failing = [step_id for step_id, r in outcome.latest.items() if r.status == Status.FAILING]
+    if refused:
+        outcome.exit_code, outcome.reason = ExitCode.REFUSED, f"refused destructive steps: {', '.join(refused)} (nothing changed)"
+    elif unreachable:
+        outcome.exit_code, outcome.reason = ExitCode.UNREACHABLE, f"target unreachable in: {', '.join(unreachable)}"
+    elif errors:
+        outcome.exit_code, outcome.reason = ExitCode.ERROR, f"steps failed: {', '.join(errors)}"
+    elif failing and not options.interactive:
+        outcome.exit_code, outcome.reason = ExitCode.CHECK_FAILED, f"checks still failing: {', '.join(failing)}"
+    else:
+        outcome.reason = "completed" if results else "no steps run"

@@ -1,0 +1,68 @@
+"""Typed results of steps and commands; renderers turn these into tables, JSON or Markdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Status:
+    OK = "ok"
+    WARNING = "warning"
+    FAILING = "failing"
+    INFO = "info"  # a diagnostic without a threshold
+    ERROR = "error"
+    SKIPPED = "skipped"
+    APPLIED = "applied"
+    DECLINED = "declined"  # the engineer answered no
+    REFUSED = "refused"  # no terminal / --non-interactive without --yes
+    PREVIEWED = "previewed"  # --dry-run: shown, not applied
+    NOTHING_TO_DO = "nothing-to-do"
+    DONE = "done"  # a manual step the engineer ticked off
+    PENDING = "pending"  # a manual step nobody ticked off
+
+
+@dataclass
+class Table:
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    title: str | None = None
+    total: int | None = None  # rows that existed before a top-N cut, when larger than len(rows)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+@dataclass
+class TreeNode:
+    label: str
+    children: list[TreeNode] = field(default_factory=list)
+
+
+@dataclass
+class StepResult:
+    status: str
+    summary: str = ""
+    value: float | None = None
+    tables: list[Table] = field(default_factory=list)
+    trees: list[TreeNode] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    data: Any = None  # JSON-ready details for --output json and the run record
+    unreachable: bool = False  # the error was a target that could not be reached
+
+    @classmethod
+    def failed(cls, message: str, *, unreachable: bool = False) -> StepResult:
+        return cls(status=Status.ERROR, summary=message, unreachable=unreachable)
+
+
+@dataclass
+class Preview:
+    """What a destructive step would do, shown before asking; apply acts on exactly this."""
+
+    target: str  # what an engineer types to confirm on a production profile
+    summary: str  # one line: "terminate 12 backends on dits@db-1:5432"
+    table: Table | None = None
+    command: str | None = None  # the equivalent command a person would type
+    items: Any = None  # what apply must act on, exactly as previewed
+    empty: bool = False  # nothing matches: nothing to confirm
+    data: Any = None

@@ -1,0 +1,151 @@
+"""`action: terminate-backends` and `action: cancel-backends` — destructive by kind.
+
+    - id: kill-long-queries
+      action: terminate-backends
+      filters: {older_than: "{{ older_than }}", state: [active, idle in transaction]}
+
+The preview lists exactly the backends that match now; apply signals only those whose
+pid still has the backend_start that was shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from ditsops.core import db
+from ditsops.core.durations import parse_duration
+from ditsops.core.model import Step
+from ditsops.core.results import Preview, Status, StepResult, Table
+from ditsops.core.steps import register
+from ditsops.core.steps.base import ActionKind, FieldReader, RunContext
+from ditsops.core.steps.sql import database
+from ditsops.core.template import references_in, resolve
+
+FILTER_KEYS = ("pids", "state", "older_than", "database", "user", "application")
+
+
+@dataclass(frozen=True)
+class BackendsSpec:
+    filters: dict[str, Any]  # raw values, placeholders resolved at run time
+    limit: int
+
+
+def build_filter(raw: dict[str, Any]) -> db.BackendFilter:
+    states = raw.get("state") or ()
+    states = (states,) if isinstance(states, str) else tuple(states)
+    older = raw.get("older_than")
+    if older is not None and not isinstance(older, timedelta):
+        older = parse_duration(str(older))
+    pids = raw.get("pids") or ()
+    return db.BackendFilter(
+        pids=tuple(int(p) for p in ([pids] if isinstance(pids, int) else pids)),
+        states=db.check_states(states),
+        older_than=older,
+        database=raw.get("database") or None,
+        user=raw.get("user") or None,
+        application=raw.get("application") or None,
+    )
+
+
+def backend_table(backends: list[db.Backend]) -> Table:
+    rows = [
+        (b.pid, b.user, b.application, b.database, b.state, b.state_age, b.waiting, b.query) for b in backends
+    ]
+    return Table(("pid", "user", "application", "database", "state", "in state (s)", "waiting", "query"), rows)
+
+
+def sql_equivalent(action: str, backends: list[db.Backend]) -> str:
+    pids = ", ".join(str(b.pid) for b in backends)
+    return f"SELECT pg_{action}_backend(pid) FROM pg_stat_activity WHERE pid IN ({pids});"
+
+
+class _SignalBackends(ActionKind):
+    key = "action"
+    fields = ("filters", "limit")
+    target = "database"
+    signal: str
+
+    def parse(self, value: Any, reader: FieldReader) -> BackendsSpec | None:
+        filters = reader.get("filters", dict, required=True)
+        if filters is None:
+            return None
+        unknown = set(filters) - set(FILTER_KEYS)
+        if unknown:
+            reader.problem("filters", f"unknown filter {', '.join(sorted(unknown))} (filters: {', '.join(FILTER_KEYS)})")
+        if not filters:
+            # Refuse at load time: an unfiltered terminate would hit every client of the database.
+            reader.problem("filters", f"{self.name} needs at least one filter")
+        states = filters.get("state")
+        for state in [states] if isinstance(states, str) else states or []:
+            if state not in db.STATES:
+                reader.problem("filters", f"unknown state {state!r} (states: {', '.join(db.STATES)})")
+        older = filters.get("older_than")
+        if isinstance(older, str) and not references_in(older):
+            try:
+                parse_duration(older)
+            except ValueError as error:
+                reader.problem("filters", f"older_than: {error}")
+        return BackendsSpec(dict(filters), reader.get("limit", int, default=200))
+
+    def references(self, spec: BackendsSpec | None) -> set[str]:
+        return references_in(spec.filters) if spec else set()
+
+    def describe(self, step: Step, params: dict[str, Any]) -> str:
+        selection = build_filter(resolve(step.spec.filters, params))
+        return f"{self.signal} client backends matching: {selection.describe()}"
+
+    def preview(self, step: Step, ctx: RunContext) -> Preview:
+        spec: BackendsSpec = step.spec
+        selection = build_filter(resolve(spec.filters, ctx.params))
+        client = database(ctx)
+        found = db.backends(client, selection, limit=spec.limit)
+        target = client.target
+        return Preview(
+            target=target.dbname,
+            summary=f"{self.signal} {len(found)} backend{'s' if len(found) != 1 else ''} on {target.describe()} ({selection.describe()})",
+            table=backend_table(found),
+            command=sql_equivalent(self.signal, found) if found else None,
+            items=found,
+            empty=not found,
+            data={"filter": selection.describe(), "backends": [b.to_json() for b in found]},
+        )
+
+    def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
+        report = db.signal_backends(database(ctx), self.signal, preview.items, sleep=ctx.sleep, clock=ctx.clock)
+        return signal_result(report)
+
+
+def signal_result(report: db.SignalReport) -> StepResult:
+    verb = "terminated" if report.action == "terminate" else "cancelled"
+    rows = [(b.pid, b.application, b.state, verb) for b in report.signalled]
+    rows += [(b.pid, b.application, b.state, f"not {verb}: {why}") for b, why in report.not_signalled]
+    summary = f"{verb} {len(report.signalled)} of {len(report.signalled) + len(report.not_signalled)} previewed backends"
+    warnings = []
+    if report.still_connected:
+        warnings.append(f"{len(report.still_connected)} terminated backends had not exited yet: {', '.join(map(str, report.still_connected))}")
+    return StepResult(
+        status=Status.APPLIED,
+        summary=summary,
+        tables=[Table(("pid", "application", "state", "result"), rows)],
+        warnings=warnings,
+        data={
+            verb: [b.pid for b in report.signalled],
+            f"not_{verb}": [{"pid": b.pid, "reason": why} for b, why in report.not_signalled],
+            "still_connected": report.still_connected,
+        },
+    )
+
+
+@register
+class TerminateBackends(_SignalBackends):
+    name = "terminate-backends"
+    signal = "terminate"
+
+
+@register
+class CancelBackends(_SignalBackends):
+    name = "cancel-backends"
+    signal = "cancel"
+

@@ -1,0 +1,159 @@
+"""`sql:` — a read-only SQL diagnostic: a named query from ditsops/sql or inline SQL.
+
+    - id: connections
+      sql: |
+        SELECT state, count(*) AS connections FROM pg_stat_activity GROUP BY state
+      value: sum(connections)          # what thresholds compare: COLUMN (first row),
+      threshold: {warn: 40, fail: 45}  # sum(C), max(C), min(C), or rows (row count)
+
+Parameters reach the query only as bound parameters: `{{ older_than }}` becomes
+`%(older_than)s`, and a duration arrives as an interval.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ditsops import sql as named_sql
+from ditsops.core.model import Step
+from ditsops.core.results import StepResult, Table
+from ditsops.core.steps import register
+from ditsops.core.steps.base import FieldReader, RunContext, StepKind
+from ditsops.core.template import references, references_in, render_text, resolve, to_bound_sql
+
+_NAMED = re.compile(r"^[a-z_][a-z0-9_]*$")
+_VALUE = re.compile(r"^(?:(sum|max|min)\((\w+)\)|(rows)|(\w+))$")
+_PSYCOPG_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+@dataclass(frozen=True)
+class SqlSpec:
+    query: str  # the text shown to the engineer, placeholders and all
+    bound: str  # what is sent, with bound parameters
+    names: tuple[str, ...]  # placeholder names, in order
+    args: dict[str, Any]  # for named queries: values (possibly templated) of their parameters
+    named: str | None
+    value: str | None
+    limit: int
+    columns: tuple[str, ...] = ()  # which result columns to show; all when empty
+
+
+def database(ctx: RunContext):
+    from ditsops.clients.postgres import PostgresClient
+
+    return ctx.client("postgres", lambda: PostgresClient.connect(ctx.settings))
+
+
+@register
+class SqlKind(StepKind):
+    key = "sql"
+    fields = ("args", "value", "limit", "columns")
+    thresholds = True
+    target = "database"
+
+    def parse(self, value: Any, reader: FieldReader) -> SqlSpec | None:
+        if not isinstance(value, str) or not value.strip():
+            reader.problem("sql", "'sql' must be a query or the name of a diagnostic in ditsops/sql")
+            return None
+        args = reader.get("args", dict, default={})
+        text = value.strip()
+        named = None
+        if _NAMED.match(text):
+            try:
+                bound = named_sql.load(text)
+            except KeyError:
+                reader.problem("sql", f"no SQL diagnostic named {text!r} (known: {', '.join(named_sql.names())})")
+                return None
+            named, names = text, tuple(_PSYCOPG_PARAM.findall(bound))
+            for name in set(args) - set(names):
+                reader.problem("args", f"diagnostic {text!r} takes no argument '{name}' (takes: {', '.join(sorted(set(names))) or 'none'})")
+        else:
+            if args:
+                reader.problem("args", "'args' is only for named diagnostics; inline SQL uses {{ param }} directly")
+            bound, bound_names = to_bound_sql(text)
+            names = tuple(bound_names)
+        measure = reader.get("value", str)
+        if measure is not None and not _VALUE.match(measure.strip()):
+            reader.problem("value", f"'value' must be COLUMN, sum(COLUMN), max(COLUMN), min(COLUMN) or rows, got {measure!r}")
+        limit = reader.get("limit", int, default=20)
+        columns = reader.get("columns", list, default=[])
+        return SqlSpec(text, bound, names, dict(args), named, measure.strip() if measure else None, limit, tuple(map(str, columns)))
+
+    def references(self, spec: SqlSpec | None) -> set[str]:
+        if spec is None:
+            return set()
+        return references_in(spec.args) if spec.named else references(spec.query)
+
+    def describe(self, step: Step, params: dict[str, Any]) -> str:
+        spec: SqlSpec = step.spec
+        if spec.named:
+            shown = ", ".join(f"{k}={render_text(str(v), params)}" for k, v in spec.args.items())
+            body = [line for line in named_sql.load(spec.named).strip().splitlines() if not line.startswith("--")]
+            return f"-- ditsops/sql/{spec.named}.sql with {shown or 'no arguments'}\n" + "\n".join(body)
+        return render_text(spec.query, params)
+
+    def run(self, step: Step, ctx: RunContext) -> StepResult:
+        spec: SqlSpec = step.spec
+        if spec.named:
+            values = {name: None for name in spec.names}
+            values.update(resolve(spec.args, ctx.params))
+            values.setdefault("limit", 1000)
+        else:
+            values = {name: ctx.params[name] for name in spec.names}
+        result = database(ctx).diagnose(spec.bound, values or None)
+        rows = [tuple(_plain(v) for v in row) for row in result.rows]
+        value = measure(spec.value, result.columns, rows)
+        table = _select(Table(result.columns, rows[: spec.limit], total=len(rows) if len(rows) > spec.limit else None), spec.columns)
+        return StepResult(
+            status="info",
+            summary=f"{len(rows)} row{'s' if len(rows) != 1 else ''}",
+            value=value,
+            tables=[table],
+            data={"columns": list(result.columns), "rows": [list(r) for r in rows[: spec.limit]], "row_count": len(rows)},
+        )
+
+
+def _select(table: Table, columns: tuple[str, ...]) -> Table:
+    """Only the columns the runbook asked to show; unknown names fail loudly, not silently."""
+    if not columns:
+        return table
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        from ditsops.core.errors import TargetError
+
+        raise TargetError(f"the query returned no column {', '.join(missing)} to show (columns: {', '.join(table.columns)})")
+    index = [table.columns.index(c) for c in columns]
+    return Table(columns, [tuple(row[i] for i in index) for row in table.rows], table.title, table.total)
+
+
+def _plain(value: Any) -> Any:
+    """Decimals become floats so values compare, render and serialise simply."""
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def measure(expression: str | None, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> float | None:
+    if expression is None:
+        return None
+    match = _VALUE.match(expression)
+    aggregate, aggregated, count, column = match.groups() if match else (None, None, None, None)
+    if count:
+        return float(len(rows))
+    name = aggregated or column
+    if name not in columns:
+        from ditsops.core.errors import TargetError
+
+        raise TargetError(f"the query returned no column {name!r} for 'value' (columns: {', '.join(columns)})")
+    index = columns.index(name)
+    numbers = [float(row[index]) for row in rows if isinstance(row[index], (int, float))]
+    if aggregate == "sum":
+        return float(sum(numbers))
+    if not numbers:
+        return None
+    if aggregate == "max":
+        return max(numbers)
+    if aggregate == "min":
+        return min(numbers)
+    return numbers[0]

@@ -1,0 +1,40 @@
+"""The target header: which profile, database, Prometheus, cluster a command acts on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ditsops.core.config import Settings
+from ditsops.core.errors import DitsopsError
+
+# One describer per kind of target; step kinds name the target they talk to.
+DESCRIBERS: dict[str, Callable[[Settings], list[tuple[str, str]]]] = {}
+
+
+def describer(target: str):
+    def register(function: Callable[[Settings], list[tuple[str, str]]]):
+        DESCRIBERS[target] = function
+        return function
+
+    return register
+
+
+@describer("database")
+def _database(settings: Settings) -> list[tuple[str, str]]:
+    if settings.dsn is None:
+        return [("database", "not configured (--dsn, DITSOPS_DSN, PG* or a profile)")]
+    from ditsops.clients.postgres import describe_target
+
+    try:
+        return [("database", describe_target(settings).describe())]
+    except DitsopsError as error:
+        return [("database", error.message)]
+
+
+def header(settings: Settings, targets: Iterable[str]) -> list[tuple[str, str]]:
+    lines = [("profile", settings.profile or "none (environment and defaults)")]
+    for name in dict.fromkeys(targets):
+        if name in DESCRIBERS:
+            lines += DESCRIBERS[name](settings)
+    lines.append(("production", "yes" if settings.production else "no"))
+    return lines

@@ -1,0 +1,74 @@
+"""A run record as a Markdown timeline for the postmortem. Pure: events in, text out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def _time(stamp: str) -> str:
+    try:
+        return datetime.fromisoformat(stamp).strftime("%H:%M:%S")
+    except (TypeError, ValueError):
+        return str(stamp)
+
+
+def _cell(text: Any) -> str:
+    return " ".join(str(text or "").split()).replace("|", "\\|")
+
+
+def markdown_report(events: list[dict[str, Any]], run_id: str) -> str:
+    start = next((e for e in events if e["event"] == "run-start"), {})
+    end = next((e for e in reversed(events) if e["event"] == "run-end"), None)
+    lines = [f"# {start.get('title', 'Runbook run')} — run {run_id}", ""]
+    lines.append(f"- **Runbook:** `{start.get('runbook', '?')}` ({start.get('source', '?')})")
+    lines.append(f"- **Started:** {start.get('ts', '?')} by {start.get('by', '?')}")
+    for label, value in (start.get("target") or {}).items():
+        lines.append(f"- **{label.capitalize()}:** {value}")
+    params = start.get("params") or {}
+    if params:
+        lines.append("- **Parameters:** " + ", ".join(f"`{k}={v}`" for k, v in params.items()))
+    options = start.get("options") or {}
+    mode = "dry run" if options.get("dry_run") else "interactive" if options.get("interactive") else "non-interactive"
+    if options.get("yes"):
+        mode += ", --yes"
+    lines.append(f"- **Mode:** {mode}")
+    if end:
+        lines.append(f"- **Ended:** {end['ts']} — exit {end['exit_code']}: {end.get('reason', '')}")
+    else:
+        lines.append("- **Ended:** the record stops here (the run was killed or is still going)")
+    lines += ["", "## Timeline", "", "| time (UTC) | step | what happened |", "|---|---|---|"]
+    for event in events:
+        row = _timeline_row(event)
+        if row:
+            lines.append(f"| {_time(event['ts'])} | {_cell(event.get('step', ''))} | {_cell(row)} |")
+    queries = [e for e in events if e["event"] == "step" and e.get("query")]
+    if queries:
+        lines += ["", "## Queries and actions", ""]
+        for event in queries:
+            fence = "sql" if event.get("kind") == "sql" else ""
+            lines += [f"### {event['step']}: {event.get('title', '')}", "", f"```{fence}", event["query"].strip(), "```", ""]
+    previews = [e for e in events if e["event"] == "preview" and e.get("command")]
+    if previews:
+        lines += ["## Equivalent commands", ""]
+        for event in previews:
+            lines += [f"- `{event['step']}`: `{_cell(event['command'])}`"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _timeline_row(event: dict[str, Any]) -> str | None:
+    kind = event["event"]
+    if kind == "step":
+        return f"**{event['status']}** — {event.get('summary', '')}"
+    if kind == "preview":
+        return f"preview: {event.get('summary', '')}"
+    if kind == "decision":
+        verdict = "approved" if event.get("approved") else "not approved"
+        return f"decision: {verdict} by {event.get('by', '?')} ({event.get('how', '')})"
+    if kind == "recheck":
+        return f"re-checked: **{event.get('status')}** — {event.get('summary', '')}"
+    if kind == "escalation":
+        return f"escalation reminder: {event.get('say', '')}"
+    if kind == "run-end":
+        return f"run ended, exit {event.get('exit_code')}: {event.get('reason', '')}"
+    return None

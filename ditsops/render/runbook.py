@@ -1,0 +1,194 @@
+"""How a runbook walk looks on a terminal, and how runbooks are listed and shown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+from ditsops.core import steps as step_kinds
+from ditsops.core.engine import RunOutcome
+from ditsops.core.model import Escalation, Runbook, Step
+from ditsops.core.params import display
+from ditsops.core.results import Preview, StepResult
+from ditsops.render.console import STATUS_MARK, STATUS_STYLE
+from ditsops.render.output import print_json
+from ditsops.render.tables import render_table
+
+
+def render_header(console: Console, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
+    lines = Text()
+    lines.append(f"{runbook.title}", style="title")
+    lines.append(f"  ({runbook.name})\n", style="muted")
+    if runbook.alert:
+        lines.append(f"answers alert {runbook.alert}" + (f", severity {runbook.severity}" if runbook.severity else "") + "\n")
+    for label, value in target:
+        style = "danger" if label == "production" and value == "yes" else ""
+        lines.append(f"{label:<12}", style="muted")
+        lines.append(f"{value}\n", style=style)
+    if params:
+        lines.append(f"{'parameters':<12}", style="muted")
+        lines.append(", ".join(f"{k}={display(v)}" for k, v in params.items()))
+    console.print(Panel(lines, expand=False))
+
+
+class ConsoleInteraction:
+    """Engine events rendered for a person; prompts read from the terminal."""
+
+    def __init__(self, console: Console, *, full: bool = False, mode: str = "interactive") -> None:
+        self.console = console
+        self.full = full
+        self.mode = mode
+
+    def run_started(self, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
+        render_header(self.console, runbook, params, [*target, ("mode", self.mode)])
+        if runbook.summary:
+            self.console.print(f"[muted]{runbook.summary}[/]")
+
+    def step_started(self, step: Step, number: int, total: int, shown: str) -> None:
+        destructive = step_kinds.kind_of(step.kind).destructive
+        marker = " [danger](changes things)[/]" if destructive else ""
+        self.console.print()
+        self.console.rule(f"[title][{number}/{total}] {step.title}[/]{marker}", align="left")
+        if step.why:
+            self.console.print(f"[muted]Why: {step.why}[/]")
+        if shown:
+            lexer = "sql" if step.kind == "sql" else "text"
+            self.console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
+
+    def step_finished(self, step: Step, result: StepResult) -> None:
+        style = STATUS_STYLE.get(result.status, "")
+        mark = STATUS_MARK.get(result.status, "•")
+        for table in result.tables:
+            render_table(self.console, table, full=self.full)
+        self.console.print(f"[{style}]{mark} {result.status}[/]: {result.summary}")
+        for warning in result.warnings:
+            self.console.print(f"[warning]! {warning}[/]")
+
+    def show_preview(self, step: Step, preview: Preview) -> None:
+        if preview.empty:
+            self.console.print(f"[muted]{preview.summary}: nothing matches[/]")
+            return
+        self.console.print(f"[danger]This will {preview.summary}[/]")
+        if preview.table:
+            render_table(self.console, preview.table, full=self.full)
+        if preview.command:
+            self.console.print(f"[muted]Equivalent:[/] {preview.command}", soft_wrap=True)
+
+    def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool:
+        try:
+            if production:
+                answer = self.console.input(
+                    f"[danger]Production.[/] Type [title]{preview.target}[/] to confirm, anything else skips: "
+                )
+                return answer.strip() == preview.target
+            answer = self.console.input(f"{step.title}? [title]\\[y/N][/] ")
+            return answer.strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
+    def manual(self, step: Step, text: str) -> bool | None:
+        self.console.print(f"[title]To do:[/] {text}")
+        try:
+            answer = self.console.input("Done? [title]\\[y]es / \\[s]kip[/] ")
+        except EOFError:
+            return None
+        return answer.strip().lower() not in ("s", "skip", "n", "no")
+
+    def escalate(self, reminder: Escalation, elapsed: float) -> None:
+        from ditsops.core.durations import format_duration
+
+        self.console.print(
+            Panel(f"{format_duration(elapsed)} into the incident: [title]{reminder.say}[/]", title="Escalate", style="warning", expand=False)
+        )
+
+    def run_finished(self, outcome: RunOutcome) -> None:
+        counts: dict[str, int] = {}
+        for item in outcome.steps:
+            counts[item.result.status] = counts.get(item.result.status, 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+        self.console.print()
+        style = "ok" if outcome.exit_code == 0 else "failing"
+        self.console.print(f"[{style}]{outcome.reason}[/] — {summary}")
+        if outcome.record:
+            self.console.print(f"[muted]Run record: {outcome.record.path} (ditsops runbook report {outcome.record.run_id})[/]")
+
+
+class JsonInteraction(ConsoleInteraction):
+    """Progress and prompts on stderr; one JSON document of the outcome on stdout."""
+
+    def __init__(self, err: Console, out: Console, **kwargs: Any) -> None:
+        super().__init__(err, **kwargs)
+        self.out = out
+
+    def run_finished(self, outcome: RunOutcome) -> None:
+        super().run_finished(outcome)
+        print_json(self.out, outcome_json(outcome))
+
+
+def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
+    return {
+        "runbook": outcome.runbook.name,
+        "exit_code": outcome.exit_code,
+        "reason": outcome.reason,
+        "record": str(outcome.record.path) if outcome.record else None,
+        "steps": [
+            {
+                "id": item.step.id,
+                "title": item.step.title,
+                "status": item.result.status,
+                "summary": item.result.summary,
+                "value": item.result.value,
+                "seconds": round(item.seconds, 3),
+                "warnings": item.result.warnings,
+                "result": item.result.data,
+                "preview": item.preview.data if item.preview else None,
+            }
+            for item in outcome.steps
+        ],
+        "latest": {k: {"status": v.status, "summary": v.summary, "value": v.value} for k, v in outcome.latest.items()},
+    }
+
+
+def render_runbook_list(console: Console, entries) -> None:
+    from rich.table import Table as RichTable
+
+    table = RichTable(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "alert", "severity", "steps", "title"):
+        table.add_column(column)
+    for entry in entries:
+        if entry.runbook is None:
+            table.add_row(entry.path.stem, "", "", "", f"[failing]invalid: {entry.problems[0]}[/]")
+            continue
+        book = entry.runbook
+        table.add_row(book.name, book.alert or "", book.severity or "", str(len(book.steps)), book.title)
+    console.print(table)
+
+
+def render_runbook_show(console: Console, runbook: Runbook) -> None:
+    render_header(console, runbook, {}, [("file", str(runbook.source))])
+    if runbook.summary:
+        console.print(runbook.summary)
+    if runbook.params:
+        console.print("\n[title]Parameters[/]")
+        for spec in runbook.params:
+            default = f" = {display(spec.default)}" if spec.default is not None else " (required)"
+            console.print(f"  {spec.name}: {spec.type}{default}  [muted]{spec.description}[/]")
+    console.print("\n[title]Steps[/]")
+    for number, step in enumerate(runbook.steps, 1):
+        kind = step_kinds.kind_of(step.kind)
+        flag = " [danger]DESTRUCTIVE — asks for confirmation[/]" if kind.destructive else ""
+        when = f" [muted]when {' and '.join(c.describe() for c in step.when)}[/]" if step.when else ""
+        console.print(f"  {number}. [title]{step.id}[/] ({step.kind}) {step.title}{flag}{when}")
+        if step.why:
+            console.print(f"     [muted]{step.why}[/]")
+    if runbook.escalation:
+        console.print("\n[title]Escalation[/]")
+        for reminder in runbook.escalation:
+            from ditsops.core.durations import to_prometheus
+
+            console.print(f"  after {to_prometheus(reminder.after)}: {reminder.say}")
+
