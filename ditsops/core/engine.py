@@ -201,7 +201,7 @@ class _Walker:
         production = self.ctx.settings.production
         if self.ui.confirm(step, preview, production=production):
             return True, "typed the target name" if production else "answered y"
-        return False, "declined (answered n)"
+        return False, "declined (the typed name did not match)" if production else "declined (answered n)"
 
     def _finish(self, step: Step, result: StepResult, seconds: float, *, shown: str | None, number: int,
                 preview: Preview | None = None) -> None:

@@ -73,7 +73,7 @@ def list_runs(directory: Path | None = None) -> list[Path]:
     directory = directory or paths.runs_dir()
     if not directory.is_dir():
         return []
-    return sorted(directory.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+    return sorted(directory.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
 def find_run(run: str | None, directory: Path | None = None) -> Path:

@@ -1,0 +1,3 @@
+from ditsops.cli.main import run
+
+run()

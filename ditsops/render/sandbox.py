@@ -1,0 +1,128 @@
+"""How sandbox results look on a terminal. Pure: (console, result) -> nothing returned.
+
+Nothing here ever sees a password: component URLs are stored masked, and the profile
+(which holds the real DSN) is never rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from ditsops.sandbox.faults import ClearResult, InjectResult
+    from ditsops.sandbox.lifecycle import DownReport, SandboxStatus, UpReport
+
+
+def render_up(console: Console, report: UpReport) -> None:
+    if report.already_up:
+        console.print("[bold]Sandbox is already up.[/bold]")
+    elif report.replaced_stale:
+        console.print("[bold green]Sandbox is up[/bold green] (a dead one was cleaned up first).")
+    else:
+        console.print("[bold green]Sandbox is up.[/bold green]")
+    width = _name_width(report.state.components)
+    for component in report.state.components.values():
+        _print_line(console, component.name, width, True, component.pid, component.url)
+    console.print("Cause an incident with: ditsops sandbox fault db-exhaustion")
+
+
+def render_status(console: Console, status: SandboxStatus) -> None:
+    if not status.up:
+        console.print("Sandbox is not up. Start it with: ditsops sandbox up")
+        return
+    if status.healthy:
+        console.print("[bold green]Sandbox is up.[/bold green]")
+    else:
+        console.print(
+            "[bold red]Sandbox is degraded:[/bold red] some components died. "
+            "Restart it with: ditsops sandbox up"
+        )
+    width = _name_width([component.name for component in status.components])
+    for component in status.components:
+        _print_line(console, component.name, width, component.alive, component.pid, component.url)
+    if not status.faults:
+        console.print("No active faults.")
+        return
+    console.print("Active faults:")
+    width = _name_width([fault.name for fault in status.faults])
+    for fault in status.faults:
+        _print_line(
+            console, fault.name, width, fault.alive, fault.pid, f"since {fault.started_at}",
+            dead="ended",
+        )
+        if fault.log_file:
+            console.print(f"  {'':<{width}}  log: {fault.log_file}", soft_wrap=True)
+
+
+def render_down(console: Console, report: DownReport) -> None:
+    if not report.was_up:
+        console.print("Sandbox was not up; nothing to stop.")
+        return
+    for name in report.faults_cleared:
+        console.print(f"Cleared fault {name}.")
+    for name in report.stopped:
+        console.print(f"Stopped {name}.")
+    for path in report.removed:
+        console.print(f"Removed {path}.")
+    for problem in report.problems:
+        console.print(f"[red]Could not clean up:[/red] {problem}")
+    if not report.problems:
+        console.print("[bold]Sandbox is down.[/bold]")
+
+
+def render_fault_injected(console: Console, result: InjectResult) -> None:
+    fault = result.fault
+    if result.already_active:
+        console.print(f"Fault {fault.name} is already active (pid {fault.pid}).")
+    else:
+        console.print(f"[bold red]Injected {fault.name}[/bold red] (pid {fault.pid}).")
+    console.print(result.kind.summary + ".")
+    observed = fault.details.get("observed")
+    maximum = fault.details.get("max_connections")
+    if isinstance(observed, dict) and maximum:
+        console.print(
+            f"dits-server holds {observed.get('total')} of {maximum} connections: "
+            f"{observed.get('idle_in_transaction')} idle in transaction, "
+            f"{observed.get('sleeping')} running pg_sleep, "
+            f"{observed.get('lock_waiters')} waiting on a lock."
+        )
+    console.print(f"Alert it should fire: {result.kind.alert}")
+    console.print(f"Clear it with: ditsops sandbox fault {fault.name} --clear")
+
+
+def render_faults_cleared(console: Console, result: ClearResult) -> None:
+    for name in result.cleared:
+        console.print(f"Cleared fault {name}.")
+    for name in result.not_active:
+        console.print(f"Fault {name} is not active.")
+    if not result.cleared and not result.not_active:
+        console.print("No active faults.")
+
+
+def _print_line(
+    console: Console,
+    name: str,
+    width: int,
+    alive: bool,
+    pid: int | None,
+    where: str | None,
+    *,
+    dead: str = "dead",
+) -> None:
+    # Plain aligned lines rather than a boxed table: a table on an 80-column terminal
+    # folds the address in the middle, and then it cannot be copied whole.
+    state = "[green]running[/green]" if alive else f"[red]{dead:<7}[/red]"
+    console.print(
+        f"  {name:<{width}}  {state}  pid {_pid(pid):<7}  {where or '-'}", soft_wrap=True
+    )
+
+
+def _name_width(names: Iterable[str]) -> int:
+    return max((len(name) for name in names), default=0)
+
+
+def _pid(pid: int | None) -> str:
+    return str(pid) if pid else "-"

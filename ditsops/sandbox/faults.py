@@ -1,0 +1,284 @@
+"""Incidents the sandbox can cause on demand, one registry entry per fault.
+
+Adding a fault is one `FaultKind` in `FAULTS`: an `inject(state) -> ActiveFault` that
+starts whatever plays the fault and returns once the incident is visible, and a
+`clear(state, fault)` that undoes it completely (even if its process already died).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ditsops.core.errors import DitsopsError, TargetUnreachable, UsageError
+from ditsops.sandbox import load
+from ditsops.sandbox.pgcluster import PgCluster
+from ditsops.sandbox.state import (
+    ActiveFault,
+    SandboxState,
+    ensure_sandbox_dir,
+    load_state,
+    now_iso,
+    save_state,
+    state_lock,
+    stop_process,
+)
+
+POSTGRES = "postgres"
+LOAD_READY_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    name: str
+    summary: str
+    alert: str  # the alert rule this fault should make fire
+    inject: Callable[[SandboxState], ActiveFault]
+    clear: Callable[[SandboxState, ActiveFault], None]
+
+
+@dataclass(frozen=True)
+class InjectResult:
+    fault: ActiveFault
+    kind: FaultKind
+    already_active: bool
+
+
+@dataclass(frozen=True)
+class ClearResult:
+    cleared: list[str]  # faults that were active and are now gone
+    not_active: list[str]  # asked for by name but were not active
+
+
+def known_faults() -> list[str]:
+    return sorted(FAULTS)
+
+
+def fault_kind(name: str) -> FaultKind:
+    try:
+        return FAULTS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown fault {name!r}; known faults: {', '.join(known_faults())}"
+        ) from None
+
+
+def inject(name: str) -> InjectResult:
+    """Start fault `name` in the running sandbox; returns once the incident is visible."""
+    kind = fault_kind(name)
+    with state_lock():
+        state = _require_state()
+        existing = state.faults.get(name)
+        if existing is not None:
+            if existing.is_alive():
+                return InjectResult(fault=existing, kind=kind, already_active=True)
+            clear_faults(state, [name])  # its process died: tidy up before starting anew
+            save_state(state)
+        fault = kind.inject(state)
+        state.faults[name] = fault
+        save_state(state)
+        return InjectResult(fault=fault, kind=kind, already_active=False)
+
+
+def clear(name: str | None = None) -> ClearResult:
+    """Clear fault `name`, or every active fault when `name` is None."""
+    if name is not None:
+        fault_kind(name)  # an unknown name is a usage error even when nothing runs
+    with state_lock():
+        state = load_state()
+        if state is None:
+            return ClearResult(cleared=[], not_active=[name] if name else [])
+        if name is not None and name not in state.faults:
+            return ClearResult(cleared=[], not_active=[name])
+        names = [name] if name else sorted(state.faults)
+        cleared = clear_faults(state, names)
+        save_state(state)
+        return ClearResult(cleared=cleared, not_active=[])
+
+
+def clear_faults(state: SandboxState, names: list[str]) -> list[str]:
+    """Undo the named faults and drop them from `state` (the caller locks and saves)."""
+    cleared = []
+    for name in names:
+        fault = state.faults.get(name)
+        if fault is None:
+            continue
+        kind = FAULTS.get(name)
+        if kind is not None:
+            kind.clear(state, fault)
+        else:  # recorded by a newer ditsops: at least stop its process
+            stop_process(fault.pid, fault.cmdline_marker)
+        del state.faults[name]
+        cleared.append(name)
+    return cleared
+
+
+def _require_state() -> SandboxState:
+    state = load_state()
+    if state is None or POSTGRES not in state.components:
+        raise DitsopsError(
+            "the sandbox is not up", hint="start it with: ditsops sandbox up"
+        )
+    return state
+
+
+def _sandbox_cluster(state: SandboxState) -> PgCluster | None:
+    component = state.component(POSTGRES)
+    return PgCluster.from_dict(component.details) if component else None
+
+
+# --- db-exhaustion ------------------------------------------------------------------
+
+_LOAD_COUNTS_SQL = """
+SELECT count(*) AS total,
+       count(*) FILTER (WHERE wait_event_type = 'Lock') AS lock_waiters,
+       count(*) FILTER (WHERE state = 'active' AND query LIKE 'SELECT pg_sleep%%') AS sleeping,
+       count(*) FILTER (WHERE state = 'idle in transaction') AS idle_in_transaction
+FROM pg_stat_activity
+WHERE application_name = %s AND pid <> pg_backend_pid()
+"""
+
+
+def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
+    cluster = _sandbox_cluster(state)
+    if cluster is None or not cluster.is_running():
+        raise DitsopsError(
+            "the sandbox's PostgreSQL is not running; restart the sandbox with: "
+            "ditsops sandbox up"
+        )
+    with _admin_connection(cluster) as conn:
+        max_connections = int(_scalar(conn, "SHOW max_connections"))
+        reserved = int(_scalar(conn, "SHOW superuser_reserved_connections"))
+    plan = load.plan_load(max_connections, reserved)
+    directory = ensure_sandbox_dir()
+    dsn_file = directory / "db-exhaustion.dsn"
+    _write_private(dsn_file, cluster.dsn + "\n")
+    log_file = directory / "db-exhaustion.log"
+    with log_file.open("w", encoding="utf-8") as log_handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ditsops.sandbox.load", "--dsn-file", str(dsn_file),
+             *plan.to_args()],
+            stdin=subprocess.DEVNULL,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+            start_new_session=True,  # survives the CLI and its terminal's Ctrl-C
+        )
+    fault = ActiveFault(
+        name="db-exhaustion",
+        pid=process.pid,
+        started_at=now_iso(),
+        cmdline_marker=load.CMDLINE_MARKER,
+        log_file=str(log_file),
+        details={"plan": plan.to_dict(), "max_connections": max_connections},
+    )
+    try:
+        fault.details["observed"] = _wait_for_load(cluster, plan, process, log_file)
+    except BaseException:
+        _clear_db_exhaustion(state, fault)
+        raise
+    return fault
+
+
+def _wait_for_load(
+    cluster: PgCluster, plan: load.LoadPlan, process: subprocess.Popen[Any], log_file: Path
+) -> dict[str, int]:
+    """Poll pg_stat_activity until every planned session is there, in its planned state."""
+    deadline = time.monotonic() + LOAD_READY_TIMEOUT
+    counts: dict[str, int] = {}
+    with _admin_connection(cluster) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(_LOAD_COUNTS_SQL, [load.APPLICATION_NAME]).fetchone()
+            counts = dict(zip(("total", "lock_waiters", "sleeping", "idle_in_transaction"), row))
+            if (
+                counts["total"] >= plan.total
+                and counts["lock_waiters"] >= plan.lock_waiters
+                and counts["sleeping"] >= plan.sleeping
+                and counts["idle_in_transaction"] >= plan.idle_in_transaction + plan.lock_holders
+            ):
+                return counts
+            if process.poll() is not None:
+                raise DitsopsError(
+                    f"the db-exhaustion load exited early (code {process.returncode}): "
+                    + _file_tail(log_file)
+                )
+            time.sleep(0.1)
+    raise DitsopsError(
+        f"the db-exhaustion load was not established within {LOAD_READY_TIMEOUT:.0f} s "
+        f"(saw {counts}, wanted {plan.to_dict()}): {_file_tail(log_file)}"
+    )
+
+
+def _clear_db_exhaustion(state: SandboxState, fault: ActiveFault) -> None:
+    stop_process(fault.pid, fault.cmdline_marker, timeout=10.0)
+    (ensure_sandbox_dir() / "db-exhaustion.dsn").unlink(missing_ok=True)
+    cluster = _sandbox_cluster(state)
+    if cluster is None or not cluster.is_running():
+        return  # no server, no sessions left to end
+    # Sessions the load could not close (killed process, cancel lost) end here.
+    with _admin_connection(cluster) as conn:
+        deadline = time.monotonic() + 10.0
+        while True:
+            remaining = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = %s AND pid <> pg_backend_pid()",
+                [load.APPLICATION_NAME],
+            ).fetchone()[0]
+            if remaining == 0 or time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _admin_connection(cluster: PgCluster) -> Any:
+    import psycopg
+
+    try:
+        return psycopg.connect(
+            cluster.dsn, application_name="ditsops", autocommit=True, connect_timeout=5
+        )
+    except psycopg.OperationalError as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__  # one line
+        raise TargetUnreachable(
+            f"cannot connect to the sandbox PostgreSQL at {cluster.masked_dsn}: {message}"
+        ) from None
+
+
+def _scalar(conn: Any, query: str) -> Any:
+    return conn.execute(query).fetchone()[0]
+
+
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def _file_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "no log"
+    meaningful = [line.strip() for line in text.splitlines() if line.strip()]
+    return " | ".join(meaningful[-lines:]) or "empty log"
+
+
+FAULTS: dict[str, FaultKind] = {
+    "db-exhaustion": FaultKind(
+        name="db-exhaustion",
+        summary="dits-server holds over 90% of PostgreSQL's connections: idle "
+        "transactions, hour-long queries and sessions stuck behind a row lock",
+        alert="DatabaseConnectionsExhausted",
+        inject=_inject_db_exhaustion,
+        clear=_clear_db_exhaustion,
+    ),
+}

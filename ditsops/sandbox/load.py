@@ -1,0 +1,275 @@
+"""A Dits server that has exhausted PostgreSQL's connections, played by one process.
+
+Run as `python -m ditsops.sandbox.load --dsn-file FILE ...` (the DSN is read from a 0600
+file and the file removed, so the password never shows in `ps`). Every connection says
+`application_name=dits-server` and is held by its own thread, in one of these roles:
+
+- idle in transaction: BEGIN; a read; then nothing (the classic leaked transaction)
+- sleeping: `SELECT pg_sleep(3600)`, an hour-long query
+- lock holder: `SELECT ... FOR UPDATE` on a row of `dits_sandbox_locks`, then idle in
+  transaction while keeping the row lock
+- lock waiters: an UPDATE of that row, blocked on the holder (wait_event_type = Lock)
+- idle: connected, doing nothing
+
+A connection the server terminates is never reopened, so terminating backends visibly
+relieves the database. The process exits once all its connections are gone, or on
+SIGTERM/SIGINT after cancelling and closing everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import select
+import signal
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+APPLICATION_NAME = "dits-server"
+LOCK_TABLE = "dits_sandbox_locks"
+CMDLINE_MARKER = "ditsops.sandbox.load"
+# Share of max_connections the load takes: above the 90% of DatabaseConnectionsExhausted.
+TARGET_SHARE = 0.92
+
+log = logging.getLogger("ditsops.sandbox.load")
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How many connections the load holds in each role."""
+
+    idle_in_transaction: int
+    sleeping: int
+    lock_waiters: int
+    idle: int
+    lock_holders: int = 1
+
+    @property
+    def total(self) -> int:
+        return (
+            self.idle_in_transaction + self.sleeping + self.lock_waiters + self.idle
+            + self.lock_holders
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {**asdict(self), "total": self.total}
+
+    def to_args(self) -> list[str]:
+        return [
+            "--idle-in-transaction", str(self.idle_in_transaction),
+            "--sleeping", str(self.sleeping),
+            "--lock-waiters", str(self.lock_waiters),
+            "--idle", str(self.idle),
+        ]
+
+
+def plan_load(max_connections: int, superuser_reserved: int = 3) -> LoadPlan:
+    """A plan holding > 90% of max_connections while leaving the superuser slots free.
+
+    With max_connections=50: 18 idle in transaction, 18 sleeping, 1 lock holder, 3
+    waiters, 6 idle = 46 connections (92%); 4 slots stay open for ditsops.
+    """
+    total = min(
+        math.floor(max_connections * TARGET_SHARE), max_connections - superuser_reserved - 1
+    )
+    if total < 10:
+        from ditsops.core.errors import DitsopsError
+
+        raise DitsopsError(
+            f"max_connections={max_connections} is too small to simulate exhaustion "
+            "(needs at least 15)"
+        )
+    lock_waiters = 3
+    rest = total - 1 - lock_waiters
+    busy = int(rest * 0.43)
+    return LoadPlan(
+        idle_in_transaction=busy, sleeping=busy, lock_waiters=lock_waiters, idle=rest - 2 * busy
+    )
+
+
+class ConnectionLoad:
+    """Opens the planned connections, one thread each, and holds them."""
+
+    def __init__(self, dsn: str, plan: LoadPlan) -> None:
+        self.dsn = dsn
+        self.plan = plan
+        self.stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy_connections: set[Any] = set()  # running a query we may need to cancel
+        self._guard = threading.Lock()
+
+    def run(self) -> None:
+        self._prepare_lock_table()
+        row_locked = threading.Event()
+        self._spawn("lock-holder", row_locked)
+        if not row_locked.wait(15) and not self.stopping.is_set():
+            log.error("the lock holder did not get its row lock; giving up")
+            self.stopping.set()
+        roles = (
+            ["idle-in-transaction"] * self.plan.idle_in_transaction
+            + ["sleeping"] * self.plan.sleeping
+            + ["lock-waiter"] * self.plan.lock_waiters
+            + ["idle"] * self.plan.idle
+        )
+        for role in roles:
+            if self.stopping.is_set():
+                break
+            self._spawn(role, threading.Event())
+        log.info("holding up to %d connections as %r", self.plan.total, APPLICATION_NAME)
+        while not self.stopping.is_set() and any(t.is_alive() for t in self._threads):
+            self.stopping.wait(0.5)
+        if self.stopping.is_set():
+            self._cancel_running_queries()
+        for thread in self._threads:
+            thread.join(10)
+        log.info("all connections closed; exiting")
+
+    def _prepare_lock_table(self) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            self.dsn, application_name=APPLICATION_NAME, autocommit=True, connect_timeout=10
+        ) as conn:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (id integer PRIMARY KEY, note text)"
+            )
+            conn.execute(
+                f"INSERT INTO {LOCK_TABLE} (id, note) VALUES (1, 'repository metadata') "
+                "ON CONFLICT (id) DO NOTHING"
+            )
+
+    def _spawn(self, role: str, ready: threading.Event) -> None:
+        thread = threading.Thread(
+            target=self._hold, args=(role, ready), name=role, daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _hold(self, role: str, ready: threading.Event) -> None:
+        import psycopg
+
+        try:
+            conn = psycopg.connect(
+                self.dsn,
+                application_name=APPLICATION_NAME,
+                autocommit=role not in {"idle-in-transaction", "lock-holder"},
+                connect_timeout=10,
+                # If this process dies without closing, the server notices the dead
+                # client within a second even in the middle of pg_sleep.
+                options="-c client_connection_check_interval=1000",
+            )
+        except psycopg.Error as exc:
+            log.warning("%s: could not connect: %s", role, str(exc).strip())
+            return
+        try:
+            self._play(role, conn, ready)
+            self._wait_until_closed(conn)
+        except psycopg.Error as exc:
+            if not self.stopping.is_set():
+                # Terminated (or the server went away): not reconnecting is the point.
+                log.info("%s: session ended by the server, not reconnecting (%s)",
+                         role, _first_line(exc))
+        finally:
+            with self._guard:
+                self._busy_connections.discard(conn)
+            conn.close()
+
+    def _play(self, role: str, conn: Any, ready: threading.Event) -> None:
+        if role == "idle-in-transaction":
+            conn.execute(f"SELECT id, note FROM {LOCK_TABLE} WHERE id = 1")
+        elif role == "lock-holder":
+            conn.execute(f"SELECT id, note FROM {LOCK_TABLE} WHERE id = 1 FOR UPDATE")
+            ready.set()
+        elif role == "sleeping":
+            self._run_long(conn, "SELECT pg_sleep(3600)")
+        elif role == "lock-waiter":
+            self._run_long(conn, f"UPDATE {LOCK_TABLE} SET note = 'dits-server' WHERE id = 1")
+        else:
+            conn.execute("SELECT 1")
+
+    def _run_long(self, conn: Any, query: str) -> None:
+        with self._guard:
+            self._busy_connections.add(conn)
+        if self.stopping.is_set():  # a stop that came before we registered would miss us
+            return
+        conn.execute(query)
+        with self._guard:
+            self._busy_connections.discard(conn)
+
+    def _wait_until_closed(self, conn: Any) -> None:
+        """Sit idle until the server ends the session (or we are asked to stop).
+
+        Watching the socket instead of polling with queries keeps the session's state
+        and `state_change` untouched, so diagnostics see a genuinely idle session.
+        """
+        from psycopg.pq import ConnStatus
+
+        while not self.stopping.is_set():
+            readable, _, _ = select.select([conn.fileno()], [], [], 0.5)
+            if readable:
+                conn.pgconn.consume_input()  # raises once the server has hung up
+                if conn.pgconn.status == ConnStatus.BAD:
+                    return
+
+    def _cancel_running_queries(self) -> None:
+        with self._guard:
+            busy = list(self._busy_connections)
+        for conn in busy:
+            try:
+                cancel = getattr(conn, "cancel_safe", None) or conn.cancel
+                cancel()
+            except Exception as exc:  # the session may be ending right now anyway
+                log.debug("cancel failed: %s", exc)
+
+
+def read_dsn_file(path: Path) -> str:
+    """The DSN from its 0600 hand-over file, which is removed once read."""
+    try:
+        dsn = path.read_text(encoding="utf-8").strip()
+    finally:
+        path.unlink(missing_ok=True)
+    if not dsn:
+        raise SystemExit(f"empty DSN file {path}")
+    return dsn
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ditsops.sandbox.load")
+    parser.add_argument("--dsn-file", type=Path, required=True)
+    parser.add_argument("--idle-in-transaction", type=int, default=18)
+    parser.add_argument("--sleeping", type=int, default=18)
+    parser.add_argument("--lock-waiters", type=int, default=3)
+    parser.add_argument("--idle", type=int, default=6)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(threadName)s %(message)s"
+    )
+    plan = LoadPlan(
+        idle_in_transaction=args.idle_in_transaction,
+        sleeping=args.sleeping,
+        lock_waiters=args.lock_waiters,
+        idle=args.idle,
+    )
+    load = ConnectionLoad(read_dsn_file(args.dsn_file), plan)
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s; closing all connections", signal.Signals(signum).name)
+        load.stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    load.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
