@@ -46,7 +46,10 @@ class Backend:
 
     @property
     def waiting(self) -> str:
-        return f"{self.wait_event_type}:{self.wait_event}" if self.wait_event_type else ""
+        # 'Client' waits are an idle session reading from its client: normal, not worth a column.
+        if not self.wait_event_type or self.wait_event_type == "Client":
+            return ""
+        return f"{self.wait_event_type}:{self.wait_event}"
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Backend:

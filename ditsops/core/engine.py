@@ -219,12 +219,20 @@ class _Walker:
 
 
 def _conclude(outcome: RunOutcome, options: RunOptions) -> None:
-    """Exit code: refused 5 > unreachable 4 > other error 1 > failing check (non-interactive) 3 > 0."""
+    """Exit code: refused 5 > unreachable 4 > other error 1 > failing check (non-interactive) 3 > 0.
+
+    When the runbook verified its fix, the verify steps say whether the incident is
+    resolved; otherwise any check whose latest result is failing counts.
+    """
     results = [o.result for o in outcome.steps]
     refused = [o.step.id for o in outcome.steps if o.result.status == Status.REFUSED]
     unreachable = [o.step.id for o in outcome.steps if o.result.unreachable]
     errors = [o.step.id for o in outcome.steps if o.result.status == Status.ERROR]
-    failing = [step_id for step_id, r in outcome.latest.items() if r.status == Status.FAILING]
+    verdicts = [o for o in outcome.steps if step_kinds.kind_of(o.step.kind).concludes]
+    if verdicts:
+        failing = [o.step.id for o in verdicts if o.result.status == Status.FAILING]
+    else:
+        failing = [step_id for step_id, r in outcome.latest.items() if r.status == Status.FAILING]
     if refused:
         outcome.exit_code, outcome.reason = ExitCode.REFUSED, f"refused destructive steps: {', '.join(refused)} (nothing changed)"
     elif unreachable:
@@ -233,5 +241,7 @@ def _conclude(outcome: RunOutcome, options: RunOptions) -> None:
         outcome.exit_code, outcome.reason = ExitCode.ERROR, f"steps failed: {', '.join(errors)}"
     elif failing and not options.interactive:
         outcome.exit_code, outcome.reason = ExitCode.CHECK_FAILED, f"checks still failing: {', '.join(failing)}"
+    elif verdicts:
+        outcome.reason = "resolved: verified by " + ", ".join(o.step.id for o in verdicts)
     else:
         outcome.reason = "completed" if results else "no steps run"

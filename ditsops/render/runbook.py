@@ -114,7 +114,8 @@ class ConsoleInteraction:
         style = "ok" if outcome.exit_code == 0 else "failing"
         self.console.print(f"[{style}]{outcome.reason}[/] — {summary}")
         if outcome.record:
-            self.console.print(f"[muted]Run record: {outcome.record.path} (ditsops runbook report {outcome.record.run_id})[/]")
+            self.console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
+            self.console.print(f"[muted]Timeline for the postmortem: ditsops runbook report {outcome.record.run_id}[/]", soft_wrap=True)
 
 
 class JsonInteraction(ConsoleInteraction):

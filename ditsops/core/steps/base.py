@@ -90,6 +90,7 @@ class StepKind:
     fields: ClassVar[tuple[str, ...]] = ()  # further keys this kind accepts
     thresholds: ClassVar[bool] = False  # whether threshold/unit make sense for it
     target: ClassVar[str] = ""  # which target it talks to: database, prometheus, kubernetes
+    concludes: ClassVar[bool] = False  # its result says whether the incident is resolved (verify)
 
     @property
     def registry_key(self) -> str:

@@ -36,6 +36,7 @@ class VerifySpec:
 class VerifyKind(StepKind):
     key = "verify"
     fields = ("within", "every", "until")
+    concludes = True
 
     def parse(self, value: Any, reader: FieldReader) -> VerifySpec | None:
         if not isinstance(value, str):
