@@ -1,0 +1,85 @@
+"""The main job end to end: the sandbox with db-exhaustion, walked with the shipped
+db-connections-exhausted runbook, relieved by its confirmed terminate step."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+from ditsops.sandbox import lifecycle
+from tests.cli import run_cli
+
+
+@pytest.fixture
+def exhausted(isolated_home: Any, pg_bin_dir: Path):
+    """Sandbox up with db-exhaustion injected and aged past older_than=1s."""
+    assert run_cli("sandbox", "up").returncode == 0
+    try:
+        assert run_cli("sandbox", "fault", "db-exhaustion").returncode == 0
+        time.sleep(1.5)
+        yield isolated_home
+    finally:
+        lifecycle.down()
+
+
+def used_percent() -> float:
+    done = run_cli("--profile", "sandbox", "db", "activity", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["percent_used"]
+
+
+def test_confirmed_runbook_relieves_the_exhaustion(exhausted):
+    assert used_percent() > 90
+    done = run_cli("--profile", "sandbox", "runbook", "db-connections-exhausted",
+                   "--set", "older_than=1s", "--yes", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    steps = {s["id"]: s for s in data["steps"]}
+    assert steps["connections"]["status"] == "failing"
+    assert steps["long-queries"]["status"] == "failing"
+    assert steps["kill-long-queries"]["status"] == "applied"
+    assert len(steps["kill-long-queries"]["result"]["terminated"]) >= 36
+    assert steps["recount"]["status"] == "ok"
+    assert used_percent() < 50
+
+
+def test_without_a_terminal_nothing_is_terminated_and_exit_is_5(exhausted):
+    done = run_cli("--profile", "sandbox", "runbook", "db-connections-exhausted", "--set", "older_than=1s")
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert used_percent() > 90
+
+
+def test_interactive_walk_n_then_y(exhausted):
+    env = {**os.environ, "COLUMNS": "160"}
+    args = ["-m", "ditsops", "--profile", "sandbox", "runbook", "db-connections-exhausted", "--set", "older_than=1s"]
+
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60, dimensions=(50, 160))
+    child.expect("Connections by state against max_connections")
+    child.expect("above fail threshold")
+    child.expect(r"Done\?")
+    child.sendline("y")
+    child.expect("This will terminate")
+    child.expect(r"\[y/N\]")
+    child.sendline("n")
+    child.expect("declined")
+    child.expect(pexpect.EOF)
+    assert used_percent() > 90
+
+    child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60, dimensions=(50, 160))
+    child.expect(r"Done\?")
+    child.sendline("y")
+    child.expect(r"\[y/N\]")
+    child.sendline("y")
+    child.expect(r"terminated \d+ of \d+ previewed backends")
+    child.expect("recovered")
+    child.expect(pexpect.EOF)
+    assert used_percent() < 50
+    report = run_cli("runbook", "report")
+    assert "decision: approved by" in report.stdout and "answered y" in report.stdout
