@@ -169,3 +169,32 @@ def test_password_never_reaches_output_or_record(env, pg_dsn, sessions, tmp_path
     for text in (done.stdout, done.stderr, report.stdout, *(p.read_text() for p in runs)):
         assert secret not in text
     assert "127.0.0.1" in done.stdout  # the target itself is shown
+
+
+LOSES_CONNECTION = """
+    name: practice
+    title: Lose the connection
+    steps:
+      - id: suicide
+        title: This session is terminated mid-run
+        sql: SELECT pg_terminate_backend(pg_backend_pid())
+      - id: after
+        title: The next step reconnects
+        sql: SELECT 1 AS one
+        value: one
+      - id: slow
+        title: Slower than statement_timeout
+        sql: SELECT pg_sleep(5)
+"""
+
+
+def test_lost_connection_and_statement_timeout_are_one_line_step_errors(env, tmp_path):
+    path = write_runbook(tmp_path, LOSES_CONNECTION)
+    done = run_cli("runbook", str(path), "--output", "json", env={**env, "DITSOPS_STATEMENT_TIMEOUT": "1s"})
+    assert done.returncode == 4, done.stdout + done.stderr
+    steps = {s["id"]: s for s in json.loads(done.stdout)["steps"]}
+    assert steps["suicide"]["status"] == "error"
+    assert steps["suicide"]["summary"].startswith("lost the connection to PostgreSQL at postgres@127.0.0.1")
+    assert steps["after"]["status"] == "info" and steps["after"]["value"] == 1
+    assert steps["slow"]["summary"] == "PostgreSQL cancelled the query: statement_timeout reached"
+    assert "Traceback" not in done.stderr

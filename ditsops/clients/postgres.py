@@ -118,6 +118,10 @@ class PostgresClient:
         self._conn.close()
 
     @property
+    def broken(self) -> bool:
+        return bool(self._conn.closed or self._conn.broken)
+
+    @property
     def backend_pid(self) -> int:
         return self._conn.info.backend_pid
 

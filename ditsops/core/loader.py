@@ -105,7 +105,9 @@ def _string(mapping: LineDict, key: str, problems: _Problems, *, required: bool 
 
 
 def _params(doc: LineDict, problems: _Problems) -> list[ParamSpec]:
-    raw = doc.get("params") or {}
+    if doc.get("params") is None:
+        return []
+    raw = doc["params"]
     if not isinstance(raw, LineDict):
         problems.add(doc.line_of("params"), "'params' must be a mapping of name -> {type, default}")
         return []

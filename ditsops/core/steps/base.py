@@ -72,6 +72,14 @@ class RunContext:
             self._clients[key] = factory()
         return self._clients[key]
 
+    def forget(self, key: str) -> None:
+        client = self._clients.pop(key, None)
+        if client is not None and hasattr(client, "close"):
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - it is already broken; that is why we forget it
+                pass
+
     def close(self) -> None:
         for client in self._clients.values():
             close = getattr(client, "close", None)

@@ -42,9 +42,14 @@ class SqlSpec:
 
 
 def database(ctx: RunContext):
+    """The run's PostgreSQL client; a connection lost in an earlier step is opened anew."""
     from ditsops.clients.postgres import PostgresClient
 
-    return ctx.client("postgres", lambda: PostgresClient.connect(ctx.settings))
+    client = ctx.client("postgres", lambda: PostgresClient.connect(ctx.settings))
+    if client.broken:
+        ctx.forget("postgres")
+        client = ctx.client("postgres", lambda: PostgresClient.connect(ctx.settings))
+    return client
 
 
 @register
