@@ -145,40 +145,22 @@ def blocking_command(ctx: typer.Context, output: OutputOption = None, full: Full
 
 
 def _signal(ctx, action: str, pids, older_than, states, user, app_name, database, limit, yes, dry_run, non_interactive, output, full, dsn) -> None:
-    """Terminate/cancel run as a one-step runbook, so they get the same preview, confirmation and record."""
+    from ditsops.cli.common import run_action
     from ditsops.core.durations import to_prometheus
-    from ditsops.core.engine import RunOptions, run_runbook
-    from ditsops.core.model import Runbook, Step
-    from ditsops.core.record import RunRecord
+    from ditsops.core.model import Step
     from ditsops.core.steps.backends import BackendsSpec, build_filter
-    from ditsops.core.target import header
-    from ditsops.render.runbook import ConsoleInteraction, JsonInteraction
 
     raw = {"pids": list(pids or []), "state": list(states or []), "older_than": older_than and _duration(older_than),
            "user": user, "application": app_name, "database": database}
-    selection = build_filter(raw)
-    if selection.is_empty():
+    if build_filter(raw).is_empty():
         raise UsageError(f"db {action}: give --pid or at least one filter (--older-than, --state, --user, --app, --db)")
-    if selection.older_than and not selection.states and not selection.pids:
+    if raw["older_than"] and not raw["state"] and not raw["pids"]:
         raw["state"] = ["active", "idle in transaction", "idle in transaction (aborted)", "fastpath function call"]
-    state = app_state(ctx)
-    fmt = state.output_format(output)
-    settings = state.settings(dsn=dsn)
-    kind = f"action:{action}-backends"
-    spec_filters = {k: (to_prometheus(v) if k == "older_than" and v else v) for k, v in raw.items() if v}
-    step = Step(id=f"{action}-backends", title=f"{action.capitalize()} these backends", kind=kind,
-                spec=BackendsSpec(spec_filters, limit))
-    runbook = Runbook(name=f"db-{action}", title=f"{action.capitalize()} PostgreSQL backends", steps=(step,))
-    interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
-    mode = "dry run" if dry_run else "interactive" if interactive else "non-interactive"
-    consoles = state.consoles
-    ui = (JsonInteraction(consoles.err, consoles.out, full=full, mode=mode) if fmt == "json"
-          else ConsoleInteraction(consoles.out, full=full, mode=mode))
-    outcome = run_runbook(
-        runbook, {}, settings, ui, RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run),
-        RunRecord.create(runbook.name, settings.secrets()), header(settings, ["database"]),
-    )
-    raise typer.Exit(outcome.exit_code)
+    filters = {k: (to_prometheus(v) if k == "older_than" else v) for k, v in raw.items() if v}
+    step = Step(id=f"db-{action}", title=f"{action.capitalize()} these backends", kind=f"action:{action}-backends",
+                spec=BackendsSpec(filters, limit))
+    run_action(ctx, step, f"{action.capitalize()} PostgreSQL backends", yes=yes, dry_run=dry_run,
+               non_interactive=non_interactive, output=output, full=full, dsn=dsn)
 
 
 def _signal_command(action: str):

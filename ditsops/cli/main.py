@@ -11,8 +11,11 @@ import typer
 from typer.core import TyperGroup
 
 from ditsops import __version__
+from ditsops.cli import alerts as alerts_cli
 from ditsops.cli import config as config_cli
 from ditsops.cli import db as db_cli
+from ditsops.cli import health as health_cli
+from ditsops.cli import prom as prom_cli
 from ditsops.cli import runbook as runbook_cli
 from ditsops.cli import sandbox as sandbox_cli
 from ditsops.cli.common import app_state
@@ -63,6 +66,10 @@ app = typer.Typer(
 )
 app.add_typer(runbook_cli.app, name="runbook")
 app.add_typer(db_cli.app, name="db")
+app.add_typer(prom_cli.app, name="prom")
+app.command("alerts")(alerts_cli.alerts_command)
+app.add_typer(alerts_cli.silence_app, name="silence")
+app.command("health")(health_cli.health_command)
 app.add_typer(config_cli.app, name="config")
 app.add_typer(sandbox_cli.app, name="sandbox")
 

@@ -48,13 +48,18 @@ class Settings:
     connect_timeout: int = 5
     statement_timeout: str = "30s"
     lock_timeout: str = "5s"
-    prometheus_token: str | None = None
+    prometheus_token: str | None = None  # bearer token for Prometheus and Alertmanager
+    http_username: str | None = None  # basic auth for Prometheus and Alertmanager
+    http_password: str | None = None
+    ca_bundle: str | None = None  # PEM file to verify HTTPS with
+    insecure: bool = False  # skip HTTPS verification (lab use only)
+    http_timeout: int = 10  # seconds, per request to Prometheus, Alertmanager, Dits
     # where each value came from: "option", "environment", "profile <name>", "default"
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def secrets(self) -> frozenset[str]:
         """Every secret value these settings hold, for scrubbing output and records."""
-        found = {password_of(self.dsn), self.prometheus_token, os.environ.get("PGPASSWORD")}
+        found = {password_of(self.dsn), self.prometheus_token, self.http_password, os.environ.get("PGPASSWORD")}
         return frozenset(s for s in found if s)
 
     def redacted(self) -> dict[str, Any]:
@@ -65,7 +70,7 @@ class Settings:
             value = getattr(self, item.name)
             if item.name == "dsn":
                 value = redact_dsn(value)
-            elif item.name.endswith("token") and value:
+            elif item.name in ("prometheus_token", "http_password") and value:
                 value = "***"
             shown[item.name] = value
         return shown
@@ -85,7 +90,14 @@ ENVIRONMENT = {
     "statement_timeout": "DITSOPS_STATEMENT_TIMEOUT",
     "lock_timeout": "DITSOPS_LOCK_TIMEOUT",
     "prometheus_token": "DITSOPS_PROMETHEUS_TOKEN",
+    "http_username": "DITSOPS_HTTP_USERNAME",
+    "http_password": "DITSOPS_HTTP_PASSWORD",
+    "ca_bundle": "DITSOPS_CA_BUNDLE",
+    "insecure": "DITSOPS_INSECURE",
+    "http_timeout": "DITSOPS_HTTP_TIMEOUT",
 }
+_TEXT = {"dsn", "prometheus_url", "alertmanager_url", "dits_url", "kube_context", "kubeconfig", "prometheus_token",
+         "http_username", "http_password", "ca_bundle"}
 _KEYS = {item.name for item in fields(Settings)} - {"profile", "sources"}
 
 
@@ -103,7 +115,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
     kind = type(getattr(Settings(), name))
-    if name in {"dsn", "prometheus_url", "alertmanager_url", "dits_url", "kube_context", "kubeconfig", "prometheus_token"}:
+    if name in _TEXT:
         kind = str
     try:
         if kind is bool:

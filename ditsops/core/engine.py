@@ -188,7 +188,7 @@ class _Walker:
         self.record.write("decision", step=step.id, approved=approved, how=how, by=who(), target=preview.target)
         if not approved:
             refused = how.startswith("refused")
-            return preview, StepResult(Status.REFUSED if refused else Status.DECLINED, how)
+            return preview, StepResult(Status.REFUSED if refused else Status.DECLINED, how.removeprefix("refused: "))
         result = kind.apply(step, preview, self.ctx)
         self.ctx.actions_applied += 1
         return preview, result

@@ -66,7 +66,7 @@ def parse_runbook(text: str, path: Path) -> Runbook:
 
     params = _params(doc, problems)
     escalation = _escalation(doc, problems)
-    steps = _steps(doc, problems, {p.name for p in params})
+    steps = _steps(doc, problems, {p.name: p for p in params})
 
     if problems.items:
         raise RunbookError(problems.items)
@@ -185,7 +185,7 @@ def _escalation(doc: LineDict, problems: _Problems) -> list[Escalation]:
     return sorted(reminders, key=lambda r: r.after)
 
 
-def _steps(doc: LineDict, problems: _Problems, param_names: set[str]) -> list[Step]:
+def _steps(doc: LineDict, problems: _Problems, param_specs: dict[str, ParamSpec]) -> list[Step]:
     raw = doc.get("steps")
     if not isinstance(raw, list) or not raw:
         problems.add(doc.line_of("steps"), "'steps' must be a non-empty list")
@@ -198,13 +198,13 @@ def _steps(doc: LineDict, problems: _Problems, param_names: set[str]) -> list[St
         if not isinstance(item, LineDict):
             problems.add(doc.line_of("steps"), "each step must be a mapping with id, title and one of: " + ", ".join(sorted(selectors)))
             continue
-        step = _step(item, problems, kinds, selectors, param_names, seen)
+        step = _step(item, problems, kinds, selectors, param_specs, seen)
         if step:
             result.append(step)
     return result
 
 
-def _step(item, problems, kinds, selectors, param_names, seen) -> Step | None:
+def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
     step_id = _string(item, "id", problems, required=True)
     if step_id and not _ID.match(step_id):
         problems.add(item.line_of("id"), f"step id {step_id!r} must be lower-case letters, digits and '-'")
@@ -230,8 +230,11 @@ def _step(item, problems, kinds, selectors, param_names, seen) -> Step | None:
     reader = FieldReader(item, lambda key, msg: problems.add(item.line_of(key), f"{where}: {msg}"), item.key_lines)
     spec = kind.parse(value, reader)
 
-    for name in sorted((kind.references(spec) | references_in(item.get("title", ""))) - param_names):
+    for name in sorted((kind.references(spec) | references_in(item.get("title", ""))) - set(param_specs)):
         problems.add(item.line_of(selector), f"{where}: uses {{{{ {name} }}}} but the runbook has no parameter '{name}'")
+    if spec is not None:
+        for key, message in kind.check_params(spec, param_specs):
+            problems.add(item.line_of(key), f"{where}: {message}")
     for key in (selector, *kind.fields):
         text = item.get(key)
         if isinstance(text, str) and malformed(text):

@@ -31,6 +31,21 @@ def _database(settings: Settings) -> list[tuple[str, str]]:
         return [("database", error.message)]
 
 
+def _url(label: str, attribute: str):
+    def describe(settings: Settings) -> list[tuple[str, str]]:
+        from ditsops.core.secrets import strip_password
+
+        value = getattr(settings, attribute)
+        return [(label, strip_password(value) if value else f"not configured ({attribute})")]
+
+    return describe
+
+
+DESCRIBERS["prometheus"] = _url("prometheus", "prometheus_url")
+DESCRIBERS["alertmanager"] = _url("alertmanager", "alertmanager_url")
+DESCRIBERS["dits"] = _url("dits server", "dits_url")
+
+
 def header(settings: Settings, targets: Iterable[str]) -> list[tuple[str, str]]:
     lines = [("profile", settings.profile or "none (environment and defaults)")]
     for name in dict.fromkeys(targets):

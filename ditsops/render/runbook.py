@@ -27,10 +27,10 @@ def render_header(console: Console, runbook: Runbook, params: dict[str, Any], ta
         lines.append(f"answers alert {runbook.alert}" + (f", severity {runbook.severity}" if runbook.severity else "") + "\n")
     for label, value in target:
         style = "danger" if label == "production" and value == "yes" else ""
-        lines.append(f"{label:<12}", style="muted")
+        lines.append(f"{label:<13}", style="muted")
         lines.append(f"{value}\n", style=style)
     if params:
-        lines.append(f"{'parameters':<12}", style="muted")
+        lines.append(f"{'parameters':<13}", style="muted")
         lines.append(", ".join(f"{k}={display(v)}" for k, v in params.items()))
     console.print(Panel(lines, expand=False))
 

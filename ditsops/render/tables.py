@@ -11,14 +11,16 @@ from ditsops.core.results import Table
 from ditsops.render.cells import cell, cut
 
 # Columns that hold free text and should take whatever width is left.
-WIDE = {"query", "message", "summary", "result", "title", "description"}
+WIDE = {"query", "message", "summary", "result", "title", "description", "comment", "labels"}
 NARROW_CAP = 40  # a short column never claims more than this
 MIN_WIDE = 24  # below this a query column tells nothing
 # Dropped first, in this order, when the terminal is too narrow for every column.
 EXPENDABLE = ("database", "client", "user", "application")
 
 
-def render_table(console: Console, table: Table, *, full: bool = False, title: str | None = None) -> None:
+def render_table(console: Console, table: Table, *, full: bool = False, title: str | None = None,
+                 styles: dict[str, dict[str, str]] | None = None, expendable: tuple[str, ...] = EXPENDABLE) -> None:
+    """styles: column -> cell text -> rich style, e.g. {"state": {"firing": "failing"}}."""
     if not table.rows:
         return  # the step's summary already says there is nothing
     rows = [[cell(v) for v in row] for row in table.rows]
@@ -29,7 +31,7 @@ def render_table(console: Console, table: Table, *, full: bool = False, title: s
     def needed() -> int:
         return sum(MIN_WIDE if table.columns[i] in WIDE else widths[i] for i in columns) + 2 * (len(columns) - 1)
 
-    for name in EXPENDABLE:
+    for name in expendable:
         if needed() <= console.width or full:
             break
         if name in table.columns and table.columns.index(name) in columns:
@@ -47,7 +49,11 @@ def render_table(console: Console, table: Table, *, full: bool = False, title: s
         else:
             shown.add_column(name, min_width=widths[index], overflow="ellipsis", no_wrap=True)
     for row in rows:
-        shown.add_row(*(Text(row[i] if full or i not in wide else cut(row[i], budget)) for i in columns))
+        shown.add_row(*(
+            Text(row[i] if full or i not in wide else cut(row[i], budget),
+                 style=(styles or {}).get(table.columns[i], {}).get(row[i], ""))
+            for i in columns
+        ))
     console.print(shown)
     if hidden:
         console.print(f"[muted](narrow terminal: {', '.join(hidden)} not shown; widen it or use --output json)[/]")

@@ -112,6 +112,10 @@ class StepKind:
         """Parameter names the spec's templates use, checked against the runbook's params."""
         return set()
 
+    def check_params(self, spec: Any, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """(field, problem) pairs for placeholders whose parameter type cannot go where they stand."""
+        return []
+
     def step_references(self, spec: Any) -> set[str]:
         """Ids of earlier steps the spec depends on (verify), checked at load time."""
         return set()

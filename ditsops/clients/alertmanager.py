@@ -1,0 +1,127 @@
+"""Alertmanager API v2: alerts, silences (add, list, expire)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ditsops.clients.http import make_client, request, require_url
+from ditsops.clients.prometheus import Alert, parse_time
+from ditsops.core.errors import UsageError
+from ditsops.core.secrets import strip_password
+
+if TYPE_CHECKING:
+    from ditsops.core.config import Settings
+
+_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    @classmethod
+    def parse(cls, text: str) -> Matcher:
+        """`name=value`, `name!=value`, `name=~regex`, `name!~regex` (amtool's syntax)."""
+        match = _MATCHER.match(text)
+        if not match:
+            raise UsageError(f"matcher {text!r}: expected name=value, name!=value, name=~regex or name!~regex")
+        name, op, value = match.groups()
+        return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
+
+    def describe(self) -> str:
+        op = ("=" if self.is_equal else "!") + ("~" if self.is_regex else "") if self.is_regex or not self.is_equal else "="
+        return f'{self.name}{op}"{self.value}"'
+
+    def to_api(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "isRegex": self.is_regex, "isEqual": self.is_equal}
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        actual = labels.get(self.name, "")
+        hit = re.fullmatch(self.value, actual) is not None if self.is_regex else actual == self.value
+        return hit == self.is_equal
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    state: str  # active | pending | expired
+    matchers: tuple[Matcher, ...]
+    starts: datetime | None
+    ends: datetime | None
+    created_by: str
+    comment: str
+
+
+class AlertmanagerClient:
+    def __init__(self, settings: Settings) -> None:
+        self.url = require_url(settings.alertmanager_url, "Alertmanager", "alertmanager_url")
+        self._secrets = settings.secrets()
+        self._http = make_client(settings, self.url)
+
+    @classmethod
+    def connect(cls, settings: Settings) -> AlertmanagerClient:
+        return cls(settings)
+
+    @property
+    def where(self) -> str:
+        return strip_password(self.url)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return request(self._http, "GET", path, "Alertmanager", self._secrets, params=params or None).json()
+
+    def alerts(self) -> list[Alert]:
+        result = []
+        for item in self._get("/api/v2/alerts"):
+            status = item.get("status", {})
+            silenced, inhibited = tuple(status.get("silencedBy") or ()), tuple(status.get("inhibitedBy") or ())
+            state = "silenced" if silenced else "inhibited" if inhibited else (
+                "firing" if status.get("state") == "active" else status.get("state", "firing"))
+            result.append(Alert(
+                name=item["labels"].get("alertname", "?"), state=state, labels=item.get("labels", {}),
+                annotations=item.get("annotations", {}), since=parse_time(item.get("startsAt")),
+                source="alertmanager", silenced_by=silenced, inhibited_by=inhibited,
+            ))
+        return result
+
+    def silences(self) -> list[Silence]:
+        return [_silence(item) for item in self._get("/api/v2/silences")]
+
+    def silence(self, silence_id: str) -> Silence:
+        return _silence(self._get(f"/api/v2/silence/{silence_id}"))
+
+    def add_silence(self, matchers: list[Matcher], ends: datetime, created_by: str, comment: str) -> str:
+        body = {
+            "matchers": [m.to_api() for m in matchers],
+            "startsAt": datetime.now(timezone.utc).isoformat(),
+            "endsAt": ends.isoformat(),
+            "createdBy": created_by,
+            "comment": comment,
+        }
+        response = request(self._http, "POST", "/api/v2/silences", "Alertmanager", self._secrets, json=body)
+        return response.json()["silenceID"]
+
+    def expire_silence(self, silence_id: str) -> None:
+        request(self._http, "DELETE", f"/api/v2/silence/{silence_id}", "Alertmanager", self._secrets)
+
+
+def _silence(item: dict[str, Any]) -> Silence:
+    return Silence(
+        id=item["id"],
+        state=item.get("status", {}).get("state", ""),
+        matchers=tuple(
+            Matcher(m["name"], m["value"], m.get("isRegex", False), m.get("isEqual", True)) for m in item.get("matchers", [])
+        ),
+        starts=parse_time(item.get("startsAt")),
+        ends=parse_time(item.get("endsAt")),
+        created_by=item.get("createdBy", ""),
+        comment=item.get("comment", ""),
+    )

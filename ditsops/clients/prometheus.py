@@ -1,0 +1,199 @@
+"""Prometheus: PromQL through prometheus-api-client, alerts and rules through httpx.
+
+prometheus-api-client returns only `data.result`; a response hook on its session keeps
+the whole envelope so that resultType, warnings and errors are not lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+import re
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from ditsops.clients.http import auth_headers, basic_auth, make_client, request, require_url, verify
+from ditsops.core.errors import TargetError, TargetUnreachable
+from ditsops.core.secrets import redact_text, strip_password
+
+if TYPE_CHECKING:
+    from ditsops.core.config import Settings
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: dict[str, str]
+    value: float | None = None  # instant value (vector) or the last point (matrix)
+    points: tuple[tuple[float, float], ...] = ()  # (unix time, value), for range results
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("__name__", "")
+
+    def describe(self) -> str:
+        inner = ", ".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()) if k != "__name__")
+        return f"{self.name}{{{inner}}}" if inner or not self.name else self.name
+
+
+@dataclass(frozen=True)
+class PromResult:
+    result_type: str  # scalar | vector | matrix | string
+    series: list[Series] = field(default_factory=list)
+    scalar: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    state: str  # pending | firing | silenced | inhibited
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    since: datetime | None
+    value: str | None = None
+    source: str = "prometheus"  # or alertmanager
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "")
+
+
+def _number(text: Any) -> float:
+    return float(text)  # Prometheus sends "NaN", "+Inf" as strings; float() reads them
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text or text.startswith("0001-01-01"):
+        return None
+    # Go writes up to nanoseconds; Python reads at most microseconds.
+    cleaned = re.sub(r"\.(\d{1,6})\d*", r".\1", text.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(cleaned)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def parse_result(data: dict[str, Any], warnings: list[str]) -> PromResult:
+    kind = data.get("resultType", "vector")
+    raw = data.get("result", [])
+    if kind == "scalar":
+        return PromResult(kind, scalar=_number(raw[1]), warnings=warnings)
+    if kind == "string":
+        return PromResult(kind, warnings=warnings)
+    series = []
+    for item in raw:
+        if "values" in item:
+            points = tuple((float(t), _number(v)) for t, v in item["values"])
+            series.append(Series(item.get("metric", {}), points[-1][1] if points else None, points))
+        else:
+            series.append(Series(item.get("metric", {}), _number(item["value"][1])))
+    return PromResult(kind, series, warnings=warnings)
+
+
+class PrometheusClient:
+    def __init__(self, settings: Settings) -> None:
+        import requests
+        from prometheus_api_client import PrometheusConnect
+        from urllib3.util.retry import Retry
+
+        self.url = require_url(settings.prometheus_url, "Prometheus", "prometheus_url")
+        self._secrets = settings.secrets()
+        self._settings = settings
+        self._last: Any = None
+        session = requests.Session()
+        session.verify = verify(settings)
+        session.hooks["response"].append(self._keep)
+        # No retries: an engineer at 3 a.m. needs "unreachable" in seconds, not after backoff.
+        self._prom = PrometheusConnect(
+            url=self.url, headers=auth_headers(settings) or None, auth=basic_auth(settings),
+            session=session, retry=Retry(total=0), timeout=settings.http_timeout,
+        )
+        self._http = None
+
+    def _keep(self, response, *args, **kwargs):
+        self._last = response
+        return response
+
+    @classmethod
+    def connect(cls, settings: Settings) -> PrometheusClient:
+        return cls(settings)
+
+    def close(self) -> None:
+        self._prom.close()
+        if self._http is not None:
+            self._http.close()
+
+    @property
+    def where(self) -> str:
+        return strip_password(self.url)
+
+    def query(self, expr: str, at: datetime | None = None) -> PromResult:
+        params = {"time": at.timestamp()} if at else None
+        return self._call(lambda: self._prom.custom_query(expr, params=params))
+
+    def query_range(self, expr: str, start: datetime, end: datetime, step: str) -> PromResult:
+        return self._call(lambda: self._prom.custom_query_range(expr, start_time=start, end_time=end, step=step))
+
+    def _call(self, send) -> PromResult:
+        import requests
+        from prometheus_api_client.exceptions import PrometheusApiClientException
+
+        self._last = None
+        try:
+            send()
+        except requests.exceptions.Timeout:
+            raise TargetUnreachable(f"Prometheus at {self.where} did not answer within {self._settings.http_timeout}s") from None
+        except requests.exceptions.RequestException as error:
+            reason = _short(error)
+            raise TargetUnreachable(f"cannot reach Prometheus at {self.where}: {redact_text(reason, self._secrets)}") from None
+        except PrometheusApiClientException:
+            raise self._rejected() from None
+        body = self._body()
+        return parse_result(body.get("data", {}), list(body.get("warnings") or []))
+
+    def _body(self) -> dict[str, Any]:
+        try:
+            return self._last.json() if self._last is not None else {}
+        except ValueError:
+            return {}
+
+    def _rejected(self) -> Exception:
+        response, body = self._last, self._body()
+        status = response.status_code if response is not None else 0
+        if body.get("status") == "error":
+            message = f"Prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}"
+            return TargetError(redact_text(message, self._secrets))
+        if status in (401, 403):
+            return TargetError(f"Prometheus at {self.where} refused the credentials (HTTP {status})")
+        return TargetUnreachable(f"Prometheus at {self.where} failed: HTTP {status}")
+
+    def _client(self):
+        if self._http is None:
+            self._http = make_client(self._settings, self.url)
+        return self._http
+
+    def alerts(self) -> list[Alert]:
+        body = request(self._client(), "GET", "/api/v1/alerts", "Prometheus", self._secrets).json()
+        return [
+            Alert(
+                name=item["labels"].get("alertname", "?"),
+                state=item.get("state", "firing"),
+                labels=item.get("labels", {}),
+                annotations=item.get("annotations", {}),
+                since=parse_time(item.get("activeAt")),
+                value=item.get("value"),
+            )
+            for item in body.get("data", {}).get("alerts", [])
+        ]
+
+    def alert_rules(self) -> list[dict[str, Any]]:
+        body = request(self._client(), "GET", "/api/v1/rules", "Prometheus", self._secrets, params={"type": "alert"}).json()
+        return [rule for group in body.get("data", {}).get("groups", []) for rule in group.get("rules", [])]
+
+
+def _short(error: Exception) -> str:
+    """requests' connection errors nest urllib3's; the innermost reason is the useful part."""
+    text = str(error)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "No route to host"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(error).__name__

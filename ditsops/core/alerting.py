@@ -1,0 +1,70 @@
+"""Firing alerts from Alertmanager and Prometheus, each with the runbook that answers it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from ditsops.core.config import Settings
+from ditsops.core.errors import ConfigError
+
+STATE_ORDER = {"firing": 0, "pending": 1, "inhibited": 2, "silenced": 3}
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class AlertView:
+    alert: Any  # clients.prometheus.Alert
+    runbook: str | None  # runbook name
+
+    @property
+    def command(self) -> str:
+        return f"ditsops runbook {self.runbook}" if self.runbook else ""
+
+    def to_json(self) -> dict[str, Any]:
+        a = self.alert
+        return {
+            "alertname": a.name, "state": a.state, "severity": a.severity, "since": a.since.isoformat() if a.since else None,
+            "summary": a.annotations.get("summary", ""), "labels": a.labels, "annotations": a.annotations,
+            "source": a.source, "silenced_by": list(a.silenced_by), "inhibited_by": list(a.inhibited_by),
+            "runbook": self.runbook, "command": self.command,
+        }
+
+
+def runbook_for(alert, by_alert: dict[str, str]) -> str | None:
+    named = alert.annotations.get("runbook")
+    return named or by_alert.get(alert.name)
+
+
+def gather(settings: Settings) -> list[AlertView]:
+    """Alertmanager's view (firing, silenced, inhibited) plus Prometheus' pending alerts;
+    Prometheus alone when no Alertmanager is configured."""
+    from ditsops.core.catalog import catalog
+
+    if not settings.alertmanager_url and not settings.prometheus_url:
+        raise ConfigError("neither Alertmanager nor Prometheus is configured",
+                          hint="set alertmanager_url or prometheus_url in a profile, or use --profile sandbox")
+    alerts = []
+    if settings.alertmanager_url:
+        from ditsops.clients.alertmanager import AlertmanagerClient
+
+        client = AlertmanagerClient.connect(settings)
+        try:
+            alerts += client.alerts()
+        finally:
+            client.close()
+    if settings.prometheus_url:
+        from ditsops.clients.prometheus import PrometheusClient
+
+        prom = PrometheusClient.connect(settings)
+        try:
+            found = prom.alerts()
+        finally:
+            prom.close()
+        alerts += [a for a in found if a.state == "pending" or not settings.alertmanager_url]
+    by_alert = {e.runbook.alert: e.runbook.name for e in catalog() if e.runbook and e.runbook.alert}
+    views = [AlertView(a, runbook_for(a, by_alert)) for a in alerts]
+    oldest = datetime.max.replace(tzinfo=timezone.utc)
+    return sorted(views, key=lambda v: (STATE_ORDER.get(v.alert.state, 9), SEVERITY_ORDER.get(v.alert.severity, 9),
+                                        v.alert.since or oldest, v.alert.name))

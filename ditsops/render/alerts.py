@@ -1,0 +1,50 @@
+"""Alerts and silences on a terminal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.console import Console
+
+from ditsops.core.durations import format_duration
+from ditsops.core.results import Table
+from ditsops.render.tables import render_table
+
+_STATE_STYLE = {"firing": "failing", "pending": "warning", "silenced": "muted", "inhibited": "muted"}
+
+
+def _age(since: datetime | None) -> str:
+    if since is None:
+        return ""
+    return format_duration((datetime.now(timezone.utc) - since).total_seconds())
+
+
+def render_alerts(console: Console, views) -> None:
+    if not views:
+        console.print("[ok]No alerts firing or pending.[/]")
+        return
+    rows = [
+        (v.alert.state, v.alert.name, v.alert.severity, _age(v.alert.since), v.command, v.alert.annotations.get("summary", ""))
+        for v in views
+    ]
+    render_table(console, Table(("state", "alert", "severity", "for", "runbook", "summary"), rows),
+                 styles={"state": _STATE_STYLE}, expendable=("summary", "severity"))
+
+
+def _until(ends: datetime | None) -> str:
+    if ends is None:
+        return ""
+    left = (ends - datetime.now(timezone.utc)).total_seconds()
+    return f"in {format_duration(left)}" if left > 0 else f"{format_duration(-left)} ago"
+
+
+def render_silences(console: Console, silences) -> None:
+    if not silences:
+        console.print("[muted]No silences.[/]")
+        return
+    rows = [
+        (s.id, s.state, " ".join(m.describe() for m in s.matchers),
+         _until(s.ends), s.created_by, s.comment)
+        for s in silences
+    ]
+    render_table(console, Table(("id", "state", "matchers", "ends", "by", "comment"), rows), expendable=("by", "comment"))
