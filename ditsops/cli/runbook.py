@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
+from ditsops.core.errors import DitsopsError, UsageError
 
 
 class _RunbookGroup(TyperGroup):
@@ -37,7 +38,8 @@ def _complete_runbook(incomplete: str) -> list[str]:
 @app.command("run")
 def run_command(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Runbook name (see `runbook list`) or path to a YAML file.", autocompletion=_complete_runbook)],
+    name: Annotated[str | None, typer.Argument(help="Runbook name (see `runbook list`) or path to a YAML file.", autocompletion=_complete_runbook, show_default=False)] = None,
+    alert: Annotated[str | None, typer.Option("--alert", help="Run the runbook answering this firing alert, with parameters from its labels.")] = None,
     assignments: Annotated[list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")] = None,
     from_step: Annotated[str | None, typer.Option("--from", help="Start at this step id (resume).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Run diagnostics and preview actions without applying any.")] = False,
@@ -49,8 +51,9 @@ def run_command(
 ) -> None:
     """Run a runbook: diagnostics at once, destructive steps after a preview and a confirmation.
 
-    Exit codes: 0 done, 1 a step failed, 2 bad usage or invalid runbook, 3 a check still
-    failing (non-interactive), 4 a target unreachable, 5 a destructive step refused.
+    Exit codes: 0 done, 1 a step failed, 2 bad usage or invalid runbook, 3 a check still failing (non-interactive), 4 a target unreachable, 5 a destructive step refused.
+
+    With --alert NAME: the runbook whose `alert:` is NAME, parameters from the firing alert's labels (--set wins), escalation counted from when it started.
 
     Example: ditsops --profile sandbox runbook db-connections-exhausted --set older_than=10s
     """
@@ -64,10 +67,16 @@ def run_command(
 
     state = app_state(ctx)
     fmt = state.output_format(output)
-    runbook = catalog.find(name)
-    params = resolve_params(runbook, parse_assignments(assignments))
     settings = state.settings(dsn=dsn)
     interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
+    labels, elapsed = {}, 0.0
+    if alert:
+        runbook, labels, elapsed = _from_alert(state, settings, alert, name, interactive)
+    elif name:
+        runbook = catalog.find(name)
+    else:
+        raise UsageError("name a runbook or give --alert NAME", hint="ditsops runbook list")
+    params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=settings.params)
     mode = "dry run" if dry_run else "interactive" if interactive else (
         "non-interactive, --yes" if yes else "non-interactive (destructive steps refused without --yes)")
     consoles = state.consoles
@@ -77,10 +86,41 @@ def run_command(
     record = RunRecord.create(runbook.name, settings.secrets())
     outcome = run_runbook(
         runbook, params, settings, ui,
-        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run, from_step=from_step),
+        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run, from_step=from_step, elapsed_before=elapsed),
         record, header(settings, targets),
     )
     raise typer.Exit(outcome.exit_code)
+
+
+def _from_alert(state, settings, alert: str, name: str | None, interactive: bool):
+    """The runbook answering a firing alert, the alert's labels, and how long it has fired."""
+    from datetime import datetime, timezone
+
+    from ditsops.core import catalog
+    from ditsops.core.alerting import gather
+    from ditsops.render.alerts import choose_alert
+
+    if name:
+        runbook = catalog.find(name)
+    else:
+        books = catalog.for_alert(alert)
+        if not books:
+            raise UsageError(f"no runbook answers alert {alert!r}", hint="ditsops runbook list shows the alert of each")
+        runbook = books[0]
+    firing = [v for v in gather(settings) if v.alert.name == alert]
+    if not firing:
+        raise DitsopsError(f"alert {alert} is not firing or pending now", hint=f"run it by name: ditsops runbook {runbook.name}")
+    if len(firing) > 1:
+        if not interactive:
+            shown = "; ".join(", ".join(f"{k}={v}" for k, v in sorted(f.alert.labels.items()) if k != "alertname") for f in firing)
+            raise UsageError(f"{len(firing)} {alert} alerts are firing ({shown}); pick one on a terminal, "
+                             "or run the runbook by name with --set")
+        chosen = firing[choose_alert(state.consoles.out, firing)]
+    else:
+        chosen = firing[0]
+    since = chosen.alert.since
+    elapsed = (datetime.now(timezone.utc) - since).total_seconds() if since else 0.0
+    return runbook, dict(chosen.alert.labels), max(elapsed, 0.0)
 
 
 @app.command("list")

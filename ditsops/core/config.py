@@ -54,6 +54,8 @@ class Settings:
     ca_bundle: str | None = None  # PEM file to verify HTTPS with
     insecure: bool = False  # skip HTTPS verification (lab use only)
     http_timeout: int = 10  # seconds, per request to Prometheus, Alertmanager, Dits
+    # runbook parameter defaults for this environment (e.g. namespace), below --set and alert labels
+    params: dict[str, str] = field(default_factory=dict)
     # where each value came from: "option", "environment", "profile <name>", "default"
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -114,6 +116,10 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
+    if name == "params":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: params must be a table of runbook parameter defaults")
+        return {str(k): str(v) for k, v in value.items()}
     kind = type(getattr(Settings(), name))
     if name in _TEXT:
         kind = str

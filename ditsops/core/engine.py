@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from ditsops.core import steps as step_kinds
 from ditsops.core.conditions import holds
 from ditsops.core.config import Settings
-from ditsops.core.errors import DitsopsError, ExitCode, TargetUnreachable, UsageError
+from ditsops.core.errors import ConfigError, DitsopsError, ExitCode, TargetUnreachable, UsageError
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
 from ditsops.core.record import RunRecord, who
@@ -151,6 +151,9 @@ class _Walker:
                 preview, result = self._act(kind, step)
             else:
                 result = self._diagnose(kind, step)
+        except ConfigError as error:
+            # A target this run has no settings for: say so and go on with the others.
+            result = StepResult(Status.SKIPPED, f"not configured: {error.message}")
         except DitsopsError as error:
             result = StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
         self._finish(step, result, self.ctx.clock() - began, shown=shown, number=number, preview=preview)

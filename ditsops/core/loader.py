@@ -284,6 +284,11 @@ def _threshold(item: LineDict, problems: _Problems, where: str, allowed: bool) -
     bounds: dict[str, float | None] = {}
     for key in ("warn", "fail"):
         value: Any = raw.get(key)
+        if isinstance(value, str):  # YAML reads 100e9 (no dot) as text; Prometheus authors write it so
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             problems.add(raw.line_of(key), f"{where}: threshold '{key}' must be a number")
             value = None
@@ -299,8 +304,12 @@ def _threshold(item: LineDict, problems: _Problems, where: str, allowed: bool) -
     return Threshold(warn=warn, fail=fail, direction=direction)
 
 
-def resolve_params(runbook: Runbook, given: dict[str, str]) -> dict[str, Any]:
-    """Typed values for every parameter: given ones validated, the rest from defaults."""
+def resolve_params(runbook: Runbook, given: dict[str, str], *, labels: dict[str, str] | None = None,
+                   profile: dict[str, str] | None = None) -> dict[str, Any]:
+    """Typed values for every parameter, validated: --set > alert labels > profile params > default.
+
+    Labels and profile params fill only parameters the runbook has, by the same name.
+    """
     from ditsops.core.errors import UsageError
 
     unknown = set(given) - {p.name for p in runbook.params}
@@ -309,14 +318,19 @@ def resolve_params(runbook: Runbook, given: dict[str, str]) -> dict[str, Any]:
         raise UsageError(f"{runbook.name} has no parameter {', '.join(sorted(unknown))} (parameters: {known})")
     values: dict[str, Any] = {}
     for spec in runbook.params:
-        if spec.name in given:
-            try:
-                values[spec.name] = convert(spec, given[spec.name])
-            except ValueError as error:
-                raise UsageError(f"--set {spec.name}: {error}") from None
-        elif spec.required and spec.default is None:
+        for origin, source in (("--set", given), ("alert label", labels or {}), ("profile params", profile or {})):
+            if spec.name in source:
+                try:
+                    values[spec.name] = convert(spec, source[spec.name])
+                except ValueError as error:
+                    if origin == "alert label":
+                        continue  # a label that does not fit the type is not this parameter's value
+                    raise UsageError(f"{origin} {spec.name}: {error}") from None
+                break
+        if spec.name in values:
+            continue
+        if spec.required and spec.default is None:
             raise UsageError(f"{runbook.name} needs --set {spec.name}=<{spec.type}>")
-        else:
-            values[spec.name] = spec.default
+        values[spec.name] = spec.default
     return values
 

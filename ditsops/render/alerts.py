@@ -48,3 +48,19 @@ def render_silences(console: Console, silences) -> None:
         for s in silences
     ]
     render_table(console, Table(("id", "state", "matchers", "ends", "by", "comment"), rows), expendable=("by", "comment"))
+
+
+def choose_alert(console: Console, views) -> int:
+    """Ask which of several firing alerts to work on; returns its index."""
+    console.print(f"[title]{len(views)} alerts of this name are firing:[/]")
+    for number, view in enumerate(views, 1):
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(view.alert.labels.items()) if k != "alertname")
+        console.print(f"  {number}. {view.alert.state} for {_age(view.alert.since)}: {labels}")
+    while True:
+        try:
+            answer = console.input(f"Which one? [1-{len(views)}] ")
+        except EOFError:
+            raise KeyboardInterrupt from None
+        if answer.strip().isdigit() and 1 <= int(answer) <= len(views):
+            return int(answer) - 1
+        console.print("[warning]Type one of the numbers shown.[/]")

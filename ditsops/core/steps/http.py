@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ditsops.core.errors import TargetUnreachable
 from ditsops.core.model import Step
 from ditsops.core.results import Status, StepResult, Table
 from ditsops.core.steps import register
@@ -61,7 +62,11 @@ class HttpKind(StepKind):
         spec: HttpSpec = step.spec
         base, path = split_target(render_text(spec.target, ctx.params), ctx.settings.dits_url)
         client = ctx.client(f"dits:{base}", lambda: DitsClient(ctx.settings, base))
-        probe = client.get(path)
+        try:
+            probe = client.get(path)
+        except TargetUnreachable as error:
+            # Reachability is what this step checks: a server that does not answer fails the check.
+            return StepResult(Status.FAILING, error.message, data={"path": path, "reachable": False})
         return probe_result(probe, spec.expect)
 
 
