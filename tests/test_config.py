@@ -37,7 +37,7 @@ def test_default_profile_applies(config):
     assert settings.profile == "staging"
     assert settings.dsn.startswith("postgresql://app:")
     assert settings.sources["dsn"] == "profile staging"
-    assert settings.sources["namespace"] == "default" and settings.namespace == "dits"
+    assert settings.sources["namespace"] == "default" and settings.namespace is None
 
 
 def test_environment_beats_profile_and_option_beats_environment(config, monkeypatch):

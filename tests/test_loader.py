@@ -106,7 +106,7 @@ def test_conditions_are_declarative_never_code(tmp_path):
 def test_unknown_action_lists_the_known_ones(tmp_path):
     path = write(tmp_path, GOOD.replace("action: terminate-backends", "action: drop-database"))
     [problem] = problems_of(path)
-    assert "unknown action 'drop-database' (expected one of: cancel-backends, terminate-backends)" in problem
+    assert "unknown action 'drop-database' (expected one of: cancel-backends, expire-silence, silence, terminate-backends)" in problem
 
 
 def test_destructive_is_the_kind_not_the_author(tmp_path):

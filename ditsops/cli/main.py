@@ -126,4 +126,10 @@ def _say(message: str) -> None:
 
 def run() -> None:
     """Console-script entry point."""
+    if os.environ.get("_DITSOPS_COMPLETE"):
+        # add_completion=False (no --install-completion option) also skips registering
+        # typer's shell completers, which the scripts in completions/ call back into.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     app()

@@ -20,6 +20,12 @@ class _RunbookGroup(TyperGroup):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
+    def shell_complete(self, ctx, incomplete: str):
+        # `ditsops runbook <TAB>` offers runbook names too: running one is the main use.
+        from typer._click.shell_completion import CompletionItem
+
+        return super().shell_complete(ctx, incomplete) + [CompletionItem(n) for n in _complete_runbook(incomplete)]
+
 
 app = typer.Typer(
     cls=_RunbookGroup,

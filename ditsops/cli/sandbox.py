@@ -12,7 +12,7 @@ from ditsops.render import sandbox as render
 from ditsops.sandbox import faults, lifecycle
 
 app = typer.Typer(
-    help="A disposable Dits incident environment on 127.0.0.1 to practise runbooks on.",
+    help="A disposable Dits incident environment on 127.0.0.1 to practise runbooks on.\n\nExample: ditsops sandbox up",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold a DSN with its password
 )

@@ -43,7 +43,7 @@ class Settings:
     dits_url: str | None = None
     kube_context: str | None = None
     kubeconfig: str | None = None
-    namespace: str = "dits"
+    namespace: str | None = None  # default: the kube context's namespace
     production: bool = False
     connect_timeout: int = 5
     statement_timeout: str = "30s"
@@ -98,7 +98,7 @@ ENVIRONMENT = {
     "insecure": "DITSOPS_INSECURE",
     "http_timeout": "DITSOPS_HTTP_TIMEOUT",
 }
-_TEXT = {"dsn", "prometheus_url", "alertmanager_url", "dits_url", "kube_context", "kubeconfig", "prometheus_token",
+_TEXT = {"dsn", "prometheus_url", "alertmanager_url", "dits_url", "kube_context", "kubeconfig", "namespace", "prometheus_token",
          "http_username", "http_password", "ca_bundle"}
 _KEYS = {item.name for item in fields(Settings)} - {"profile", "sources"}
 

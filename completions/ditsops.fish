@@ -1,0 +1,1 @@
+complete --command ditsops --no-files --arguments "(env _DITSOPS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) ditsops)" --condition "env _DITSOPS_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) ditsops"
