@@ -32,10 +32,13 @@ class AppState:
     output: str = "table"
     debug: bool = False
     dsn: str | None = None
+    kube_context: str | None = None
+    namespace: str | None = None
     consoles: Consoles = field(default_factory=make_consoles)
 
     def settings(self, **options: Any) -> Settings:
-        merged = {"dsn": self.dsn, **{k: v for k, v in options.items() if v is not None}}
+        given = {"dsn": self.dsn, "kube_context": self.kube_context, "namespace": self.namespace}
+        merged = {**given, **{k: v for k, v in options.items() if v is not None}}
         return load_settings(profile=self.profile, config_path=self.config, options=merged)
 
     def output_format(self, override: str | None) -> str:

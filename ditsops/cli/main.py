@@ -15,6 +15,7 @@ from ditsops.cli import alerts as alerts_cli
 from ditsops.cli import config as config_cli
 from ditsops.cli import db as db_cli
 from ditsops.cli import health as health_cli
+from ditsops.cli import k8s as k8s_cli
 from ditsops.cli import prom as prom_cli
 from ditsops.cli import runbook as runbook_cli
 from ditsops.cli import sandbox as sandbox_cli
@@ -66,6 +67,7 @@ app = typer.Typer(
 )
 app.add_typer(runbook_cli.app, name="runbook")
 app.add_typer(db_cli.app, name="db")
+app.add_typer(k8s_cli.app, name="k8s")
 app.add_typer(prom_cli.app, name="prom")
 app.command("alerts")(alerts_cli.alerts_command)
 app.add_typer(alerts_cli.silence_app, name="silence")
@@ -89,6 +91,8 @@ def main(
     config: Annotated[Path | None, typer.Option("--config", help="Config file (default: $XDG_CONFIG_HOME/ditsops/config.toml).", envvar="DITSOPS_CONFIG", show_envvar=False)] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Output format: table or json.")] = "table",
     dsn: Annotated[str | None, typer.Option("--dsn", help="PostgreSQL DSN (prefer DITSOPS_DSN: options are visible in ps).", show_default=False)] = None,
+    kube_context: Annotated[str | None, typer.Option("--context", help="Kubernetes context (default: the kubeconfig's current one).", show_default=False)] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Kubernetes namespace (default: the context's).", show_default=False)] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)] = False,
 ) -> None:
@@ -98,6 +102,7 @@ def main(
     """
     state = app_state(ctx)
     state.profile, state.config, state.output, state.dsn = profile, config, output, dsn
+    state.kube_context, state.namespace = kube_context, namespace
     state.debug = debug or _DEBUG["on"]
     _DEBUG["on"] = state.debug
 

@@ -41,6 +41,18 @@ def _url(label: str, attribute: str):
     return describe
 
 
+@describer("kubernetes")
+def _kubernetes(settings: Settings) -> list[tuple[str, str]]:
+    from ditsops.clients.kube import load_target
+
+    try:
+        api, target = load_target(settings)
+    except DitsopsError as error:
+        return [("kubernetes", error.message)]
+    api.close()
+    return [("kubernetes", f"context {target.context} at {target.server}"), ("namespace", target.namespace)]
+
+
 DESCRIBERS["prometheus"] = _url("prometheus", "prometheus_url")
 DESCRIBERS["alertmanager"] = _url("alertmanager", "alertmanager_url")
 DESCRIBERS["dits"] = _url("dits server", "dits_url")

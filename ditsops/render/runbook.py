@@ -98,6 +98,9 @@ class ConsoleInteraction:
             return None
         return answer.strip().lower() not in ("s", "skip", "n", "no")
 
+    def progress(self, step: Step, message: str) -> None:
+        self.console.print(f"[muted]  {message}[/]")
+
     def escalate(self, reminder: Escalation, elapsed: float) -> None:
         from ditsops.core.durations import format_duration
 

@@ -11,7 +11,7 @@ from ditsops.core.results import Table
 from ditsops.render.cells import cell, cut
 
 # Columns that hold free text and should take whatever width is left.
-WIDE = {"query", "message", "summary", "result", "title", "description", "comment", "labels"}
+WIDE = {"query", "message", "summary", "result", "title", "description", "comment", "labels", "before", "after"}
 NARROW_CAP = 40  # a short column never claims more than this
 MIN_WIDE = 24  # below this a query column tells nothing
 # Dropped first, in this order, when the terminal is too narrow for every column.

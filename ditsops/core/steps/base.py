@@ -58,6 +58,7 @@ class RunContext:
     rerun: Callable[[str], StepResult] | None = None  # set by the engine for verify steps
     manual: Callable[[Step, str], bool | None] | None = None  # asks the engineer to tick off a note
     actions_applied: int = 0  # destructive steps applied so far in this run
+    progress: Callable[[str], None] | None = None  # live progress of a long action (rollout status)
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -71,6 +72,10 @@ class RunContext:
         if key not in self._clients:
             self._clients[key] = factory()
         return self._clients[key]
+
+    def report(self, message: str) -> None:
+        if self.progress:
+            self.progress(message)
 
     def forget(self, key: str) -> None:
         client = self._clients.pop(key, None)

@@ -1,0 +1,239 @@
+"""`ditsops k8s ...`: Kubernetes reads and deployment actions with kubectl's semantics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ditsops.cli.common import OutputOption, app_state, run_action
+from ditsops.core.errors import UsageError
+
+app = typer.Typer(no_args_is_help=True, help="Inspect and act on Dits deployments: status, logs, events, history, "
+                  "undo, restart, scale, set-env, rollout-status.\n\nExample: ditsops k8s status dits-server")
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Server-side dry run and preview only.")]
+NonInteractive = Annotated[bool, typer.Option("--non-interactive", help="Never prompt (refuses without --yes).")]
+Timeout = Annotated[str, typer.Option("--timeout", help="How long to follow the rollout (30s, 5m).")]
+
+
+@app.callback()
+def k8s(
+    ctx: typer.Context,
+    kube_context: Annotated[str | None, typer.Option("--context", help="Kubernetes context.", show_default=False)] = None,
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace.", show_default=False)] = None,
+) -> None:
+    """Kubernetes reads and deployment actions.
+
+    Example: ditsops k8s -n dits status
+    """
+    state = app_state(ctx)
+    state.kube_context = kube_context or state.kube_context
+    state.namespace = namespace or state.namespace
+
+
+def _client(ctx: typer.Context):
+    from ditsops.clients.kube import KubeClient
+
+    return KubeClient.connect(app_state(ctx).settings())
+
+
+def _emit(ctx: typer.Context, output: str | None, data, render) -> None:
+    from ditsops.render.output import print_json
+
+    state = app_state(ctx)
+    if state.output_format(output) == "json":
+        print_json(state.consoles.out, data)
+    else:
+        render(state.consoles.out)
+
+
+@app.command("status")
+def status_command(ctx: typer.Context, deployment: Annotated[str | None, typer.Argument(help="Deployment (default: all).")] = None,
+                   selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector.")] = None,
+                   output: OutputOption = None) -> None:
+    """Deployments (desired/updated/ready/available, revision, images, conditions) and their pods.
+
+    Example: ditsops k8s status dits-server
+    """
+    from ditsops.core import kube
+    from ditsops.render.kube import render_status
+
+    client = _client(ctx)
+    try:
+        views = kube.status(client, deployment, selector)
+    finally:
+        client.close()
+    _emit(ctx, output, [v.__dict__ | {"pods": [p.__dict__ for p in v.pods]} for v in views],
+          lambda console: render_status(console, views, client.target))
+
+
+@app.command("logs")
+def logs_command(
+    ctx: typer.Context,
+    selector: Annotated[str, typer.Option("--selector", "-l", help="Label selector of the pods, e.g. app=dits-server.")],
+    tail: Annotated[int, typer.Option("--tail", help="Lines per pod.", min=1)] = 100,
+    grep: Annotated[str | None, typer.Option("--grep", help="Only lines matching this regular expression.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only lines newer than this (10m).")] = None,
+    previous: Annotated[bool, typer.Option("--previous", help="The previous container's logs (after a crash).")] = False,
+    container: Annotated[str | None, typer.Option("--container", "-c", help="Container name.")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Logs of every pod matching a selector, each line prefixed with its pod.
+
+    Example: ditsops k8s logs -l app=dits-server --tail 100 --grep ERROR
+    """
+    import re
+
+    from ditsops.core import kube
+    from ditsops.core.durations import parse_duration
+    from ditsops.render.kube import render_logs
+
+    try:
+        since_seconds = int(parse_duration(since).total_seconds()) if since else None
+        if grep:
+            re.compile(grep)
+    except (ValueError, re.error) as error:
+        raise UsageError(str(error)) from None
+    client = _client(ctx)
+    try:
+        lines, pods = kube.logs(client, selector, tail=tail, since_seconds=since_seconds, previous=previous,
+                                grep=grep, container=container)
+    finally:
+        client.close()
+    _emit(ctx, output, [{"pod": line.pod, "line": line.text} for line in lines],
+          lambda console: render_logs(console, lines, pods))
+
+
+@app.command("events")
+def events_command(ctx: typer.Context, deployment: Annotated[str | None, typer.Argument(help="Only objects of this name.")] = None,
+                   output: OutputOption = None) -> None:
+    """Recent events, newest first (warnings highlighted).
+
+    Example: ditsops k8s events dits-server
+    """
+    from ditsops.core import kube
+    from ditsops.render.kube import render_events
+
+    client = _client(ctx)
+    try:
+        found = kube.events(client, deployment)
+    finally:
+        client.close()
+    _emit(ctx, output, [e.__dict__ for e in found], lambda console: render_events(console, found))
+
+
+@app.command("history")
+def history_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
+                    output: OutputOption = None) -> None:
+    """Rollout history: revision, images, change-cause, age, and which is current.
+
+    Example: ditsops k8s history dits-server
+    """
+    from ditsops.core import kube
+    from ditsops.render.kube import render_history
+
+    client = _client(ctx)
+    try:
+        revisions = kube.history(client, client.get("deployments", deployment))
+    finally:
+        client.close()
+    _emit(ctx, output, [r.__dict__ for r in revisions], lambda console: render_history(console, revisions))
+
+
+@app.command("rollout-status")
+def rollout_status_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
+                           timeout: Timeout = "5m") -> None:
+    """Follow a rollout until it is done (exit 0) or the timeout passes (exit 1), like kubectl rollout status.
+
+    Example: ditsops k8s rollout-status dits-server --timeout 2m
+    """
+    from ditsops.core.durations import parse_duration
+    from ditsops.core.rollout import follow_rollout
+
+    console = app_state(ctx).consoles.out
+    client = _client(ctx)
+    try:
+        message, done = follow_rollout(client, deployment, parse_duration(timeout).total_seconds(), console.print)
+    except ValueError as error:
+        raise UsageError(f"--timeout: {error}") from None
+    finally:
+        client.close()
+    if not done:
+        console.print(f"[failing]{message}[/]")
+    raise typer.Exit(0 if done else 1)
+
+
+def _act(ctx, kind: str, title: str, fields: dict, yes: bool, dry_run: bool, non_interactive: bool, output) -> None:
+    from ditsops.core.model import Step
+    from ditsops.core.steps.kube import KubeSpec
+
+    step = Step(id=f"k8s-{kind}", title=title, kind=f"kube:{kind}", spec=KubeSpec(fields))
+    run_action(ctx, step, title, yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
+
+
+@app.command("undo")
+def undo_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
+                 to_revision: Annotated[int, typer.Option("--to-revision", help="Revision to go back to (default: the previous one).", min=0)] = 0,
+                 timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
+                 non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+    """Roll back to the previous (or a given) revision, exactly like kubectl rollout undo.
+
+    Example: ditsops k8s undo dits-server --to-revision 3
+    """
+    _act(ctx, "rollout-undo", f"Roll back {deployment}", {"deployment": deployment, "to_revision": to_revision,
+         "timeout": timeout}, yes, dry_run, non_interactive, output)
+
+
+@app.command("restart")
+def restart_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
+                    timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
+                    non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+    """Replace every pod (kubectl.kubernetes.io/restartedAt), like kubectl rollout restart.
+
+    Example: ditsops k8s restart dits-server
+    """
+    _act(ctx, "restart", f"Restart {deployment}", {"deployment": deployment, "timeout": timeout},
+         yes, dry_run, non_interactive, output)
+
+
+@app.command("scale")
+def scale_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
+                  replicas: Annotated[int, typer.Option("--replicas", help="New number of replicas.", min=0)],
+                  current_replicas: Annotated[int | None, typer.Option("--current-replicas", help="Refuse unless it has exactly this many now.", min=0)] = None,
+                  timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
+                  non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+    """Scale through the scale subresource, with kubectl's --current-replicas precondition.
+
+    Example: ditsops k8s scale dits-server --replicas 5 --current-replicas 3
+    """
+    fields = {"deployment": deployment, "replicas": replicas, "timeout": timeout}
+    if current_replicas is not None:
+        fields["current_replicas"] = current_replicas
+    _act(ctx, "scale", f"Scale {deployment} to {replicas}", fields, yes, dry_run, non_interactive, output)
+
+
+@app.command("set-env")
+def set_env_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
+                    assignments: Annotated[list[str], typer.Argument(help="KEY=VALUE to set, KEY- to remove.")],
+                    container: Annotated[str | None, typer.Option("--container", "-c", help="Only this container.")] = None,
+                    timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
+                    non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+    """Set (KEY=VALUE) or remove (KEY-) environment variables, like kubectl set env.
+
+    Example: ditsops k8s set-env dits-server DATABASE_POOL_SIZE=50
+    """
+    env: dict[str, str | None] = {}
+    for item in assignments:
+        if item.endswith("-") and "=" not in item:
+            env[item[:-1]] = None
+        elif "=" in item and item.split("=", 1)[0]:
+            key, value = item.split("=", 1)
+            env[key] = value
+        else:
+            raise UsageError(f"{item!r}: expected KEY=VALUE or KEY-")
+    fields = {"deployment": deployment, "env": env, "timeout": timeout}
+    if container:
+        fields["container"] = container
+    _act(ctx, "set-env", f"Set env on {deployment}", fields, yes, dry_run, non_interactive, output)

@@ -1,0 +1,228 @@
+"""Kubernetes through the official client: kubeconfig or in-cluster config, raw JSON objects.
+
+Objects stay plain dicts (the wire format) rather than generated models: the actions
+compare and patch templates exactly as kubectl does, and the dicts are what JSON patch
+and the run record need. Every API error is translated here into one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
+
+if TYPE_CHECKING:
+    from ditsops.core.config import Settings
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+FIELD_MANAGER = "ditsops"
+PAGE = 500  # list page size, as kubectl's --chunk-size default
+
+# path segment -> (group/version prefix, resource, kind shown in messages)
+RESOURCES = {
+    "deployments": ("/apis/apps/v1", "deployments.apps"),
+    "replicasets": ("/apis/apps/v1", "replicasets.apps"),
+    "pods": ("/api/v1", "pods"),
+    "events": ("/api/v1", "events"),
+}
+VERBS = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
+
+
+@dataclass(frozen=True)
+class KubeTarget:
+    context: str
+    server: str
+    namespace: str
+
+    def describe(self) -> str:
+        return f"{self.context} ({self.server}), namespace {self.namespace}"
+
+
+class Conflict(TargetError):
+    """409: the object changed since it was read; callers retry like kubectl does."""
+
+
+def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
+    """An ApiClient and where it points: kubeconfig (KUBECONFIG, profile, --context) or in-cluster."""
+    import os
+
+    from kubernetes import client, config
+
+    path = settings.kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    path = path.split(os.pathsep)[0]
+    if os.path.exists(path):
+        try:
+            contexts, current = config.list_kube_config_contexts(config_file=path)
+            chosen = settings.kube_context or (current or {}).get("name")
+            context = next((c for c in contexts if c["name"] == chosen), None)
+            if context is None:
+                known = ", ".join(c["name"] for c in contexts)
+                raise ConfigError(f"no context {chosen!r} in {path} (contexts: {known})")
+            api = config.new_client_from_config(config_file=path, context=chosen, persist_config=False)
+        except config.ConfigException as error:
+            raise ConfigError(f"kubeconfig {path}: {error}") from None
+        namespace = settings.namespace or context["context"].get("namespace") or "default"
+        name = chosen
+    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+        configuration = client.Configuration()
+        config.load_incluster_config(client_configuration=configuration)
+        api = client.ApiClient(configuration)
+        name = "in-cluster"
+        try:
+            with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
+                namespace = settings.namespace or handle.read().strip()
+        except OSError:
+            namespace = settings.namespace or "default"
+    else:
+        raise ConfigError(f"no kubeconfig at {path} and not running in a cluster",
+                          hint="set KUBECONFIG, kubeconfig in a profile, or use --profile sandbox")
+    api.configuration.retries = False  # fail in seconds when the API server is gone
+    return api, KubeTarget(name, api.configuration.host, namespace)
+
+
+class KubeClient:
+    def __init__(self, api: Any, target: KubeTarget, timeout: float = 15.0) -> None:
+        self._api = api
+        self.target = target
+        self.namespace = target.namespace
+        self.timeout = timeout
+
+    @classmethod
+    def connect(cls, settings: Settings) -> KubeClient:
+        api, target = load_target(settings)
+        return cls(api, target, float(settings.http_timeout))
+
+    def close(self) -> None:
+        self._api.close()
+
+    def in_namespace(self, namespace: str | None) -> KubeClient:
+        """The same connection, acting in another namespace."""
+        if not namespace or namespace == self.namespace:
+            return self
+        return KubeClient(self._api, KubeTarget(self.target.context, self.target.server, namespace), self.timeout)
+
+    # -- transport ---------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
+                content_type: str = "application/json", what: str = "", raw: bool = False) -> Any:
+        import urllib3
+
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        params = self._api.param_serialize(
+            method=method, resource_path=path, query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
+            header_params=headers, body=body, auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._api.call_api(*params, _request_timeout=self.timeout)
+            response.read()
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise TargetUnreachable(f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}") from None
+        except Exception as error:  # the client wraps TLS and request errors in ApiException(status=0)
+            if getattr(error, "status", None) == 0:
+                raise TargetUnreachable(f"cannot reach the Kubernetes API at {self.target.server}: {_short(error)}") from None
+            raise
+        data = response.data or b""
+        if 200 <= response.status < 300:
+            if raw:
+                return data.decode("utf-8", "replace")
+            return json.loads(data) if data else {}
+        raise self._error(method, path, response.status, data, what)
+
+    def _error(self, method: str, path: str, status: int, data: bytes, what: str) -> Exception:
+        try:
+            body = json.loads(data)
+            message = body.get("message") or body.get("reason") or ""
+        except (ValueError, AttributeError):
+            message = data.decode("utf-8", "replace")[:200]
+        if status == 403:
+            return TargetError(f"forbidden: you may not {VERBS.get(method, method.lower())} {what or path} "
+                               f"in namespace {self.namespace}: {message}")
+        if status == 404:
+            return TargetError(f"{what or path} not found in namespace {self.namespace} ({self.target.context})")
+        if status == 409:
+            return Conflict(message or f"conflict on {what or path}")
+        if status == 401:
+            return TargetError(f"the Kubernetes API at {self.target.server} refused the credentials: {message}")
+        if status >= 500 or status == 429:
+            return TargetUnreachable(f"the Kubernetes API at {self.target.server} failed: HTTP {status} {message}".strip())
+        return TargetError(f"the Kubernetes API rejected {VERBS.get(method, method)} {what or path}: {message}")
+
+    def _path(self, resource: str, name: str | None = None, subresource: str | None = None,
+              namespace: str | None = None) -> str:
+        prefix, _ = RESOURCES[resource]
+        path = f"{prefix}/namespaces/{quote(namespace or self.namespace)}/{resource}"
+        if name:
+            path += f"/{quote(name)}"
+        if subresource:
+            path += f"/{subresource}"
+        return path
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, resource: str, name: str, *, subresource: str | None = None) -> dict[str, Any]:
+        label = f'{RESOURCES[resource][1]} "{name}"' + (f" {subresource}" if subresource else "")
+        return self.request("GET", self._path(resource, name, subresource), what=label)
+
+    def list(self, resource: str, *, selector: str | None = None, field_selector: str | None = None,
+             limit: int | None = None) -> list[dict[str, Any]]:
+        """Every item, fetched page by page (limit/continue) so huge lists stay bounded."""
+        items: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = self.request("GET", self._path(resource), what=RESOURCES[resource][1], query={
+                "labelSelector": selector, "fieldSelector": field_selector,
+                "limit": min(PAGE, limit - len(items)) if limit else PAGE, "continue": token,
+            })
+            items += page.get("items", [])
+            token = page.get("metadata", {}).get("continue")
+            if not token or (limit and len(items) >= limit):
+                return items
+
+    def logs(self, pod: str, *, container: str | None = None, tail: int | None = None, since_seconds: int | None = None,
+             previous: bool = False) -> str:
+        return self.request("GET", self._path("pods", pod, "log"), what=f'logs of pod "{pod}"', raw=True, query={
+            "container": container, "tailLines": tail, "sinceSeconds": since_seconds,
+            "previous": "true" if previous else None,
+        })
+
+    # -- writes ------------------------------------------------------------------------
+
+    def patch(self, resource: str, name: str, patch: Any, content_type: str, *, dry_run: bool = False,
+              subresource: str | None = None) -> dict[str, Any]:
+        return self.request("PATCH", self._path(resource, name, subresource), body=patch, content_type=content_type,
+                            what=f'{RESOURCES[resource][1]} "{name}"',
+                            query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER})
+
+    def replace(self, resource: str, name: str, body: dict[str, Any], *, dry_run: bool = False,
+                subresource: str | None = None) -> dict[str, Any]:
+        return self.request("PUT", self._path(resource, name, subresource), body=body,
+                            what=f'{RESOURCES[resource][1]} "{name}"',
+                            query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER})
+
+
+def retry_on_conflict(action, *, interval: float = 1.0, timeout: float = 300.0, sleep=time.sleep, clock=time.monotonic):
+    """kubectl retries a conflicting update every second for up to five minutes."""
+    deadline = clock() + timeout
+    while True:
+        try:
+            return action()
+        except Conflict:
+            if clock() + interval > deadline:
+                raise
+            sleep(interval)
+
+
+def _short(error: Any) -> str:
+    text = str(error)
+    for marker in ("Connection refused", "Name or service not known", "timed out", "No route to host",
+                   "certificate verify failed"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(error).__name__

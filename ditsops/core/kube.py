@@ -1,0 +1,221 @@
+"""Kubernetes reads as typed values: deployments, their pods, rollout history, events, logs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ditsops.clients.kube import KubeClient
+
+REVISION = "deployment.kubernetes.io/revision"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+HASH_LABEL = "pod-template-hash"
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def age_seconds(text: str | None, now: datetime | None = None) -> float | None:
+    moment = parse_time(text)
+    if moment is None:
+        return None
+    return ((now or datetime.now(timezone.utc)) - moment).total_seconds()
+
+
+def revision_of(obj: dict[str, Any]) -> int:
+    """kubectl's Revision(): a missing annotation is revision 0."""
+    value = obj.get("metadata", {}).get("annotations", {}).get(REVISION)
+    return int(value) if value not in (None, "") else 0
+
+
+def images(template: dict[str, Any]) -> list[str]:
+    return [c.get("image", "") for c in template.get("spec", {}).get("containers", [])]
+
+
+def selector_string(selector: dict[str, Any]) -> str:
+    """A LabelSelector (matchLabels and matchExpressions) in the query-string syntax."""
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values") or []
+        if operator == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif operator == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif operator == "Exists":
+            parts.append(key)
+        elif operator == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def owned_replicasets(client: KubeClient, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """ReplicaSets the deployment controls: matching its selector AND owned by its uid (as kubectl)."""
+    uid = deployment["metadata"].get("uid")
+    found = client.list("replicasets", selector=selector_string(deployment["spec"].get("selector", {})))
+    return [
+        rs for rs in found
+        if any(ref.get("controller") and ref.get("uid") == uid for ref in rs["metadata"].get("ownerReferences", []))
+    ]
+
+
+@dataclass(frozen=True)
+class Revision:
+    number: int
+    replicaset: str
+    images: list[str]
+    change_cause: str
+    age: float | None
+    current: bool
+    replicas: int
+
+
+def history(client: KubeClient, deployment: dict[str, Any]) -> list[Revision]:
+    current = revision_of(deployment)
+    rows = [
+        Revision(
+            number=revision_of(rs),
+            replicaset=rs["metadata"]["name"],
+            images=images(rs["spec"]["template"]),
+            change_cause=rs["metadata"].get("annotations", {}).get(CHANGE_CAUSE, ""),
+            age=age_seconds(rs["metadata"].get("creationTimestamp")),
+            current=revision_of(rs) == current,
+            replicas=rs.get("status", {}).get("replicas", 0),
+        )
+        for rs in owned_replicasets(client, deployment)
+    ]
+    return sorted(rows, key=lambda r: r.number)
+
+
+@dataclass(frozen=True)
+class PodView:
+    name: str
+    phase: str
+    ready: str  # "1/1"
+    restarts: int
+    reason: str  # CrashLoopBackOff, ImagePullBackOff, OOMKilled, ... or ""
+    age: float | None
+    node: str
+    images: list[str]
+
+
+def pod_view(pod: dict[str, Any]) -> PodView:
+    status = pod.get("status", {})
+    statuses = status.get("containerStatuses") or []
+    ready = sum(1 for c in statuses if c.get("ready"))
+    total = len(pod.get("spec", {}).get("containers", [])) or len(statuses)
+    reason = ""
+    for container in statuses:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        terminated = (container.get("lastState") or {}).get("terminated") or (container.get("state") or {}).get("terminated") or {}
+        reason = waiting.get("reason") or terminated.get("reason") or reason
+        if waiting.get("reason") and terminated.get("reason") == "OOMKilled":
+            reason = f"{waiting['reason']} (OOMKilled)"
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        reason = reason or "Terminating"
+    return PodView(
+        name=pod["metadata"]["name"],
+        phase=status.get("phase", "Unknown"),
+        ready=f"{ready}/{total}",
+        restarts=sum(c.get("restartCount", 0) for c in statuses),
+        reason=reason or status.get("reason", ""),
+        age=age_seconds(status.get("startTime") or pod["metadata"].get("creationTimestamp")),
+        node=pod.get("spec", {}).get("nodeName", ""),
+        images=[c.get("image", "") for c in pod.get("spec", {}).get("containers", [])],
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentView:
+    name: str
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    revision: int
+    images: list[str]
+    paused: bool
+    conditions: list[tuple[str, str, str, str]]  # type, status, reason, message
+    generation_observed: bool
+    pods: list[PodView] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return self.available >= self.desired and self.updated >= self.desired and self.generation_observed
+
+
+def deployment_view(deployment: dict[str, Any], pods: list[dict[str, Any]]) -> DeploymentView:
+    spec, status = deployment.get("spec", {}), deployment.get("status", {})
+    return DeploymentView(
+        name=deployment["metadata"]["name"],
+        desired=spec.get("replicas", 1),
+        updated=status.get("updatedReplicas", 0),
+        ready=status.get("readyReplicas", 0),
+        available=status.get("availableReplicas", 0),
+        revision=revision_of(deployment),
+        images=images(spec.get("template", {})),
+        paused=bool(spec.get("paused")),
+        conditions=[(c.get("type", ""), c.get("status", ""), c.get("reason", ""), c.get("message", ""))
+                    for c in status.get("conditions", [])],
+        generation_observed=deployment["metadata"].get("generation", 0) <= status.get("observedGeneration", 0),
+        pods=sorted((pod_view(p) for p in pods), key=lambda p: p.name),
+    )
+
+
+def status(client: KubeClient, name: str | None = None, selector: str | None = None) -> list[DeploymentView]:
+    deployments = [client.get("deployments", name)] if name else client.list("deployments", selector=selector)
+    views = []
+    for deployment in deployments:
+        pods = client.list("pods", selector=selector_string(deployment["spec"].get("selector", {})))
+        views.append(deployment_view(deployment, pods))
+    return views
+
+
+@dataclass(frozen=True)
+class LogLine:
+    pod: str
+    text: str
+
+
+def logs(client: KubeClient, selector: str, *, tail: int | None = 100, since_seconds: int | None = None,
+         previous: bool = False, grep: str | None = None, container: str | None = None,
+         max_pods: int = 50) -> tuple[list[LogLine], int]:
+    """Lines from every pod matching the selector, each with its pod; and how many pods were read."""
+    pattern = re.compile(grep) if grep else None
+    pods = client.list("pods", selector=selector, limit=max_pods)
+    lines = []
+    for pod in pods:
+        text = client.logs(pod["metadata"]["name"], container=container, tail=tail, since_seconds=since_seconds,
+                           previous=previous)
+        lines += [LogLine(pod["metadata"]["name"], line) for line in text.splitlines()
+                  if line and (pattern is None or pattern.search(line))]
+    return lines, len(pods)
+
+
+@dataclass(frozen=True)
+class EventView:
+    type: str
+    reason: str
+    object: str
+    message: str
+    count: int
+    age: float | None
+
+
+def events(client: KubeClient, name: str | None = None, limit: int = 200) -> list[EventView]:
+    found = client.list("events", limit=limit)
+    views = []
+    for event in found:
+        involved = event.get("involvedObject", {})
+        target = f"{involved.get('kind', '').lower()}/{involved.get('name', '')}"
+        if name and not involved.get("name", "").startswith(name):
+            continue
+        stamp = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
+        views.append(EventView(event.get("type", ""), event.get("reason", ""), target, event.get("message", ""),
+                               event.get("count", 1) or 1, age_seconds(stamp)))
+    return sorted(views, key=lambda e: e.age if e.age is not None else 0)

@@ -1,0 +1,280 @@
+"""`kube: ...` — Kubernetes reads and actions on Dits deployments.
+
+    - id: history
+      kube: rollout-history
+      deployment: "{{ deployment }}"
+    - id: rollback
+      when: [error-rate failing, history below 3600]
+      kube: rollout-undo                  # destructive by kind: dry run, preview, confirm
+      deployment: "{{ deployment }}"
+
+Reads: status, pods, logs, events, rollout-history, rollout-status.
+Actions: rollout-undo, restart, scale, set-env (each followed until rolled out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ditsops.core import kube, rollout
+from ditsops.core.durations import parse_duration
+from ditsops.core.model import Step
+from ditsops.core.results import Preview, Status, StepResult, Table
+from ditsops.core.steps import register
+from ditsops.core.steps.base import ActionKind, FieldReader, RunContext, StepKind
+from ditsops.core.template import references_in, resolve
+
+COMMON = ("namespace",)
+
+
+@dataclass(frozen=True)
+class KubeSpec:
+    fields: dict[str, Any] = field(default_factory=dict)  # raw, placeholders resolved at run time
+
+    def values(self, params: dict[str, Any]) -> dict[str, Any]:
+        return resolve(self.fields, params)
+
+
+def kube_client(ctx: RunContext, namespace: str | None = None):
+    from ditsops.clients.kube import KubeClient
+
+    return ctx.client("kube", lambda: KubeClient.connect(ctx.settings)).in_namespace(namespace)
+
+
+def _seconds(value: Any, default: float) -> float:
+    if value is None:
+        return default
+    return value.total_seconds() if isinstance(value, timedelta) else parse_duration(str(value)).total_seconds()
+
+
+class _KubeKind(StepKind):
+    key = "kube"
+    target = "kubernetes"
+    required: tuple[str, ...] = ()
+    types: dict[str, type | tuple[type, ...]] = {}
+
+    def parse(self, value: Any, reader: FieldReader) -> KubeSpec:
+        found = {}
+        for name in self.fields:
+            got = reader.get(name, self.types.get(name, (str, int)), required=name in self.required)
+            if got is not None:
+                found[name] = got
+        return KubeSpec(found)
+
+    def references(self, spec: KubeSpec | None) -> set[str]:
+        return references_in(spec.fields) if spec else set()
+
+    def describe(self, step: Step, params: dict[str, Any]) -> str:
+        values = step.spec.values(params)
+        shown = " ".join(f"{k}={v}" for k, v in values.items() if k != "namespace")
+        return f"kube {self.name} {shown}".strip()
+
+
+# -- reads -------------------------------------------------------------------------------
+
+@register
+class Status_(_KubeKind):
+    name = "status"
+    fields = ("deployment", "selector", *COMMON)
+    thresholds = True
+
+    def run(self, step: Step, ctx: RunContext) -> StepResult:
+        v = step.spec.values(ctx.params)
+        views = kube.status(kube_client(ctx, v.get("namespace")), v.get("deployment"), v.get("selector"))
+        missing = sum(max(d.desired - d.available, 0) for d in views)
+        rows = [(d.name, f"{d.ready}/{d.desired}", d.updated, d.available, d.revision, ", ".join(d.images),
+                 "paused" if d.paused else "") for d in views]
+        pods = [(p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=p.age or 0), p.node)
+                for d in views for p in d.pods]
+        head = ", ".join(f"{d.name} {d.available}/{d.desired} available, revision {d.revision}" for d in views)
+        return StepResult(Status.INFO, head or "no deployments", value=float(missing), tables=[
+            Table(("deployment", "ready", "up-to-date", "available", "revision", "images", ""), rows),
+            Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), pods),
+        ], data={"deployments": [d.__dict__ | {"pods": [p.__dict__ for p in d.pods]} for d in views]})
+
+
+@register
+class Pods(_KubeKind):
+    name = "pods"
+    fields = ("selector", *COMMON)
+    required = ("selector",)
+    thresholds = True
+
+    def run(self, step: Step, ctx: RunContext) -> StepResult:
+        v = step.spec.values(ctx.params)
+        pods = [kube.pod_view(p) for p in kube_client(ctx, v.get("namespace")).list("pods", selector=v["selector"])]
+        unready = [p for p in pods if p.ready.split("/")[0] != p.ready.split("/")[1] or p.phase != "Running"]
+        reasons = sorted({p.reason for p in unready if p.reason})
+        rows = [(p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=p.age or 0), p.node) for p in pods]
+        summary = f"{len(pods) - len(unready)}/{len(pods)} pods ready" + (f"; {', '.join(reasons)}" if reasons else "")
+        return StepResult(Status.INFO, summary, value=float(len(unready)),
+                          tables=[Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), rows)],
+                          data={"pods": [p.__dict__ for p in pods]})
+
+
+@register
+class Logs(_KubeKind):
+    name = "logs"
+    fields = ("selector", "tail", "grep", "since", "previous", "container", *COMMON)
+    required = ("selector",)
+    types = {"tail": int, "previous": bool}
+    thresholds = True
+
+    def run(self, step: Step, ctx: RunContext) -> StepResult:
+        v = step.spec.values(ctx.params)
+        since = int(_seconds(v["since"], 0)) if v.get("since") else None
+        lines, pods = kube.logs(kube_client(ctx, v.get("namespace")), v["selector"], tail=v.get("tail", 100),
+                                since_seconds=since, previous=bool(v.get("previous")), grep=v.get("grep"),
+                                container=v.get("container"))
+        matched = f" matching {v['grep']!r}" if v.get("grep") else ""
+        return StepResult(Status.INFO, f"{len(lines)} lines{matched} from {pods} pods", value=float(len(lines)),
+                          tables=[Table(("pod", "message"), [(line.pod, line.text) for line in lines[-50:]],
+                                        total=len(lines) if len(lines) > 50 else None)],
+                          data={"lines": [{"pod": line.pod, "line": line.text} for line in lines[-200:]], "pods": pods})
+
+
+@register
+class Events(_KubeKind):
+    name = "events"
+    fields = ("deployment", *COMMON)
+    thresholds = True
+
+    def run(self, step: Step, ctx: RunContext) -> StepResult:
+        v = step.spec.values(ctx.params)
+        found = kube.events(kube_client(ctx, v.get("namespace")), v.get("deployment"))
+        warnings = [e for e in found if e.type == "Warning"]
+        rows = [(timedelta(seconds=e.age or 0), e.type, e.reason, e.object, e.message) for e in found[:30]]
+        return StepResult(Status.INFO, f"{len(found)} events, {len(warnings)} warnings", value=float(len(warnings)),
+                          tables=[Table(("age", "type", "reason", "object", "message"), rows,
+                                        total=len(found) if len(found) > 30 else None)],
+                          data={"events": [e.__dict__ for e in found[:100]]})
+
+
+@register
+class History(_KubeKind):
+    name = "rollout-history"
+    fields = ("deployment", *COMMON)
+    required = ("deployment",)
+    thresholds = True
+
+    def run(self, step: Step, ctx: RunContext) -> StepResult:
+        """The value is the age in seconds of the current revision: `history below 3600`
+        reads as "a rollout happened in the last hour"."""
+        v = step.spec.values(ctx.params)
+        client = kube_client(ctx, v.get("namespace"))
+        revisions = kube.history(client, client.get("deployments", v["deployment"]))
+        current = next((r for r in revisions if r.current), None)
+        rows = [(r.number, "current" if r.current else "", ", ".join(r.images), r.change_cause,
+                 timedelta(seconds=r.age or 0), r.replicas) for r in reversed(revisions)]
+        summary = (f"revision {current.number} ({', '.join(current.images)}) rolled out "
+                   f"{timedelta(seconds=int(current.age or 0))} ago" if current else "no revisions")
+        return StepResult(Status.INFO, summary, value=current.age if current else None,
+                          tables=[Table(("revision", "", "images", "change-cause", "age", "pods"), rows)],
+                          data={"revisions": [r.__dict__ for r in revisions]})
+
+
+@register
+class RolloutStatus(_KubeKind):
+    name = "rollout-status"
+    fields = ("deployment", "timeout", *COMMON)
+    required = ("deployment",)
+
+    def run(self, step: Step, ctx: RunContext) -> StepResult:
+        v = step.spec.values(ctx.params)
+        message, done = rollout.follow_rollout(kube_client(ctx, v.get("namespace")), v["deployment"],
+                                               _seconds(v.get("timeout"), 300), ctx.report, sleep=ctx.sleep,
+                                               clock=ctx.clock)
+        return StepResult(Status.OK if done else Status.FAILING, message, data={"done": done, "message": message})
+
+
+# -- actions -----------------------------------------------------------------------------
+
+class _Action(_KubeKind, ActionKind):
+    required = ("deployment",)
+
+    def plan(self, v: dict[str, Any], client) -> rollout.Plan:
+        raise NotImplementedError
+
+    def preview(self, step: Step, ctx: RunContext) -> Preview:
+        v = step.spec.values(ctx.params)
+        client = kube_client(ctx, v.get("namespace"))
+        plan = self.plan(v, client)
+        if plan.skipped:
+            return Preview(target=plan.deployment, summary=plan.skipped, empty=True, command=plan.kubectl)
+        after = rollout.dry_run(client, plan)  # the server validates the change; nothing is stored
+        found = rollout.changes(plan.before, after)
+        where = f"deployment {plan.deployment} in {plan.namespace} ({client.target.context})"
+        what = "; ".join(f"{c.what}: {c.before} -> {c.after}" for c in found[:3]) or "no visible change"
+        return Preview(
+            target=plan.deployment,
+            summary=f"{self.verb} {where}: {what}",
+            table=Table(("change", "before", "after"), [(c.what, c.before, c.after) for c in found]),
+            command=plan.kubectl,
+            items=plan,
+            data={"kubectl": plan.kubectl, "undo": plan.undo, "before": rollout.summary_of(plan.before),
+                  "changes": [c.__dict__ for c in found], "notes": plan.notes},
+        )
+
+    def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
+        v = step.spec.values(ctx.params)
+        plan: rollout.Plan = preview.items
+        client = kube_client(ctx, v.get("namespace"))
+        rollout.apply(client, plan, sleep=ctx.sleep, clock=ctx.clock)
+        message, done = rollout.follow_rollout(client, plan.deployment, _seconds(v.get("timeout"), 300), ctx.report,
+                                               sleep=ctx.sleep, clock=ctx.clock)
+        return StepResult(
+            Status.APPLIED,
+            f"{self.done}; {message}; undo: {plan.undo}",
+            warnings=[] if done else [f"the rollout has not finished: {message}"],
+            data={"before": rollout.summary_of(plan.before), "undo": plan.undo, "kubectl": plan.kubectl,
+                  "rolled_out": done, "status": message},
+        )
+
+
+@register
+class Undo(_Action):
+    name = "rollout-undo"
+    fields = ("deployment", "to_revision", "timeout", *COMMON)
+    types = {"to_revision": (int, str)}
+    verb, done = "roll back", "rolled back"
+
+    def plan(self, v, client):
+        return rollout.plan_undo(client, v["deployment"], int(v.get("to_revision") or 0))
+
+
+@register
+class Restart(_Action):
+    name = "restart"
+    fields = ("deployment", "timeout", *COMMON)
+    verb, done = "restart", "restarted"
+
+    def plan(self, v, client):
+        return rollout.plan_restart(client, v["deployment"])
+
+
+@register
+class Scale(_Action):
+    name = "scale"
+    fields = ("deployment", "replicas", "current_replicas", "timeout", *COMMON)
+    required = ("deployment", "replicas")
+    types = {"replicas": (int, str), "current_replicas": (int, str)}
+    verb, done = "scale", "scaled"
+
+    def plan(self, v, client):
+        current = v.get("current_replicas")
+        return rollout.plan_scale(client, v["deployment"], int(v["replicas"]), int(current) if current is not None else None)
+
+
+@register
+class SetEnv(_Action):
+    name = "set-env"
+    fields = ("deployment", "env", "container", "timeout", *COMMON)
+    required = ("deployment", "env")
+    types = {"env": dict}
+    verb, done = "set env on", "env updated"
+
+    def plan(self, v, client):
+        env = {str(k): (None if value is None else str(value)) for k, value in v["env"].items()}
+        return rollout.plan_set_env(client, v["deployment"], env, v.get("container"))

@@ -1,0 +1,99 @@
+"""The Dits simulator's faults and the control file that switches them on and off.
+
+Control mechanism: a small JSON file, `{"faults": ["error-spike", "latency"]}`, that the
+simulator re-reads on every tick (4 times a second). A file rather than an HTTP endpoint
+because the service-down fault closes the simulator's listener, and the switch must
+still work while nothing answers on the port. Writers replace the file atomically
+(write a temporary file, then rename) so the simulator never reads half a document; a
+missing file means no faults.
+
+`ditsops sandbox fault NAME` is `set_fault(path, NAME)`; `--clear` is `clear_faults(path)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ditsops.core.errors import UsageError
+
+# Each fault makes exactly one alert of runbooks/alerts/dits.rules.yml fire (sandbox rules).
+FAULT_ALERTS: dict[str, str] = {
+    "error-spike": "HighErrorRate",
+    "service-down": "ServiceDown",
+    "db-exhaustion": "DatabaseConnectionsExhausted",
+    "latency": "HighLatency",
+    "disk-low": "LowDiskSpace",
+    "memory-high": "HighMemoryUsage",
+    "gc-stalled": "GCNotRunning",
+    "lock-contention": "HighLockContention",
+    "traffic-spike": "UnusualTrafficSpike",
+    "large-upload": "LargeUpload",
+}
+FAULTS: tuple[str, ...] = tuple(FAULT_ALERTS)
+
+FAULT_DESCRIPTIONS: dict[str, str] = {
+    "error-spike": "about 15% of API requests fail with 500",
+    "service-down": "the server stops listening, so Prometheus marks it down (up == 0)",
+    "db-exhaustion": "the database pool runs at 48 of 50 connections",
+    "latency": "a fifth of API requests take 5-10 s (p99 over 5 s)",
+    "disk-low": "the /data volume has 6% free",
+    "memory-high": "the node's memory is 95% used",
+    "gc-stalled": "garbage collection last ran two days ago",
+    "lock-contention": "about 40 lock contentions a second",
+    "traffic-spike": "request rate ten times normal",
+    "large-upload": "a 150 GB upload is in progress",
+}
+
+
+def check_fault_name(name: str) -> str:
+    if name not in FAULT_ALERTS:
+        raise UsageError(f"unknown sandbox fault {name!r}; known faults: {', '.join(FAULTS)}")
+    return name
+
+
+def read_faults(path: Path) -> frozenset[str]:
+    """Active faults in the control file; no file means none. Raises ValueError on a bad document."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return frozenset()
+    document = json.loads(text) if text.strip() else {}
+    if not isinstance(document, dict):
+        raise ValueError("the control file must hold a JSON object")
+    faults = document.get("faults", [])
+    if not isinstance(faults, list) or not all(isinstance(item, str) for item in faults):
+        raise ValueError('"faults" must be a list of fault names')
+    return frozenset(faults)
+
+
+def write_faults(path: Path, faults: frozenset[str] | set[str] | list[str]) -> None:
+    """Replace the control file atomically with exactly these (validated) faults."""
+    names = sorted({check_fault_name(name) for name in faults})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".faults-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump({"faults": names}, stream)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def set_fault(path: Path, name: str, active: bool = True) -> frozenset[str]:
+    """Switch one fault on (or off) and leave the others as they are; returns the new set."""
+    current = set(read_faults(path)) & set(FAULTS)
+    if active:
+        current.add(check_fault_name(name))
+    else:
+        current.discard(check_fault_name(name))
+    write_faults(path, current)
+    return frozenset(current)
+
+
+def clear_faults(path: Path) -> None:
+    write_faults(path, [])
