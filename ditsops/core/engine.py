@@ -235,7 +235,10 @@ def _conclude(outcome: RunOutcome, options: RunOptions) -> None:
     errors = [o.step.id for o in outcome.steps if o.result.status == Status.ERROR]
     verdicts = [o for o in outcome.steps if step_kinds.kind_of(o.step.kind).concludes]
     if verdicts:
-        failing = [o.step.id for o in verdicts if o.result.status == Status.FAILING]
+        # The latest result of each verified check decides: a later verify that passed
+        # supersedes an earlier one that did not.
+        verified = dict.fromkeys(ref for o in verdicts for ref in step_kinds.kind_of(o.step.kind).step_references(o.step.spec))
+        failing = [ref for ref in verified if outcome.latest.get(ref) and outcome.latest[ref].status == Status.FAILING]
     else:
         failing = [step_id for step_id, r in outcome.latest.items() if r.status == Status.FAILING]
     if refused:

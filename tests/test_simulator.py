@@ -1,0 +1,394 @@
+"""The Dits simulator against real Prometheus and Alertmanager.
+
+One simulator + Prometheus + Alertmanager per fault, all running at once (a few seconds
+of CPU each on 2 cores), because the alerts aggregate by job: two simulators in one
+Prometheus would water each other's faults down. Timeline, from the stacks' start:
+  0-20 s   no fault anywhere: no alert may even be pending;
+  ~20 s    every fault but traffic-spike is switched on;
+  ~75 s    traffic-spike, once its rule has more than a minute of baseline (its guard);
+  then     each fault's alert, and no other, must fire in Prometheus and reach
+           Alertmanager; then every fault is cleared and every alert must go away.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ditsops.sandbox import promstack, simcontrol
+from ditsops.sandbox.ports import free_port, wait_for_port
+from tests.helpers import require_binary
+
+QUIET_WINDOW_SECONDS = 20.0
+FIRE_WITHIN_SECONDS = 60.0
+RESOLVE_WITHIN_SECONDS = 60.0
+TRAFFIC_SPIKE_AFTER_SECONDS = 75.0  # UnusualTrafficSpike needs > 12 points at 5 s steps
+SECRET = "s3cr3t-pw"
+
+
+@dataclass
+class Simulator:
+    process: subprocess.Popen[bytes]
+    port: int
+    control_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_simulator(directory: Path, dsn: str | None = None) -> Simulator:
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    control = directory / "faults.json"
+    env = {key: value for key, value in os.environ.items() if key != "DITS_SIM_DSN"}
+    if dsn:
+        env["DITS_SIM_DSN"] = dsn
+    log = (directory / "simulator.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ditsops.sandbox.simulator", "--port", str(port), "--control-file", str(control)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    simulator = Simulator(process, port, control)
+    if not wait_for_port(port, timeout=15):
+        simulator.stop()
+        pytest.fail(f"the simulator did not listen: {(directory / 'simulator.log').read_text()}")
+    return simulator
+
+
+@pytest.fixture
+def simulator(tmp_path: Path) -> Iterator[Simulator]:
+    sim = start_simulator(tmp_path / "sim")
+    yield sim
+    sim.stop()
+
+
+# ---------------------------------------------------------------- endpoints, no Prometheus
+
+SPEC_METRICS = {
+    "dits_http_requests_total": "counter",
+    "dits_http_request_duration_seconds": "histogram",
+    "dits_http_requests_in_flight": "gauge",
+    "dits_repositories_total": "gauge",
+    "dits_commits_total": "counter",
+    "dits_chunks_stored": "gauge",
+    "dits_chunks_size_bytes": "gauge",
+    "dits_chunk_uploads_total": "counter",
+    "dits_chunk_downloads_total": "counter",
+    "dits_deduplication_ratio": "gauge",
+    "dits_bytes_uploaded_total": "counter",
+    "dits_bytes_downloaded_total": "counter",
+    "dits_transfer_speed_bytes_per_second": "histogram",
+    "dits_locks_active": "gauge",
+    "dits_lock_acquisitions_total": "counter",
+    "dits_lock_contentions_total": "counter",
+    "dits_db_connections_active": "gauge",
+    "dits_db_connections_idle": "gauge",
+    "dits_db_connections_max": "gauge",
+    "dits_db_query_duration_seconds": "histogram",
+    "dits_gc_runs_total": "counter",
+    "dits_gc_chunks_deleted_total": "counter",
+    "dits_gc_bytes_reclaimed_total": "counter",
+    "dits_gc_duration_seconds": "histogram",
+    "dits_gc_last_run_timestamp": "gauge",
+    "dits_upload_size_bytes": "gauge",
+    "node_filesystem_avail_bytes": "gauge",
+    "node_filesystem_size_bytes": "gauge",
+    "node_memory_MemTotal_bytes": "gauge",
+    "node_memory_MemAvailable_bytes": "gauge",
+}
+
+
+def sample_values(text: str, name: str) -> dict[str, float]:
+    """labels-text -> value for every sample of `name`."""
+    pattern = re.compile(rf"^{re.escape(name)}(\{{[^}}]*\}})? (\S+)$", re.MULTILINE)
+    return {labels or "": float(value) for labels, value in pattern.findall(text)}
+
+
+def test_metrics_exports_every_spec_metric_with_help_and_type(simulator: Simulator) -> None:
+    response = httpx.get(f"{simulator.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = response.text
+    for name, kind in SPEC_METRICS.items():
+        assert f"# TYPE {name} {kind}\n" in text, name
+        assert re.search(rf"^# HELP {name} \S", text, re.MULTILINE), name
+    buckets = sample_values(text, "dits_http_request_duration_seconds_bucket")
+    les = {re.search(r'le="([^"]+)"', labels).group(1) for labels in buckets}
+    assert les == {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "10", "+Inf"}
+    statuses = {re.search(r'status="(\d+)"', labels).group(1) for labels in sample_values(text, "dits_http_requests_total")}
+    assert {"200", "201", "304", "404", "500"} <= statuses
+    assert 'mountpoint="/data"' in text
+
+
+def test_counters_advance_in_real_time_not_per_scrape(simulator: Simulator) -> None:
+    def total() -> float:
+        return sum(sample_values(httpx.get(f"{simulator.url}/metrics").text, "dits_http_requests_total").values())
+
+    # ~40 requests a second, in 0.25 s ticks; each of the ~24 series may round up by one.
+    started = time.monotonic()
+    first = total()
+    second = total()
+    assert second - first <= 44 * (time.monotonic() - started + 0.25) + 24  # scraping moved nothing
+    time.sleep(2)
+    increase = total() - first
+    elapsed = time.monotonic() - started
+    assert 36 * (elapsed - 0.5) <= increase <= 44 * (elapsed + 0.25) + 24
+
+
+def test_health_degraded_when_database_unreachable(tmp_path: Path) -> None:
+    closed_port = free_port()  # nobody listens there
+    sim = start_simulator(tmp_path / "sim", dsn=f"postgresql://dits:{SECRET}@127.0.0.1:{closed_port}/dits")
+    try:
+        started = time.monotonic()
+        response = httpx.get(f"{sim.url}/health", timeout=10)
+        assert time.monotonic() - started < 5
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "degraded"
+        assert set(body) == {"status", "version", "uptime_seconds", "checks"}
+        checks = {check["name"]: check for check in body["checks"]}
+        assert set(checks) == {"database", "redis", "storage"}
+        assert checks["database"]["status"] == "unhealthy"
+        assert str(closed_port) in checks["database"]["message"]
+        assert SECRET not in response.text
+        assert checks["redis"]["status"] == checks["storage"]["status"] == "healthy"
+        assert httpx.get(f"{sim.url}/health/ready", timeout=10).status_code == 503
+        assert httpx.get(f"{sim.url}/health/live").status_code == 200
+        # The DSN came through the environment: the password is not in the process list.
+        assert SECRET.encode() not in Path(f"/proc/{sim.process.pid}/cmdline").read_bytes()
+    finally:
+        sim.stop()
+
+
+def test_health_healthy_with_a_real_database(tmp_path: Path, pg_dsn: str) -> None:
+    sim = start_simulator(tmp_path / "sim", dsn=pg_dsn)
+    try:
+        response = httpx.get(f"{sim.url}/health", timeout=10)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "healthy"
+        assert body["version"] == "1.4.2"
+        database = next(check for check in body["checks"] if check["name"] == "database")
+        assert database["status"] == "healthy"
+        assert isinstance(database["latency_ms"], int) and database["message"] is None
+        assert httpx.get(f"{sim.url}/health/ready", timeout=10).status_code == 200
+    finally:
+        sim.stop()
+
+
+def test_a_real_connection_hog_plays_db_exhaustion(tmp_path: Path, pg_dsn: str) -> None:
+    import psycopg
+
+    sim = start_simulator(tmp_path / "sim", dsn=pg_dsn)
+    hog: list[psycopg.Connection] = []
+
+    def faults() -> list[str]:
+        return httpx.get(f"{sim.url}/sandbox/faults").json()["faults"]
+
+    def wait_for(expected: list[str]) -> list[str]:
+        deadline = time.monotonic() + 8
+        while faults() != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return faults()
+
+    try:
+        try:
+            with psycopg.connect(pg_dsn, autocommit=True) as probe:
+                used, maximum = probe.execute(
+                    "SELECT count(*) FILTER (WHERE backend_type = 'client backend'),"
+                    " current_setting('max_connections')::int FROM pg_stat_activity"
+                ).fetchone()
+            # Over 90% of max_connections, counting the probe's slot the simulator will use.
+            for _ in range(int(maximum * 0.92) - used):
+                hog.append(psycopg.connect(pg_dsn, autocommit=True, application_name="test-hog"))
+            assert wait_for(["db-exhaustion"]) == ["db-exhaustion"]
+            text = httpx.get(f"{sim.url}/metrics").text
+            active = sample_values(text, "dits_db_connections_active")[""]
+            assert active / sample_values(text, "dits_db_connections_max")[""] > 0.9
+        finally:
+            for connection in hog:
+                connection.close()
+        assert wait_for([]) == []
+    finally:
+        sim.stop()
+
+
+def test_faults_endpoint_reports_the_control_file(simulator: Simulator) -> None:
+    simcontrol.set_fault(simulator.control_file, "large-upload")
+    time.sleep(0.6)
+    document = httpx.get(f"{simulator.url}/sandbox/faults").json()
+    assert document["faults"] == ["large-upload"]
+    text = httpx.get(f"{simulator.url}/metrics").text
+    assert sample_values(text, "dits_upload_size_bytes")[""] == 150e9
+    simcontrol.clear_faults(simulator.control_file)
+    time.sleep(0.6)
+    assert httpx.get(f"{simulator.url}/sandbox/faults").json()["faults"] == []
+
+
+def test_bad_image_hook_plays_the_error_spike(tmp_path: Path) -> None:
+    # The seam the Kubernetes issue will use: an ImageSource and an image_is_bad hook.
+    from ditsops.sandbox.simulator import Simulator as InProcessSimulator
+    from ditsops.sandbox.simulator import SimulatorConfig, StaticImage
+
+    port = free_port()
+    sim = InProcessSimulator(
+        SimulatorConfig(port=port, control_file=tmp_path / "faults.json"),
+        image_source=StaticImage("registry.example.com/dits/dits-server:1.5.0-rc1"),
+        is_bad=lambda image: bool(image and image.endswith("-rc1")),
+    )
+    sim.start()
+    try:
+        document = httpx.get(f"http://127.0.0.1:{port}/sandbox/faults").json()
+        assert document["faults"] == ["error-spike"] and document["requested"] == []
+        assert document["image_bad"] is True
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()["version"] == "1.5.0-rc1"
+    finally:
+        sim.stop()
+
+
+def test_exposition_escaping_and_histogram_floors() -> None:
+    from ditsops.sandbox.metrics import Exposition, Histogram, format_value
+
+    assert [format_value(v) for v in (3.0, 0.25, float("inf"), 1e6)] == ["3", "0.25", "+Inf", "1000000"]
+    histogram = Histogram((1.0, 5.0))
+
+    def tick() -> None:  # a tenth of an observation in each of the three buckets
+        histogram.observe_distribution(0.3, lambda x: {1.0: 1 / 3, 5.0: 2 / 3}[x], 1.0)
+
+    for _ in range(9):
+        tick()
+    # 0.9 + 0.9 + 0.9 = 2.7 observations, but no bucket holds a whole one: nothing shows yet.
+    assert histogram.cumulative() == [0, 0, 0]
+    tick()
+    assert histogram.cumulative() == [1, 2, 3]
+    out = Exposition()
+    out.gauge("x", 'help with \\ and\nnewline', [({"path": 'a"b\\c\nd'}, 1.5)])
+    assert out.text() == '# HELP x help with \\\\ and\\nnewline\n# TYPE x gauge\nx{path="a\\"b\\\\c\\nd"} 1.5\n'
+
+
+def test_unknown_fault_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="unknown sandbox fault"):
+        simcontrol.set_fault(tmp_path / "faults.json", "meteor-strike")
+
+
+# ---------------------------------------------------------------- with Prometheus and Alertmanager
+
+
+@dataclass
+class Rig:
+    fault: str
+    alert: str
+    simulator: Simulator
+    stack: promstack.PromStack
+    started: float
+    injected_at: float | None = None
+    fired_after: float | None = None
+    in_alertmanager: bool = False
+    unexpected: set[str] = field(default_factory=set)
+
+    def alerts(self, client: httpx.Client) -> dict[str, str]:
+        """alertname -> state (pending|firing) in Prometheus."""
+        data = client.get(f"{self.stack.prometheus.url}/api/v1/alerts").json()["data"]["alerts"]
+        return {alert["labels"]["alertname"]: alert["state"] for alert in data}
+
+    def alertmanager_alerts(self, client: httpx.Client) -> dict[str, str]:
+        data = client.get(f"{self.stack.alertmanager.url}/api/v2/alerts").json()
+        return {alert["labels"]["alertname"]: alert["status"]["state"] for alert in data}
+
+
+@pytest.fixture(scope="module")
+def rigs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Rig]]:
+    require_binary("prometheus", promstack.INSTALL_COMMAND)
+    require_binary("prometheus-alertmanager", promstack.INSTALL_COMMAND)
+    root = tmp_path_factory.mktemp("rigs")
+    started: list[Rig] = []
+    try:
+        for fault, alert in simcontrol.FAULT_ALERTS.items():
+            sim = start_simulator(root / fault / "sim")
+            try:
+                stack = promstack.start_stack(root / fault / "stack", [f"127.0.0.1:{sim.port}"])
+            except BaseException:
+                sim.stop()
+                raise
+            started.append(Rig(fault, alert, sim, stack, time.monotonic()))
+        yield started
+    finally:
+        for rig in started:
+            promstack.stop_stack(rig.stack)
+            rig.simulator.stop()
+
+
+def test_no_alert_without_faults(rigs: list[Rig]) -> None:
+    with httpx.Client(timeout=5) as client:
+        deadline = min(rig.started for rig in rigs) + QUIET_WINDOW_SECONDS
+        while time.monotonic() < deadline:
+            for rig in rigs:
+                assert rig.alerts(client) == {}, rig.fault
+            time.sleep(1)
+        # Prometheus really scraped and evaluated: rate() already has data.
+        query = {"query": "sum(rate(dits_http_requests_total[30s]))"}
+        result = client.get(f"{rigs[0].stack.prometheus.url}/api/v1/query", params=query).json()
+        assert float(result["data"]["result"][0]["value"][1]) > 10
+
+
+def test_each_fault_fires_exactly_its_alert_and_clears(rigs: list[Rig]) -> None:
+    with httpx.Client(timeout=5) as client:
+        pending = list(rigs)
+        while pending:
+            now = time.monotonic()
+            for rig in list(pending):
+                if rig.injected_at is None:
+                    ready_at = rig.started + (TRAFFIC_SPIKE_AFTER_SECONDS if rig.fault == "traffic-spike" else 0)
+                    if now >= ready_at:
+                        simcontrol.set_fault(rig.simulator.control_file, rig.fault)
+                        rig.injected_at = now
+                    elif rig.alerts(client):  # still a quiet baseline: nothing may fire yet
+                        rig.unexpected |= set(rig.alerts(client))
+                    continue
+                alerts = rig.alerts(client)
+                rig.unexpected |= set(alerts) - {rig.alert}
+                if rig.fired_after is None and alerts.get(rig.alert) == "firing":
+                    rig.fired_after = now - rig.injected_at
+                if rig.fired_after is not None and rig.alertmanager_alerts(client).get(rig.alert) == "active":
+                    rig.in_alertmanager = True
+                    pending.remove(rig)
+                elif now - rig.injected_at > FIRE_WITHIN_SECONDS:
+                    pending.remove(rig)
+            time.sleep(0.5)
+
+        report = {rig.fault: (rig.fired_after, rig.in_alertmanager, sorted(rig.unexpected)) for rig in rigs}
+        print("fault -> (seconds to firing, in Alertmanager, other alerts):", report)
+        for rig in rigs:
+            assert rig.fired_after is not None, f"{rig.fault}: {rig.alert} did not fire within {FIRE_WITHIN_SECONDS} s"
+            assert rig.in_alertmanager, f"{rig.fault}: {rig.alert} never reached Alertmanager"
+            assert not rig.unexpected, f"{rig.fault} also raised {sorted(rig.unexpected)}"
+
+        for rig in rigs:
+            simcontrol.clear_faults(rig.simulator.control_file)
+        deadline = time.monotonic() + RESOLVE_WITHIN_SECONDS
+        remaining = list(rigs)
+        while remaining and time.monotonic() < deadline:
+            remaining = [rig for rig in remaining if rig.alerts(client)]
+            time.sleep(1)
+        assert not remaining, {rig.fault: rig.alerts(client) for rig in remaining}
