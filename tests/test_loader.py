@@ -151,7 +151,8 @@ def test_lint_exits_2_naming_file_and_line(tmp_path, isolated_home):
 def test_lint_passes_on_shipped_runbooks(isolated_home):
     done = run_cli("runbook", "lint")
     assert done.returncode == 0, done.stderr
-    assert "db-connections-exhausted.yaml (7 steps)" in done.stdout
+    assert "db-connections-exhausted.yaml (" in done.stdout
+    assert done.stdout.count("ok ") == len(catalog())
 
 
 def test_running_a_malformed_runbook_exits_2(tmp_path, isolated_home):

@@ -174,6 +174,8 @@ class _Walker:
         kind = step_kinds.kind_of(step.kind)
         try:
             result = self._diagnose(kind, step)
+        except ConfigError as error:
+            result = StepResult(Status.SKIPPED, f"not configured: {error.message}")
         except DitsopsError as error:
             result = StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
         self.ctx.results[step_id] = result

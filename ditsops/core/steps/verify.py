@@ -67,7 +67,7 @@ class VerifyKind(StepKind):
         while True:
             result = ctx.rerun(spec.step)
             waited = ctx.clock() - started
-            if result.status == Status.ERROR:
+            if result.status in (Status.ERROR, Status.SKIPPED):
                 return result
             if result.status in RECOVERED[spec.until]:
                 if ctx.actions_applied:
