@@ -30,15 +30,19 @@ def alerts_command(ctx: typer.Context, output: OutputOption = None) -> None:
         render_alerts(state.consoles.out, views)
 
 
-silence_app = typer.Typer(no_args_is_help=True,
-                          help="Alertmanager silences: add (with a preview and confirmation), list, expire.\n\n"
-                          "Example: ditsops silence add --alert HighErrorRate --for 1h --comment 'rolling back'")
+silence_app = typer.Typer(
+    no_args_is_help=True,
+    help="Alertmanager silences: add (with a preview and confirmation), list, expire.\n\n"
+    "Example: ditsops silence add --alert HighErrorRate --for 1h --comment 'rolling back'",
+)
 
 
 @silence_app.command("add")
 def silence_add(
     ctx: typer.Context,
-    matchers: Annotated[list[str] | None, typer.Argument(help="More matchers: label=value, label!=value, label=~regex.")] = None,
+    matchers: Annotated[
+        list[str] | None, typer.Argument(help="More matchers: label=value, label!=value, label=~regex.")
+    ] = None,
     alert: Annotated[str | None, typer.Option("--alert", help="Alert name (adds alertname=NAME).")] = None,
     duration: Annotated[str, typer.Option("--for", help="How long (30m, 2h).")] = "1h",
     comment: Annotated[str, typer.Option("--comment", "-c", help="Why; required, shown to everyone paged.")] = "",
@@ -69,14 +73,21 @@ def silence_add(
         parse_duration(duration)
     except ValueError as error:
         raise UsageError(f"--for: {error}") from None
-    step = Step(id="silence-add", title="Add this silence", kind="action:silence",
-                spec=SilenceSpec(tuple(given), duration, comment))
+    step = Step(
+        id="silence-add",
+        title="Add this silence",
+        kind="action:silence",
+        spec=SilenceSpec(tuple(given), duration, comment),
+    )
     run_action(ctx, step, "Silence alerts", yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
 
 
 @silence_app.command("list")
-def silence_list(ctx: typer.Context, expired: Annotated[bool, typer.Option("--expired", help="Include expired ones.")] = False,
-                 output: OutputOption = None) -> None:
+def silence_list(
+    ctx: typer.Context,
+    expired: Annotated[bool, typer.Option("--expired", help="Include expired ones.")] = False,
+    output: OutputOption = None,
+) -> None:
     """Silences in Alertmanager, active and pending (and expired with --expired).
 
     Example: ditsops silence list
@@ -92,9 +103,21 @@ def silence_list(ctx: typer.Context, expired: Annotated[bool, typer.Option("--ex
     finally:
         client.close()
     if state.output_format(output) == "json":
-        print_json(state.consoles.out, [
-            {"id": s.id, "state": s.state, "matchers": [m.describe() for m in s.matchers], "starts": s.starts,
-             "ends": s.ends, "created_by": s.created_by, "comment": s.comment} for s in silences])
+        print_json(
+            state.consoles.out,
+            [
+                {
+                    "id": s.id,
+                    "state": s.state,
+                    "matchers": [m.describe() for m in s.matchers],
+                    "starts": s.starts,
+                    "ends": s.ends,
+                    "created_by": s.created_by,
+                    "comment": s.comment,
+                }
+                for s in silences
+            ],
+        )
     else:
         render_silences(state.consoles.out, silences)
 

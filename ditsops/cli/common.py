@@ -72,8 +72,18 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
     return values
 
 
-def run_action(ctx: typer.Context, step, title: str, *, yes: bool, dry_run: bool, non_interactive: bool,
-               output: str | None, full: bool = False, **options: Any) -> None:
+def run_action(
+    ctx: typer.Context,
+    step,
+    title: str,
+    *,
+    yes: bool,
+    dry_run: bool,
+    non_interactive: bool,
+    output: str | None,
+    full: bool = False,
+    **options: Any,
+) -> None:
     """Run one destructive step as a one-step runbook: the same preview, confirmation,
     refusal rules, exit codes and run record as inside a runbook."""
     from ditsops.core import steps as step_kinds
@@ -90,10 +100,18 @@ def run_action(ctx: typer.Context, step, title: str, *, yes: bool, dry_run: bool
     interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
     mode = "dry run" if dry_run else "interactive" if interactive else "non-interactive"
     consoles = state.consoles
-    ui = (JsonInteraction(consoles.err, consoles.out, full=full, mode=mode) if fmt == "json"
-          else ConsoleInteraction(consoles.out, full=full, mode=mode))
+    ui = (
+        JsonInteraction(consoles.err, consoles.out, full=full, mode=mode)
+        if fmt == "json"
+        else ConsoleInteraction(consoles.out, full=full, mode=mode)
+    )
     outcome = run_runbook(
-        runbook, {}, settings, ui, RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run),
-        RunRecord.create(runbook.name, settings.secrets()), header(settings, [step_kinds.kind_of(step.kind).target]),
+        runbook,
+        {},
+        settings,
+        ui,
+        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run),
+        RunRecord.create(runbook.name, settings.secrets()),
+        header(settings, [step_kinds.kind_of(step.kind).target]),
     )
     raise typer.Exit(outcome.exit_code)

@@ -25,6 +25,8 @@ def show_command(ctx: typer.Context, output: OutputOption = None) -> None:
     settings = state.settings()
     path = state.config or paths.default_config_file()
     if state.output_format(output) == "json":
-        print_json(state.consoles.out, {"config_file": str(path), "settings": settings.redacted(), "sources": settings.sources})
+        print_json(
+            state.consoles.out, {"config_file": str(path), "settings": settings.redacted(), "sources": settings.sources}
+        )
         return
     render_settings(state.consoles.out, settings, path)

@@ -16,7 +16,9 @@ app = typer.Typer(
     "Example: ditsops db activity",
 )
 
-OlderThan = Annotated[str, typer.Option("--older-than", help="Only sessions in their state longer than this (30s, 5m, 1h).")]
+OlderThan = Annotated[
+    str, typer.Option("--older-than", help="Only sessions in their state longer than this (30s, 5m, 1h).")
+]
 
 
 def _duration(text: str, option: str = "--older-than"):
@@ -79,8 +81,18 @@ def long_queries_command(
 
     Example: ditsops db long-queries --older-than 2m
     """
-    _list(ctx, "long_queries", _duration(older_than), limit, output, full, dsn,
-          title=f"Queries running longer than {older_than}", empty=f"No query has run longer than {older_than}.", age="query")
+    _list(
+        ctx,
+        "long_queries",
+        _duration(older_than),
+        limit,
+        output,
+        full,
+        dsn,
+        title=f"Queries running longer than {older_than}",
+        empty=f"No query has run longer than {older_than}.",
+        age="query",
+    )
 
 
 @app.command("idle-in-transaction")
@@ -96,8 +108,18 @@ def idle_in_transaction_command(
 
     Example: ditsops db idle-in-transaction --older-than 30s
     """
-    _list(ctx, "idle_in_transaction", _duration(older_than), limit, output, full, dsn,
-          title=f"Idle in transaction longer than {older_than}", empty=f"No session idle in transaction longer than {older_than}.", age="state")
+    _list(
+        ctx,
+        "idle_in_transaction",
+        _duration(older_than),
+        limit,
+        output,
+        full,
+        dsn,
+        title=f"Idle in transaction longer than {older_than}",
+        empty=f"No session idle in transaction longer than {older_than}.",
+        age="state",
+    )
 
 
 def _list(ctx, which: str, older, limit, output, full, dsn, *, title: str, empty: str, age: str) -> None:
@@ -119,7 +141,9 @@ def _list(ctx, which: str, older, limit, output, full, dsn, *, title: str, empty
 
 
 @app.command("blocking")
-def blocking_command(ctx: typer.Context, output: OutputOption = None, full: FullOption = False, dsn: DsnOption = None) -> None:
+def blocking_command(
+    ctx: typer.Context, output: OutputOption = None, full: FullOption = False, dsn: DsnOption = None
+) -> None:
     """Sessions waiting on a lock, as a tree under the sessions blocking them.
 
     Example: ditsops db blocking
@@ -136,6 +160,7 @@ def blocking_command(ctx: typer.Context, output: OutputOption = None, full: Full
     finally:
         client.close()
     if fmt == "json":
+
         def node(n):
             return {**n.backend.to_json(), "blocks": [node(c) for c in n.blocks]}
 
@@ -144,43 +169,100 @@ def blocking_command(ctx: typer.Context, output: OutputOption = None, full: Full
         render_blocking(state.consoles.out, forest, full=full)
 
 
-def _signal(ctx, action: str, pids, older_than, states, user, app_name, database, limit, yes, dry_run, non_interactive, output, full, dsn) -> None:
+def _signal(
+    ctx,
+    action: str,
+    pids,
+    older_than,
+    states,
+    user,
+    app_name,
+    database,
+    limit,
+    yes,
+    dry_run,
+    non_interactive,
+    output,
+    full,
+    dsn,
+) -> None:
     from ditsops.cli.common import run_action
     from ditsops.core.durations import to_prometheus
     from ditsops.core.model import Step
     from ditsops.core.steps.backends import BackendsSpec, build_filter
 
-    raw = {"pids": list(pids or []), "state": list(states or []), "older_than": older_than and _duration(older_than),
-           "user": user, "application": app_name, "database": database}
+    raw = {
+        "pids": list(pids or []),
+        "state": list(states or []),
+        "older_than": older_than and _duration(older_than),
+        "user": user,
+        "application": app_name,
+        "database": database,
+    }
     if build_filter(raw).is_empty():
         raise UsageError(f"db {action}: give --pid or at least one filter (--older-than, --state, --user, --app, --db)")
     if raw["older_than"] and not raw["state"] and not raw["pids"]:
         raw["state"] = ["active", "idle in transaction", "idle in transaction (aborted)", "fastpath function call"]
     filters = {k: (to_prometheus(v) if k == "older_than" else v) for k, v in raw.items() if v}
-    step = Step(id=f"db-{action}", title=f"{action.capitalize()} these backends", kind=f"action:{action}-backends",
-                spec=BackendsSpec(filters, limit))
-    run_action(ctx, step, f"{action.capitalize()} PostgreSQL backends", yes=yes, dry_run=dry_run,
-               non_interactive=non_interactive, output=output, full=full, dsn=dsn)
+    step = Step(
+        id=f"db-{action}",
+        title=f"{action.capitalize()} these backends",
+        kind=f"action:{action}-backends",
+        spec=BackendsSpec(filters, limit),
+    )
+    run_action(
+        ctx,
+        step,
+        f"{action.capitalize()} PostgreSQL backends",
+        yes=yes,
+        dry_run=dry_run,
+        non_interactive=non_interactive,
+        output=output,
+        full=full,
+        dsn=dsn,
+    )
 
 
 def _signal_command(action: str):
     def command(
         ctx: typer.Context,
         pids: Annotated[list[int] | None, typer.Option("--pid", help="Backend pid; repeatable.")] = None,
-        older_than: Annotated[str | None, typer.Option("--older-than", help="In their current state longer than this.")] = None,
-        states: Annotated[list[str] | None, typer.Option("--state", help="active, idle in transaction, ...; repeatable.")] = None,
+        older_than: Annotated[
+            str | None, typer.Option("--older-than", help="In their current state longer than this.")
+        ] = None,
+        states: Annotated[
+            list[str] | None, typer.Option("--state", help="active, idle in transaction, ...; repeatable.")
+        ] = None,
         user: Annotated[str | None, typer.Option("--user", help="Only this user.")] = None,
         app_name: Annotated[str | None, typer.Option("--app", help="Only this application_name.")] = None,
         database: Annotated[str | None, typer.Option("--db", help="Only this database.")] = None,
         limit: Annotated[int, typer.Option("--limit", help="At most this many backends.", min=1)] = 200,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; act on what the preview shows.")] = False,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be hit; change nothing.")] = False,
-        non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Never prompt (refuses without --yes).")] = False,
+        non_interactive: Annotated[
+            bool, typer.Option("--non-interactive", help="Never prompt (refuses without --yes).")
+        ] = False,
         output: OutputOption = None,
         full: FullOption = False,
         dsn: DsnOption = None,
     ) -> None:
-        _signal(ctx, action, pids, older_than, states, user, app_name, database, limit, yes, dry_run, non_interactive, output, full, dsn)
+        _signal(
+            ctx,
+            action,
+            pids,
+            older_than,
+            states,
+            user,
+            app_name,
+            database,
+            limit,
+            yes,
+            dry_run,
+            non_interactive,
+            output,
+            full,
+            dsn,
+        )
 
     verb = "Terminate" if action == "terminate" else "Cancel the current query of"
     command.__doc__ = (

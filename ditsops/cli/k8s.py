@@ -9,8 +9,11 @@ import typer
 from ditsops.cli.common import OutputOption, app_state, run_action
 from ditsops.core.errors import UsageError
 
-app = typer.Typer(no_args_is_help=True, help="Inspect and act on Dits deployments: status, logs, events, history, "
-                  "undo, restart, scale, set-env, rollout-status.\n\nExample: ditsops k8s status dits-server")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Inspect and act on Dits deployments: status, logs, events, history, "
+    "undo, restart, scale, set-env, rollout-status.\n\nExample: ditsops k8s status dits-server",
+)
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Server-side dry run and preview only.")]
@@ -21,7 +24,9 @@ Timeout = Annotated[str, typer.Option("--timeout", help="How long to follow the 
 @app.callback()
 def k8s(
     ctx: typer.Context,
-    kube_context: Annotated[str | None, typer.Option("--context", help="Kubernetes context.", show_default=False)] = None,
+    kube_context: Annotated[
+        str | None, typer.Option("--context", help="Kubernetes context.", show_default=False)
+    ] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace.", show_default=False)] = None,
 ) -> None:
     """Kubernetes reads and deployment actions.
@@ -50,9 +55,12 @@ def _emit(ctx: typer.Context, output: str | None, data, render) -> None:
 
 
 @app.command("status")
-def status_command(ctx: typer.Context, deployment: Annotated[str | None, typer.Argument(help="Deployment (default: all).")] = None,
-                   selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector.")] = None,
-                   output: OutputOption = None) -> None:
+def status_command(
+    ctx: typer.Context,
+    deployment: Annotated[str | None, typer.Argument(help="Deployment (default: all).")] = None,
+    selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector.")] = None,
+    output: OutputOption = None,
+) -> None:
     """Deployments (desired/updated/ready/available, revision, images, conditions) and their pods.
 
     Example: ditsops k8s status dits-server
@@ -65,18 +73,26 @@ def status_command(ctx: typer.Context, deployment: Annotated[str | None, typer.A
         views = kube.status(client, deployment, selector)
     finally:
         client.close()
-    _emit(ctx, output, [v.__dict__ | {"pods": [p.__dict__ for p in v.pods]} for v in views],
-          lambda console: render_status(console, views, client.target))
+    _emit(
+        ctx,
+        output,
+        [v.__dict__ | {"pods": [p.__dict__ for p in v.pods]} for v in views],
+        lambda console: render_status(console, views, client.target),
+    )
 
 
 @app.command("logs")
 def logs_command(
     ctx: typer.Context,
-    selector: Annotated[str, typer.Option("--selector", "-l", help="Label selector of the pods, e.g. app=dits-server.")],
+    selector: Annotated[
+        str, typer.Option("--selector", "-l", help="Label selector of the pods, e.g. app=dits-server.")
+    ],
     tail: Annotated[int, typer.Option("--tail", help="Lines per pod.", min=1)] = 100,
     grep: Annotated[str | None, typer.Option("--grep", help="Only lines matching this regular expression.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only lines newer than this (10m).")] = None,
-    previous: Annotated[bool, typer.Option("--previous", help="The previous container's logs (after a crash).")] = False,
+    previous: Annotated[
+        bool, typer.Option("--previous", help="The previous container's logs (after a crash).")
+    ] = False,
     container: Annotated[str | None, typer.Option("--container", "-c", help="Container name.")] = None,
     output: OutputOption = None,
 ) -> None:
@@ -98,17 +114,25 @@ def logs_command(
         raise UsageError(str(error)) from None
     client = _client(ctx)
     try:
-        lines, pods = kube.logs(client, selector, tail=tail, since_seconds=since_seconds, previous=previous,
-                                grep=grep, container=container)
+        lines, pods = kube.logs(
+            client, selector, tail=tail, since_seconds=since_seconds, previous=previous, grep=grep, container=container
+        )
     finally:
         client.close()
-    _emit(ctx, output, [{"pod": line.pod, "line": line.text} for line in lines],
-          lambda console: render_logs(console, lines, pods))
+    _emit(
+        ctx,
+        output,
+        [{"pod": line.pod, "line": line.text} for line in lines],
+        lambda console: render_logs(console, lines, pods),
+    )
 
 
 @app.command("events")
-def events_command(ctx: typer.Context, deployment: Annotated[str | None, typer.Argument(help="Only objects of this name.")] = None,
-                   output: OutputOption = None) -> None:
+def events_command(
+    ctx: typer.Context,
+    deployment: Annotated[str | None, typer.Argument(help="Only objects of this name.")] = None,
+    output: OutputOption = None,
+) -> None:
     """Recent events, newest first (warnings highlighted).
 
     Example: ditsops k8s events dits-server
@@ -125,8 +149,9 @@ def events_command(ctx: typer.Context, deployment: Annotated[str | None, typer.A
 
 
 @app.command("history")
-def history_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
-                    output: OutputOption = None) -> None:
+def history_command(
+    ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")], output: OutputOption = None
+) -> None:
     """Rollout history: revision, images, change-cause, age, and which is current.
 
     Example: ditsops k8s history dits-server
@@ -143,8 +168,9 @@ def history_command(ctx: typer.Context, deployment: Annotated[str, typer.Argumen
 
 
 @app.command("rollout-status")
-def rollout_status_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
-                           timeout: Timeout = "5m") -> None:
+def rollout_status_command(
+    ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")], timeout: Timeout = "5m"
+) -> None:
     """Follow a rollout until it is done (exit 0) or the timeout passes (exit 1), like kubectl rollout status.
 
     Example: ditsops k8s rollout-status dits-server --timeout 2m
@@ -174,36 +200,74 @@ def _act(ctx, kind: str, title: str, fields: dict, yes: bool, dry_run: bool, non
 
 
 @app.command("undo")
-def undo_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
-                 to_revision: Annotated[int, typer.Option("--to-revision", help="Revision to go back to (default: the previous one).", min=0)] = 0,
-                 timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
-                 non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+def undo_command(
+    ctx: typer.Context,
+    deployment: Annotated[str, typer.Argument(help="Deployment.")],
+    to_revision: Annotated[
+        int, typer.Option("--to-revision", help="Revision to go back to (default: the previous one).", min=0)
+    ] = 0,
+    timeout: Timeout = "5m",
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    non_interactive: NonInteractive = False,
+    output: OutputOption = None,
+) -> None:
     """Roll back to the previous (or a given) revision, exactly like kubectl rollout undo.
 
     Example: ditsops k8s undo dits-server --to-revision 3
     """
-    _act(ctx, "rollout-undo", f"Roll back {deployment}", {"deployment": deployment, "to_revision": to_revision,
-         "timeout": timeout}, yes, dry_run, non_interactive, output)
+    _act(
+        ctx,
+        "rollout-undo",
+        f"Roll back {deployment}",
+        {"deployment": deployment, "to_revision": to_revision, "timeout": timeout},
+        yes,
+        dry_run,
+        non_interactive,
+        output,
+    )
 
 
 @app.command("restart")
-def restart_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
-                    timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
-                    non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+def restart_command(
+    ctx: typer.Context,
+    deployment: Annotated[str, typer.Argument(help="Deployment.")],
+    timeout: Timeout = "5m",
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    non_interactive: NonInteractive = False,
+    output: OutputOption = None,
+) -> None:
     """Replace every pod (kubectl.kubernetes.io/restartedAt), like kubectl rollout restart.
 
     Example: ditsops k8s restart dits-server
     """
-    _act(ctx, "restart", f"Restart {deployment}", {"deployment": deployment, "timeout": timeout},
-         yes, dry_run, non_interactive, output)
+    _act(
+        ctx,
+        "restart",
+        f"Restart {deployment}",
+        {"deployment": deployment, "timeout": timeout},
+        yes,
+        dry_run,
+        non_interactive,
+        output,
+    )
 
 
 @app.command("scale")
-def scale_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
-                  replicas: Annotated[int, typer.Option("--replicas", help="New number of replicas.", min=0)],
-                  current_replicas: Annotated[int | None, typer.Option("--current-replicas", help="Refuse unless it has exactly this many now.", min=0)] = None,
-                  timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
-                  non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+def scale_command(
+    ctx: typer.Context,
+    deployment: Annotated[str, typer.Argument(help="Deployment.")],
+    replicas: Annotated[int, typer.Option("--replicas", help="New number of replicas.", min=0)],
+    current_replicas: Annotated[
+        int | None, typer.Option("--current-replicas", help="Refuse unless it has exactly this many now.", min=0)
+    ] = None,
+    timeout: Timeout = "5m",
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    non_interactive: NonInteractive = False,
+    output: OutputOption = None,
+) -> None:
     """Scale through the scale subresource, with kubectl's --current-replicas precondition.
 
     Example: ditsops k8s scale dits-server --replicas 5 --current-replicas 3
@@ -215,11 +279,17 @@ def scale_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(
 
 
 @app.command("set-env")
-def set_env_command(ctx: typer.Context, deployment: Annotated[str, typer.Argument(help="Deployment.")],
-                    assignments: Annotated[list[str], typer.Argument(help="KEY=VALUE to set, KEY- to remove.")],
-                    container: Annotated[str | None, typer.Option("--container", "-c", help="Only this container.")] = None,
-                    timeout: Timeout = "5m", yes: Yes = False, dry_run: DryRun = False,
-                    non_interactive: NonInteractive = False, output: OutputOption = None) -> None:
+def set_env_command(
+    ctx: typer.Context,
+    deployment: Annotated[str, typer.Argument(help="Deployment.")],
+    assignments: Annotated[list[str], typer.Argument(help="KEY=VALUE to set, KEY- to remove.")],
+    container: Annotated[str | None, typer.Option("--container", "-c", help="Only this container.")] = None,
+    timeout: Timeout = "5m",
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    non_interactive: NonInteractive = False,
+    output: OutputOption = None,
+) -> None:
     """Set (KEY=VALUE) or remove (KEY-) environment variables, like kubectl set env.
 
     Example: ditsops k8s set-env dits-server DATABASE_POOL_SIZE=50

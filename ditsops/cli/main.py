@@ -22,6 +22,7 @@ from ditsops.cli import sandbox as sandbox_cli
 from ditsops.cli.common import app_state
 from ditsops.core.errors import DitsopsError, ExitCode
 
+
 class _RootGroup(TyperGroup):
     """The one place errors become a one-line message and a defined exit code.
 
@@ -87,14 +88,46 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    profile: Annotated[str | None, typer.Option("--profile", "-p", help="Profile from the config file (or 'sandbox').", envvar="DITSOPS_PROFILE", show_envvar=False)] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Config file (default: $XDG_CONFIG_HOME/ditsops/config.toml).", envvar="DITSOPS_CONFIG", show_envvar=False)] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Profile from the config file (or 'sandbox').",
+            envvar="DITSOPS_PROFILE",
+            show_envvar=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Config file (default: $XDG_CONFIG_HOME/ditsops/config.toml).",
+            envvar="DITSOPS_CONFIG",
+            show_envvar=False,
+        ),
+    ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="Output format: table or json.")] = "table",
-    dsn: Annotated[str | None, typer.Option("--dsn", help="PostgreSQL DSN (prefer DITSOPS_DSN: options are visible in ps).", show_default=False)] = None,
-    kube_context: Annotated[str | None, typer.Option("--context", help="Kubernetes context (default: the kubeconfig's current one).", show_default=False)] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Kubernetes namespace (default: the context's).", show_default=False)] = None,
+    dsn: Annotated[
+        str | None,
+        typer.Option(
+            "--dsn", help="PostgreSQL DSN (prefer DITSOPS_DSN: options are visible in ps).", show_default=False
+        ),
+    ] = None,
+    kube_context: Annotated[
+        str | None,
+        typer.Option(
+            "--context", help="Kubernetes context (default: the kubeconfig's current one).", show_default=False
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "-n", help="Kubernetes namespace (default: the context's).", show_default=False),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
+    ] = False,
 ) -> None:
     """Incident response for Dits.
 

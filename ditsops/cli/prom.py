@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated
 
 import typer
@@ -9,9 +10,13 @@ import typer
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.core.errors import UsageError
 
-app = typer.Typer(no_args_is_help=True, help="Query Prometheus.\n\nExample: ditsops prom query 'up{job=\"dits-server\"}'")
+app = typer.Typer(
+    no_args_is_help=True, help="Query Prometheus.\n\nExample: ditsops prom query 'up{job=\"dits-server\"}'"
+)
 
-Unit = Annotated[str | None, typer.Option("--unit", help="Format values as percent, ratio, seconds, bytes, per-second.")]
+Unit = Annotated[
+    str | None, typer.Option("--unit", help="Format values as percent, ratio, seconds, bytes, per-second.")
+]
 Top = Annotated[int, typer.Option("--top", help="Series to list (the highest first); the rest are counted.", min=1)]
 
 
@@ -29,11 +34,18 @@ def _show(ctx: typer.Context, result, output: str | None, unit: str | None, top:
     state = app_state(ctx)
     summary = summarize(result, unit=unit, top=top)
     if state.output_format(output) == "json":
-        print_json(state.consoles.out, {
-            "result_type": result.result_type, "warnings": result.warnings, "scalar": result.scalar,
-            "count": len(result.series),
-            "series": [{"labels": s.labels, "value": s.value, "points": [list(p) for p in s.points]} for s in result.series],
-        })
+        print_json(
+            state.consoles.out,
+            {
+                "result_type": result.result_type,
+                "warnings": result.warnings,
+                "scalar": result.scalar,
+                "count": len(result.series),
+                "series": [
+                    {"labels": s.labels, "value": s.value, "points": [list(p) for p in s.points]} for s in result.series
+                ],
+            },
+        )
         return
     render_query(state.consoles.out, summary, result.warnings, unit)
 
@@ -73,7 +85,7 @@ def range_command(
 
     Example: ditsops prom range 'rate(dits_http_requests_total[1m])' --since 1h --step 1m
     """
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ditsops.core.durations import parse_duration, to_prometheus
 
@@ -81,7 +93,7 @@ def range_command(
         window, resolution = parse_duration(since), parse_duration(step)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    end = datetime.now(timezone.utc)
+    end = datetime.now(UTC)
     client = _client(ctx)
     try:
         result = client.query_range(expr, end - window, end, to_prometheus(resolution))
@@ -91,14 +103,14 @@ def range_command(
 
 
 def _time(text: str):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     try:
-        return datetime.fromtimestamp(float(text), timezone.utc)
+        return datetime.fromtimestamp(float(text), UTC)
     except ValueError:
         pass
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"--time {text!r}: expected RFC 3339 (2026-11-28T03:00:00Z) or unix seconds") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

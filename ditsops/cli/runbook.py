@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Annotated
 
@@ -44,12 +45,28 @@ def _complete_runbook(incomplete: str) -> list[str]:
 @app.command("run")
 def run_command(
     ctx: typer.Context,
-    name: Annotated[str | None, typer.Argument(help="Runbook name (see `runbook list`) or path to a YAML file.", autocompletion=_complete_runbook, show_default=False)] = None,
-    alert: Annotated[str | None, typer.Option("--alert", help="Run the runbook answering this firing alert, with parameters from its labels.")] = None,
-    assignments: Annotated[list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(
+            help="Runbook name (see `runbook list`) or path to a YAML file.",
+            autocompletion=_complete_runbook,
+            show_default=False,
+        ),
+    ] = None,
+    alert: Annotated[
+        str | None,
+        typer.Option("--alert", help="Run the runbook answering this firing alert, with parameters from its labels."),
+    ] = None,
+    assignments: Annotated[
+        list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")
+    ] = None,
     from_step: Annotated[str | None, typer.Option("--from", help="Start at this step id (resume).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Run diagnostics and preview actions without applying any.")] = False,
-    non_interactive: Annotated[bool, typer.Option("--non-interactive", help="Never prompt: destructive steps need --yes.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Run diagnostics and preview actions without applying any.")
+    ] = False,
+    non_interactive: Annotated[
+        bool, typer.Option("--non-interactive", help="Never prompt: destructive steps need --yes.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm destructive steps in advance.")] = False,
     output: OutputOption = None,
     full: FullOption = False,
@@ -83,24 +100,38 @@ def run_command(
     else:
         raise UsageError("name a runbook or give --alert NAME", hint="ditsops runbook list")
     params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=settings.params)
-    mode = "dry run" if dry_run else "interactive" if interactive else (
-        "non-interactive, --yes" if yes else "non-interactive (destructive steps refused without --yes)")
+    mode = (
+        "dry run"
+        if dry_run
+        else "interactive"
+        if interactive
+        else ("non-interactive, --yes" if yes else "non-interactive (destructive steps refused without --yes)")
+    )
     consoles = state.consoles
-    ui = (JsonInteraction(consoles.err, consoles.out, full=full, mode=mode) if fmt == "json"
-          else ConsoleInteraction(consoles.out, full=full, mode=mode))
+    ui = (
+        JsonInteraction(consoles.err, consoles.out, full=full, mode=mode)
+        if fmt == "json"
+        else ConsoleInteraction(consoles.out, full=full, mode=mode)
+    )
     targets = [step_kinds.kind_of(s.kind).target for s in runbook.steps]
     record = RunRecord.create(runbook.name, settings.secrets())
     outcome = run_runbook(
-        runbook, params, settings, ui,
-        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run, from_step=from_step, elapsed_before=elapsed),
-        record, header(settings, targets),
+        runbook,
+        params,
+        settings,
+        ui,
+        RunOptions(
+            interactive=interactive, assume_yes=yes, dry_run=dry_run, from_step=from_step, elapsed_before=elapsed
+        ),
+        record,
+        header(settings, targets),
     )
     raise typer.Exit(outcome.exit_code)
 
 
 def _from_alert(state, settings, alert: str, name: str | None, interactive: bool):
     """The runbook answering a firing alert, the alert's labels, and how long it has fired."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from ditsops.core import catalog
     from ditsops.core.alerting import gather
@@ -115,17 +146,23 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
         runbook = books[0]
     firing = [v for v in gather(settings) if v.alert.name == alert]
     if not firing:
-        raise DitsopsError(f"alert {alert} is not firing or pending now", hint=f"run it by name: ditsops runbook {runbook.name}")
+        raise DitsopsError(
+            f"alert {alert} is not firing or pending now", hint=f"run it by name: ditsops runbook {runbook.name}"
+        )
     if len(firing) > 1:
         if not interactive:
-            shown = "; ".join(", ".join(f"{k}={v}" for k, v in sorted(f.alert.labels.items()) if k != "alertname") for f in firing)
-            raise UsageError(f"{len(firing)} {alert} alerts are firing ({shown}); pick one on a terminal, "
-                             "or run the runbook by name with --set")
+            shown = "; ".join(
+                ", ".join(f"{k}={v}" for k, v in sorted(f.alert.labels.items()) if k != "alertname") for f in firing
+            )
+            raise UsageError(
+                f"{len(firing)} {alert} alerts are firing ({shown}); pick one on a terminal, "
+                "or run the runbook by name with --set"
+            )
         chosen = firing[choose_alert(state.consoles.out, firing)]
     else:
         chosen = firing[0]
     since = chosen.alert.since
-    elapsed = (datetime.now(timezone.utc) - since).total_seconds() if since else 0.0
+    elapsed = (datetime.now(UTC) - since).total_seconds() if since else 0.0
     return runbook, dict(chosen.alert.labels), max(elapsed, 0.0)
 
 
@@ -142,12 +179,22 @@ def list_command(ctx: typer.Context, output: OutputOption = None) -> None:
     state = app_state(ctx)
     entries = catalog()
     if state.output_format(output) == "json":
-        print_json(state.consoles.out, [
-            {"name": e.runbook.name, "title": e.runbook.title, "alert": e.runbook.alert, "severity": e.runbook.severity,
-             "steps": len(e.runbook.steps), "path": str(e.path)} if e.runbook else
-            {"name": e.path.stem, "path": str(e.path), "problems": list(e.problems)}
-            for e in entries
-        ])
+        print_json(
+            state.consoles.out,
+            [
+                {
+                    "name": e.runbook.name,
+                    "title": e.runbook.title,
+                    "alert": e.runbook.alert,
+                    "severity": e.runbook.severity,
+                    "steps": len(e.runbook.steps),
+                    "path": str(e.path),
+                }
+                if e.runbook
+                else {"name": e.path.stem, "path": str(e.path), "problems": list(e.problems)}
+                for e in entries
+            ],
+        )
         return
     render_runbook_list(state.consoles.out, entries)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.http import make_client, request, require_url
@@ -35,7 +35,11 @@ class Matcher:
         return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
 
     def describe(self) -> str:
-        op = ("=" if self.is_equal else "!") + ("~" if self.is_regex else "") if self.is_regex or not self.is_equal else "="
+        op = (
+            ("=" if self.is_equal else "!") + ("~" if self.is_regex else "")
+            if self.is_regex or not self.is_equal
+            else "="
+        )
         return f'{self.name}{op}"{self.value}"'
 
     def to_api(self) -> dict[str, Any]:
@@ -83,13 +87,25 @@ class AlertmanagerClient:
         for item in self._get("/api/v2/alerts"):
             status = item.get("status", {})
             silenced, inhibited = tuple(status.get("silencedBy") or ()), tuple(status.get("inhibitedBy") or ())
-            state = "silenced" if silenced else "inhibited" if inhibited else (
-                "firing" if status.get("state") == "active" else status.get("state", "firing"))
-            result.append(Alert(
-                name=item["labels"].get("alertname", "?"), state=state, labels=item.get("labels", {}),
-                annotations=item.get("annotations", {}), since=parse_time(item.get("startsAt")),
-                source="alertmanager", silenced_by=silenced, inhibited_by=inhibited,
-            ))
+            state = (
+                "silenced"
+                if silenced
+                else "inhibited"
+                if inhibited
+                else ("firing" if status.get("state") == "active" else status.get("state", "firing"))
+            )
+            result.append(
+                Alert(
+                    name=item["labels"].get("alertname", "?"),
+                    state=state,
+                    labels=item.get("labels", {}),
+                    annotations=item.get("annotations", {}),
+                    since=parse_time(item.get("startsAt")),
+                    source="alertmanager",
+                    silenced_by=silenced,
+                    inhibited_by=inhibited,
+                )
+            )
         return result
 
     def silences(self) -> list[Silence]:
@@ -101,7 +117,7 @@ class AlertmanagerClient:
     def add_silence(self, matchers: list[Matcher], ends: datetime, created_by: str, comment: str) -> str:
         body = {
             "matchers": [m.to_api() for m in matchers],
-            "startsAt": datetime.now(timezone.utc).isoformat(),
+            "startsAt": datetime.now(UTC).isoformat(),
             "endsAt": ends.isoformat(),
             "createdBy": created_by,
             "comment": comment,
@@ -118,7 +134,8 @@ def _silence(item: dict[str, Any]) -> Silence:
         id=item["id"],
         state=item.get("status", {}).get("state", ""),
         matchers=tuple(
-            Matcher(m["name"], m["value"], m.get("isRegex", False), m.get("isEqual", True)) for m in item.get("matchers", [])
+            Matcher(m["name"], m["value"], m.get("isRegex", False), m.get("isEqual", True))
+            for m in item.get("matchers", [])
         ),
         starts=parse_time(item.get("startsAt")),
         ends=parse_time(item.get("endsAt")),

@@ -55,8 +55,16 @@ def make_client(settings: Settings, base_url: str) -> httpx.Client:
     )
 
 
-def request(client: httpx.Client, method: str, path: str, what: str, secrets: frozenset[str] = frozenset(),
-            *, ok_statuses: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
+def request(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    what: str,
+    secrets: frozenset[str] = frozenset(),
+    *,
+    ok_statuses: tuple[int, ...] = (),
+    **kwargs: Any,
+) -> httpx.Response:
     """Send a request; raise TargetUnreachable for transport failures and 5xx, TargetError for 4xx.
 
     Statuses in ok_statuses are returned as data (a 503 from /health means 'degraded').

@@ -80,8 +80,10 @@ def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
         except OSError:
             namespace = settings.namespace or "default"
     else:
-        raise ConfigError(f"no kubeconfig at {path} and not running in a cluster",
-                          hint="set KUBECONFIG, kubeconfig in a profile, or use --profile sandbox")
+        raise ConfigError(
+            f"no kubeconfig at {path} and not running in a cluster",
+            hint="set KUBECONFIG, kubeconfig in a profile, or use --profile sandbox",
+        )
     api.configuration.retries = False  # fail in seconds when the API server is gone
     return api, KubeTarget(name, api.configuration.host, namespace)
 
@@ -109,24 +111,41 @@ class KubeClient:
 
     # -- transport ---------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
-                content_type: str = "application/json", what: str = "", raw: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        what: str = "",
+        raw: bool = False,
+    ) -> Any:
         import urllib3
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
         params = self._api.param_serialize(
-            method=method, resource_path=path, query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
-            header_params=headers, body=body, auth_settings=["BearerToken"],
+            method=method,
+            resource_path=path,
+            query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
         )
         try:
             response = self._api.call_api(*params, _request_timeout=self.timeout)
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as error:
             reason = getattr(error, "reason", None) or error
-            raise TargetUnreachable(f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}") from None
+            raise TargetUnreachable(
+                f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}"
+            ) from None
         except Exception as error:  # the client wraps TLS and request errors in ApiException(status=0)
             if getattr(error, "status", None) == 0:
-                raise TargetUnreachable(f"cannot reach the Kubernetes API at {self.target.server}: {_short(error)}") from None
+                raise TargetUnreachable(
+                    f"cannot reach the Kubernetes API at {self.target.server}: {_short(error)}"
+                ) from None
             raise
         data = response.data or b""
         if 200 <= response.status < 300:
@@ -142,8 +161,10 @@ class KubeClient:
         except (ValueError, AttributeError):
             message = data.decode("utf-8", "replace")[:200]
         if status == 403:
-            return TargetError(f"forbidden: you may not {VERBS.get(method, method.lower())} {what or path} "
-                               f"in namespace {self.namespace}: {message}")
+            return TargetError(
+                f"forbidden: you may not {VERBS.get(method, method.lower())} {what or path} "
+                f"in namespace {self.namespace}: {message}"
+            )
         if status == 404:
             return TargetError(f"{what or path} not found in namespace {self.namespace} ({self.target.context})")
         if status == 409:
@@ -151,11 +172,14 @@ class KubeClient:
         if status == 401:
             return TargetError(f"the Kubernetes API at {self.target.server} refused the credentials: {message}")
         if status >= 500 or status == 429:
-            return TargetUnreachable(f"the Kubernetes API at {self.target.server} failed: HTTP {status} {message}".strip())
+            return TargetUnreachable(
+                f"the Kubernetes API at {self.target.server} failed: HTTP {status} {message}".strip()
+            )
         return TargetError(f"the Kubernetes API rejected {VERBS.get(method, method)} {what or path}: {message}")
 
-    def _path(self, resource: str, name: str | None = None, subresource: str | None = None,
-              namespace: str | None = None) -> str:
+    def _path(
+        self, resource: str, name: str | None = None, subresource: str | None = None, namespace: str | None = None
+    ) -> str:
         prefix, _ = RESOURCES[resource]
         path = f"{prefix}/namespaces/{quote(namespace or self.namespace)}/{resource}"
         if name:
@@ -170,41 +194,82 @@ class KubeClient:
         label = f'{RESOURCES[resource][1]} "{name}"' + (f" {subresource}" if subresource else "")
         return self.request("GET", self._path(resource, name, subresource), what=label)
 
-    def list(self, resource: str, *, selector: str | None = None, field_selector: str | None = None,
-             limit: int | None = None) -> list[dict[str, Any]]:
+    def list(
+        self, resource: str, *, selector: str | None = None, field_selector: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """Every item, fetched page by page (limit/continue) so huge lists stay bounded."""
         items: list[dict[str, Any]] = []
         token = None
         while True:
-            page = self.request("GET", self._path(resource), what=RESOURCES[resource][1], query={
-                "labelSelector": selector, "fieldSelector": field_selector,
-                "limit": min(PAGE, limit - len(items)) if limit else PAGE, "continue": token,
-            })
+            page = self.request(
+                "GET",
+                self._path(resource),
+                what=RESOURCES[resource][1],
+                query={
+                    "labelSelector": selector,
+                    "fieldSelector": field_selector,
+                    "limit": min(PAGE, limit - len(items)) if limit else PAGE,
+                    "continue": token,
+                },
+            )
             items += page.get("items", [])
             token = page.get("metadata", {}).get("continue")
             if not token or (limit and len(items) >= limit):
                 return items
 
-    def logs(self, pod: str, *, container: str | None = None, tail: int | None = None, since_seconds: int | None = None,
-             previous: bool = False) -> str:
-        return self.request("GET", self._path("pods", pod, "log"), what=f'logs of pod "{pod}"', raw=True, query={
-            "container": container, "tailLines": tail, "sinceSeconds": since_seconds,
-            "previous": "true" if previous else None,
-        })
+    def logs(
+        self,
+        pod: str,
+        *,
+        container: str | None = None,
+        tail: int | None = None,
+        since_seconds: int | None = None,
+        previous: bool = False,
+    ) -> str:
+        return self.request(
+            "GET",
+            self._path("pods", pod, "log"),
+            what=f'logs of pod "{pod}"',
+            raw=True,
+            query={
+                "container": container,
+                "tailLines": tail,
+                "sinceSeconds": since_seconds,
+                "previous": "true" if previous else None,
+            },
+        )
 
     # -- writes ------------------------------------------------------------------------
 
-    def patch(self, resource: str, name: str, patch: Any, content_type: str, *, dry_run: bool = False,
-              subresource: str | None = None) -> dict[str, Any]:
-        return self.request("PATCH", self._path(resource, name, subresource), body=patch, content_type=content_type,
-                            what=f'{RESOURCES[resource][1]} "{name}"',
-                            query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER})
+    def patch(
+        self,
+        resource: str,
+        name: str,
+        patch: Any,
+        content_type: str,
+        *,
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        return self.request(
+            "PATCH",
+            self._path(resource, name, subresource),
+            body=patch,
+            content_type=content_type,
+            what=f'{RESOURCES[resource][1]} "{name}"',
+            query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
+        )
 
-    def replace(self, resource: str, name: str, body: dict[str, Any], *, dry_run: bool = False,
-                subresource: str | None = None) -> dict[str, Any]:
-        return self.request("PUT", self._path(resource, name, subresource), body=body,
-                            what=f'{RESOURCES[resource][1]} "{name}"',
-                            query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER})
+    def replace(
+        self, resource: str, name: str, body: dict[str, Any], *, dry_run: bool = False, subresource: str | None = None
+    ) -> dict[str, Any]:
+        return self.request(
+            "PUT",
+            self._path(resource, name, subresource),
+            body=body,
+            what=f'{RESOURCES[resource][1]} "{name}"',
+            query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
+        )
 
 
 def retry_on_conflict(action, *, interval: float = 1.0, timeout: float = 300.0, sleep=time.sleep, clock=time.monotonic):
@@ -221,8 +286,13 @@ def retry_on_conflict(action, *, interval: float = 1.0, timeout: float = 300.0, 
 
 def _short(error: Any) -> str:
     text = str(error)
-    for marker in ("Connection refused", "Name or service not known", "timed out", "No route to host",
-                   "certificate verify failed"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "timed out",
+        "No route to host",
+        "certificate verify failed",
+    ):
         if marker in text:
             return marker
     return text.splitlines()[0][:200] if text else type(error).__name__

@@ -39,7 +39,7 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
     def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 def _milliseconds(text: str, name: str) -> int:
@@ -62,7 +62,13 @@ def describe_target(settings: Settings) -> DbTarget:
     return DbTarget(
         host=str(info.get("host") or os.environ.get("PGHOST") or "localhost"),
         port=str(info.get("port") or os.environ.get("PGPORT") or "5432"),
-        dbname=str(info.get("dbname") or os.environ.get("PGDATABASE") or info.get("user") or os.environ.get("PGUSER") or os.environ.get("USER", "")),
+        dbname=str(
+            info.get("dbname")
+            or os.environ.get("PGDATABASE")
+            or info.get("user")
+            or os.environ.get("PGUSER")
+            or os.environ.get("USER", "")
+        ),
         user=str(info.get("user") or os.environ.get("PGUSER") or os.environ.get("USER", "")),
     )
 
@@ -153,7 +159,9 @@ class PostgresClient:
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             if self._conn.closed or self._conn.broken:
                 reason = _first_line(str(error), self._secrets)
-                raise TargetUnreachable(f"lost the connection to PostgreSQL at {self.target.describe()}: {reason}") from None
+                raise TargetUnreachable(
+                    f"lost the connection to PostgreSQL at {self.target.describe()}: {reason}"
+                ) from None
             raise TargetError(f"PostgreSQL: {_first_line(str(error), self._secrets)}") from None
         except psycopg.Error as error:
             primary = getattr(error.diag, "message_primary", None) or str(error)

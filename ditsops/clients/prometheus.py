@@ -6,9 +6,9 @@ the whole envelope so that resultType, warnings and errors are not lost.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.http import auth_headers, basic_auth, make_client, request, require_url, verify
@@ -69,7 +69,7 @@ def parse_time(text: str | None) -> datetime | None:
     # Go writes up to nanoseconds; Python reads at most microseconds.
     cleaned = re.sub(r"\.(\d{1,6})\d*", r".\1", text.replace("Z", "+00:00"))
     parsed = datetime.fromisoformat(cleaned)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_result(data: dict[str, Any], warnings: list[str]) -> PromResult:
@@ -104,8 +104,12 @@ class PrometheusClient:
         session.hooks["response"].append(self._keep)
         # No retries: an engineer at 3 a.m. needs "unreachable" in seconds, not after backoff.
         self._prom = PrometheusConnect(
-            url=self.url, headers=auth_headers(settings) or None, auth=basic_auth(settings),
-            session=session, retry=Retry(total=0), timeout=settings.http_timeout,
+            url=self.url,
+            headers=auth_headers(settings) or None,
+            auth=basic_auth(settings),
+            session=session,
+            retry=Retry(total=0),
+            timeout=settings.http_timeout,
         )
         self._http = None
 
@@ -141,10 +145,14 @@ class PrometheusClient:
         try:
             send()
         except requests.exceptions.Timeout:
-            raise TargetUnreachable(f"Prometheus at {self.where} did not answer within {self._settings.http_timeout}s") from None
+            raise TargetUnreachable(
+                f"Prometheus at {self.where} did not answer within {self._settings.http_timeout}s"
+            ) from None
         except requests.exceptions.RequestException as error:
             reason = _short(error)
-            raise TargetUnreachable(f"cannot reach Prometheus at {self.where}: {redact_text(reason, self._secrets)}") from None
+            raise TargetUnreachable(
+                f"cannot reach Prometheus at {self.where}: {redact_text(reason, self._secrets)}"
+            ) from None
         except PrometheusApiClientException:
             raise self._rejected() from None
         body = self._body()
@@ -186,7 +194,9 @@ class PrometheusClient:
         ]
 
     def alert_rules(self) -> list[dict[str, Any]]:
-        body = request(self._client(), "GET", "/api/v1/rules", "Prometheus", self._secrets, params={"type": "alert"}).json()
+        body = request(
+            self._client(), "GET", "/api/v1/rules", "Prometheus", self._secrets, params={"type": "alert"}
+        ).json()
         return [rule for group in body.get("data", {}).get("groups", []) for rule in group.get("rules", [])]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ditsops.core.config import Settings
@@ -25,10 +25,18 @@ class AlertView:
     def to_json(self) -> dict[str, Any]:
         a = self.alert
         return {
-            "alertname": a.name, "state": a.state, "severity": a.severity, "since": a.since.isoformat() if a.since else None,
-            "summary": a.annotations.get("summary", ""), "labels": a.labels, "annotations": a.annotations,
-            "source": a.source, "silenced_by": list(a.silenced_by), "inhibited_by": list(a.inhibited_by),
-            "runbook": self.runbook, "command": self.command,
+            "alertname": a.name,
+            "state": a.state,
+            "severity": a.severity,
+            "since": a.since.isoformat() if a.since else None,
+            "summary": a.annotations.get("summary", ""),
+            "labels": a.labels,
+            "annotations": a.annotations,
+            "source": a.source,
+            "silenced_by": list(a.silenced_by),
+            "inhibited_by": list(a.inhibited_by),
+            "runbook": self.runbook,
+            "command": self.command,
         }
 
 
@@ -43,8 +51,10 @@ def gather(settings: Settings) -> list[AlertView]:
     from ditsops.core.catalog import catalog
 
     if not settings.alertmanager_url and not settings.prometheus_url:
-        raise ConfigError("neither Alertmanager nor Prometheus is configured",
-                          hint="set alertmanager_url or prometheus_url in a profile, or use --profile sandbox")
+        raise ConfigError(
+            "neither Alertmanager nor Prometheus is configured",
+            hint="set alertmanager_url or prometheus_url in a profile, or use --profile sandbox",
+        )
     alerts = []
     if settings.alertmanager_url:
         from ditsops.clients.alertmanager import AlertmanagerClient
@@ -65,6 +75,13 @@ def gather(settings: Settings) -> list[AlertView]:
         alerts += [a for a in found if a.state == "pending" or not settings.alertmanager_url]
     by_alert = {e.runbook.alert: e.runbook.name for e in catalog() if e.runbook and e.runbook.alert}
     views = [AlertView(a, runbook_for(a, by_alert)) for a in alerts]
-    oldest = datetime.max.replace(tzinfo=timezone.utc)
-    return sorted(views, key=lambda v: (STATE_ORDER.get(v.alert.state, 9), SEVERITY_ORDER.get(v.alert.severity, 9),
-                                        v.alert.since or oldest, v.alert.name))
+    oldest = datetime.max.replace(tzinfo=UTC)
+    return sorted(
+        views,
+        key=lambda v: (
+            STATE_ORDER.get(v.alert.state, 9),
+            SEVERITY_ORDER.get(v.alert.severity, 9),
+            v.alert.since or oldest,
+            v.alert.name,
+        ),
+    )

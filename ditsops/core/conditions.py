@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ditsops.core.model import CONDITION_STATES, Condition
-from ditsops.core.results import StepResult, Status
+from ditsops.core.results import Status, StepResult
 
 
 def parse_condition(text: str) -> Condition:

@@ -98,8 +98,19 @@ ENVIRONMENT = {
     "insecure": "DITSOPS_INSECURE",
     "http_timeout": "DITSOPS_HTTP_TIMEOUT",
 }
-_TEXT = {"dsn", "prometheus_url", "alertmanager_url", "dits_url", "kube_context", "kubeconfig", "namespace", "prometheus_token",
-         "http_username", "http_password", "ca_bundle"}
+_TEXT = {
+    "dsn",
+    "prometheus_url",
+    "alertmanager_url",
+    "dits_url",
+    "kube_context",
+    "kubeconfig",
+    "namespace",
+    "prometheus_token",
+    "http_username",
+    "http_password",
+    "ca_bundle",
+}
 _KEYS = {item.name for item in fields(Settings)} - {"profile", "sources"}
 
 

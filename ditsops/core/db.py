@@ -164,11 +164,19 @@ def check_states(states: tuple[str, ...]) -> tuple[str, ...]:
     return states
 
 
-def activity(client: PostgresClient, *, top: int = 10, database: str | None = None, user: str | None = None,
-             application: str | None = None) -> Activity:
+def activity(
+    client: PostgresClient,
+    *,
+    top: int = 10,
+    database: str | None = None,
+    user: str | None = None,
+    application: str | None = None,
+) -> Activity:
     scope = {"db": database, "user": user, "app": application}
     row = client.named("activity_counts", scope).dicts()[0]
-    longest = backends(client, BackendFilter(states=NON_IDLE, database=database, user=user, application=application), limit=10_000)
+    longest = backends(
+        client, BackendFilter(states=NON_IDLE, database=database, user=user, application=application), limit=10_000
+    )
     longest = sorted(longest, key=lambda b: b.query_age or 0, reverse=True)[:top]
     counts = {
         "active": row["active"],
@@ -244,8 +252,9 @@ class SignalReport:
     still_connected: list[int]  # terminated pids that had not exited yet when checked
 
 
-def signal_backends(client: PostgresClient, action: str, previewed: list[Backend], *, wait: float = 5.0,
-                    sleep=None, clock=None) -> SignalReport:
+def signal_backends(
+    client: PostgresClient, action: str, previewed: list[Backend], *, wait: float = 5.0, sleep=None, clock=None
+) -> SignalReport:
     """Send the signal to exactly the previewed backends that still have the same backend_start."""
     import time
 
@@ -258,9 +267,14 @@ def signal_backends(client: PostgresClient, action: str, previewed: list[Backend
     outcome = {row["pid"]: row["signalled"] for row in rows}
     signalled = [b for b in previewed if outcome.get(b.pid)]
     not_signalled = [
-        (b, "no longer connected, or its pid now belongs to a new connection" if b.pid not in outcome
-         else "PostgreSQL refused the signal")
-        for b in previewed if not outcome.get(b.pid)
+        (
+            b,
+            "no longer connected, or its pid now belongs to a new connection"
+            if b.pid not in outcome
+            else "PostgreSQL refused the signal",
+        )
+        for b in previewed
+        if not outcome.get(b.pid)
     ]
     still: list[int] = []
     if action == "terminate" and signalled:

@@ -105,9 +105,19 @@ def run_runbook(
     ctx.rerun = walker.rerun
 
     record.write(
-        "run-start", runbook=runbook.name, title=runbook.title, source=str(runbook.source),
-        params={k: display(v) for k, v in params.items()}, target=dict(target), by=who(),
-        options={"interactive": options.interactive, "yes": options.assume_yes, "dry_run": options.dry_run, "from": options.from_step},
+        "run-start",
+        runbook=runbook.name,
+        title=runbook.title,
+        source=str(runbook.source),
+        params={k: display(v) for k, v in params.items()},
+        target=dict(target),
+        by=who(),
+        options={
+            "interactive": options.interactive,
+            "yes": options.assume_yes,
+            "dry_run": options.dry_run,
+            "from": options.from_step,
+        },
     )
     ui.run_started(runbook, params, target)
     try:
@@ -131,8 +141,17 @@ def run_runbook(
 
 
 class _Walker:
-    def __init__(self, runbook, ctx: RunContext, ui: Interaction, options: RunOptions, record: RunRecord, outcome: RunOutcome):
-        self.runbook, self.ctx, self.ui, self.options, self.record, self.outcome = runbook, ctx, ui, options, record, outcome
+    def __init__(
+        self, runbook, ctx: RunContext, ui: Interaction, options: RunOptions, record: RunRecord, outcome: RunOutcome
+    ):
+        self.runbook, self.ctx, self.ui, self.options, self.record, self.outcome = (
+            runbook,
+            ctx,
+            ui,
+            options,
+            record,
+            outcome,
+        )
         self.total = len(runbook.steps)
 
     def walk(self, step: Step, number: int) -> None:
@@ -210,14 +229,30 @@ class _Walker:
             return True, "typed the target name" if production else "answered y"
         return False, "declined (the typed name did not match)" if production else "declined (answered n)"
 
-    def _finish(self, step: Step, result: StepResult, seconds: float, *, shown: str | None, number: int,
-                preview: Preview | None = None) -> None:
+    def _finish(
+        self,
+        step: Step,
+        result: StepResult,
+        seconds: float,
+        *,
+        shown: str | None,
+        number: int,
+        preview: Preview | None = None,
+    ) -> None:
         self.ctx.results[step.id] = result
         self.outcome.latest[step.id] = result
         self.outcome.steps.append(StepOutcome(step, result, seconds, preview))
         self.record.write(
-            "step", step=step.id, title=step.title, kind=step.kind, query=shown, status=result.status,
-            summary=result.summary, value=result.value, seconds=round(seconds, 3), warnings=result.warnings,
+            "step",
+            step=step.id,
+            title=step.title,
+            kind=step.kind,
+            query=shown,
+            status=result.status,
+            summary=result.summary,
+            value=result.value,
+            seconds=round(seconds, 3),
+            warnings=result.warnings,
             result=result.data,
         )
         if shown is None:
@@ -239,12 +274,17 @@ def _conclude(outcome: RunOutcome, options: RunOptions) -> None:
     if verdicts:
         # The latest result of each verified check decides: a later verify that passed
         # supersedes an earlier one that did not.
-        verified = dict.fromkeys(ref for o in verdicts for ref in step_kinds.kind_of(o.step.kind).step_references(o.step.spec))
+        verified = dict.fromkeys(
+            ref for o in verdicts for ref in step_kinds.kind_of(o.step.kind).step_references(o.step.spec)
+        )
         failing = [ref for ref in verified if outcome.latest.get(ref) and outcome.latest[ref].status == Status.FAILING]
     else:
         failing = [step_id for step_id, r in outcome.latest.items() if r.status == Status.FAILING]
     if refused:
-        outcome.exit_code, outcome.reason = ExitCode.REFUSED, f"refused destructive steps: {', '.join(refused)} (nothing changed)"
+        outcome.exit_code, outcome.reason = (
+            ExitCode.REFUSED,
+            f"refused destructive steps: {', '.join(refused)} (nothing changed)",
+        )
     elif unreachable:
         outcome.exit_code, outcome.reason = ExitCode.UNREACHABLE, f"target unreachable in: {', '.join(unreachable)}"
     elif errors:

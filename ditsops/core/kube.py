@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ def age_seconds(text: str | None, now: datetime | None = None) -> float | None:
     moment = parse_time(text)
     if moment is None:
         return None
-    return ((now or datetime.now(timezone.utc)) - moment).total_seconds()
+    return ((now or datetime.now(UTC)) - moment).total_seconds()
 
 
 def revision_of(obj: dict[str, Any]) -> int:
@@ -59,7 +59,8 @@ def owned_replicasets(client: KubeClient, deployment: dict[str, Any]) -> list[di
     uid = deployment["metadata"].get("uid")
     found = client.list("replicasets", selector=selector_string(deployment["spec"].get("selector", {})))
     return [
-        rs for rs in found
+        rs
+        for rs in found
         if any(ref.get("controller") and ref.get("uid") == uid for ref in rs["metadata"].get("ownerReferences", []))
     ]
 
@@ -112,7 +113,11 @@ def pod_view(pod: dict[str, Any]) -> PodView:
     reason = ""
     for container in statuses:
         waiting = (container.get("state") or {}).get("waiting") or {}
-        terminated = (container.get("lastState") or {}).get("terminated") or (container.get("state") or {}).get("terminated") or {}
+        terminated = (
+            (container.get("lastState") or {}).get("terminated")
+            or (container.get("state") or {}).get("terminated")
+            or {}
+        )
         reason = waiting.get("reason") or terminated.get("reason") or reason
         if waiting.get("reason") and terminated.get("reason") == "OOMKilled":
             reason = f"{waiting['reason']} (OOMKilled)"
@@ -160,8 +165,10 @@ def deployment_view(deployment: dict[str, Any], pods: list[dict[str, Any]]) -> D
         revision=revision_of(deployment),
         images=images(spec.get("template", {})),
         paused=bool(spec.get("paused")),
-        conditions=[(c.get("type", ""), c.get("status", ""), c.get("reason", ""), c.get("message", ""))
-                    for c in status.get("conditions", [])],
+        conditions=[
+            (c.get("type", ""), c.get("status", ""), c.get("reason", ""), c.get("message", ""))
+            for c in status.get("conditions", [])
+        ],
         generation_observed=deployment["metadata"].get("generation", 0) <= status.get("observedGeneration", 0),
         pods=sorted((pod_view(p) for p in pods), key=lambda p: p.name),
     )
@@ -182,18 +189,30 @@ class LogLine:
     text: str
 
 
-def logs(client: KubeClient, selector: str, *, tail: int | None = 100, since_seconds: int | None = None,
-         previous: bool = False, grep: str | None = None, container: str | None = None,
-         max_pods: int = 50) -> tuple[list[LogLine], int]:
+def logs(
+    client: KubeClient,
+    selector: str,
+    *,
+    tail: int | None = 100,
+    since_seconds: int | None = None,
+    previous: bool = False,
+    grep: str | None = None,
+    container: str | None = None,
+    max_pods: int = 50,
+) -> tuple[list[LogLine], int]:
     """Lines from every pod matching the selector, each with its pod; and how many pods were read."""
     pattern = re.compile(grep) if grep else None
     pods = client.list("pods", selector=selector, limit=max_pods)
     lines = []
     for pod in pods:
-        text = client.logs(pod["metadata"]["name"], container=container, tail=tail, since_seconds=since_seconds,
-                           previous=previous)
-        lines += [LogLine(pod["metadata"]["name"], line) for line in text.splitlines()
-                  if line and (pattern is None or pattern.search(line))]
+        text = client.logs(
+            pod["metadata"]["name"], container=container, tail=tail, since_seconds=since_seconds, previous=previous
+        )
+        lines += [
+            LogLine(pod["metadata"]["name"], line)
+            for line in text.splitlines()
+            if line and (pattern is None or pattern.search(line))
+        ]
     return lines, len(pods)
 
 
@@ -216,6 +235,14 @@ def events(client: KubeClient, name: str | None = None, limit: int = 200) -> lis
         if name and not involved.get("name", "").startswith(name):
             continue
         stamp = event.get("lastTimestamp") or event.get("eventTime") or event["metadata"].get("creationTimestamp")
-        views.append(EventView(event.get("type", ""), event.get("reason", ""), target, event.get("message", ""),
-                               event.get("count", 1) or 1, age_seconds(stamp)))
+        views.append(
+            EventView(
+                event.get("type", ""),
+                event.get("reason", ""),
+                target,
+                event.get("message", ""),
+                event.get("count", 1) or 1,
+                age_seconds(stamp),
+            )
+        )
     return sorted(views, key=lambda e: e.age if e.age is not None else 0)

@@ -196,7 +196,10 @@ def _steps(doc: LineDict, problems: _Problems, param_specs: dict[str, ParamSpec]
     result = []
     for item in raw:
         if not isinstance(item, LineDict):
-            problems.add(doc.line_of("steps"), "each step must be a mapping with id, title and one of: " + ", ".join(sorted(selectors)))
+            problems.add(
+                doc.line_of("steps"),
+                "each step must be a mapping with id, title and one of: " + ", ".join(sorted(selectors)),
+            )
             continue
         step = _step(item, problems, kinds, selectors, param_specs, seen)
         if step:
@@ -223,7 +226,9 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
     kind = kinds.get(selector) or (kinds.get(f"{selector}:{value}") if isinstance(value, str) else None)
     if kind is None:
         names = sorted(k.split(":", 1)[1] for k in kinds if k.startswith(selector + ":"))
-        problems.add(item.line_of(selector), f"{where}: unknown {selector} {value!r} (expected one of: {', '.join(names)})")
+        problems.add(
+            item.line_of(selector), f"{where}: unknown {selector} {value!r} (expected one of: {', '.join(names)})"
+        )
         return None
 
     _check_keys(item, STEP_KEYS + (selector,) + kind.fields, problems, where)
@@ -231,7 +236,9 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
     spec = kind.parse(value, reader)
 
     for name in sorted((kind.references(spec) | references_in(item.get("title", ""))) - set(param_specs)):
-        problems.add(item.line_of(selector), f"{where}: uses {{{{ {name} }}}} but the runbook has no parameter '{name}'")
+        problems.add(
+            item.line_of(selector), f"{where}: uses {{{{ {name} }}}} but the runbook has no parameter '{name}'"
+        )
     if spec is not None:
         for key, message in kind.check_params(spec, param_specs):
             problems.add(item.line_of(key), f"{where}: {message}")
@@ -248,7 +255,10 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
             problems.add(item.line_of("when"), f"{where}: {error}")
     for ref in {c.step for c in when} | kind.step_references(spec):
         if ref not in seen:
-            problems.add(item.line_of("when" if "when" in item else selector), f"{where}: refers to step '{ref}', which is not an earlier step")
+            problems.add(
+                item.line_of("when" if "when" in item else selector),
+                f"{where}: refers to step '{ref}', which is not an earlier step",
+            )
 
     threshold = _threshold(item, problems, where, kind.thresholds)
     unit = item.get("unit")
@@ -304,8 +314,13 @@ def _threshold(item: LineDict, problems: _Problems, where: str, allowed: bool) -
     return Threshold(warn=warn, fail=fail, direction=direction)
 
 
-def resolve_params(runbook: Runbook, given: dict[str, str], *, labels: dict[str, str] | None = None,
-                   profile: dict[str, str] | None = None) -> dict[str, Any]:
+def resolve_params(
+    runbook: Runbook,
+    given: dict[str, str],
+    *,
+    labels: dict[str, str] | None = None,
+    profile: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Typed values for every parameter, validated: --set > alert labels > profile params > default.
 
     Labels and profile params fill only parameters the runbook has, by the same name.
@@ -333,4 +348,3 @@ def resolve_params(runbook: Runbook, given: dict[str, str], *, labels: dict[str,
             raise UsageError(f"{runbook.name} needs --set {spec.name}=<{spec.type}>")
         values[spec.name] = spec.default
     return values
-

@@ -12,7 +12,7 @@ import os
 import secrets as random
 import socket
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +56,14 @@ class RunRecord:
     def create(cls, runbook: str, secrets: frozenset[str], directory: Path | None = None) -> RunRecord:
         directory = directory or paths.runs_dir()
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         run_id = f"{stamp}-{runbook}-{random.token_hex(2)}"
         path = directory / f"{run_id}.jsonl"
         path.touch(mode=0o600)
         return cls(path, secrets, run_id)
 
     def write(self, event: str, **fields: Any) -> None:
-        entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+        entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
         entry.update(_plain(fields, self.secrets))
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, ensure_ascii=False) + "\n")

@@ -30,7 +30,7 @@ class Table:
     total: int | None = None  # rows that existed before a top-N cut, when larger than len(rows)
 
     def as_dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 @dataclass

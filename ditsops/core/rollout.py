@@ -9,7 +9,7 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.kube import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, retry_on_conflict
@@ -64,6 +64,7 @@ def _ns(namespace: str) -> str:
 
 # -- rollout undo ------------------------------------------------------------------------
 
+
 def rollback_source(client: KubeClient, deployment: dict[str, Any], to_revision: int) -> dict[str, Any]:
     """kubectl's deploymentRevision: the exact revision, or by default the second newest."""
     if to_revision < 0:
@@ -101,18 +102,26 @@ def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
     number = revision_of(source)
     namespace = deployment["metadata"].get("namespace", client.namespace)
     flag = f" --to-revision={to_revision}" if to_revision else ""
-    plan = Plan("rollout-undo", name, namespace, deployment,
-                kubectl=f"kubectl rollout undo deployment/{name}{_ns(namespace)}{flag}",
-                undo=f"ditsops k8s undo {name} --to-revision {revision_of(deployment)} -n {namespace}")
+    plan = Plan(
+        "rollout-undo",
+        name,
+        namespace,
+        deployment,
+        kubectl=f"kubectl rollout undo deployment/{name}{_ns(namespace)}{flag}",
+        undo=f"ditsops k8s undo {name} --to-revision {revision_of(deployment)} -n {namespace}",
+    )
     if deployment["spec"].get("paused"):
-        raise TargetError("you cannot rollback a paused deployment; resume it first with "
-                          "'kubectl rollout resume' and try again")
+        raise TargetError(
+            "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
+        )
     if _without_hash(source["spec"]["template"]) == _without_hash(deployment["spec"]["template"]):
         plan.skipped = f"skipped rollback (current template already matches revision {number})"
         return plan
     template = _without_hash(source["spec"]["template"])
     annotations = {k: v for k, v in deployment["metadata"].get("annotations", {}).items() if k in ANNOTATIONS_TO_SKIP}
-    annotations.update({k: v for k, v in source["metadata"].get("annotations", {}).items() if k not in ANNOTATIONS_TO_SKIP})
+    annotations.update(
+        {k: v for k, v in source["metadata"].get("annotations", {}).items() if k not in ANNOTATIONS_TO_SKIP}
+    )
     plan.patch = [
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
@@ -124,16 +133,22 @@ def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
 
 # -- restart, scale, set env -------------------------------------------------------------
 
+
 def plan_restart(client: KubeClient, name: str, now: datetime | None = None) -> Plan:
     deployment = client.get("deployments", name)
     if deployment["spec"].get("paused"):
         raise TargetError("can't restart paused deployment (run rollout resume first)")
     namespace = deployment["metadata"].get("namespace", client.namespace)
-    stamp = (now or datetime.now(timezone.utc)).astimezone().isoformat(timespec="seconds")
-    return Plan("restart", name, namespace, deployment,
-                patch={"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
-                kubectl=f"kubectl rollout restart deployment/{name}{_ns(namespace)}",
-                undo="none: a restart replaces pods, there is nothing to revert")
+    stamp = (now or datetime.now(UTC)).astimezone().isoformat(timespec="seconds")
+    return Plan(
+        "restart",
+        name,
+        namespace,
+        deployment,
+        patch={"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}},
+        kubectl=f"kubectl rollout restart deployment/{name}{_ns(namespace)}",
+        undo="none: a restart replaces pods, there is nothing to revert",
+    )
 
 
 def plan_scale(client: KubeClient, name: str, replicas: int, current_replicas: int | None = None) -> Plan:
@@ -143,10 +158,19 @@ def plan_scale(client: KubeClient, name: str, replicas: int, current_replicas: i
     namespace = deployment["metadata"].get("namespace", client.namespace)
     current = deployment["spec"].get("replicas", 1)
     flag = f" --current-replicas={current_replicas}" if current_replicas is not None else ""
-    plan = Plan("scale", name, namespace, deployment, subresource="scale", content_type=MERGE_PATCH,
-                patch={"spec": {"replicas": replicas}}, replicas=replicas, precondition=current_replicas,
-                kubectl=f"kubectl scale deployment/{name}{_ns(namespace)}{flag} --replicas={replicas}",
-                undo=f"ditsops k8s scale {name} --replicas {current} -n {namespace}")
+    plan = Plan(
+        "scale",
+        name,
+        namespace,
+        deployment,
+        subresource="scale",
+        content_type=MERGE_PATCH,
+        patch={"spec": {"replicas": replicas}},
+        replicas=replicas,
+        precondition=current_replicas,
+        kubectl=f"kubectl scale deployment/{name}{_ns(namespace)}{flag} --replicas={replicas}",
+        undo=f"ditsops k8s scale {name} --replicas {current} -n {namespace}",
+    )
     if current_replicas is not None and current != current_replicas:
         raise TargetError(f"Expected replicas to be {current_replicas}, was {current}")
     return plan
@@ -170,13 +194,19 @@ def plan_set_env(client: KubeClient, name: str, env: dict[str, str | None], cont
             undo_parts[key] = f"{key}={current[key]}" if key in current else f"{key}-"
     flags = f" -c {container}" if container else ""
     assignments = " ".join(f"{k}-" if v is None else f"{k}={v}" for k, v in env.items())
-    return Plan("set-env", name, namespace, deployment,
-                patch={"spec": {"template": {"spec": {"containers": patch_containers}}}},
-                kubectl=f"kubectl set env deployment/{name}{_ns(namespace)}{flags} {assignments}",
-                undo=f"ditsops k8s set-env {name}{flags} {' '.join(undo_parts.values())} -n {namespace}")
+    return Plan(
+        "set-env",
+        name,
+        namespace,
+        deployment,
+        patch={"spec": {"template": {"spec": {"containers": patch_containers}}}},
+        kubectl=f"kubectl set env deployment/{name}{_ns(namespace)}{flags} {assignments}",
+        undo=f"ditsops k8s set-env {name}{flags} {' '.join(undo_parts.values())} -n {namespace}",
+    )
 
 
 # -- preview and apply -------------------------------------------------------------------
+
 
 def dry_run(client: KubeClient, plan: Plan) -> dict[str, Any]:
     """The deployment as the server would store it (dryRun=All): validation and defaults included."""
@@ -192,6 +222,7 @@ def dry_run(client: KubeClient, plan: Plan) -> dict[str, Any]:
 
 def apply(client: KubeClient, plan: Plan, *, sleep=time.sleep, clock=time.monotonic) -> dict[str, Any]:
     if plan.action == "scale" and plan.precondition is not None:
+
         def guarded() -> dict[str, Any]:
             scale = client.get("deployments", plan.deployment, subresource="scale")
             actual = scale.get("spec", {}).get("replicas", 0)
@@ -220,7 +251,9 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         new_env = {e["name"]: e.get("value", "<from source>") for e in c.get("env", [])}
         for key in sorted(set(old_env) | set(new_env)):
             if old_env.get(key) != new_env.get(key):
-                found.append(Change(f"env {key} ({c['name']})", old_env.get(key, "(unset)"), new_env.get(key, "(unset)")))
+                found.append(
+                    Change(f"env {key} ({c['name']})", old_env.get(key, "(unset)"), new_env.get(key, "(unset)"))
+                )
     b_ann = b_tpl.get("metadata", {}).get("annotations", {}) or {}
     a_ann = a_tpl.get("metadata", {}).get("annotations", {}) or {}
     for key in sorted(set(b_ann) | set(a_ann)):
@@ -235,6 +268,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
 
 # -- rollout status ----------------------------------------------------------------------
 
+
 def rollout_status(deployment: dict[str, Any]) -> tuple[str, bool]:
     """kubectl's DeploymentStatusViewer: (message, done); raises when the deadline passed."""
     name = deployment["metadata"]["name"]
@@ -247,17 +281,34 @@ def rollout_status(deployment: dict[str, Any]) -> tuple[str, bool]:
         updated, replicas = status.get("updatedReplicas", 0), status.get("replicas", 0)
         available = status.get("availableReplicas", 0)
         if updated < desired:
-            return f'Waiting for deployment "{name}" rollout to finish: {updated} out of {desired} new replicas have been updated...', False
+            return (
+                f'Waiting for deployment "{name}" rollout to finish: {updated} out of {desired} new replicas have been updated...',
+                False,
+            )
         if replicas > updated:
-            return f'Waiting for deployment "{name}" rollout to finish: {replicas - updated} old replicas are pending termination...', False
+            return (
+                f'Waiting for deployment "{name}" rollout to finish: {replicas - updated} old replicas are pending termination...',
+                False,
+            )
         if available < updated:
-            return f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated replicas are available...', False
+            return (
+                f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated replicas are available...',
+                False,
+            )
         return f'deployment "{name}" successfully rolled out', True
     return "Waiting for deployment spec update to be observed...", False
 
 
-def follow_rollout(client: KubeClient, name: str, timeout: float, progress: Callable[[str], None] | None = None,
-                   *, sleep=time.sleep, clock=time.monotonic, interval: float = 0.5) -> tuple[str, bool]:
+def follow_rollout(
+    client: KubeClient,
+    name: str,
+    timeout: float,
+    progress: Callable[[str], None] | None = None,
+    *,
+    sleep=time.sleep,
+    clock=time.monotonic,
+    interval: float = 0.5,
+) -> tuple[str, bool]:
     """Poll until the rollout is done or timeout; report each new message once."""
     deadline, last = clock() + timeout, None
     while True:
@@ -281,8 +332,10 @@ def summary_of(deployment: dict[str, Any]) -> dict[str, Any]:
         "revision": revision_of(deployment),
         "replicas": spec.get("replicas"),
         "images": images(spec.get("template", {})),
-        "env": {c["name"]: {e["name"]: e.get("value") for e in c.get("env", [])}
-                for c in spec.get("template", {}).get("spec", {}).get("containers", [])},
+        "env": {
+            c["name"]: {e["name"]: e.get("value") for e in c.get("env", [])}
+            for c in spec.get("template", {}).get("spec", {}).get("containers", [])
+        },
         "paused": bool(spec.get("paused")),
         "resourceVersion": deployment["metadata"].get("resourceVersion"),
     }

@@ -56,6 +56,8 @@ def summarize(value: float | None, unit: str | None, threshold: Threshold | None
     if status == Status.WARNING:
         return f"{shown} — {side} warn threshold {format_value(threshold.warn, unit)}"
     bounds = ", ".join(
-        f"{name} {format_value(bound, unit)}" for name, bound in (("warn", threshold.warn), ("fail", threshold.fail)) if bound is not None
+        f"{name} {format_value(bound, unit)}"
+        for name, bound in (("warn", threshold.warn), ("fail", threshold.fail))
+        if bound is not None
     )
     return f"{shown} — within thresholds ({bounds})"

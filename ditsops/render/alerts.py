@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.console import Console
 
@@ -16,7 +16,7 @@ _STATE_STYLE = {"firing": "failing", "pending": "warning", "silenced": "muted", 
 def _age(since: datetime | None) -> str:
     if since is None:
         return ""
-    return format_duration((datetime.now(timezone.utc) - since).total_seconds())
+    return format_duration((datetime.now(UTC) - since).total_seconds())
 
 
 def render_alerts(console: Console, views) -> None:
@@ -24,17 +24,28 @@ def render_alerts(console: Console, views) -> None:
         console.print("[ok]No alerts firing or pending.[/]")
         return
     rows = [
-        (v.alert.state, v.alert.name, v.alert.severity, _age(v.alert.since), v.command, v.alert.annotations.get("summary", ""))
+        (
+            v.alert.state,
+            v.alert.name,
+            v.alert.severity,
+            _age(v.alert.since),
+            v.command,
+            v.alert.annotations.get("summary", ""),
+        )
         for v in views
     ]
-    render_table(console, Table(("state", "alert", "severity", "for", "runbook", "summary"), rows),
-                 styles={"state": _STATE_STYLE}, expendable=("summary", "severity"))
+    render_table(
+        console,
+        Table(("state", "alert", "severity", "for", "runbook", "summary"), rows),
+        styles={"state": _STATE_STYLE},
+        expendable=("summary", "severity"),
+    )
 
 
 def _until(ends: datetime | None) -> str:
     if ends is None:
         return ""
-    left = (ends - datetime.now(timezone.utc)).total_seconds()
+    left = (ends - datetime.now(UTC)).total_seconds()
     return f"in {format_duration(left)}" if left > 0 else f"{format_duration(-left)} ago"
 
 
@@ -43,11 +54,12 @@ def render_silences(console: Console, silences) -> None:
         console.print("[muted]No silences.[/]")
         return
     rows = [
-        (s.id, s.state, " ".join(m.describe() for m in s.matchers),
-         _until(s.ends), s.created_by, s.comment)
+        (s.id, s.state, " ".join(m.describe() for m in s.matchers), _until(s.ends), s.created_by, s.comment)
         for s in silences
     ]
-    render_table(console, Table(("id", "state", "matchers", "ends", "by", "comment"), rows), expendable=("by", "comment"))
+    render_table(
+        console, Table(("id", "state", "matchers", "ends", "by", "comment"), rows), expendable=("by", "comment")
+    )
 
 
 def choose_alert(console: Console, views) -> int:

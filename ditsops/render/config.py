@@ -14,5 +14,8 @@ from ditsops.render.tables import render_table
 def render_settings(console: Console, settings: Settings, path: Path) -> None:
     exists = "" if path.exists() else " (not present)"
     console.print(f"[muted]config file: {path}{exists}[/]")
-    rows = [(key, "" if value is None else str(value), settings.sources.get(key, "")) for key, value in settings.redacted().items()]
+    rows = [
+        (key, "" if value is None else str(value), settings.sources.get(key, ""))
+        for key, value in settings.redacted().items()
+    ]
     render_table(console, Table(("setting", "value", "source"), rows))

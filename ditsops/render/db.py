@@ -56,8 +56,9 @@ def render_activity(console: Console, activity: Activity, *, full: bool = False)
         console.print("[muted]No non-idle queries.[/]")
 
 
-def render_backends(console: Console, backends: list[Backend], *, title: str, empty: str, full: bool = False,
-                    age: str = "query") -> None:
+def render_backends(
+    console: Console, backends: list[Backend], *, title: str, empty: str, full: bool = False, age: str = "query"
+) -> None:
     if not backends:
         console.print(f"[ok]{empty}[/]")
         return
@@ -79,7 +80,9 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
         console.print("[ok]No session is waiting on a lock.[/]")
         return
     blocked = sum(node.count() for node in forest)
-    console.print(f"[title]{blocked} blocked session{'s' if blocked != 1 else ''} behind {len(forest)} blocker{'s' if len(forest) != 1 else ''}[/]")
+    console.print(
+        f"[title]{blocked} blocked session{'s' if blocked != 1 else ''} behind {len(forest)} blocker{'s' if len(forest) != 1 else ''}[/]"
+    )
 
     def add(tree: Tree, node: BlockingNode) -> None:
         for child in node.blocks:
@@ -93,7 +96,9 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
 
 def render_signal_report(console: Console, report: SignalReport) -> None:
     verb = "terminated" if report.action == "terminate" else "cancelled"
-    console.print(f"[ok]{verb} {len(report.signalled)}[/] of {len(report.signalled) + len(report.not_signalled)} previewed backends")
+    console.print(
+        f"[ok]{verb} {len(report.signalled)}[/] of {len(report.signalled) + len(report.not_signalled)} previewed backends"
+    )
     for backend, reason in report.not_signalled:
         console.print(f"[warning]not {verb}[/] pid {backend.pid}: {reason}")
     if report.still_connected:

@@ -19,10 +19,17 @@ def render_health(console: Console, health: Health) -> None:
     uptime = f", up {format_duration(float(health.uptime_seconds))}" if health.uptime_seconds is not None else ""
     version = f", version {health.version}" if health.version else ""
     console.print(f"[{style}]{health.status}[/] {health.url}{version}{uptime}")
-    render_table(console, Table(("check", "status", "latency (ms)", "message"),
-                                [(c.name, c.status, c.latency_ms, c.message) for c in health.checks]))
-    render_table(console, Table(("endpoint", "HTTP", "latency (ms)"),
-                                [(p.path, p.http_status, p.latency_ms) for p in health.probes]))
+    render_table(
+        console,
+        Table(
+            ("check", "status", "latency (ms)", "message"),
+            [(c.name, c.status, c.latency_ms, c.message) for c in health.checks],
+        ),
+    )
+    render_table(
+        console,
+        Table(("endpoint", "HTTP", "latency (ms)"), [(p.path, p.http_status, p.latency_ms) for p in health.probes]),
+    )
 
 
 def health_json(health: Health) -> dict[str, Any]:

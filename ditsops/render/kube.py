@@ -10,8 +10,14 @@ from rich.markup import escape
 from ditsops.core.results import Table
 from ditsops.render.tables import render_table
 
-_POD_STYLE = {"CrashLoopBackOff": "failing", "ImagePullBackOff": "failing", "ErrImagePull": "failing",
-              "OOMKilled": "failing", "Error": "failing", "Terminating": "muted"}
+_POD_STYLE = {
+    "CrashLoopBackOff": "failing",
+    "ImagePullBackOff": "failing",
+    "ErrImagePull": "failing",
+    "OOMKilled": "failing",
+    "Error": "failing",
+    "Terminating": "muted",
+}
 
 
 def _age(seconds: float | None) -> timedelta | None:
@@ -26,14 +32,21 @@ def render_status(console: Console, views, target) -> None:
     for d in views:
         style = "ok" if d.healthy else "failing"
         paused = " [warning]paused[/]" if d.paused else ""
-        console.print(f"\n[title]{d.name}[/] [{style}]{d.available}/{d.desired} available[/], {d.updated} up-to-date, "
-                      f"{d.ready} ready, revision {d.revision}{paused}")
+        console.print(
+            f"\n[title]{d.name}[/] [{style}]{d.available}/{d.desired} available[/], {d.updated} up-to-date, "
+            f"{d.ready} ready, revision {d.revision}{paused}"
+        )
         console.print(f"  images: {', '.join(d.images)}")
         for kind, status, reason, message in d.conditions:
             console.print(f"  [muted]{kind}={status} {reason}: {message}[/]")
-        render_table(console, Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"),
-                                    [(p.name, p.phase, p.ready, p.restarts, p.reason, _age(p.age), p.node) for p in d.pods]),
-                     styles={"reason": _POD_STYLE})
+        render_table(
+            console,
+            Table(
+                ("pod", "phase", "ready", "restarts", "reason", "age", "node"),
+                [(p.name, p.phase, p.ready, p.restarts, p.reason, _age(p.age), p.node) for p in d.pods],
+            ),
+            styles={"reason": _POD_STYLE},
+        )
 
 
 def render_logs(console: Console, lines, pods: int) -> None:
@@ -47,13 +60,25 @@ def render_events(console: Console, events) -> None:
     if not events:
         console.print("[muted]No events.[/]")
         return
-    render_table(console, Table(("age", "type", "reason", "object", "message"),
-                                [(_age(e.age), e.type, e.reason, e.object, e.message) for e in events]),
-                 styles={"type": {"Warning": "warning"}})
+    render_table(
+        console,
+        Table(
+            ("age", "type", "reason", "object", "message"),
+            [(_age(e.age), e.type, e.reason, e.object, e.message) for e in events],
+        ),
+        styles={"type": {"Warning": "warning"}},
+    )
 
 
 def render_history(console: Console, revisions) -> None:
-    render_table(console, Table(("revision", "", "images", "change-cause", "age", "pods"),
-                                [(r.number, "current" if r.current else "", ", ".join(r.images), r.change_cause,
-                                  _age(r.age), r.replicas) for r in reversed(revisions)]),
-                 styles={"": {"current": "ok"}})
+    render_table(
+        console,
+        Table(
+            ("revision", "", "images", "change-cause", "age", "pods"),
+            [
+                (r.number, "current" if r.current else "", ", ".join(r.images), r.change_cause, _age(r.age), r.replicas)
+                for r in reversed(revisions)
+            ],
+        ),
+        styles={"": {"current": "ok"}},
+    )

@@ -47,7 +47,14 @@ def markdown_report(events: list[dict[str, Any]], run_id: str) -> str:
         lines += ["", "## Queries and actions", ""]
         for event in queries:
             fence = "sql" if event.get("kind") == "sql" else ""
-            lines += [f"### {event['step']}: {event.get('title', '')}", "", f"```{fence}", event["query"].strip(), "```", ""]
+            lines += [
+                f"### {event['step']}: {event.get('title', '')}",
+                "",
+                f"```{fence}",
+                event["query"].strip(),
+                "```",
+                "",
+            ]
     previews = [e for e in events if e["event"] == "preview" and e.get("command")]
     if previews:
         lines += ["## Equivalent commands", ""]

@@ -24,7 +24,9 @@ def render_header(console: Console, runbook: Runbook, params: dict[str, Any], ta
     lines.append(f"{runbook.title}", style="title")
     lines.append(f"  ({runbook.name})\n", style="muted")
     if runbook.alert:
-        lines.append(f"answers alert {runbook.alert}" + (f", severity {runbook.severity}" if runbook.severity else "") + "\n")
+        lines.append(
+            f"answers alert {runbook.alert}" + (f", severity {runbook.severity}" if runbook.severity else "") + "\n"
+        )
     for label, value in target:
         style = "danger" if label == "production" and value == "yes" else ""
         lines.append(f"{label:<13}", style="muted")
@@ -105,7 +107,12 @@ class ConsoleInteraction:
         from ditsops.core.durations import format_duration
 
         self.console.print(
-            Panel(f"{format_duration(elapsed)} into the incident: [title]{reminder.say}[/]", title="Escalate", style="warning", expand=False)
+            Panel(
+                f"{format_duration(elapsed)} into the incident: [title]{reminder.say}[/]",
+                title="Escalate",
+                style="warning",
+                expand=False,
+            )
         )
 
     def run_finished(self, outcome: RunOutcome) -> None:
@@ -118,7 +125,9 @@ class ConsoleInteraction:
         self.console.print(f"[{style}]{outcome.reason}[/] — {summary}")
         if outcome.record:
             self.console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
-            self.console.print(f"[muted]Timeline for the postmortem: ditsops runbook report {outcome.record.run_id}[/]", soft_wrap=True)
+            self.console.print(
+                f"[muted]Timeline for the postmortem: ditsops runbook report {outcome.record.run_id}[/]", soft_wrap=True
+            )
 
 
 class JsonInteraction(ConsoleInteraction):
@@ -195,4 +204,3 @@ def render_runbook_show(console: Console, runbook: Runbook) -> None:
             from ditsops.core.durations import to_prometheus
 
             console.print(f"  after {to_prometheus(reminder.after)}: {reminder.say}")
-

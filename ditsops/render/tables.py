@@ -18,8 +18,15 @@ MIN_WIDE = 24  # below this a query column tells nothing
 EXPENDABLE = ("database", "client", "user", "application")
 
 
-def render_table(console: Console, table: Table, *, full: bool = False, title: str | None = None,
-                 styles: dict[str, dict[str, str]] | None = None, expendable: tuple[str, ...] = EXPENDABLE) -> None:
+def render_table(
+    console: Console,
+    table: Table,
+    *,
+    full: bool = False,
+    title: str | None = None,
+    styles: dict[str, dict[str, str]] | None = None,
+    expendable: tuple[str, ...] = EXPENDABLE,
+) -> None:
     """styles: column -> cell text -> rich style, e.g. {"state": {"firing": "failing"}}."""
     if not table.rows:
         return  # the step's summary already says there is nothing
@@ -37,8 +44,9 @@ def render_table(console: Console, table: Table, *, full: bool = False, title: s
         if name in table.columns and table.columns.index(name) in columns:
             columns.remove(table.columns.index(name))
             hidden.append(name)
-    shown = RichTable(title=title or table.title, title_justify="left", header_style="bold", box=None,
-                      pad_edge=False, expand=False)
+    shown = RichTable(
+        title=title or table.title, title_justify="left", header_style="bold", box=None, pad_edge=False, expand=False
+    )
     wide = [i for i in columns if table.columns[i] in WIDE]
     # Cut free text ourselves: rich squeezes other columns to nothing rather than cut a no-wrap one.
     budget = max((console.width - needed() + MIN_WIDE * len(wide)) // max(len(wide), 1), MIN_WIDE)
@@ -49,11 +57,15 @@ def render_table(console: Console, table: Table, *, full: bool = False, title: s
         else:
             shown.add_column(name, min_width=widths[index], overflow="ellipsis", no_wrap=True)
     for row in rows:
-        shown.add_row(*(
-            Text(row[i] if full or i not in wide else cut(row[i], budget),
-                 style=(styles or {}).get(table.columns[i], {}).get(row[i], ""))
-            for i in columns
-        ))
+        shown.add_row(
+            *(
+                Text(
+                    row[i] if full or i not in wide else cut(row[i], budget),
+                    style=(styles or {}).get(table.columns[i], {}).get(row[i], ""),
+                )
+                for i in columns
+            )
+        )
     console.print(shown)
     if hidden:
         console.print(f"[muted](narrow terminal: {', '.join(hidden)} not shown; widen it or use --output json)[/]")

@@ -50,9 +50,7 @@ def build_filter(raw: dict[str, Any]) -> db.BackendFilter:
 
 
 def backend_table(backends: list[db.Backend]) -> Table:
-    rows = [
-        (b.pid, b.user, b.application, b.database, b.state, b.state_age, b.waiting, b.query) for b in backends
-    ]
+    rows = [(b.pid, b.user, b.application, b.database, b.state, b.state_age, b.waiting, b.query) for b in backends]
     return Table(("pid", "user", "application", "database", "state", "in state (s)", "waiting", "query"), rows)
 
 
@@ -73,7 +71,9 @@ class _SignalBackends(ActionKind):
             return None
         unknown = set(filters) - set(FILTER_KEYS)
         if unknown:
-            reader.problem("filters", f"unknown filter {', '.join(sorted(unknown))} (filters: {', '.join(FILTER_KEYS)})")
+            reader.problem(
+                "filters", f"unknown filter {', '.join(sorted(unknown))} (filters: {', '.join(FILTER_KEYS)})"
+            )
         if not filters:
             # Refuse at load time: an unfiltered terminate would hit every client of the database.
             reader.problem("filters", f"{self.name} needs at least one filter")
@@ -121,10 +121,14 @@ def signal_result(report: db.SignalReport) -> StepResult:
     verb = "terminated" if report.action == "terminate" else "cancelled"
     rows = [(b.pid, b.application, b.state, verb) for b in report.signalled]
     rows += [(b.pid, b.application, b.state, f"not {verb}: {why}") for b, why in report.not_signalled]
-    summary = f"{verb} {len(report.signalled)} of {len(report.signalled) + len(report.not_signalled)} previewed backends"
+    summary = (
+        f"{verb} {len(report.signalled)} of {len(report.signalled) + len(report.not_signalled)} previewed backends"
+    )
     warnings = []
     if report.still_connected:
-        warnings.append(f"{len(report.still_connected)} terminated backends had not exited yet: {', '.join(map(str, report.still_connected))}")
+        warnings.append(
+            f"{len(report.still_connected)} terminated backends had not exited yet: {', '.join(map(str, report.still_connected))}"
+        )
     return StepResult(
         status=Status.APPLIED,
         summary=summary,
@@ -148,4 +152,3 @@ class TerminateBackends(_SignalBackends):
 class CancelBackends(_SignalBackends):
     name = "cancel-backends"
     signal = "cancel"
-

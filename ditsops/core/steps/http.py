@@ -1,9 +1,9 @@
 """`http:` — GET a Dits server endpoint and check its status; /health JSON is shown whole.
 
-    - id: health
-      title: Dits server health
-      http: /health          # a path on dits_url, or an absolute http(s) URL
-      expect: 200
+- id: health
+  title: Dits server health
+  http: /health          # a path on dits_url, or an absolute http(s) URL
+  expect: 200
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ class _KubeKind(StepKind):
 
 # -- reads -------------------------------------------------------------------------------
 
+
 @register
 class Status_(_KubeKind):
     name = "status"
@@ -84,15 +85,34 @@ class Status_(_KubeKind):
         v = step.spec.values(ctx.params)
         views = kube.status(kube_client(ctx, v.get("namespace")), v.get("deployment"), v.get("selector"))
         missing = sum(max(d.desired - d.available, 0) for d in views)
-        rows = [(d.name, f"{d.ready}/{d.desired}", d.updated, d.available, d.revision, ", ".join(d.images),
-                 "paused" if d.paused else "") for d in views]
-        pods = [(p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=p.age or 0), p.node)
-                for d in views for p in d.pods]
+        rows = [
+            (
+                d.name,
+                f"{d.ready}/{d.desired}",
+                d.updated,
+                d.available,
+                d.revision,
+                ", ".join(d.images),
+                "paused" if d.paused else "",
+            )
+            for d in views
+        ]
+        pods = [
+            (p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=p.age or 0), p.node)
+            for d in views
+            for p in d.pods
+        ]
         head = ", ".join(f"{d.name} {d.available}/{d.desired} available, revision {d.revision}" for d in views)
-        return StepResult(Status.INFO, head or "no deployments", value=float(missing), tables=[
-            Table(("deployment", "ready", "up-to-date", "available", "revision", "images", ""), rows),
-            Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), pods),
-        ], data={"deployments": [d.__dict__ | {"pods": [p.__dict__ for p in d.pods]} for d in views]})
+        return StepResult(
+            Status.INFO,
+            head or "no deployments",
+            value=float(missing),
+            tables=[
+                Table(("deployment", "ready", "up-to-date", "available", "revision", "images", ""), rows),
+                Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), pods),
+            ],
+            data={"deployments": [d.__dict__ | {"pods": [p.__dict__ for p in d.pods]} for d in views]},
+        )
 
 
 @register
@@ -109,9 +129,13 @@ class Pods(_KubeKind):
         reasons = sorted({p.reason for p in unready if p.reason})
         rows = [(p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=p.age or 0), p.node) for p in pods]
         summary = f"{len(pods) - len(unready)}/{len(pods)} pods ready" + (f"; {', '.join(reasons)}" if reasons else "")
-        return StepResult(Status.INFO, summary, value=float(len(unready)),
-                          tables=[Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), rows)],
-                          data={"pods": [p.__dict__ for p in pods]})
+        return StepResult(
+            Status.INFO,
+            summary,
+            value=float(len(unready)),
+            tables=[Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), rows)],
+            data={"pods": [p.__dict__ for p in pods]},
+        )
 
 
 @register
@@ -125,14 +149,29 @@ class Logs(_KubeKind):
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         v = step.spec.values(ctx.params)
         since = int(_seconds(v["since"], 0)) if v.get("since") else None
-        lines, pods = kube.logs(kube_client(ctx, v.get("namespace")), v["selector"], tail=v.get("tail", 100),
-                                since_seconds=since, previous=bool(v.get("previous")), grep=v.get("grep"),
-                                container=v.get("container"))
+        lines, pods = kube.logs(
+            kube_client(ctx, v.get("namespace")),
+            v["selector"],
+            tail=v.get("tail", 100),
+            since_seconds=since,
+            previous=bool(v.get("previous")),
+            grep=v.get("grep"),
+            container=v.get("container"),
+        )
         matched = f" matching {v['grep']!r}" if v.get("grep") else ""
-        return StepResult(Status.INFO, f"{len(lines)} lines{matched} from {pods} pods", value=float(len(lines)),
-                          tables=[Table(("pod", "message"), [(line.pod, line.text) for line in lines[-50:]],
-                                        total=len(lines) if len(lines) > 50 else None)],
-                          data={"lines": [{"pod": line.pod, "line": line.text} for line in lines[-200:]], "pods": pods})
+        return StepResult(
+            Status.INFO,
+            f"{len(lines)} lines{matched} from {pods} pods",
+            value=float(len(lines)),
+            tables=[
+                Table(
+                    ("pod", "message"),
+                    [(line.pod, line.text) for line in lines[-50:]],
+                    total=len(lines) if len(lines) > 50 else None,
+                )
+            ],
+            data={"lines": [{"pod": line.pod, "line": line.text} for line in lines[-200:]], "pods": pods},
+        )
 
 
 @register
@@ -146,10 +185,17 @@ class Events(_KubeKind):
         found = kube.events(kube_client(ctx, v.get("namespace")), v.get("deployment"))
         warnings = [e for e in found if e.type == "Warning"]
         rows = [(timedelta(seconds=e.age or 0), e.type, e.reason, e.object, e.message) for e in found[:30]]
-        return StepResult(Status.INFO, f"{len(found)} events, {len(warnings)} warnings", value=float(len(warnings)),
-                          tables=[Table(("age", "type", "reason", "object", "message"), rows,
-                                        total=len(found) if len(found) > 30 else None)],
-                          data={"events": [e.__dict__ for e in found[:100]]})
+        return StepResult(
+            Status.INFO,
+            f"{len(found)} events, {len(warnings)} warnings",
+            value=float(len(warnings)),
+            tables=[
+                Table(
+                    ("age", "type", "reason", "object", "message"), rows, total=len(found) if len(found) > 30 else None
+                )
+            ],
+            data={"events": [e.__dict__ for e in found[:100]]},
+        )
 
 
 @register
@@ -166,13 +212,30 @@ class History(_KubeKind):
         client = kube_client(ctx, v.get("namespace"))
         revisions = kube.history(client, client.get("deployments", v["deployment"]))
         current = next((r for r in revisions if r.current), None)
-        rows = [(r.number, "current" if r.current else "", ", ".join(r.images), r.change_cause,
-                 timedelta(seconds=r.age or 0), r.replicas) for r in reversed(revisions)]
-        summary = (f"revision {current.number} ({', '.join(current.images)}) rolled out "
-                   f"{timedelta(seconds=int(current.age or 0))} ago" if current else "no revisions")
-        return StepResult(Status.INFO, summary, value=current.age if current else None,
-                          tables=[Table(("revision", "", "images", "change-cause", "age", "pods"), rows)],
-                          data={"revisions": [r.__dict__ for r in revisions]})
+        rows = [
+            (
+                r.number,
+                "current" if r.current else "",
+                ", ".join(r.images),
+                r.change_cause,
+                timedelta(seconds=r.age or 0),
+                r.replicas,
+            )
+            for r in reversed(revisions)
+        ]
+        summary = (
+            f"revision {current.number} ({', '.join(current.images)}) rolled out "
+            f"{timedelta(seconds=int(current.age or 0))} ago"
+            if current
+            else "no revisions"
+        )
+        return StepResult(
+            Status.INFO,
+            summary,
+            value=current.age if current else None,
+            tables=[Table(("revision", "", "images", "change-cause", "age", "pods"), rows)],
+            data={"revisions": [r.__dict__ for r in revisions]},
+        )
 
 
 @register
@@ -183,13 +246,19 @@ class RolloutStatus(_KubeKind):
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         v = step.spec.values(ctx.params)
-        message, done = rollout.follow_rollout(kube_client(ctx, v.get("namespace")), v["deployment"],
-                                               _seconds(v.get("timeout"), 300), ctx.report, sleep=ctx.sleep,
-                                               clock=ctx.clock)
+        message, done = rollout.follow_rollout(
+            kube_client(ctx, v.get("namespace")),
+            v["deployment"],
+            _seconds(v.get("timeout"), 300),
+            ctx.report,
+            sleep=ctx.sleep,
+            clock=ctx.clock,
+        )
         return StepResult(Status.OK if done else Status.FAILING, message, data={"done": done, "message": message})
 
 
 # -- actions -----------------------------------------------------------------------------
+
 
 class _Action(_KubeKind, ActionKind):
     required = ("deployment",)
@@ -213,8 +282,13 @@ class _Action(_KubeKind, ActionKind):
             table=Table(("change", "before", "after"), [(c.what, c.before, c.after) for c in found]),
             command=plan.kubectl,
             items=plan,
-            data={"kubectl": plan.kubectl, "undo": plan.undo, "before": rollout.summary_of(plan.before),
-                  "changes": [c.__dict__ for c in found], "notes": plan.notes},
+            data={
+                "kubectl": plan.kubectl,
+                "undo": plan.undo,
+                "before": rollout.summary_of(plan.before),
+                "changes": [c.__dict__ for c in found],
+                "notes": plan.notes,
+            },
         )
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
@@ -222,14 +296,20 @@ class _Action(_KubeKind, ActionKind):
         plan: rollout.Plan = preview.items
         client = kube_client(ctx, v.get("namespace"))
         rollout.apply(client, plan, sleep=ctx.sleep, clock=ctx.clock)
-        message, done = rollout.follow_rollout(client, plan.deployment, _seconds(v.get("timeout"), 300), ctx.report,
-                                               sleep=ctx.sleep, clock=ctx.clock)
+        message, done = rollout.follow_rollout(
+            client, plan.deployment, _seconds(v.get("timeout"), 300), ctx.report, sleep=ctx.sleep, clock=ctx.clock
+        )
         return StepResult(
             Status.APPLIED,
             f"{self.done}; {message}; undo: {plan.undo}",
             warnings=[] if done else [f"the rollout has not finished: {message}"],
-            data={"before": rollout.summary_of(plan.before), "undo": plan.undo, "kubectl": plan.kubectl,
-                  "rolled_out": done, "status": message},
+            data={
+                "before": rollout.summary_of(plan.before),
+                "undo": plan.undo,
+                "kubectl": plan.kubectl,
+                "rolled_out": done,
+                "status": message,
+            },
         )
 
 
@@ -264,7 +344,9 @@ class Scale(_Action):
 
     def plan(self, v, client):
         current = v.get("current_replicas")
-        return rollout.plan_scale(client, v["deployment"], int(v["replicas"]), int(current) if current is not None else None)
+        return rollout.plan_scale(
+            client, v["deployment"], int(v["replicas"]), int(current) if current is not None else None
+        )
 
 
 @register

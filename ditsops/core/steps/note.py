@@ -1,8 +1,8 @@
 """`note:` — a manual instruction the engineer carries out and ticks off.
 
-    - id: check-leaks
-      title: Look for connection leaks
-      note: Search the server logs for "pool timed out" since the alert started.
+- id: check-leaks
+  title: Look for connection leaks
+  note: Search the server logs for "pool timed out" since the alert started.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ above`, the lowest for `below`; for a range query, each series' last point.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ditsops.core import promql
@@ -92,7 +92,7 @@ class PromqlKind(StepKind):
         expr = promql.fill(spec.query, ctx.params)
         client = prometheus(ctx)
         if spec.since:
-            end = datetime.now(timezone.utc)
+            end = datetime.now(UTC)
             result = client.query_range(expr, end - spec.since, end, to_prometheus(spec.step))
         else:
             result = client.query(expr)
@@ -100,17 +100,27 @@ class PromqlKind(StepKind):
         return summarize(result, unit=step.unit, below=below, top=spec.top, when_empty=spec.when_empty)
 
 
-def summarize(result, *, unit: str | None = None, below: bool = False, top: int = 10,
-              when_empty: str | None = None) -> StepResult:
+def summarize(
+    result, *, unit: str | None = None, below: bool = False, top: int = 10, when_empty: str | None = None
+) -> StepResult:
     """A query result as the worst value, a count and a top-N table (NaN ranks last)."""
     if result.result_type == "scalar":
-        return StepResult(Status.INFO, "scalar", value=result.scalar, warnings=result.warnings,
-                          data={"result_type": "scalar", "value": result.scalar})
+        return StepResult(
+            Status.INFO,
+            "scalar",
+            value=result.scalar,
+            warnings=result.warnings,
+            data={"result_type": "scalar", "value": result.scalar},
+        )
     series = [s for s in result.series if s.value is not None]
     if not series:
         status = EMPTY_STATES.get(when_empty or "", Status.INFO)
-        return StepResult(status, "no series returned" + (f" ({when_empty} by this runbook)" if when_empty else ""),
-                          warnings=result.warnings, data={"result_type": result.result_type, "count": 0, "series": []})
+        return StepResult(
+            status,
+            "no series returned" + (f" ({when_empty} by this runbook)" if when_empty else ""),
+            warnings=result.warnings,
+            data={"result_type": result.result_type, "count": 0, "series": []},
+        )
     # NaN (0/0 when there is no traffic) ranks last: it is neither worst nor best.
     ranked = sorted(series, key=lambda s: (s.value != s.value, s.value if below else -s.value))
     worst = ranked[0]
@@ -119,9 +129,13 @@ def summarize(result, *, unit: str | None = None, below: bool = False, top: int 
     if result.result_type == "matrix":
         columns = (*labels, "trend", "min", "max", "last")
         rows = [
-            (*(s.labels.get(k, "") for k in labels), promql.sparkline([v for _, v in s.points]),
-             format_value(min(v for _, v in s.points), unit), format_value(max(v for _, v in s.points), unit),
-             format_value(s.value, unit))
+            (
+                *(s.labels.get(k, "") for k in labels),
+                promql.sparkline([v for _, v in s.points]),
+                format_value(min(v for _, v in s.points), unit),
+                format_value(max(v for _, v in s.points), unit),
+                format_value(s.value, unit),
+            )
             for s in shown
         ]
     else:

@@ -12,7 +12,7 @@ paged, so they are previewed and confirmed like any destructive step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ditsops.core.durations import parse_duration, to_prometheus
@@ -80,18 +80,27 @@ class SilenceKind(ActionKind):
         matchers = [Matcher.parse(render_text(m, ctx.params)) for m in spec.matchers]
         value = resolve(spec.duration, ctx.params)
         duration = value if isinstance(value, timedelta) else parse_duration(str(value))
-        ends = datetime.now(timezone.utc) + duration
+        ends = datetime.now(UTC) + duration
         comment = render_text(spec.comment, ctx.params)
         client = alertmanager(ctx)
         hit = [a for a in client.alerts() if all(m.matches(a.labels) for m in matchers)]
-        rows = [(a.name, a.state, a.severity, ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k not in ("alertname", "severity")))
-                for a in hit]
+        rows = [
+            (
+                a.name,
+                a.state,
+                a.severity,
+                ", ".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k not in ("alertname", "severity")),
+            )
+            for a in hit
+        ]
         shown = " ".join(m.describe() for m in matchers)
-        alertname = next((m.value for m in matchers if m.name == "alertname" and m.is_equal and not m.is_regex), "silence")
+        alertname = next(
+            (m.value for m in matchers if m.name == "alertname" and m.is_equal and not m.is_regex), "silence"
+        )
         return Preview(
             target=alertname,
             summary=f"silence {shown} for {to_prometheus(duration)} (until {ends:%H:%M} UTC) on {client.where}: "
-                    f"{len(hit)} alert{'s' if len(hit) != 1 else ''} firing now would be muted",
+            f"{len(hit)} alert{'s' if len(hit) != 1 else ''} firing now would be muted",
             table=Table(("alert", "state", "severity", "labels"), rows),
             command=f"amtool silence add {shown} --duration={to_prometheus(duration)} --comment={comment!r}",
             items={"matchers": matchers, "ends": ends, "comment": comment},
@@ -100,7 +109,9 @@ class SilenceKind(ActionKind):
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
         items = preview.items
-        silence_id = alertmanager(ctx).add_silence(items["matchers"], items["ends"], who(), items["comment"] or "ditsops")
+        silence_id = alertmanager(ctx).add_silence(
+            items["matchers"], items["ends"], who(), items["comment"] or "ditsops"
+        )
         return StepResult(
             Status.APPLIED,
             f"silence {silence_id} active until {items['ends']:%Y-%m-%d %H:%M} UTC; undo: ditsops silence expire {silence_id}",
@@ -133,7 +144,7 @@ class ExpireSilenceKind(ActionKind):
         return Preview(
             target=silence_id,
             summary=f"expire silence {silence_id} ({shown}, by {silence.created_by}: {silence.comment!r}); "
-                    "the alerts it mutes will notify again",
+            "the alerts it mutes will notify again",
             command=f"amtool silence expire {silence_id}",
             items=silence_id,
             data={"silence_id": silence_id, "matchers": shown},

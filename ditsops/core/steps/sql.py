@@ -74,7 +74,10 @@ class SqlKind(StepKind):
                 return None
             named, names = text, tuple(_PSYCOPG_PARAM.findall(bound))
             for name in set(args) - set(names):
-                reader.problem("args", f"diagnostic {text!r} takes no argument '{name}' (takes: {', '.join(sorted(set(names))) or 'none'})")
+                reader.problem(
+                    "args",
+                    f"diagnostic {text!r} takes no argument '{name}' (takes: {', '.join(sorted(set(names))) or 'none'})",
+                )
         else:
             if args:
                 reader.problem("args", "'args' is only for named diagnostics; inline SQL uses {{ param }} directly")
@@ -82,10 +85,14 @@ class SqlKind(StepKind):
             names = tuple(bound_names)
         measure = reader.get("value", str)
         if measure is not None and not _VALUE.match(measure.strip()):
-            reader.problem("value", f"'value' must be COLUMN, sum(COLUMN), max(COLUMN), min(COLUMN) or rows, got {measure!r}")
+            reader.problem(
+                "value", f"'value' must be COLUMN, sum(COLUMN), max(COLUMN), min(COLUMN) or rows, got {measure!r}"
+            )
         limit = reader.get("limit", int, default=20)
         columns = reader.get("columns", list, default=[])
-        return SqlSpec(text, bound, names, dict(args), named, measure.strip() if measure else None, limit, tuple(map(str, columns)))
+        return SqlSpec(
+            text, bound, names, dict(args), named, measure.strip() if measure else None, limit, tuple(map(str, columns))
+        )
 
     def references(self, spec: SqlSpec | None) -> set[str]:
         if spec is None:
@@ -111,13 +118,19 @@ class SqlKind(StepKind):
         result = database(ctx).diagnose(spec.bound, values or None)
         rows = [tuple(_plain(v) for v in row) for row in result.rows]
         value = measure(spec.value, result.columns, rows)
-        table = _select(Table(result.columns, rows[: spec.limit], total=len(rows) if len(rows) > spec.limit else None), spec.columns)
+        table = _select(
+            Table(result.columns, rows[: spec.limit], total=len(rows) if len(rows) > spec.limit else None), spec.columns
+        )
         return StepResult(
             status="info",
             summary=f"{len(rows)} row{'s' if len(rows) != 1 else ''}",
             value=value,
             tables=[table],
-            data={"columns": list(result.columns), "rows": [list(r) for r in rows[: spec.limit]], "row_count": len(rows)},
+            data={
+                "columns": list(result.columns),
+                "rows": [list(r) for r in rows[: spec.limit]],
+                "row_count": len(rows),
+            },
         )
 
 
@@ -129,7 +142,9 @@ def _select(table: Table, columns: tuple[str, ...]) -> Table:
     if missing:
         from ditsops.core.errors import TargetError
 
-        raise TargetError(f"the query returned no column {', '.join(missing)} to show (columns: {', '.join(table.columns)})")
+        raise TargetError(
+            f"the query returned no column {', '.join(missing)} to show (columns: {', '.join(table.columns)})"
+        )
     index = [table.columns.index(c) for c in columns]
     return Table(columns, [tuple(row[i] for i in index) for row in table.rows], table.title, table.total)
 

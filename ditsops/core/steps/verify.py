@@ -75,7 +75,11 @@ class VerifyKind(StepKind):
                     result.summary = f"recovered{after}: {result.summary}"
                 return result
             if ctx.clock() + spec.every > deadline:
-                prefix = f"not recovered after {format_duration(waited)}" if ctx.actions_applied else "no change applied in this run; still"
+                prefix = (
+                    f"not recovered after {format_duration(waited)}"
+                    if ctx.actions_applied
+                    else "no change applied in this run; still"
+                )
                 result.summary = f"{prefix}: {result.summary}"
                 return result
             ctx.sleep(spec.every)
