@@ -7,6 +7,7 @@ visible to the DBA as application_name=ditsops.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -80,6 +81,8 @@ class PostgresClient:
         self.target = target
         self.server_version: int = connection.info.server_version
         self.warnings: list[str] = []
+        # One session, several threads (prefetched steps): one statement at a time.
+        self._lock = threading.Lock()
         major = self.server_version // 10000
         if major < OLDEST_SUPPORTED:
             connection.close()
@@ -146,11 +149,12 @@ class PostgresClient:
         import psycopg
 
         try:
-            self._conn.read_only = read_only
-            with self._conn.transaction(), self._conn.cursor() as cursor:
-                cursor.execute(query, params or None)
-                columns = tuple(c.name for c in cursor.description or ())
-                rows = cursor.fetchall() if cursor.description else []
+            with self._lock:
+                self._conn.read_only = read_only
+                with self._conn.transaction(), self._conn.cursor() as cursor:
+                    cursor.execute(query, params or None)
+                    columns = tuple(c.name for c in cursor.description or ())
+                    rows = cursor.fetchall() if cursor.description else []
             return QueryResult(columns, rows)
         except psycopg.errors.QueryCanceled:
             raise TargetError("PostgreSQL cancelled the query: statement_timeout reached") from None

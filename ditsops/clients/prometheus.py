@@ -7,6 +7,7 @@ the whole envelope so that resultType, warnings and errors are not lost.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -98,7 +99,7 @@ class PrometheusClient:
         self.url = require_url(settings.prometheus_url, "Prometheus", "prometheus_url")
         self._secrets = settings.secrets()
         self._settings = settings
-        self._last: Any = None
+        self._captured = threading.local()  # each thread's last response (steps may run in parallel)
         session = requests.Session()
         session.verify = verify(settings)
         session.hooks["response"].append(self._keep)
@@ -113,8 +114,12 @@ class PrometheusClient:
         )
         self._http = None
 
+    @property
+    def _last(self) -> Any:
+        return getattr(self._captured, "response", None)
+
     def _keep(self, response, *args, **kwargs):
-        self._last = response
+        self._captured.response = response
         return response
 
     @classmethod
@@ -141,7 +146,7 @@ class PrometheusClient:
         import requests
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
-        self._last = None
+        self._captured.response = None
         try:
             send()
         except requests.exceptions.Timeout:

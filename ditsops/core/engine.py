@@ -7,7 +7,10 @@ walk drives a terminal, a pipe, JSON output and the tests.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -140,6 +143,54 @@ def run_runbook(
     return outcome
 
 
+def _in_background(work: Callable[[], Any]) -> Future:
+    """Run work on a daemon thread: an engineer's Ctrl-C must not wait for a slow query."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(work())
+        except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+class _Prefetch:
+    """Upcoming pure reads start in the background while earlier steps run and render, so a
+    slow backend costs its own time once instead of delaying every step after it. Results
+    are still shown in runbook order. Prefetching never crosses a step with a condition,
+    an action, a note or a verify: what comes after those may depend on them."""
+
+    WINDOW = 4
+
+    def __init__(self, steps: tuple[Step, ...], measure: Callable[[Step], tuple[StepResult, float]]) -> None:
+        self.steps, self.measure = steps, measure
+        self.futures: dict[int, Future] = {}
+        self.last_by_target: dict[str, Future] = {}
+
+    def start_from(self, index: int) -> None:
+        for ahead in range(index, min(index + self.WINDOW + 1, len(self.steps))):
+            step = self.steps[ahead]
+            kind = step_kinds.kind_of(step.kind)
+            if step.when or not kind.prefetch:
+                return
+            if ahead not in self.futures:
+                # Steps against the same target keep their order; different targets overlap.
+                before = self.last_by_target.get(kind.target)
+                self.futures[ahead] = _in_background(lambda step=step, before=before: self._after(before, step))
+                self.last_by_target[kind.target] = self.futures[ahead]
+
+    def _after(self, before: Future | None, step: Step) -> tuple[StepResult, float]:
+        if before is not None:
+            before.exception()  # wait for it; its outcome is its own step's business
+        return self.measure(step)
+
+    def take(self, index: int) -> Future | None:
+        return self.futures.pop(index, None)
+
+
 class _Walker:
     def __init__(
         self, runbook, ctx: RunContext, ui: Interaction, options: RunOptions, record: RunRecord, outcome: RunOutcome
@@ -153,6 +204,7 @@ class _Walker:
             outcome,
         )
         self.total = len(runbook.steps)
+        self.prefetch = _Prefetch(runbook.steps, self._measure)
 
     def walk(self, step: Step, number: int) -> None:
         kind = step_kinds.kind_of(step.kind)
@@ -165,19 +217,37 @@ class _Walker:
         shown = kind.describe(step, self.ctx.params)
         self.ui.step_started(step, number, self.total, shown)
         self.ctx.progress = lambda message, step=step: self.ui.progress(step, message)
-        began = self.ctx.clock()
         preview = None
-        try:
-            if isinstance(kind, ActionKind):
+        self.prefetch.start_from(number - 1)
+        ahead = self.prefetch.take(number - 1)
+        if ahead is not None:
+            result, seconds = ahead.result()
+        elif isinstance(kind, ActionKind):
+            began = self.ctx.clock()
+            try:
                 preview, result = self._act(kind, step)
-            else:
-                result = self._diagnose(kind, step)
-        except ConfigError as error:
-            # A target this run has no settings for: say so and go on with the others.
-            result = StepResult(Status.SKIPPED, f"not configured: {error.message}")
+            except DitsopsError as error:
+                result = self._failure(error)
+            seconds = self.ctx.clock() - began
+        else:
+            result, seconds = self._measure(step)
+        self._finish(step, result, seconds, shown=shown, number=number, preview=preview)
+
+    def _measure(self, step: Step) -> tuple[StepResult, float]:
+        """A diagnostic's result and how long it took, failures included (callable from any thread)."""
+        began = self.ctx.clock()
+        try:
+            result = self._diagnose(step_kinds.kind_of(step.kind), step)
         except DitsopsError as error:
-            result = StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
-        self._finish(step, result, self.ctx.clock() - began, shown=shown, number=number, preview=preview)
+            result = self._failure(error)
+        return result, self.ctx.clock() - began
+
+    @staticmethod
+    def _failure(error: DitsopsError) -> StepResult:
+        if isinstance(error, ConfigError):
+            # A target this run has no settings for: say so and go on with the others.
+            return StepResult(Status.SKIPPED, f"not configured: {error.message}")
+        return StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
 
     def _diagnose(self, kind, step: Step) -> StepResult:
         result = kind.run(step, self.ctx)
@@ -189,14 +259,7 @@ class _Walker:
 
     def rerun(self, step_id: str) -> StepResult:
         """Run an earlier diagnostic again (for verify) and record the new result as its latest."""
-        step = self.runbook.step(step_id)
-        kind = step_kinds.kind_of(step.kind)
-        try:
-            result = self._diagnose(kind, step)
-        except ConfigError as error:
-            result = StepResult(Status.SKIPPED, f"not configured: {error.message}")
-        except DitsopsError as error:
-            result = StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
+        result, _ = self._measure(self.runbook.step(step_id))
         self.ctx.results[step_id] = result
         self.outcome.latest[step_id] = result
         self.record.write("recheck", step=step_id, status=result.status, value=result.value, summary=result.summary)

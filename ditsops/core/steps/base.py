@@ -60,6 +60,7 @@ class RunContext:
     actions_applied: int = 0  # destructive steps applied so far in this run
     progress: Callable[[str], None] | None = None  # live progress of a long action (rollout status)
     _clients: dict[str, Any] = field(default_factory=dict)
+    _lock: Any = field(default_factory=lambda: __import__("threading").Lock())
 
     def __post_init__(self) -> None:
         import time
@@ -68,10 +69,11 @@ class RunContext:
         self.sleep = self.sleep or time.sleep
 
     def client(self, key: str, factory: Callable[[], Any]) -> Any:
-        """One client per target for the whole run, opened on first use."""
-        if key not in self._clients:
-            self._clients[key] = factory()
-        return self._clients[key]
+        """One client per target for the whole run, opened on first use (from any thread)."""
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = factory()
+            return self._clients[key]
 
     def report(self, message: str) -> None:
         if self.progress:
@@ -104,6 +106,7 @@ class StepKind:
     thresholds: ClassVar[bool] = False  # whether threshold/unit make sense for it
     target: ClassVar[str] = ""  # which target it talks to: database, prometheus, kubernetes
     concludes: ClassVar[bool] = False  # its result says whether the incident is resolved (verify)
+    prefetch: ClassVar[bool] = False  # a pure read: may run ahead, in the background, of its turn
 
     @property
     def registry_key(self) -> str:

@@ -37,6 +37,7 @@ def split_target(target: str, base: str | None) -> tuple[str | None, str]:
 
 @register
 class HttpKind(StepKind):
+    prefetch = True
     key = "http"
     fields = ("expect",)
     target = "dits"

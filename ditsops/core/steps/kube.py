@@ -77,6 +77,7 @@ class _KubeKind(StepKind):
 
 @register
 class Status_(_KubeKind):
+    prefetch = True
     name = "status"
     fields = ("deployment", "selector", *COMMON)
     thresholds = True
@@ -117,6 +118,7 @@ class Status_(_KubeKind):
 
 @register
 class Pods(_KubeKind):
+    prefetch = True
     name = "pods"
     fields = ("selector", *COMMON)
     required = ("selector",)
@@ -140,6 +142,7 @@ class Pods(_KubeKind):
 
 @register
 class Logs(_KubeKind):
+    prefetch = True
     name = "logs"
     fields = ("selector", "tail", "grep", "since", "previous", "container", *COMMON)
     required = ("selector",)
@@ -176,6 +179,7 @@ class Logs(_KubeKind):
 
 @register
 class Events(_KubeKind):
+    prefetch = True
     name = "events"
     fields = ("deployment", *COMMON)
     thresholds = True
@@ -200,6 +204,7 @@ class Events(_KubeKind):
 
 @register
 class History(_KubeKind):
+    prefetch = True
     name = "rollout-history"
     fields = ("deployment", *COMMON)
     required = ("deployment",)

@@ -48,6 +48,7 @@ def prometheus(ctx: RunContext):
 
 @register
 class PromqlKind(StepKind):
+    prefetch = True
     key = "promql"
     fields = ("top", "range", "when_empty")
     thresholds = True

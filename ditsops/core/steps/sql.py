@@ -54,6 +54,7 @@ def database(ctx: RunContext):
 
 @register
 class SqlKind(StepKind):
+    prefetch = True
     key = "sql"
     fields = ("args", "value", "limit", "columns")
     thresholds = True
