@@ -55,3 +55,13 @@ def pg_cluster(pg_bin_dir: Path) -> Iterator[PgCluster]:
 @pytest.fixture
 def pg_dsn(pg_cluster: PgCluster) -> str:
     return pg_cluster.dsn
+
+
+@pytest.fixture
+def sessions(pg_dsn: str):
+    """Real sessions in chosen states, tagged with one application_name; closed afterwards."""
+    from tests.pgsessions import Sessions
+
+    group = Sessions(pg_dsn)
+    yield group
+    group.close()

@@ -7,16 +7,9 @@ import json
 import pytest
 
 from tests.cli import run_cli
-from tests.pgsessions import Sessions
 
 STATE_COUNT = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(app)s AND {}"
 
-
-@pytest.fixture
-def sessions(pg_dsn):
-    group = Sessions(pg_dsn)
-    yield group
-    group.close()
 
 
 @pytest.fixture

@@ -5,22 +5,16 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from ditsops.clients.postgres import PostgresClient
 from ditsops.core import db
 from ditsops.core.config import Settings
 from ditsops.core.errors import TargetUnreachable
-from tests.pgsessions import Sessions
 
 STATE_COUNT = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(app)s AND {}"
 
-
-@pytest.fixture
-def sessions(pg_dsn):
-    group = Sessions(pg_dsn)
-    yield group
-    group.close()
 
 
 @pytest.fixture
@@ -58,7 +52,7 @@ def test_activity_counts_what_the_test_created(client, sessions):
 
 def test_aborted_transactions_are_counted_under_their_real_state_name(client, sessions):
     conn = sessions.idle_in_transaction()
-    with pytest.raises(Exception):
+    with pytest.raises(psycopg.errors.DivisionByZero):
         conn.execute("SELECT 1/0")
     sessions.wait_until(STATE_COUNT.format("state = 'idle in transaction (aborted)'"), 1)
     report = db.activity(client, application=sessions.app)

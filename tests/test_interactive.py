@@ -11,8 +11,6 @@ import textwrap
 import pexpect
 import pytest
 
-from tests.pgsessions import Sessions
-
 RUNBOOK = """
     name: practice
     title: Practice terminate
@@ -36,12 +34,6 @@ RUNBOOK = """
         filters: {{application: "{{{{ app }}}}", state: idle in transaction}}
 """
 
-
-@pytest.fixture
-def sessions(pg_dsn):
-    group = Sessions(pg_dsn)
-    yield group
-    group.close()
 
 
 @pytest.fixture

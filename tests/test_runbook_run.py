@@ -8,14 +8,6 @@ import textwrap
 import pytest
 
 from tests.cli import run_cli
-from tests.pgsessions import Sessions
-
-
-@pytest.fixture
-def sessions(pg_dsn):
-    group = Sessions(pg_dsn)
-    yield group
-    group.close()
 
 
 @pytest.fixture

@@ -169,36 +169,15 @@ def blocking_command(
         render_blocking(state.consoles.out, forest, full=full)
 
 
-def _signal(
-    ctx,
-    action: str,
-    pids,
-    older_than,
-    states,
-    user,
-    app_name,
-    database,
-    limit,
-    yes,
-    dry_run,
-    non_interactive,
-    output,
-    full,
-    dsn,
-) -> None:
+def _signal(ctx, action: str, raw: dict, *, limit: int, **run: object) -> None:
+    """raw: the filters as given (pids, state, older_than, user, application, database)."""
     from ditsops.cli.common import run_action
     from ditsops.core.durations import to_prometheus
     from ditsops.core.model import Step
     from ditsops.core.steps.backends import BackendsSpec, build_filter
 
-    raw = {
-        "pids": list(pids or []),
-        "state": list(states or []),
-        "older_than": older_than and _duration(older_than),
-        "user": user,
-        "application": app_name,
-        "database": database,
-    }
+    if raw["older_than"]:
+        raw["older_than"] = _duration(raw["older_than"])
     if build_filter(raw).is_empty():
         raise UsageError(f"db {action}: give --pid or at least one filter (--older-than, --state, --user, --app, --db)")
     if raw["older_than"] and not raw["state"] and not raw["pids"]:
@@ -210,17 +189,7 @@ def _signal(
         kind=f"action:{action}-backends",
         spec=BackendsSpec(filters, limit),
     )
-    run_action(
-        ctx,
-        step,
-        f"{action.capitalize()} PostgreSQL backends",
-        yes=yes,
-        dry_run=dry_run,
-        non_interactive=non_interactive,
-        output=output,
-        full=full,
-        dsn=dsn,
-    )
+    run_action(ctx, step, f"{action.capitalize()} PostgreSQL backends", **run)
 
 
 def _signal_command(action: str):
@@ -246,23 +215,10 @@ def _signal_command(action: str):
         full: FullOption = False,
         dsn: DsnOption = None,
     ) -> None:
-        _signal(
-            ctx,
-            action,
-            pids,
-            older_than,
-            states,
-            user,
-            app_name,
-            database,
-            limit,
-            yes,
-            dry_run,
-            non_interactive,
-            output,
-            full,
-            dsn,
-        )
+        raw = {"pids": list(pids or []), "state": list(states or []), "older_than": older_than,
+               "user": user, "application": app_name, "database": database}
+        _signal(ctx, action, raw, limit=limit, yes=yes, dry_run=dry_run, non_interactive=non_interactive,
+                output=output, full=full, dsn=dsn)
 
     verb = "Terminate" if action == "terminate" else "Cancel the current query of"
     command.__doc__ = (
