@@ -60,13 +60,21 @@ def markdown_report(events: list[dict[str, Any]], run_id: str) -> str:
         lines += ["## Equivalent commands", ""]
         for event in previews:
             lines += [f"- `{event['step']}`: `{_cell(event['command'])}`"]
+    undos = [e for e in events if e["event"] == "step" and isinstance(e.get("result"), dict) and e["result"].get("undo")]
+    if undos:
+        lines += ["", "## How to undo what was applied", ""]
+        for event in undos:
+            before = event["result"].get("before")
+            state = f" (state before: {_cell(before)})" if before else ""
+            lines += [f"- `{event['step']}`: `{event['result']['undo']}`{state}"]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _timeline_row(event: dict[str, Any]) -> str | None:
     kind = event["event"]
     if kind == "step":
-        return f"**{event['status']}** — {event.get('summary', '')}"
+        undo = (event.get("result") or {}).get("undo") if isinstance(event.get("result"), dict) else None
+        return f"**{event['status']}** — {event.get('summary', '')}" + (f" (undo: `{undo}`)" if undo else "")
     if kind == "preview":
         return f"preview: {event.get('summary', '')}"
     if kind == "decision":
