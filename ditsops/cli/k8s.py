@@ -44,14 +44,18 @@ def _client(ctx: typer.Context):
     return KubeClient.connect(app_state(ctx).settings())
 
 
-def _emit(ctx: typer.Context, output: str | None, data, render) -> None:
+def _emit(ctx: typer.Context, output: str | None, data, render, target=None) -> None:
+    """JSON, or the target header (context, server, namespace) and the table view."""
+    from ditsops.render.kube import render_target
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
     if state.output_format(output) == "json":
         print_json(state.consoles.out, data)
-    else:
-        render(state.consoles.out)
+        return
+    if target is not None:
+        render_target(state.consoles.out, target)
+    render(state.consoles.out)
 
 
 @app.command("status")
@@ -124,6 +128,7 @@ def logs_command(
         output,
         [{"pod": line.pod, "line": line.text} for line in lines],
         lambda console: render_logs(console, lines, pods),
+        client.target,
     )
 
 
@@ -145,7 +150,7 @@ def events_command(
         found = kube.events(client, deployment)
     finally:
         client.close()
-    _emit(ctx, output, [e.__dict__ for e in found], lambda console: render_events(console, found))
+    _emit(ctx, output, [e.__dict__ for e in found], lambda console: render_events(console, found), client.target)
 
 
 @app.command("history")
@@ -164,7 +169,8 @@ def history_command(
         revisions = kube.history(client, client.get("deployments", deployment))
     finally:
         client.close()
-    _emit(ctx, output, [r.__dict__ for r in revisions], lambda console: render_history(console, revisions))
+    _emit(ctx, output, [r.__dict__ for r in revisions], lambda console: render_history(console, revisions),
+          client.target)
 
 
 @app.command("rollout-status")

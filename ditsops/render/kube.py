@@ -24,8 +24,12 @@ def _age(seconds: float | None) -> timedelta | None:
     return timedelta(seconds=int(seconds)) if seconds is not None else None
 
 
+def render_target(console: Console, target) -> None:
+    console.print(f"[muted]context {target.context} at {target.server}, namespace {target.namespace}[/]")
+
+
 def render_status(console: Console, views, target) -> None:
-    console.print(f"[muted]{target.context} ({target.server}), namespace {target.namespace}[/]")
+    render_target(console, target)
     if not views:
         console.print("[muted]No deployments.[/]")
         return
