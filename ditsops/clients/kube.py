@@ -64,13 +64,20 @@ def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
             if context is None:
                 known = ", ".join(c["name"] for c in contexts)
                 raise ConfigError(f"no context {chosen!r} in {path} (contexts: {known})")
-            api = config.new_client_from_config(config_file=path, context=chosen, persist_config=False)
+            configuration = client.Configuration()
+            # No urllib3 retries: set before the pool is built, or a dead server costs 4 time-outs.
+            configuration.retries = False
+            config.load_kube_config(
+                config_file=path, context=chosen, client_configuration=configuration, persist_config=False
+            )
+            api = client.ApiClient(configuration)
         except config.ConfigException as error:
             raise ConfigError(f"kubeconfig {path}: {error}") from None
         namespace = settings.namespace or context["context"].get("namespace") or "default"
         name = chosen
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
         configuration = client.Configuration()
+        configuration.retries = False
         config.load_incluster_config(client_configuration=configuration)
         api = client.ApiClient(configuration)
         name = "in-cluster"
@@ -84,7 +91,6 @@ def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
             f"no kubeconfig at {path} and not running in a cluster",
             hint="set KUBECONFIG, kubeconfig in a profile, or use --profile sandbox",
         )
-    api.configuration.retries = False  # fail in seconds when the API server is gone
     return api, KubeTarget(name, api.configuration.host, namespace)
 
 

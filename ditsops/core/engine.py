@@ -270,7 +270,7 @@ class _Walker:
         self.record.write("preview", step=step.id, summary=preview.summary, command=preview.command, items=preview.data)
         self.ui.show_preview(step, preview)
         if preview.empty:
-            return preview, StepResult(Status.NOTHING_TO_DO, "nothing matches: nothing to do")
+            return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do: {preview.summary}")
         if self.options.dry_run:
             return preview, StepResult(Status.PREVIEWED, "dry run: previewed, not applied")
         approved, how = self._decide(step, preview)

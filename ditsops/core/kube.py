@@ -226,8 +226,10 @@ class EventView:
     age: float | None
 
 
-def events(client: KubeClient, name: str | None = None, limit: int = 200) -> list[EventView]:
-    found = client.list("events", limit=limit)
+def events(client: KubeClient, name: str | None = None) -> list[EventView]:
+    """Events of the namespace, or of the objects named after a deployment (its ReplicaSets
+    and pods too), newest first. Every page is read: a cap would drop some at random."""
+    found = client.list("events")
     views = []
     for event in found:
         involved = event.get("involvedObject", {})

@@ -108,7 +108,7 @@ def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
         namespace,
         deployment,
         kubectl=f"kubectl rollout undo deployment/{name}{_ns(namespace)}{flag}",
-        undo=f"ditsops k8s undo {name} --to-revision {revision_of(deployment)} -n {namespace}",
+        undo=f"ditsops -n {namespace} k8s undo {name} --to-revision {revision_of(deployment)}",
     )
     if deployment["spec"].get("paused"):
         raise TargetError(
@@ -169,7 +169,7 @@ def plan_scale(client: KubeClient, name: str, replicas: int, current_replicas: i
         replicas=replicas,
         precondition=current_replicas,
         kubectl=f"kubectl scale deployment/{name}{_ns(namespace)}{flag} --replicas={replicas}",
-        undo=f"ditsops k8s scale {name} --replicas {current} -n {namespace}",
+        undo=f"ditsops -n {namespace} k8s scale {name} --replicas {current}",
     )
     if current_replicas is not None and current != current_replicas:
         raise TargetError(f"Expected replicas to be {current_replicas}, was {current}")
@@ -201,7 +201,7 @@ def plan_set_env(client: KubeClient, name: str, env: dict[str, str | None], cont
         deployment,
         patch={"spec": {"template": {"spec": {"containers": patch_containers}}}},
         kubectl=f"kubectl set env deployment/{name}{_ns(namespace)}{flags} {assignments}",
-        undo=f"ditsops k8s set-env {name}{flags} {' '.join(undo_parts.values())} -n {namespace}",
+        undo=f"ditsops -n {namespace} k8s set-env {name}{flags} {' '.join(undo_parts.values())}",
     )
 
 

@@ -72,7 +72,7 @@ class ConsoleInteraction:
 
     def show_preview(self, step: Step, preview: Preview) -> None:
         if preview.empty:
-            self.console.print(f"[muted]{preview.summary}: nothing matches[/]")
+            self.console.print(f"[muted]{preview.summary}[/]")
             return
         self.console.print(f"[danger]This will {preview.summary}[/]")
         if preview.table:
