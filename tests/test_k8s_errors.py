@@ -138,7 +138,14 @@ def bad_deploy(server: KubeAPIServer) -> None:
 
 
 def error_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith(("ditsops:", "✖ error:"))]
+    """Each distinct error message once, labelled as the step line shows it when there is
+    one: an action's failure is its step line on stdout and the same line on stderr."""
+    messages: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        if line.startswith(("ditsops:", "✖ error:")):
+            prefix, message = line.split(":", 1)
+            messages.setdefault(message.strip(), set()).add(prefix)
+    return [f"✖ error: {m}" if "✖ error" in p else f"ditsops: {m}" for m, p in messages.items()]
 
 
 DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/dits/deployments/dits-server"

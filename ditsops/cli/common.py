@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from ditsops.core.config import Settings, load_settings
 from ditsops.core.errors import UsageError
@@ -114,4 +115,8 @@ def run_action(
         RunRecord.create(runbook.name, settings.secrets()),
         header(settings, [step_kinds.kind_of(step.kind).target]),
     )
+    for done in outcome.steps:
+        if done.result.status == "error":
+            # A direct command's failure also goes to stderr, as one line, for scripts.
+            consoles.err.print(f"[bold red]ditsops:[/] {escape(done.result.summary)}", soft_wrap=True)
     raise typer.Exit(outcome.exit_code)
