@@ -88,7 +88,7 @@ def test_up_status_down(sandbox_home: Any) -> None:
     assert f"postgresql://postgres:***@127.0.0.1:{postgres.port}/postgres" in output
     assert password not in output
     assert stat.S_IMODE(state_file().stat().st_mode) == 0o600
-    assert state.profile() == {"dsn": state.profile()["dsn"], "production": False}
+    assert state.profile()["dsn"] == PgCluster.from_dict(postgres.details).dsn and state.profile()["production"] is False
     assert activity(str(state.profile()["dsn"]))["max_connections"] == 50
 
     status = sandbox("status")
@@ -191,7 +191,7 @@ def test_up_replaces_a_dead_sandbox(sandbox_home: Any) -> None:
 def test_fault_needs_a_running_sandbox_and_a_known_name(isolated_home: Any) -> None:
     with pytest.raises(DitsopsError, match="sandbox is not up"):
         sandbox("fault", "db-exhaustion")
-    with pytest.raises(UsageError, match="known faults: db-exhaustion"):
+    with pytest.raises(UsageError, match="known faults: .*db-exhaustion"):
         sandbox("fault", "disk-full")
     with pytest.raises(UsageError, match="name a fault"):
         sandbox("fault")

@@ -7,26 +7,23 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import pexpect
 import pytest
 
-from ditsops.sandbox import lifecycle
 from tests.cli import run_cli
+from tests.sandboxfixtures import Sandbox, sandbox  # noqa: F401 - the module-scoped sandbox
 
 
 @pytest.fixture
-def exhausted(isolated_home: Any, pg_bin_dir: Path):
-    """Sandbox up with db-exhaustion injected and aged past older_than=1s."""
-    assert run_cli("sandbox", "up").returncode == 0
+def exhausted(sandbox: Sandbox):
+    """The module's sandbox with db-exhaustion injected and aged past older_than=1s."""
+    assert run_cli("sandbox", "fault", "db-exhaustion").returncode == 0
     try:
-        assert run_cli("sandbox", "fault", "db-exhaustion").returncode == 0
         time.sleep(1.5)
-        yield isolated_home
+        yield sandbox
     finally:
-        lifecycle.down()
+        run_cli("sandbox", "fault", "--clear")
 
 
 def used_percent() -> float:

@@ -9,10 +9,15 @@ from rich.console import Console
 
 from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.render import sandbox as render
-from ditsops.sandbox import faults, lifecycle
+from ditsops.sandbox import faults  # light: the fault registry imports its players lazily
+
+# lifecycle (and through it the components: yaml, urllib, the kube and Prometheus helpers)
+# is imported inside each command, so that `ditsops --help` stays fast.
 
 app = typer.Typer(
-    help="A disposable Dits incident environment on 127.0.0.1 to practise runbooks on.\n\nExample: ditsops sandbox up",
+    help="A disposable Dits incident environment on 127.0.0.1 to practise runbooks on: PostgreSQL, "
+    "a Dits server simulator, an in-memory Kubernetes API, Prometheus and Alertmanager, and faults "
+    "that make each alert fire.\n\nExample: ditsops sandbox up && ditsops sandbox fault bad-deploy",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals may hold a DSN with its password
 )
@@ -25,21 +30,30 @@ def _console() -> Console:
 
 @app.command()
 def up() -> None:
-    """Start the sandbox: a throwaway PostgreSQL on 127.0.0.1 (more services to come).
+    """Start the sandbox on free 127.0.0.1 ports and point the `sandbox` profile at it.
 
-    Does nothing if it is already up and healthy; replaces it if it died.
+    In order: a throwaway PostgreSQL (max_connections 50), an in-memory Kubernetes API
+    (namespace dits with deployments dits-server and dits-worker; kubeconfig in the sandbox
+    directory), the Dits server simulator (reads its deployed image from that API), then
+    Alertmanager and Prometheus (scraping the simulator every second with the Dits alert
+    rules on short clocks). Needs the Debian packages postgresql, prometheus and
+    prometheus-alertmanager. Does nothing if it is already up; replaces it if it died.
 
     Example: ditsops sandbox up
     """
+    from ditsops.sandbox import lifecycle
+
     render.render_up(_console(), lifecycle.up())
 
 
 @app.command()
 def down() -> None:
-    """Stop the sandbox and its faults and delete its data.
+    """Clear the faults, stop every sandbox process and delete its data.
 
     Example: ditsops sandbox down
     """
+    from ditsops.sandbox import lifecycle
+
     report = lifecycle.down()
     render.render_down(_console(), report)
     if report.problems:
@@ -48,10 +62,16 @@ def down() -> None:
 
 @app.command()
 def status() -> None:
-    """Show the sandbox's components (pid, running or not, address) and active faults.
+    """Show each component (running or dead, healthy or not; pid; URL) and the faults in effect.
+
+    Healthy means the process runs and answers its health check: pg_isready, the
+    Kubernetes API's /version, the simulator's /health/live, Prometheus' and
+    Alertmanager's /-/ready.
 
     Example: ditsops sandbox status
     """
+    from ditsops.sandbox import lifecycle
+
     render.render_status(_console(), lifecycle.status())
 
 
@@ -75,7 +95,14 @@ def fault(
 ) -> None:
     """Make an incident happen in the sandbox, or clear it again.
 
-    Example: ditsops sandbox fault db-exhaustion
+    Each fault makes one alert fire within about a minute: db-exhaustion
+    (DatabaseConnectionsExhausted), error-spike and bad-deploy (HighErrorRate), latency
+    (HighLatency), service-down (ServiceDown), lock-contention (HighLockContention),
+    gc-stalled (GCNotRunning), traffic-spike (UnusualTrafficSpike, once Prometheus has a
+    minute of history), large-upload (LargeUpload), disk-low (LowDiskSpace), memory-high
+    (HighMemoryUsage). bad-deploy rolls out dits-server 1.5.0; rolling back ends it.
+
+    Example: ditsops sandbox fault bad-deploy
     """
     console = _console()
     if clear:

@@ -23,6 +23,8 @@ def parse_duration(text: str) -> timedelta:
 def format_duration(value: timedelta | float) -> str:
     """Compact human form: 4m12s, 2h03m, 3d04h; sub-second values as 0.42s."""
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if seconds != seconds or abs(seconds) == float("inf"):  # NaN (0/0 in PromQL) or infinite
+        return "NaN" if seconds != seconds else ("-" if seconds < 0 else "") + "Inf"
     if seconds < 0:
         return "-" + format_duration(-seconds)
     if seconds < 1:

@@ -25,8 +25,18 @@ def render_up(console: Console, report: UpReport) -> None:
         console.print("[bold green]Sandbox is up.[/bold green]")
     width = _name_width(report.state.components)
     for component in report.state.components.values():
-        _print_line(console, component.name, width, True, component.pid, component.url)
-    console.print("Cause an incident with: ditsops sandbox fault db-exhaustion")
+        _print_line(console, component.name, width, _word("running"), component.pid, component.url)
+    kubeconfig = report.state.profile().get("kubeconfig")
+    console.print(
+        "Use it with: ditsops --profile sandbox alerts   (or health, runbook, k8s status, db activity)",
+        soft_wrap=True,
+    )
+    if kubeconfig:
+        console.print(f"kubectl:     kubectl --kubeconfig {kubeconfig} get deployments", soft_wrap=True)
+    console.print(
+        "Cause an incident with: ditsops sandbox fault bad-deploy   (all faults: ditsops sandbox fault --help)",
+        soft_wrap=True,
+    )
 
 
 def render_status(console: Console, status: SandboxStatus) -> None:
@@ -34,7 +44,12 @@ def render_status(console: Console, status: SandboxStatus) -> None:
         console.print("Sandbox is not up. Start it with: ditsops sandbox up")
         return
     if status.healthy:
-        console.print("[bold green]Sandbox is up.[/bold green]")
+        console.print("[bold green]Sandbox is up[/bold green], every component healthy.")
+    elif status.alive:
+        console.print(
+            "[bold yellow]Sandbox is up[/bold yellow], but some components do not answer their "
+            "health check (a fault such as service-down does that on purpose)."
+        )
     else:
         console.print(
             "[bold red]Sandbox is degraded:[/bold red] some components died. "
@@ -42,16 +57,20 @@ def render_status(console: Console, status: SandboxStatus) -> None:
         )
     width = _name_width([component.name for component in status.components])
     for component in status.components:
-        _print_line(console, component.name, width, component.alive, component.pid, component.url)
+        # Two words: the process (running or dead), then its health check.
+        health = _word("healthy" if component.healthy else "unhealthy") if component.alive else _word("-")
+        state = _word("running" if component.alive else "dead", 7) + "  " + health
+        _print_line(console, component.name, width, state, component.pid, component.url)
     if not status.faults:
         console.print("No active faults.")
         return
-    console.print("Active faults:")
+    console.print("Faults:")
     width = _name_width([fault.name for fault in status.faults])
     for fault in status.faults:
+        alert = f" -> {fault.alert}" if fault.alert else ""
         _print_line(
-            console, fault.name, width, fault.alive, fault.pid, f"since {fault.started_at}",
-            dead="ended",
+            console, fault.name, width, _word("active" if fault.alive else "ended"), fault.pid,
+            f"since {fault.started_at}{alert}",
         )
         if fault.log_file:
             console.print(f"  {'':<{width}}  log: {fault.log_file}", soft_wrap=True)
@@ -76,10 +95,10 @@ def render_down(console: Console, report: DownReport) -> None:
 def render_fault_injected(console: Console, result: InjectResult) -> None:
     fault = result.fault
     if result.already_active:
-        console.print(f"Fault {fault.name} is already active (pid {fault.pid}).")
+        console.print(f"Fault {fault.name} is already active.")
     else:
-        console.print(f"[bold red]Injected {fault.name}[/bold red] (pid {fault.pid}).")
-    console.print(result.kind.summary + ".")
+        console.print(f"[bold red]Injected {fault.name}[/bold red].")
+    console.print(result.kind.summary + ".", soft_wrap=True)
     observed = fault.details.get("observed")
     maximum = fault.details.get("max_connections")
     if isinstance(observed, dict) and maximum:
@@ -89,7 +108,15 @@ def render_fault_injected(console: Console, result: InjectResult) -> None:
             f"{observed.get('sleeping')} running pg_sleep, "
             f"{observed.get('lock_waiters')} waiting on a lock."
         )
-    console.print(f"Alert it should fire: {result.kind.alert}")
+    if fault.details.get("image"):
+        console.print(
+            f"Deployed {fault.details['image']} (was {fault.details.get('previous_image')}), "
+            f"revision {fault.details.get('revision')}.",
+            soft_wrap=True,
+        )
+    console.print(f"Alert it should fire: {result.kind.alert} (within about a minute; see: ditsops --profile sandbox alerts)")
+    if result.kind.fix:
+        console.print(f"It ends by {result.kind.fix}.")
     console.print(f"Clear it with: ditsops sandbox fault {fault.name} --clear")
 
 
@@ -102,22 +129,20 @@ def render_faults_cleared(console: Console, result: ClearResult) -> None:
         console.print("No active faults.")
 
 
+_COLOURS = {"running": "green", "healthy": "green", "unhealthy": "yellow", "active": "red", "ended": "yellow"}
+
+
+def _word(word: str, width: int = 9) -> str:
+    """`word` padded to `width` and coloured by what it says (unknown words red: dead)."""
+    return f"[{_COLOURS.get(word, 'red')}]{word:<{width}}[/]"
+
+
 def _print_line(
-    console: Console,
-    name: str,
-    width: int,
-    alive: bool,
-    pid: int | None,
-    where: str | None,
-    *,
-    dead: str = "dead",
+    console: Console, name: str, width: int, state: str, pid: int | None, where: str | None
 ) -> None:
     # Plain aligned lines rather than a boxed table: a table on an 80-column terminal
     # folds the address in the middle, and then it cannot be copied whole.
-    state = "[green]running[/green]" if alive else f"[red]{dead:<7}[/red]"
-    console.print(
-        f"  {name:<{width}}  {state}  pid {_pid(pid):<7}  {where or '-'}", soft_wrap=True
-    )
+    console.print(f"  {name:<{width}}  {state}  pid {_pid(pid):<7}  {where or '-'}", soft_wrap=True)
 
 
 def _name_width(names: Iterable[str]) -> int:

@@ -1,8 +1,13 @@
 """Incidents the sandbox can cause on demand, one registry entry per fault.
 
 Adding a fault is one `FaultKind` in `FAULTS`: an `inject(state) -> ActiveFault` that
-starts whatever plays the fault and returns once the incident is visible, and a
-`clear(state, fault)` that undoes it completely (even if its process already died).
+starts whatever plays the fault and returns once the incident is visible, a
+`clear(state, fault)` that undoes it completely (even if its process already died), and
+optionally `active(state, fault)`, whether the incident is still going on (default: the
+process playing it runs). Each fault makes exactly the alert `alert` fire.
+
+db-exhaustion is played here (a load process holding PostgreSQL's connections); the
+simulator's faults and bad-deploy in simfaults.py, imported only when one is used.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ditsops.core.errors import DitsopsError, TargetUnreachable, UsageError
-from ditsops.sandbox import load
+from ditsops.sandbox import load, simcontrol
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.sandbox.state import (
     ActiveFault,
@@ -41,6 +46,11 @@ class FaultKind:
     alert: str  # the alert rule this fault should make fire
     inject: Callable[[SandboxState], ActiveFault]
     clear: Callable[[SandboxState, ActiveFault], None]
+    active: Callable[[SandboxState, ActiveFault], bool] | None = None
+    fix: str = ""  # what ends it besides `ditsops sandbox fault NAME --clear`
+
+    def is_active(self, state: SandboxState, fault: ActiveFault) -> bool:
+        return self.active(state, fault) if self.active else fault.is_alive()
 
 
 @dataclass(frozen=True)
@@ -76,9 +86,9 @@ def inject(name: str) -> InjectResult:
         state = _require_state()
         existing = state.faults.get(name)
         if existing is not None:
-            if existing.is_alive():
+            if kind.is_active(state, existing):
                 return InjectResult(fault=existing, kind=kind, already_active=True)
-            clear_faults(state, [name])  # its process died: tidy up before starting anew
+            clear_faults(state, [name])  # it ended meanwhile: tidy up before starting anew
             save_state(state)
         fault = kind.inject(state)
         state.faults[name] = fault
@@ -158,7 +168,8 @@ def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
     plan = load.plan_load(max_connections, reserved)
     directory = ensure_sandbox_dir()
     dsn_file = directory / "db-exhaustion.dsn"
-    _write_private(dsn_file, cluster.dsn + "\n")
+    # The load is the server: it logs in as the server's role, whose connections run out.
+    _write_private(dsn_file, _app_dsn(state, cluster) + "\n")
     log_file = directory / "db-exhaustion.log"
     with log_file.open("w", encoding="utf-8") as log_handle:
         process = subprocess.Popen(
@@ -180,10 +191,57 @@ def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
     )
     try:
         fault.details["observed"] = _wait_for_load(cluster, plan, process, log_file)
+        fault.details["role_limit"] = _limit_app_role(state, cluster, plan.total)
+        _wait_for_simulator_exhausted(state)
     except BaseException:
         _clear_db_exhaustion(state, fault)
         raise
     return fault
+
+
+def _app_dsn(state: SandboxState, cluster: PgCluster) -> str:
+    component = state.component(POSTGRES)
+    if component is None or not component.details.get("app_password"):
+        return cluster.dsn  # a sandbox from before the `dits` role: the load runs as postgres
+    from ditsops.sandbox.components import app_dsn
+
+    return app_dsn(component)
+
+
+def _app_role(state: SandboxState) -> str | None:
+    component = state.component(POSTGRES)
+    return str(component.details.get("app_user")) if component and component.details.get("app_user") else None
+
+
+def _limit_app_role(state: SandboxState, cluster: PgCluster, limit: int) -> int | None:
+    """Cap the server's role at `limit` connections (-1: no cap).
+
+    Set to what the load holds once it holds it all: like a pool at its maximum, the next
+    connection the server opens is refused ("too many connections for role"), so /health's
+    database check fails, and terminating the load's backends frees room at once. Set only
+    then, so the load itself never races the simulator for the last slot.
+    """
+    role = _app_role(state)
+    if role is None:
+        return None
+    from psycopg import sql
+
+    with _admin_connection(cluster) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(sql.Identifier(role), sql.Literal(limit)))
+    return limit
+
+
+def _wait_for_simulator_exhausted(state: SandboxState) -> None:
+    """The simulator counts connections every 2 s; return once its pool shows exhaustion."""
+    from ditsops.sandbox import simfaults
+    from ditsops.sandbox.components import SIMULATOR
+
+    component = state.component(SIMULATOR)
+    if component is None or not component.is_alive():
+        return
+    simfaults.wait_for_simulator(
+        component, lambda document: document is None or "db-exhaustion" in document.get("faults", []),
+        "its database pool exhausted")
 
 
 def _wait_for_load(
@@ -221,6 +279,7 @@ def _clear_db_exhaustion(state: SandboxState, fault: ActiveFault) -> None:
     cluster = _sandbox_cluster(state)
     if cluster is None or not cluster.is_running():
         return  # no server, no sessions left to end
+    _limit_app_role(state, cluster, -1)
     # Sessions the load could not close (killed process, cancel lost) end here.
     with _admin_connection(cluster) as conn:
         deadline = time.monotonic() + 10.0
@@ -272,13 +331,84 @@ def _file_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(meaningful[-lines:]) or "empty log"
 
 
+def _simulator_fault(name: str) -> FaultKind:
+    """A fault of the simulator's control file (simcontrol.py); simfaults.py plays it."""
+
+    def inject(state: SandboxState) -> ActiveFault:
+        from ditsops.sandbox import simfaults
+
+        return simfaults.control_fault(name)[0](state)
+
+    def clear(state: SandboxState, fault: ActiveFault) -> None:
+        from ditsops.sandbox import simfaults
+
+        simfaults.control_fault(name)[1](state, fault)
+
+    def active(state: SandboxState, fault: ActiveFault) -> bool:
+        from ditsops.sandbox import simfaults
+
+        return simfaults.control_fault(name)[2](state, fault)
+
+    return FaultKind(
+        name=name,
+        summary=f"the Dits server: {SIMULATOR_FAULT_SUMMARIES[name]}",
+        alert=SIMULATOR_FAULT_ALERTS[name],
+        inject=inject,
+        clear=clear,
+        active=active,
+    )
+
+
+def _inject_bad_deploy(state: SandboxState) -> ActiveFault:
+    from ditsops.sandbox import simfaults
+
+    return simfaults.inject_bad_deploy(state)
+
+
+def _clear_bad_deploy(state: SandboxState, fault: ActiveFault) -> None:
+    from ditsops.sandbox import simfaults
+
+    simfaults.clear_bad_deploy(state, fault)
+
+
+def _bad_deploy_active(state: SandboxState, fault: ActiveFault) -> bool:
+    from ditsops.sandbox import simfaults
+
+    return simfaults.bad_deploy_active(state, fault)
+
+
+# The simulator's faults, with the alert each makes fire (db-exhaustion is played above,
+# by a real load on PostgreSQL, which the simulator notices by itself).
+SIMULATOR_FAULT_ALERTS: dict[str, str] = {
+    name: alert for name, alert in simcontrol.FAULT_ALERTS.items() if name != "db-exhaustion"
+}
+SIMULATOR_FAULT_SUMMARIES: dict[str, str] = {
+    **simcontrol.FAULT_DESCRIPTIONS,
+    "traffic-spike": simcontrol.FAULT_DESCRIPTIONS["traffic-spike"]
+    + " (fires once Prometheus has more than a minute of history)",
+}
+
 FAULTS: dict[str, FaultKind] = {
     "db-exhaustion": FaultKind(
         name="db-exhaustion",
         summary="dits-server holds over 90% of PostgreSQL's connections: idle "
-        "transactions, hour-long queries and sessions stuck behind a row lock",
+        "transactions, hour-long queries and sessions stuck behind a row lock; its role is at "
+        "its connection limit, so its pool is exhausted and /health degraded",
         alert="DatabaseConnectionsExhausted",
         inject=_inject_db_exhaustion,
         clear=_clear_db_exhaustion,
+        fix="terminating the dits-server backends (the db-connections-exhausted runbook)",
+    ),
+    **{name: _simulator_fault(name) for name in SIMULATOR_FAULT_ALERTS},
+    "bad-deploy": FaultKind(
+        name="bad-deploy",
+        summary="dits-server 1.5.0 is rolled out (kubectl set image + change-cause \"deploy 1.5.0\"); "
+        "it fails about 15% of API requests with 500 and logs ERROR lines",
+        alert="HighErrorRate",
+        inject=_inject_bad_deploy,
+        clear=_clear_bad_deploy,
+        active=_bad_deploy_active,
+        fix="rolling back (the high-error-rate runbook, ditsops k8s undo dits-server, "
+        "or kubectl rollout undo deployment/dits-server)",
     ),
 }

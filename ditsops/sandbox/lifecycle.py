@@ -1,21 +1,26 @@
 """Bring the sandbox up, take it down, tell how it is doing.
 
 Pure core: these functions return dataclasses and never print. Each piece of the sandbox
-is a `ComponentKind` in `COMPONENTS` (started in that order, stopped in reverse), so a new
-piece (prometheus, alertmanager, simulator, kube API) is one more entry.
+is a `ComponentKind` in `components.COMPONENTS` (started in that order, each after what
+it depends on, stopped in reverse), so a new piece is one more entry there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ditsops.core.errors import DitsopsError
 from ditsops.sandbox import faults
-from ditsops.sandbox.pgcluster import PgCluster, create_cluster
-from ditsops.sandbox.ports import wait_for_port
+from ditsops.sandbox.components import (
+    COMPONENTS,
+    SANDBOX_MAX_CONNECTIONS,
+    ComponentKind,
+    RecordComponent,
+    check_requirements,
+)
 from ditsops.sandbox.state import (
     Component,
     SandboxState,
@@ -27,20 +32,7 @@ from ditsops.sandbox.state import (
     stop_process,
 )
 
-SANDBOX_MAX_CONNECTIONS = 50
-
-# Saves a component's record as soon as it exists, so that a crash halfway through
-# `up` still leaves enough in the state file for `down` to clean up.
-RecordComponent = Callable[[Component], None]
-
-
-@dataclass(frozen=True)
-class ComponentKind:
-    name: str
-    start: Callable[[RecordComponent], Component]
-    healthy: Callable[[Component], bool]
-    # Stops the component's processes and removes its data; returns the paths removed.
-    stop: Callable[[Component], list[str]]
+__all__ = ["COMPONENTS", "SANDBOX_MAX_CONNECTIONS", "ComponentKind", "RecordComponent", "up", "down", "status"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +55,8 @@ class DownReport:
 class ComponentStatus:
     name: str
     pid: int | None
-    alive: bool
+    alive: bool  # its process runs
+    healthy: bool  # and answers its health check (/-/ready, /health/live, /version, pg_isready)
     port: int | None
     url: str | None  # never carries a password
     data_dir: str | None
@@ -76,6 +69,7 @@ class FaultStatus:
     alive: bool
     started_at: str
     summary: str
+    alert: str  # the alert it makes fire
     log_file: str | None
     details: dict[str, Any]
 
@@ -89,29 +83,40 @@ class SandboxStatus:
 
     @property
     def healthy(self) -> bool:
+        return self.up and all(component.alive and component.healthy for component in self.components)
+
+    @property
+    def alive(self) -> bool:
         return self.up and all(component.alive for component in self.components)
 
 
 def up() -> UpReport:
-    """Start every component; a healthy sandbox is left alone, a dead one replaced."""
+    """Start every component; a running sandbox is left alone, a dead one replaced.
+
+    A missing service binary fails before anything starts; a failure halfway stops and
+    removes whatever was started.
+    """
     with state_lock():
         state = load_state()
         replaced_stale = False
+        if state is not None and _is_running(state):
+            state.components = {name: state.components[name] for name in _start_order(state)}
+            return UpReport(state=state, already_up=True, replaced_stale=False)
+        check_requirements()
         if state is not None:
-            if _is_healthy(state):
-                return UpReport(state=state, already_up=True, replaced_stale=False)
             _teardown(state)
             clear_state()
             replaced_stale = True
         state = SandboxState()
+        save_state(state)
+
+        def record(component: Component) -> None:
+            state.components[component.name] = component
+            save_state(state)
+
         try:
             for kind in COMPONENTS:
-
-                def record(component: Component) -> None:
-                    state.components[component.name] = component
-                    save_state(state)
-
-                record(kind.start(record))
+                record(kind.start(record, dict(state.components)))
         except BaseException:
             _teardown(state)
             clear_state()
@@ -138,24 +143,30 @@ def status() -> SandboxStatus:
     if state is None:
         return SandboxStatus(up=False, state_file=state_file(), components=[], faults=[])
     kinds = {kind.name: kind for kind in COMPONENTS}
+    names = _start_order(state)
+    # Health checks wait up to a second or two each on a dead endpoint: ask all at once.
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        checks = list(pool.map(lambda name: _check(kinds.get(name), state.components[name]), names))
     components = [
         ComponentStatus(
             name=component.name,
             pid=component.pid,
-            alive=kinds[name].healthy(component) if name in kinds else component.is_alive(),
+            alive=alive,
+            healthy=healthy,
             port=component.port,
             url=component.url,
             data_dir=component.data_dir,
         )
-        for name, component in state.components.items()
+        for component, (alive, healthy) in zip((state.components[name] for name in names), checks)
     ]
     fault_statuses = [
         FaultStatus(
             name=fault.name,
             pid=fault.pid,
-            alive=fault.is_alive(),
+            alive=faults.FAULTS[name].is_active(state, fault) if name in faults.FAULTS else fault.is_alive(),
             started_at=fault.started_at,
             summary=faults.FAULTS[name].summary if name in faults.FAULTS else "",
+            alert=faults.FAULTS[name].alert if name in faults.FAULTS else "",
             log_file=fault.log_file,
             details=dict(fault.details),
         )
@@ -166,10 +177,30 @@ def status() -> SandboxStatus:
     )
 
 
-def _is_healthy(state: SandboxState) -> bool:
+def _check(kind: ComponentKind | None, component: Component) -> tuple[bool, bool]:
+    if kind is None:  # recorded by a newer ditsops
+        alive = component.is_alive()
+        return alive, alive
+    alive = kind.alive(component)
+    try:
+        return alive, alive and kind.healthy(component)
+    except (DitsopsError, OSError):
+        return alive, False
+
+
+def _start_order(state: SandboxState) -> list[str]:
+    """The recorded components in the order they start (the state file keeps them sorted
+    by name); ones unknown to this version of ditsops last."""
+    known = [kind.name for kind in COMPONENTS if kind.name in state.components]
+    return known + [name for name in state.components if name not in known]
+
+
+def _is_running(state: SandboxState) -> bool:
+    """Every component's process is there (a fault such as service-down may make one
+    unhealthy on purpose: that is no reason to replace the sandbox)."""
     for kind in COMPONENTS:
         component = state.component(kind.name)
-        if component is None or not kind.healthy(component):
+        if component is None or not kind.alive(component):
             return False
     return True
 
@@ -190,7 +221,7 @@ def _teardown(state: SandboxState) -> DownReport:
             except DitsopsError as again:
                 report.problems.append(f"fault {name}: {exc.message}; {again.message}")
     kinds = {kind.name: kind for kind in COMPONENTS}
-    for name in reversed(list(state.components)):
+    for name in reversed(_start_order(state)):
         component = state.components[name]
         try:
             if name in kinds:
@@ -202,56 +233,3 @@ def _teardown(state: SandboxState) -> DownReport:
         except DitsopsError as exc:
             report.problems.append(f"{name}: {exc.message}")
     return report
-
-
-# --- postgres -----------------------------------------------------------------------
-
-
-def _start_postgres(record: RecordComponent) -> Component:
-    cluster = create_cluster(max_connections=SANDBOX_MAX_CONNECTIONS)
-    component = _postgres_component(cluster, pid=None)
-    record(component)  # the data dir exists from here on; `down` must find it
-    cluster.start()
-    return _postgres_component(cluster, pid=cluster.pid())
-
-
-def _postgres_component(cluster: PgCluster, pid: int | None) -> Component:
-    return Component(
-        name=faults.POSTGRES,
-        pid=pid,
-        port=cluster.port,
-        url=cluster.masked_dsn,
-        data_dir=str(cluster.root_dir),
-        cmdline_marker=cluster.cmdline_marker,
-        profile={"dsn": cluster.dsn},
-        details=cluster.to_dict(),
-    )
-
-
-def _postgres_healthy(component: Component) -> bool:
-    cluster = PgCluster.from_dict(component.details)
-    return (
-        component.is_alive()
-        and cluster.is_running()
-        and wait_for_port(cluster.port, cluster.host, timeout=1.0)
-    )
-
-
-def _stop_postgres(component: Component) -> list[str]:
-    cluster = PgCluster.from_dict(component.details)
-    cluster.stop()
-    # postmaster.pid may be gone (data dir deleted by hand) while the server still runs.
-    stop_process(component.pid, component.cmdline_marker, timeout=5.0, whole_group=True)
-    existed = cluster.root_dir.exists()
-    cluster.destroy()
-    return [str(cluster.root_dir)] if existed else []
-
-
-COMPONENTS: list[ComponentKind] = [
-    ComponentKind(
-        name=faults.POSTGRES,
-        start=_start_postgres,
-        healthy=_postgres_healthy,
-        stop=_stop_postgres,
-    ),
-]

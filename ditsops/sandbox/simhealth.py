@@ -81,7 +81,7 @@ def database_usage(dsn: str) -> float | None:
             row = connection.execute(query).fetchone()
     except psycopg.Error as exc:
         # Connection failures carry no SQLSTATE in every libpq version; the text is stable.
-        if getattr(exc, "sqlstate", None) == "53300" or "too many clients" in str(exc):
+        if getattr(exc, "sqlstate", None) == "53300" or any(t in str(exc) for t in ("too many clients", "too many connections")):
             return 1.0
         return None
     if row is None or not row[1]:

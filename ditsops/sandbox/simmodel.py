@@ -134,7 +134,7 @@ class DitsModel:
         self.gc_last_run = now - self.rng.uniform(0.0, GC_PERIOD_SECONDS)
         self.gc_stalled_since: float | None = None
         self.upload_size = Walk(self.rng, 3e8, 12e9, 4e8)
-        self.disk_free_share = Walk(self.rng, 0.33, 0.42, 0.002)
+        self.disk_free_share = Walk(self.rng, 0.33, 0.42, 0.000001)  # ~5 GB a day: hours-left stays calm
         self.mem_available_share = Walk(self.rng, 0.38, 0.5, 0.01)
 
     # ------------------------------------------------------------------ behaviour

@@ -14,12 +14,11 @@ Faults come from the JSON control file (simcontrol.py), re-read every tick. The 
 read from an environment variable (--dsn-env, default DITS_SIM_DSN), never from the
 command line, where any local user could read the password in the process list.
 
-Seam for the Kubernetes issue: the deployed image comes from an `ImageSource`
-(`StaticImage` today). A later `KubeImageSource` reading the dits-server Deployment from
-the sandbox Kubernetes API plugs in through `Simulator(image_source=...)` and a
-`--kube-url` option in `main`; whenever `image_is_bad(image)` says so, the simulator
-behaves as if the error-spike fault were on (the bad-deploy incident), and rolling back
-to a good image ends it.
+The deployed image comes from an `ImageSource`: `--image` (a `StaticImage`), or with
+`--kube-url` the dits-server Deployment in the sandbox Kubernetes API (kubesource.py's
+`KubeImageSource`, which also writes the server's log lines into its pods). Whenever
+`image_is_bad(image)` says so (the release the bad-deploy fault ships), the simulator
+behaves as if the error-spike fault were on, and rolling back to a good image ends it.
 
 With a DSN, the simulator also counts PostgreSQL's client connections every 2 s: above
 90% of max_connections (or when PostgreSQL refuses with "too many clients") its pool
@@ -44,7 +43,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ditsops.core.errors import DitsopsError
-from ditsops.sandbox import simcontrol
+from ditsops.sandbox import kubesource, simcontrol
 from ditsops.sandbox.metrics import CONTENT_TYPE
 from ditsops.sandbox.simhealth import check_database, database_usage, health_status
 from ditsops.sandbox.simmodel import DitsModel
@@ -73,8 +72,8 @@ class StaticImage:
 
 
 def image_is_bad(image: str | None) -> bool:
-    """Whether `image` is a broken release. No image is bad until the bad-deploy fault exists."""
-    return False
+    """Whether `image` is the broken release the bad-deploy fault ships (tag 1.5.0)."""
+    return kubesource.is_bad_image(image)
 
 
 def image_version(image: str | None) -> str:
@@ -281,6 +280,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--control-file", type=Path, help="JSON fault control file, re-read every tick")
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="the dits-server image to report as deployed")
+    parser.add_argument(
+        "--kube-url",
+        help="read the deployed image from this Kubernetes API's dits-server Deployment (instead of --image) "
+        "and write the server's log lines into its pods",
+    )
+    parser.add_argument("--kube-namespace", default=kubesource.NAMESPACE, help="namespace of the Deployment")
+    parser.add_argument("--kube-deployment", default=kubesource.DEPLOYMENT, help="name of the Deployment")
     parser.add_argument("--seed", type=int, help="random seed, for reproducible numbers")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser.parse_args(argv)
@@ -296,7 +302,20 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         verbose=args.verbose,
     )
-    simulator = Simulator(config, image_source=StaticImage(args.image))
+    image_source: ImageSource = StaticImage(args.image)
+    if args.kube_url:
+        image_source = kubesource.KubeImageSource(
+            args.kube_url, args.kube_namespace, args.kube_deployment, fallback=args.image
+        ).start()
+    simulator = Simulator(config, image_source=image_source)
+    if args.kube_url:
+        kubesource.KubeLogWriter(
+            args.kube_url,
+            lambda: (simulator.is_bad(simulator.image), image_version(simulator.image)),
+            namespace=args.kube_namespace,
+            selector=f"app={args.kube_deployment}",
+            seed=args.seed,
+        ).start()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -1,0 +1,290 @@
+"""The Dits simulator's window on the sandbox Kubernetes API, and the bad-deploy fault's hands.
+
+Three small things, all over plain HTTP with urllib (the simulator must start fast and the
+kube API speaks JSON without TLS):
+
+- `KubeImageSource`: the `ImageSource` the simulator asks on every tick for the deployed
+  dits-server image. A background thread GETs the Deployment every second and keeps the
+  last image it saw, so a tick never waits on the network and an API that hiccups keeps
+  the previous answer.
+- `KubeLogWriter`: appends log lines to the dits-server pods through the sandbox-only
+  logs endpoint, ERROR lines a few a second while a bad image is deployed and an INFO line
+  now and then otherwise, so `ditsops k8s logs --grep ERROR` finds what an engineer would.
+- `KubeHTTP`: the handful of calls the `bad-deploy` fault makes: read the Deployment,
+  patch it as `kubectl set image` + `kubectl annotate` would, wait for the rollout.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+# The release the bad-deploy fault ships. Requests fail with 500 while it is deployed.
+BAD_DEPLOY_TAG = "1.5.0"
+BAD_DEPLOY_CHANGE_CAUSE = f"deploy {BAD_DEPLOY_TAG}"
+NAMESPACE = "dits"
+DEPLOYMENT = "dits-server"
+POLL_SECONDS = 1.0
+REQUEST_TIMEOUT = 2.0
+
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+def image_tag(image: str | None) -> str:
+    """The tag of `registry/name:tag` ("latest" without one, "" for no image)."""
+    if not image:
+        return ""
+    name = image.rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name else "latest"
+
+
+def with_tag(image: str, tag: str) -> str:
+    """`image` with its tag replaced (registry ports such as host:5000/x are kept)."""
+    head, _, name = image.rpartition("/")
+    base = name.split(":", 1)[0]
+    return f"{head}/{base}:{tag}" if head else f"{base}:{tag}"
+
+
+def is_bad_image(image: str | None) -> bool:
+    return image_tag(image) == BAD_DEPLOY_TAG
+
+
+class KubeError(Exception):
+    """The Kubernetes API refused or could not be reached; `message` is one line."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class KubeHTTP:
+    """Minimal JSON client for the sandbox Kubernetes API (no auth: it is plain http)."""
+
+    def __init__(self, base_url: str, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base_url + path, data=data, method=method,
+            headers={"Accept": "application/json", "Content-Type": content_type},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            raise KubeError(f"{method} {path}: {exc.code} {_status_message(exc)}", exc.code) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise KubeError(f"cannot reach the Kubernetes API at {self.base_url}: {reason}") from None
+        return json.loads(text) if text else {}
+
+    def deployment_path(self, namespace: str = NAMESPACE, name: str = DEPLOYMENT) -> str:
+        return f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+
+    def get_deployment(self, namespace: str = NAMESPACE, name: str = DEPLOYMENT) -> dict[str, Any]:
+        return self.request("GET", self.deployment_path(namespace, name))
+
+    def set_image(self, image: str, change_cause: str, namespace: str = NAMESPACE,
+                  name: str = DEPLOYMENT, container: str | None = None) -> dict[str, Any]:
+        """`kubectl set image deployment/NAME C=IMAGE` and `kubectl annotate ... change-cause=`,
+        as one strategic-merge patch (containers merge by name, so the others stay)."""
+        patch = {
+            "metadata": {"annotations": {"kubernetes.io/change-cause": change_cause}},
+            "spec": {"template": {"spec": {"containers": [{"name": container or name, "image": image}]}}},
+        }
+        return self.request("PATCH", self.deployment_path(namespace, name), patch, STRATEGIC_MERGE_PATCH)
+
+    def restore_template(self, template: dict[str, Any], change_cause: str | None,
+                         namespace: str = NAMESPACE, name: str = DEPLOYMENT) -> dict[str, Any]:
+        """What `kubectl rollout undo` sends: a JSON patch of spec.template and the annotations."""
+        current = self.get_deployment(namespace, name)
+        annotations = dict((current.get("metadata") or {}).get("annotations") or {})
+        if change_cause is None:
+            annotations.pop("kubernetes.io/change-cause", None)
+        else:
+            annotations["kubernetes.io/change-cause"] = change_cause
+        operations = [
+            {"op": "replace", "path": "/spec/template", "value": template},
+            {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+        ]
+        return self.request("PATCH", self.deployment_path(namespace, name), operations, JSON_PATCH)
+
+    def wait_for_rollout(self, namespace: str = NAMESPACE, name: str = DEPLOYMENT,
+                         timeout: float = 60.0) -> dict[str, Any]:
+        """Until `kubectl rollout status` would say "successfully rolled out"."""
+        deadline = time.monotonic() + timeout
+        while True:
+            deployment = self.get_deployment(namespace, name)
+            if rollout_complete(deployment):
+                return deployment
+            if time.monotonic() > deadline:
+                status = deployment.get("status") or {}
+                raise KubeError(
+                    f'deployment "{name}" did not finish rolling out within {timeout:.0f} s '
+                    f"(updated {status.get('updatedReplicas', 0)}, available {status.get('availableReplicas', 0)} "
+                    f"of {deployment['spec'].get('replicas', 1)})"
+                )
+            time.sleep(0.1)
+
+    def append_logs(self, lines: list[str], selector: str, namespace: str = NAMESPACE,
+                    mode: str = "round-robin") -> dict[str, Any]:
+        query = urllib.parse.urlencode({"labelSelector": selector})
+        return self.request("POST", f"/sandbox/v1/namespaces/{namespace}/logs?{query}",
+                            {"lines": lines, "mode": mode})
+
+
+def rollout_complete(deployment: dict[str, Any]) -> bool:
+    status = deployment.get("status") or {}
+    want = (deployment.get("spec") or {}).get("replicas", 1)
+    return (
+        deployment["metadata"].get("generation", 1) <= status.get("observedGeneration", 0)
+        and status.get("updatedReplicas", 0) >= want
+        and status.get("replicas", 0) <= status.get("updatedReplicas", 0)
+        and status.get("availableReplicas", 0) >= status.get("updatedReplicas", 0)
+    )
+
+
+def container_image(deployment: dict[str, Any], container: str | None = None) -> str | None:
+    containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    wanted = container or deployment["metadata"]["name"]
+    for item in containers:
+        if item.get("name") == wanted:
+            return item.get("image")
+    return containers[0].get("image") if containers else None
+
+
+def _status_message(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(error.read()).get("message") or error.reason)
+    except (ValueError, AttributeError, OSError):
+        return str(error.reason)
+
+
+class KubeImageSource:
+    """The dits-server image as the Deployment's pod template says, refreshed every second."""
+
+    def __init__(self, api_url: str, namespace: str = NAMESPACE, deployment: str = DEPLOYMENT,
+                 fallback: str | None = None, interval: float = POLL_SECONDS) -> None:
+        self.client = KubeHTTP(api_url)
+        self.namespace, self.deployment, self.interval = namespace, deployment, interval
+        self._image = fallback
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    def current_image(self) -> str | None:
+        return self._image
+
+    def refresh(self) -> None:
+        try:
+            image = container_image(self.client.get_deployment(self.namespace, self.deployment))
+        except (KubeError, ValueError, KeyError) as exc:  # keep the last answer while the API misbehaves
+            message = getattr(exc, "message", str(exc))
+            if message != self.last_error:
+                print(f"dits-sim: reading the deployed image: {message}", file=sys.stderr, flush=True)
+            self.last_error = message
+            return
+        self.last_error = None
+        if image:
+            self._image = image
+
+    def start(self) -> KubeImageSource:
+        self.refresh()
+        self._thread = threading.Thread(target=self._loop, name="dits-sim-kube-image", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.refresh()
+
+
+# --- logs -----------------------------------------------------------------------------
+
+_ERRORS = (
+    ("POST", "/api/v1/repos/:id/commits", "panicked at 'called `Option::unwrap()` on a `None` value', "
+     "src/repo/commit.rs:212:41"),
+    ("PUT", "/api/v1/chunks/:hash", "chunk manifest decode failed: unknown field `compression_v2`"),
+    ("GET", "/api/v1/repos/:id/commits", "query failed: column commits.parent_ids does not exist"),
+    ("GET", "/api/v1/chunks/:hash", "internal error: index out of bounds: the len is 4 but the index is 4"),
+)
+_INFOS = (
+    ("GET", "/api/v1/chunks/:hash", 200), ("PUT", "/api/v1/chunks/:hash", 201),
+    ("GET", "/api/v1/repos/:id/commits", 200), ("GET", "/api/v1/repos/:id", 304),
+)
+
+
+def log_lines(bad: bool, version: str, count: int, rng: random.Random) -> list[str]:
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    lines = []
+    for _ in range(count):
+        request_id = f"{rng.getrandbits(48):012x}"
+        if bad:
+            method, path, error = rng.choice(_ERRORS)
+            lines.append(f"{now} ERROR dits_server::api: {method} {path} -> 500 Internal Server Error: "
+                         f"{error} request_id={request_id} version={version}")
+        else:
+            method, path, status = rng.choice(_INFOS)
+            lines.append(f"{now} INFO dits_server::api: {method} {path} -> {status} in {rng.randint(2, 40)}ms "
+                         f"request_id={request_id} version={version}")
+    return lines
+
+
+class KubeLogWriter:
+    """Writes the server's log lines into its pods while the simulator runs.
+
+    `state()` answers (bad, version) for the image deployed right now; bad images get
+    `error_lines` ERROR lines per `interval`, good ones one INFO line every few intervals.
+    """
+
+    def __init__(self, api_url: str, state: Callable[[], tuple[bool, str]], namespace: str = NAMESPACE,
+                 selector: str = f"app={DEPLOYMENT}", interval: float = 0.5, error_lines: int = 2,
+                 info_every: int = 4, seed: int | None = None) -> None:
+        self.client = KubeHTTP(api_url)
+        self.state, self.namespace, self.selector = state, namespace, selector
+        self.interval, self.error_lines, self.info_every = interval, error_lines, info_every
+        self.rng = random.Random(seed)
+        self._stopping = threading.Event()
+        self._ticks = 0
+
+    def start(self) -> KubeLogWriter:
+        threading.Thread(target=self._loop, name="dits-sim-kube-logs", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def write_once(self) -> int:
+        bad, version = self.state()
+        self._ticks += 1
+        if bad:
+            count = self.error_lines
+        else:
+            count = 1 if self._ticks % self.info_every == 0 else 0
+        if count == 0:
+            return 0
+        try:
+            self.client.append_logs(log_lines(bad, version, count, self.rng), self.selector, self.namespace)
+        except KubeError:
+            return 0  # the API is restarting or gone; the next tick tries again
+        return count
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.write_once()

@@ -1,0 +1,170 @@
+"""The bad-deploy incident end to end: dits-server 1.5.0 rolled out in the sandbox's
+Kubernetes API, the simulator failing requests because of it, and the high-error-rate
+runbook finding the rollout in Prometheus' error ratio and the rollout history, rolling it
+back (with --yes, then confirmed at a real terminal) and seeing the ratio recover.
+
+One sandbox for the module; the tests run in file order and share its history.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pexpect
+import pytest
+
+from tests.cli import run_cli
+from tests.helpers import require_binary
+from tests.sandboxfixtures import (  # noqa: F401  (sandbox is a fixture)
+    Sandbox,
+    ditsops_json,
+    fault,
+    prometheus_alerts,
+    run_runbook,
+    sandbox,
+    wait_until,
+)
+
+GOOD = "registry.dits.dev/dits-server:1.4.2"
+BAD = "registry.dits.dev/dits-server:1.5.0"
+ERROR_RATIO = (
+    '100 * sum(rate(dits_http_requests_total{job="dits-server", status=~"5.."}[30s]))'
+    ' / sum(rate(dits_http_requests_total{job="dits-server"}[30s]))'
+)
+
+
+@pytest.fixture(scope="module")
+def kubectl(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory):
+    binary = require_binary("kubectl", "apt-get install kubectl (or download v1.32 from dl.k8s.io)")
+    cache = tmp_path_factory.mktemp("kube-cache")
+
+    def run(*args: str) -> str:
+        done = subprocess.run([str(binary), "--kubeconfig", sandbox.kubeconfig, "--cache-dir", str(cache), *args],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(cache)})
+        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    return run
+
+
+def deployed_image(kubectl) -> str:
+    return kubectl("get", "deployment", "dits-server", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+
+
+def error_ratio(sandbox: Sandbox) -> float:
+    body = httpx.get(f"{sandbox.prometheus}/api/v1/query", params={"query": ERROR_RATIO}, timeout=5).json()
+    result = body["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+def simulator_image(sandbox: Sandbox) -> tuple[str, bool]:
+    document = httpx.get(f"{sandbox.url('simulator')}/sandbox/faults", timeout=5).json()
+    return document["image"], document["image_bad"]
+
+
+def inject_bad_deploy(sandbox: Sandbox, kubectl) -> None:
+    output = fault("bad-deploy")
+    assert "Injected bad-deploy" in output and "Alert it should fire: HighErrorRate" in output, output
+    # Returned only after the rollout finished and the simulator runs the bad image.
+    assert deployed_image(kubectl) == BAD
+    assert simulator_image(sandbox) == (BAD, True)
+    assert "deploy 1.5.0" in kubectl("rollout", "history", "deployment/dits-server")
+
+
+def test_bad_deploy_fires_high_error_rate_and_the_runbook_rolls_it_back(sandbox: Sandbox, kubectl):
+    assert deployed_image(kubectl) == GOOD
+    inject_bad_deploy(sandbox, kubectl)
+    health = httpx.get(f"{sandbox.url('simulator')}/health", timeout=5).json()
+    assert health["version"] == "1.5.0"
+    wait_until(lambda: prometheus_alerts(sandbox.prometheus).get("HighErrorRate") == "firing", 60,
+               "HighErrorRate firing")
+    assert set(prometheus_alerts(sandbox.prometheus)) == {"HighErrorRate"}
+
+    code, document = run_runbook("high-error-rate", "--yes")
+    steps = document["by_id"]
+    assert code == 0, f"exit {code}: {document['reason']}"
+    assert steps["error-rate"]["status"] == "failing" and steps["error-rate"]["value"] > 5
+    assert steps["error-logs"]["value"] > 0, steps["error-logs"]["summary"]  # the ERROR lines the pods logged
+    assert steps["recent-rollouts"]["value"] < 3600, steps["recent-rollouts"]["summary"]
+    assert "1.5.0" in steps["recent-rollouts"]["summary"]
+    rollback = steps["rollback"]
+    assert rollback["status"] == "applied", rollback["summary"]
+    assert re.search(r"k8s undo dits-server --to-revision \d+", rollback["result"]["undo"]), rollback["result"]
+    assert steps["recovered"]["status"] == "ok", steps["recovered"]["summary"]
+    assert steps["recovered"]["value"] < 1
+    assert document["reason"].startswith("resolved")
+
+    assert deployed_image(kubectl) == GOOD
+    _, deployments = ditsops_json("k8s", "status", "dits-server")
+    assert deployments[0]["images"] == [GOOD]
+    assert simulator_image(sandbox) == (GOOD, False)
+    status = run_cli("sandbox", "status").stdout
+    assert "bad-deploy" in status and "ended" in status, status
+    assert "Cleared fault bad-deploy" in fault("bad-deploy", "--clear")
+    assert deployed_image(kubectl) == GOOD  # nothing left to roll back
+
+
+def finish_notes(child: pexpect.spawn) -> None:
+    """Tick off manual steps until the run ends."""
+    while child.expect([r"Done\?", pexpect.EOF]) == 0:
+        child.sendline("y")
+
+
+def test_interactive_rollback_confirmed_at_a_terminal(sandbox: Sandbox, kubectl):
+    inject_bad_deploy(sandbox, kubectl)
+    wait_until(lambda: error_ratio(sandbox) > 5, 60, "the error ratio over 5%")
+
+    env = {**os.environ, "COLUMNS": "200"}
+    child = pexpect.spawn(sys.executable, ["-m", "ditsops", "--profile", "sandbox", "runbook", "high-error-rate"],
+                          env=env, encoding="utf-8", timeout=120, dimensions=(60, 200))
+    try:
+        child.expect("Share of requests failing with 5xx")
+        child.expect("above fail threshold")
+        child.expect("Recent deployments of dits-server")
+        child.expect("deploy 1.5.0")
+        child.expect("Roll back dits-server to the previous revision")
+        child.expect(r"1\.5\.0 -> registry\.dits\.dev/dits-server:1\.4\.2")
+        child.expect(r"\[y/N\]")
+        assert deployed_image(kubectl) == BAD  # nothing changed before the answer
+        child.sendline("y")
+        child.expect("rolled back")
+        child.expect("Error ratio back under 1%")
+        child.expect("recovered")
+        finish_notes(child)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0, child.before
+
+    assert deployed_image(kubectl) == GOOD
+    assert simulator_image(sandbox) == (GOOD, False)
+    report = run_cli("runbook", "report")
+    assert report.returncode == 0, report.stderr
+    assert "decision: approved by" in report.stdout and "answered y" in report.stdout
+    assert re.search(r"ditsops .*k8s undo dits-server --to-revision \d+", report.stdout), report.stdout
+    assert "recovered" in report.stdout
+    fault("bad-deploy", "--clear")
+
+
+def test_kubectl_rollout_undo_and_fault_clear_end_the_bad_deploy(sandbox: Sandbox, kubectl):
+    inject_bad_deploy(sandbox, kubectl)
+    kubectl("rollout", "undo", "deployment/dits-server")
+    kubectl("rollout", "status", "deployment/dits-server", "--timeout=60s")
+    wait_until(lambda: simulator_image(sandbox) == (GOOD, False), 10, "the simulator back on 1.4.2")
+    time.sleep(1.5)  # the log writer's last round for the bad image lands in this window
+    logs = kubectl("logs", "-l", "app=dits-server", "--since=1s", "--tail=-1")
+    assert "ERROR" not in logs, logs
+    assert "ended" in run_cli("sandbox", "status").stdout
+
+    # A second time, cleared by the fault itself: it rolls back like kubectl would.
+    fault("bad-deploy", "--clear")
+    inject_bad_deploy(sandbox, kubectl)
+    assert "Cleared fault bad-deploy" in fault("bad-deploy", "--clear")
+    assert deployed_image(kubectl) == GOOD
+    assert simulator_image(sandbox) == (GOOD, False)
+    history = kubectl("rollout", "history", "deployment/dits-server")
+    assert history.count("deploy 1.5.0") == 1, history  # one revision per template, as on a cluster
