@@ -62,15 +62,3 @@ class TargetError(DitsopsError):
     """A reachable service rejected a request (bad query, permission denied, conflict)."""
 
     exit_code = ExitCode.ERROR
-
-
-class Refused(DitsopsError):
-    """A destructive change was not confirmed, so nothing was changed."""
-
-    exit_code = ExitCode.REFUSED
-
-
-class CheckFailed(DitsopsError):
-    """A check ended above its fail threshold in a non-interactive run."""
-
-    exit_code = ExitCode.CHECK_FAILED

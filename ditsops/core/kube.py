@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from ditsops.core.results import Table
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient
@@ -103,6 +105,19 @@ class PodView:
     age: float | None
     node: str
     images: list[str]
+
+
+    @property
+    def serving(self) -> bool:
+        ready, total = self.ready.split("/")
+        return self.phase == "Running" and ready == total
+
+
+def pod_table(pods: list[PodView]) -> Table:
+    return Table(
+        ("pod", "phase", "ready", "restarts", "reason", "age", "node"),
+        [(p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=int(p.age or 0)), p.node) for p in pods],
+    )
 
 
 def pod_view(pod: dict[str, Any]) -> PodView:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from rich.console import Console
 from rich.tree import Tree
 
-from ditsops.core.db import Activity, Backend, BlockingNode, SignalReport
+from ditsops.core.db import Activity, Backend, BlockingNode
 from ditsops.core.results import Table
 from ditsops.render.cells import cell, cut, fold
 from ditsops.render.tables import render_table
@@ -92,14 +92,3 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
         tree = Tree(f"[failing]{_label(root.backend, console.width, full)}[/]")
         add(tree, root)
         console.print(tree)
-
-
-def render_signal_report(console: Console, report: SignalReport) -> None:
-    verb = "terminated" if report.action == "terminate" else "cancelled"
-    console.print(
-        f"[ok]{verb} {len(report.signalled)}[/] of {len(report.signalled) + len(report.not_signalled)} previewed backends"
-    )
-    for backend, reason in report.not_signalled:
-        console.print(f"[warning]not {verb}[/] pid {backend.pid}: {reason}")
-    if report.still_connected:
-        console.print(f"[warning]still connected after the wait:[/] {', '.join(map(str, report.still_connected))}")

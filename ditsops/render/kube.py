@@ -7,6 +7,7 @@ from datetime import timedelta
 from rich.console import Console
 from rich.markup import escape
 
+from ditsops.core.kube import pod_table
 from ditsops.core.results import Table
 from ditsops.render.tables import render_table
 
@@ -43,14 +44,7 @@ def render_status(console: Console, views, target) -> None:
         console.print(f"  images: {', '.join(d.images)}")
         for kind, status, reason, message in d.conditions:
             console.print(f"  [muted]{kind}={status} {reason}: {message}[/]")
-        render_table(
-            console,
-            Table(
-                ("pod", "phase", "ready", "restarts", "reason", "age", "node"),
-                [(p.name, p.phase, p.ready, p.restarts, p.reason, _age(p.age), p.node) for p in d.pods],
-            ),
-            styles={"reason": _POD_STYLE},
-        )
+        render_table(console, pod_table(d.pods), styles={"reason": _POD_STYLE})
 
 
 def render_logs(console: Console, lines, pods: int) -> None:

@@ -98,11 +98,6 @@ class Status_(_KubeKind):
             )
             for d in views
         ]
-        pods = [
-            (p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=p.age or 0), p.node)
-            for d in views
-            for p in d.pods
-        ]
         head = ", ".join(f"{d.name} {d.available}/{d.desired} available, revision {d.revision}" for d in views)
         return StepResult(
             Status.INFO,
@@ -110,7 +105,7 @@ class Status_(_KubeKind):
             value=float(missing),
             tables=[
                 Table(("deployment", "ready", "up-to-date", "available", "revision", "images", ""), rows),
-                Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), pods),
+                kube.pod_table([p for d in views for p in d.pods]),
             ],
             data={"deployments": [d.__dict__ | {"pods": [p.__dict__ for p in d.pods]} for d in views]},
         )
@@ -127,15 +122,14 @@ class Pods(_KubeKind):
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         v = step.spec.values(ctx.params)
         pods = [kube.pod_view(p) for p in kube_client(ctx, v.get("namespace")).list("pods", selector=v["selector"])]
-        unready = [p for p in pods if p.ready.split("/")[0] != p.ready.split("/")[1] or p.phase != "Running"]
+        unready = [p for p in pods if not p.serving]
         reasons = sorted({p.reason for p in unready if p.reason})
-        rows = [(p.name, p.phase, p.ready, p.restarts, p.reason, timedelta(seconds=p.age or 0), p.node) for p in pods]
         summary = f"{len(pods) - len(unready)}/{len(pods)} pods ready" + (f"; {', '.join(reasons)}" if reasons else "")
         return StepResult(
             Status.INFO,
             summary,
             value=float(len(unready)),
-            tables=[Table(("pod", "phase", "ready", "restarts", "reason", "age", "node"), rows)],
+            tables=[kube.pod_table(pods)],
             data={"pods": [p.__dict__ for p in pods]},
         )
 
