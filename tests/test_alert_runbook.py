@@ -56,7 +56,7 @@ def test_alerts_lists_them_with_the_runbook(alertmanager, isolated_home):
     done = run_cli("alerts", "-o", "json", env={"DITSOPS_ALERTMANAGER_URL": alertmanager.url})
     assert done.returncode == 0, done.stderr
     [alert] = [a for a in json.loads(done.stdout) if a["alertname"] == "HighErrorRate" and a["labels"]["job"] == "dits-server"]
-    assert alert["state"] == "firing" and alert["command"] == "ditsops runbook high-error-rate"
+    assert alert["state"] == "firing" and alert["command"] == "ditsops runbook --alert HighErrorRate"
 
 
 def test_several_firing_without_a_terminal_is_a_usage_error(alertmanager, isolated_home):

@@ -32,6 +32,11 @@ RUNBOOK = """
         when: count failing
         action: terminate-backends
         filters: {{application: "{{{{ app }}}}", state: idle in transaction}}
+      - id: recount
+        title: Idle in transaction after the fix
+        verify: count
+        within: 20s
+        every: 1s
 """
 
 
@@ -69,9 +74,10 @@ def test_n_at_the_prompt_terminates_nothing(setup, sessions, isolated_home):
     assert victims <= sessions.alive()  # nothing happens before the answer
     child.sendline("n")
     child.expect("declined")
+    child.expect("not resolved: fix declined: kill; count failing at 3")
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 0
+    assert child.exitstatus == 3  # declining the fix never ends "resolved"
     assert victims <= sessions.alive()
     decision = next(e for e in last_record(isolated_home) if e["event"] == "decision")
     assert decision["approved"] is False and decision["how"] == "declined (answered n)"
@@ -99,6 +105,7 @@ def test_y_at_the_prompt_terminates_and_is_recorded(setup, sessions, isolated_ho
     child.expect(r"\[y/N\]")
     child.sendline("y")
     child.expect("terminated 3 of 3 previewed backends")
+    child.expect("resolved: verified by recount")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0

@@ -99,7 +99,7 @@ def test_failing_check_without_any_action_exits_3(env, sessions, tmp_path):
     path = write_runbook(tmp_path, TERMINATE.format(app=sessions.app).replace("when: count failing", "when: count ok"))
     done = run_cli("runbook", str(path), env=env)
     assert done.returncode == 3, done.stdout + done.stderr
-    assert "checks still failing: count" in done.stdout
+    assert "not resolved: count failing at 3" in done.stdout
 
 
 def test_dry_run_previews_and_changes_nothing(env, sessions, tmp_path):

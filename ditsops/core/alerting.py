@@ -8,6 +8,7 @@ from typing import Any
 
 from ditsops.core.config import Settings
 from ditsops.core.errors import ConfigError
+from ditsops.core.invocation import ditsops_command
 
 STATE_ORDER = {"firing": 0, "pending": 1, "inhibited": 2, "silenced": 3}
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -17,10 +18,7 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 class AlertView:
     alert: Any  # clients.prometheus.Alert
     runbook: str | None  # runbook name
-
-    @property
-    def command(self) -> str:
-        return f"ditsops runbook {self.runbook}" if self.runbook else ""
+    command: str = ""  # what to paste to run it, on the same target as this listing
 
     def to_json(self) -> dict[str, Any]:
         a = self.alert
@@ -43,6 +41,16 @@ class AlertView:
 def runbook_for(alert, by_alert: dict[str, str]) -> str | None:
     named = alert.annotations.get("runbook")
     return named or by_alert.get(alert.name)
+
+
+def suggest(settings: Settings, alertname: str, runbook: str | None, by_alert: dict[str, str]) -> str:
+    """The command that walks `runbook` for this alert, with the listing's target options.
+    `--alert` when the runbook answers the alert by name: it fills parameters from labels."""
+    if not runbook:
+        return ""
+    if by_alert.get(alertname) == runbook:
+        return ditsops_command(settings, "runbook", "--alert", alertname)
+    return ditsops_command(settings, "runbook", runbook)
 
 
 def gather(settings: Settings) -> list[AlertView]:
@@ -74,7 +82,11 @@ def gather(settings: Settings) -> list[AlertView]:
             prom.close()
         alerts += [a for a in found if a.state == "pending" or not settings.alertmanager_url]
     by_alert = {e.runbook.alert: e.runbook.name for e in catalog() if e.runbook and e.runbook.alert}
-    views = [AlertView(a, runbook_for(a, by_alert)) for a in alerts]
+    views = [
+        AlertView(a, name, suggest(settings, a.name, name, by_alert))
+        for a in alerts
+        for name in [runbook_for(a, by_alert)]
+    ]
     oldest = datetime.max.replace(tzinfo=UTC)
     return sorted(
         views,

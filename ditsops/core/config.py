@@ -56,6 +56,9 @@ class Settings:
     http_timeout: int = 10  # seconds, per request to Prometheus, Alertmanager, Dits
     # runbook parameter defaults for this environment (e.g. namespace), below --set and alert labels
     params: dict[str, str] = field(default_factory=dict)
+    # the config file named by --config or DITSOPS_CONFIG (None: the default one), so that
+    # printed commands can name it again
+    config_path: str | None = None
     # where each value came from: "option", "environment", "profile <name>", "default"
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -67,7 +70,7 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         shown: dict[str, Any] = {}
         for item in fields(self):
-            if item.name == "sources":
+            if item.name in ("sources", "config_path"):
                 continue
             value = getattr(self, item.name)
             if item.name == "dsn":
@@ -111,7 +114,7 @@ _TEXT = {
     "http_password",
     "ca_bundle",
 }
-_KEYS = {item.name for item in fields(Settings)} - {"profile", "sources"}
+_KEYS = {item.name for item in fields(Settings)} - {"profile", "sources", "config_path"}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -202,4 +205,5 @@ def load_settings(
 
     for key in _KEYS - set(sources):
         sources[key] = "default"
-    return replace(Settings(), profile=profile, sources=sources, **values)
+    explicit = str(config_path) if config_path else None
+    return replace(Settings(), profile=profile, sources=sources, config_path=explicit, **values)

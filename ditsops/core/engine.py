@@ -18,6 +18,7 @@ from ditsops.core import steps as step_kinds
 from ditsops.core.conditions import holds
 from ditsops.core.config import Settings
 from ditsops.core.errors import ConfigError, DitsopsError, ExitCode, TargetUnreachable, UsageError
+from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
 from ditsops.core.record import RunRecord, who
@@ -25,6 +26,7 @@ from ditsops.core.results import Preview, Status, StepResult
 from ditsops.core.steps.base import ActionKind, RunContext
 from ditsops.core.template import render_text
 from ditsops.core.thresholds import evaluate, summarize
+from ditsops.core.verdict import CONDITION_NOT_MET, Walked, conclude
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Interaction(Protocol):
     def show_preview(self, step: Step, preview: Preview) -> None: ...
     def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool: ...
     def manual(self, step: Step, text: str) -> bool | None: ...
-    def progress(self, step: Step, message: str) -> None: ...
+    def progress(self, step: Step, message: str, *, live: bool = False) -> None: ...
     def escalate(self, reminder: Escalation, elapsed: float) -> None: ...
     def run_finished(self, outcome: RunOutcome) -> None: ...
 
@@ -64,6 +66,7 @@ class RunOutcome:
     exit_code: int = ExitCode.OK
     reason: str = ""
     record: RunRecord | None = None
+    report_command: str = ""  # how to turn the record into the postmortem timeline
 
 
 class _Escalations:
@@ -103,7 +106,9 @@ def run_runbook(
 
     ctx = RunContext(settings=settings, params=params, dry_run=options.dry_run, clock=clock, sleep=sleep_and_watch)
     ctx.manual = ui.manual if options.interactive else None
-    outcome = RunOutcome(runbook=runbook, record=record)
+    outcome = RunOutcome(
+        runbook=runbook, record=record, report_command=ditsops_command(settings, "runbook", "report", record.run_id)
+    )
     walker = _Walker(runbook, ctx, ui, options, record, outcome)
     ctx.rerun = walker.rerun
 
@@ -131,7 +136,7 @@ def run_runbook(
                 continue
             escalations.check()
             walker.walk(step, number)
-        _conclude(outcome, options)
+        _conclude(outcome)
     except KeyboardInterrupt:
         outcome.exit_code, outcome.reason = ExitCode.INTERRUPTED, "interrupted"
         record.write("run-end", exit_code=outcome.exit_code, reason="interrupted by the engineer (Ctrl-C)")
@@ -211,12 +216,12 @@ class _Walker:
         step = replace(step, title=render_text(step.title, self.ctx.params), why=render_text(step.why, self.ctx.params))
         unmet = [c for c in step.when if holds(c, self.ctx.results) is False]
         if unmet:
-            reason = "condition not met: " + ", ".join(c.describe() for c in unmet)
+            reason = f"{CONDITION_NOT_MET}: " + ", ".join(c.describe() for c in unmet)
             self._finish(step, StepResult(Status.SKIPPED, reason), 0.0, shown=None, number=number)
             return
         shown = kind.describe(step, self.ctx.params)
         self.ui.step_started(step, number, self.total, shown)
-        self.ctx.progress = lambda message, step=step: self.ui.progress(step, message)
+        self.ctx.progress = lambda message, live, step=step: self.ui.progress(step, message, live=live)
         preview = None
         self.prefetch.start_from(number - 1)
         ahead = self.prefetch.take(number - 1)
@@ -245,8 +250,9 @@ class _Walker:
     @staticmethod
     def _failure(error: DitsopsError) -> StepResult:
         if isinstance(error, ConfigError):
-            # A target this run has no settings for: say so and go on with the others.
-            return StepResult(Status.SKIPPED, f"not configured: {error.message}")
+            # A target this run has no settings for: say which setting, and go on with the others.
+            hint = f" ({error.hint})" if error.hint else ""
+            return StepResult(Status.SKIPPED, f"not configured: {error.message}{hint}", not_configured=True)
         return StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
 
     def _diagnose(self, kind, step: Step) -> StepResult:
@@ -323,38 +329,11 @@ class _Walker:
         self.ui.step_finished(step, result)
 
 
-def _conclude(outcome: RunOutcome, options: RunOptions) -> None:
-    """Exit code: refused 5 > unreachable 4 > other error 1 > failing check (non-interactive) 3 > 0.
-
-    When the runbook verified its fix, the verify steps say whether the incident is
-    resolved; otherwise any check whose latest result is failing counts.
-    """
-    results = [o.result for o in outcome.steps]
-    refused = [o.step.id for o in outcome.steps if o.result.status == Status.REFUSED]
-    unreachable = [o.step.id for o in outcome.steps if o.result.unreachable]
-    errors = [o.step.id for o in outcome.steps if o.result.status == Status.ERROR]
-    verdicts = [o for o in outcome.steps if step_kinds.kind_of(o.step.kind).concludes]
-    if verdicts:
-        # The latest result of each verified check decides: a later verify that passed
-        # supersedes an earlier one that did not.
-        verified = dict.fromkeys(
-            ref for o in verdicts for ref in step_kinds.kind_of(o.step.kind).step_references(o.step.spec)
-        )
-        failing = [ref for ref in verified if outcome.latest.get(ref) and outcome.latest[ref].status == Status.FAILING]
-    else:
-        failing = [step_id for step_id, r in outcome.latest.items() if r.status == Status.FAILING]
-    if refused:
-        outcome.exit_code, outcome.reason = (
-            ExitCode.REFUSED,
-            f"refused destructive steps: {', '.join(refused)} (nothing changed)",
-        )
-    elif unreachable:
-        outcome.exit_code, outcome.reason = ExitCode.UNREACHABLE, f"target unreachable in: {', '.join(unreachable)}"
-    elif errors:
-        outcome.exit_code, outcome.reason = ExitCode.ERROR, f"steps failed: {', '.join(errors)}"
-    elif failing and not options.interactive:
-        outcome.exit_code, outcome.reason = ExitCode.CHECK_FAILED, f"checks still failing: {', '.join(failing)}"
-    elif verdicts:
-        outcome.reason = "resolved: verified by " + ", ".join(o.step.id for o in verdicts)
-    else:
-        outcome.reason = "completed" if results else "no steps run"
+def _conclude(outcome: RunOutcome) -> None:
+    verdict = conclude(
+        [Walked(o.step, o.result) for o in outcome.steps],
+        outcome.latest,
+        {s.id: s for s in outcome.runbook.steps},
+        outcome.runbook.escalation,
+    )
+    outcome.exit_code, outcome.reason = verdict.exit_code, verdict.reason

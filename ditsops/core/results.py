@@ -49,6 +49,7 @@ class StepResult:
     warnings: list[str] = field(default_factory=list)
     data: Any = None  # JSON-ready details for --output json and the run record
     unreachable: bool = False  # the error was a target that could not be reached
+    not_configured: bool = False  # skipped: this run has no settings for the step's target
 
     @classmethod
     def failed(cls, message: str, *, unreachable: bool = False) -> StepResult:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.markup import escape
 
 from ditsops.core.durations import format_duration
 from ditsops.core.results import Table
@@ -29,7 +30,7 @@ def render_alerts(console: Console, views) -> None:
             v.alert.name,
             v.alert.severity,
             _age(v.alert.since),
-            v.command,
+            v.runbook or "",
             v.alert.annotations.get("summary", ""),
         )
         for v in views
@@ -40,6 +41,12 @@ def render_alerts(console: Console, views) -> None:
         styles={"state": _STATE_STYLE},
         expendable=("summary", "severity"),
     )
+    # Commands to paste go on lines of their own, whole at any width: a table would cut them.
+    commands = list(dict.fromkeys(v.command for v in views if v.command))
+    if commands:
+        console.print()
+        for command in commands:
+            console.print(f"[muted]run:[/] {escape(command)}", soft_wrap=True)
 
 
 def _until(ends: datetime | None) -> str:

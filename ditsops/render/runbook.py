@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
+from rich.status import Status
 from rich.syntax import Syntax
 from rich.text import Text
 
@@ -44,6 +46,7 @@ class ConsoleInteraction:
         self.console = console
         self.full = full
         self.mode = mode
+        self._status: Status | None = None  # the in-place line of a verify that waits
 
     def run_started(self, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
         render_header(self.console, runbook, params, [*target, ("mode", self.mode)])
@@ -62,6 +65,7 @@ class ConsoleInteraction:
             self.console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
 
     def step_finished(self, step: Step, result: StepResult) -> None:
+        self._stop_status()
         style = STATUS_STYLE.get(result.status, "")
         mark = STATUS_MARK.get(result.status, "•")
         for table in result.tables:
@@ -100,8 +104,24 @@ class ConsoleInteraction:
             return None
         return answer.strip().lower() not in ("s", "skip", "n", "no")
 
-    def progress(self, step: Step, message: str) -> None:
-        self.console.print(f"[muted]  {message}[/]")
+    def progress(self, step: Step, message: str, *, live: bool = False) -> None:
+        """A long step's progress. Live messages (a verify's latest value and time left)
+        update one line in place on a terminal; elsewhere every message is its own line,
+        so a log shows each re-check."""
+        if live and self.console.is_terminal:
+            if self._status is None:
+                self._status = self.console.status(escape(message), spinner="dots")
+                self._status.start()
+            else:
+                self._status.update(escape(message))
+            return
+        self._stop_status()
+        self.console.print(f"[muted]  {escape(message)}[/]", soft_wrap=not self.console.is_terminal)
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
     def escalate(self, reminder: Escalation, elapsed: float) -> None:
         from ditsops.core.durations import format_duration
@@ -116,6 +136,7 @@ class ConsoleInteraction:
         )
 
     def run_finished(self, outcome: RunOutcome) -> None:
+        self._stop_status()
         counts: dict[str, int] = {}
         for item in outcome.steps:
             counts[item.result.status] = counts.get(item.result.status, 0) + 1
@@ -126,7 +147,7 @@ class ConsoleInteraction:
         if outcome.record:
             self.console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
             self.console.print(
-                f"[muted]Timeline for the postmortem: ditsops runbook report {outcome.record.run_id}[/]", soft_wrap=True
+                f"[muted]Timeline for the postmortem:[/] {escape(outcome.report_command)}", soft_wrap=True
             )
 
 

@@ -57,8 +57,9 @@ class RunContext:
     sleep: Callable[[float], None] = None  # type: ignore[assignment]
     rerun: Callable[[str], StepResult] | None = None  # set by the engine for verify steps
     manual: Callable[[Step, str], bool | None] | None = None  # asks the engineer to tick off a note
-    actions_applied: int = 0  # destructive steps applied so far in this run
-    progress: Callable[[str], None] | None = None  # live progress of a long action (rollout status)
+    actions_applied: int = 0  # changes made so far in this run: actions applied, manual steps ticked
+    # live progress of a long action or wait: (message, live) — live messages replace each other
+    progress: Callable[[str, bool], None] | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: Any = field(default_factory=lambda: __import__("threading").Lock())
 
@@ -75,9 +76,10 @@ class RunContext:
                 self._clients[key] = factory()
             return self._clients[key]
 
-    def report(self, message: str) -> None:
+    def report(self, message: str, *, live: bool = False) -> None:
+        """Tell the engineer how a long step is going; `live` updates one line in place."""
         if self.progress:
-            self.progress(message)
+            self.progress(message, live)
 
     def forget(self, key: str) -> None:
         client = self._clients.pop(key, None)

@@ -1,12 +1,18 @@
 """`note:` — a manual instruction the engineer carries out and ticks off.
 
-- id: check-leaks
-  title: Look for connection leaks
-  note: Search the server logs for "pool timed out" since the alert started.
+- id: expand-volume
+  title: Expand the storage volume
+  note: Resize the PVC of /data (or the cloud volume) by at least 20%.
+  needs: the /data volume expanded
+
+A ticked note counts as a change made in this run: verify steps after it wait for
+recovery as they do after an applied action. `needs:` names the human task in a few
+words (plain text, no placeholders); a run that ends unresolved says `not resolved: … needs <task>` (core/verdict.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ditsops.core.model import Step
@@ -16,26 +22,35 @@ from ditsops.core.steps.base import FieldReader, RunContext, StepKind
 from ditsops.core.template import references, render_text
 
 
+@dataclass(frozen=True)
+class NoteSpec:
+    text: str
+    needs: str = ""  # the human task, when this note is a fix only a person can make
+
+
 @register
 class NoteKind(StepKind):
     key = "note"
+    fields = ("needs",)
 
-    def parse(self, value: Any, reader: FieldReader) -> str | None:
+    def parse(self, value: Any, reader: FieldReader) -> NoteSpec | None:
         if not isinstance(value, str) or not value.strip():
             reader.problem("note", "'note' must be the instruction text")
             return None
-        return value.strip()
+        needs = reader.get("needs", str, default="")
+        return NoteSpec(value.strip(), " ".join(needs.split()))
 
-    def references(self, spec: str | None) -> set[str]:
-        return references(spec or "")
+    def references(self, spec: NoteSpec | None) -> set[str]:
+        return references(spec.text) if spec else set()
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        return render_text(step.spec, params)
+        return render_text(step.spec.text, params)
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         answer = ctx.manual(step, self.describe(step, ctx.params)) if ctx.manual else None
         if answer is None:
             return StepResult(Status.PENDING, "manual step: not ticked off (nobody at a terminal to do it)")
         if answer:
+            ctx.actions_applied += 1  # the engineer changed something: verify steps wait for it
             return StepResult(Status.DONE, "done")
         return StepResult(Status.SKIPPED, "skipped by the engineer")

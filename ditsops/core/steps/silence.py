@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ditsops.core.durations import parse_duration, to_prometheus
+from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Step
 from ditsops.core.record import who
 from ditsops.core.results import Preview, Status, StepResult, Table
@@ -112,10 +113,11 @@ class SilenceKind(ActionKind):
         silence_id = alertmanager(ctx).add_silence(
             items["matchers"], items["ends"], who(), items["comment"] or "ditsops"
         )
+        undo = ditsops_command(ctx.settings, "silence", "expire", silence_id)
         return StepResult(
             Status.APPLIED,
-            f"silence {silence_id} active until {items['ends']:%Y-%m-%d %H:%M} UTC; undo: ditsops silence expire {silence_id}",
-            data={"silence_id": silence_id, "undo": f"ditsops silence expire {silence_id}"},
+            f"silence {silence_id} active until {items['ends']:%Y-%m-%d %H:%M} UTC; undo: {undo}",
+            data={"silence_id": silence_id, "undo": undo},
         )
 
 

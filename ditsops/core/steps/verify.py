@@ -5,9 +5,11 @@
       verify: connections
       within: 1m
 
-Its result replaces the verified step's for the run's outcome, so a run whose fix worked
-does not end as a failed check. It only waits when an action was applied during the run;
-otherwise one re-check says how things stand.
+Its result replaces the verified step's for the run's outcome: the latest re-check of every
+verified step decides whether the run resolved the incident (core/verdict.py). It waits
+only after a change in this run — an applied action or a manual step the engineer ticked
+off; otherwise one re-check says how things stand. While it waits it reports the latest
+value and the time left, in place on a terminal, a line per re-check elsewhere.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from ditsops.core.model import Step
 from ditsops.core.results import Status, StepResult
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
-
-RECOVERED = {"ok": {Status.OK, Status.INFO}, "not-failing": {Status.OK, Status.INFO, Status.WARNING}}
+from ditsops.core.verdict import RECOVERED
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,12 @@ class VerifyKind(StepKind):
                 prefix = (
                     f"not recovered after {format_duration(waited)}"
                     if ctx.actions_applied
-                    else "no change applied in this run; still"
+                    else "no change made in this run; still"
                 )
                 result.summary = f"{prefix}: {result.summary}"
                 return result
+            left = format_duration(max(0.0, deadline - ctx.clock()))
+            ctx.report(
+                f"{spec.step} {result.status}: {result.summary} · waiting until {spec.until}, {left} left", live=True
+            )
             ctx.sleep(spec.every)
