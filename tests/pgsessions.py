@@ -48,6 +48,21 @@ class Sessions:
         conn.pgconn.send_query(f"SELECT count(*) FROM {self.table}".encode())
         return conn
 
+    def row_lock_holder(self) -> psycopg.Connection:
+        """Idle in transaction holding a row lock (SELECT ... FOR UPDATE on row 1)."""
+        with psycopg.connect(self.dsn, autocommit=True) as setup:
+            setup.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (id int PRIMARY KEY, n int NOT NULL DEFAULT 0)")
+            setup.execute(f"INSERT INTO {self.table} (id) VALUES (1) ON CONFLICT DO NOTHING")
+        conn = self._open()
+        conn.execute(f"SELECT * FROM {self.table} WHERE id = 1 FOR UPDATE")
+        return conn
+
+    def row_waiter(self) -> psycopg.Connection:
+        """Queues to update the row a row_lock_holder locked; finishes once it may."""
+        conn = self._open(autocommit=True)
+        conn.pgconn.send_query(f"UPDATE {self.table} SET n = n + 1 WHERE id = 1".encode())
+        return conn
+
     def pids(self) -> list[int]:
         return [c.info.backend_pid for c in self.conns]
 

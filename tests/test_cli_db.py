@@ -11,7 +11,6 @@ from tests.cli import run_cli
 STATE_COUNT = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(app)s AND {}"
 
 
-
 @pytest.fixture
 def env(pg_dsn, isolated_home):
     return {"DITSOPS_DSN": pg_dsn}
@@ -113,3 +112,87 @@ def test_bad_duration_is_a_usage_error(env):
     done = run_cli("db", "long-queries", "--older-than", "five minutes", env=env)
     assert done.returncode == 2
     assert "is not a duration" in done.stderr
+
+
+LOCK_WAITERS = STATE_COUNT.format("wait_event_type = 'Lock'")
+
+
+def row_lock_queue(sessions, waiters: int = 3):
+    holder = sessions.row_lock_holder()
+    queued = {sessions.row_waiter().info.backend_pid for _ in range(waiters)}
+    sessions.wait_until(LOCK_WAITERS, waiters)
+    return holder.info.backend_pid, queued
+
+
+def test_terminate_blocking_previews_the_holder_with_its_queue_then_frees_it(env, sessions):
+    holder, queued = row_lock_queue(sessions)
+    done = run_cli("db", "terminate", "--blocking", "--app", sessions.app, "--yes", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "terminate 1 backend blocking 3 sessions on postgres@127.0.0.1:" in done.stdout
+    assert "(blocking other sessions, application " in done.stdout
+    row = next(line for line in done.stdout.splitlines() if line.lstrip("│ ").startswith(str(holder)))
+    assert "idle in transaction" in row
+    assert f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid IN ({holder});" in done.stdout
+    assert "terminated 1 of 1 previewed backends" in done.stdout
+    sessions.wait_until(STATE_COUNT.format("state = 'idle'"), 3)  # the waiters finished their UPDATE
+    assert sessions.alive() == queued
+
+
+def test_blocking_preview_as_json_counts_the_sessions_behind_the_blocker(env, sessions):
+    holder, queued = row_lock_queue(sessions)
+    done = run_cli("db", "cancel", "--blocking", "--app", sessions.app, "--dry-run", "--output", "json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    preview = json.loads(done.stdout)["steps"][0]["preview"]
+    assert preview["blocking"] is True and preview["blocked_sessions"] == 3
+    [blocker] = preview["backends"]
+    assert blocker["pid"] == holder and blocker["state"] == "idle in transaction"
+    assert set(blocker["behind"]) == queued and len(blocker["blocks"]) == 1
+    assert "cancel 1 backend blocking 3 sessions" in done.stderr  # the preview, beside the JSON
+    assert sessions.alive() == queued | {holder}
+    sessions.wait_until(LOCK_WAITERS, 3)
+
+
+def test_terminate_blocking_without_a_lock_queue_has_nothing_to_do(env, sessions):
+    bystander = sessions.idle_in_transaction().info.backend_pid
+    done = run_cli("db", "terminate", "--blocking", "--app", sessions.app, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "nothing to do: terminate 0 backends on" in done.stdout
+    assert bystander in sessions.alive()
+
+
+def test_terminate_blocking_without_terminal_or_yes_is_refused_and_changes_nothing(env, sessions):
+    holder, queued = row_lock_queue(sessions)
+    done = run_cli("db", "terminate", "--blocking", env=env)
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "refused" in done.stdout
+    assert sessions.alive() == queued | {holder}
+    sessions.wait_until(LOCK_WAITERS, 3)  # still queued: nothing was let through
+
+
+def test_kill_blocker_step_in_a_runbook(env, sessions, tmp_path):
+    holder, queued = row_lock_queue(sessions)
+    path = tmp_path / "lock-queue.yaml"
+    path.write_text(
+        "name: lock-queue\ntitle: Lock queue\nparams:\n  application: {type: string, default: dits-server}\n"
+        "steps:\n  - id: kill-blocker\n    title: Terminate the blocker\n    action: terminate-backends\n"
+        '    filters: {blocking: true, application: "{{ application }}"}\n'
+    )
+    done = run_cli("runbook", str(path), "--set", f"application={sessions.app}", "--non-interactive", "--yes", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "blocking 3 sessions" in done.stdout and "terminated 1 of 1 previewed backends" in done.stdout
+    sessions.wait_until(STATE_COUNT.format("state = 'idle'"), 3)
+    assert holder not in sessions.alive()
+
+
+def test_a_filter_that_resolves_to_nothing_never_selects_everyone(env, sessions, tmp_path):
+    bystander = sessions.idle_in_transaction().info.backend_pid
+    path = tmp_path / "empty-filter.yaml"
+    path.write_text(
+        "name: empty-filter\ntitle: Empty filter\nparams:\n  application: {type: string, default: dits-server}\n"
+        "steps:\n  - id: kill\n    title: Terminate\n    action: terminate-backends\n"
+        '    filters: {application: "{{ application }}"}\n'
+    )
+    done = run_cli("runbook", str(path), "--set", "application=", "--non-interactive", "--yes", env=env)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "every filter is empty; refusing to select all client backends" in done.stdout + done.stderr
+    assert bystander in sessions.alive()

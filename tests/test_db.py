@@ -16,7 +16,6 @@ from ditsops.core.errors import TargetUnreachable
 STATE_COUNT = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(app)s AND {}"
 
 
-
 @pytest.fixture
 def client(pg_dsn):
     connected = PostgresClient.connect(Settings(dsn=pg_dsn))
@@ -185,3 +184,96 @@ def test_unreachable_server_is_one_clear_error(pg_cluster):
         PostgresClient.connect(Settings(dsn=dsn, connect_timeout=2))
     assert "cannot connect to PostgreSQL at postgres@127.0.0.1" in caught.value.message
     assert "hunter2secret" not in caught.value.message
+
+
+LOCK_WAITERS = STATE_COUNT.format("wait_event_type = 'Lock'")
+
+
+def row_lock_queue(sessions, waiters: int = 3):
+    """A holder idle in transaction with a row lock, and waiters queued to update that row."""
+    holder = sessions.row_lock_holder()
+    queued = [sessions.row_waiter() for _ in range(waiters)]
+    sessions.wait_until(LOCK_WAITERS, waiters)
+    return holder, queued
+
+
+def blockers(client, sessions) -> list[db.Backend]:
+    return db.backends(client, db.BackendFilter(blocking=True, application=sessions.app))
+
+
+def test_blocking_filter_selects_exactly_the_holder_never_a_waiter(client, sessions):
+    holder, queued = row_lock_queue(sessions)
+    sessions.idle_in_transaction()  # holds no lock anyone waits for
+
+    [found] = blockers(client, sessions)
+
+    assert found.pid == holder.info.backend_pid
+    assert found.state == "idle in transaction"
+    # On a row lock PostgreSQL blocks only the first waiter on the holder itself; the
+    # others queue for that waiter's tuple lock. All three wait behind the holder.
+    assert len(found.blocks) == 1 and set(found.blocks) <= {c.info.backend_pid for c in queued}
+    assert set(found.behind) == {c.info.backend_pid for c in queued}
+    assert db.blocked_sessions([found]) == 3
+    # combinable: another application's filter finds none of it
+    assert db.backends(client, db.BackendFilter(blocking=True, application="someone-else")) == []
+
+
+def test_terminating_the_blocker_lets_the_waiters_finish(client, sessions):
+    holder, queued = row_lock_queue(sessions)
+    preview = blockers(client, sessions)
+
+    report = db.signal_backends(client, "terminate", preview, blocking=True)
+
+    assert [b.pid for b in report.signalled] == [holder.info.backend_pid]
+    assert report.not_signalled == [] and report.still_connected == []
+    sessions.wait_until(STATE_COUNT.format("state = 'idle'"), 3)  # every UPDATE went through
+    sessions.wait_until(LOCK_WAITERS, 0)
+    assert sessions.alive() == {c.info.backend_pid for c in queued}
+    with psycopg.connect(sessions.dsn, autocommit=True) as probe:
+        assert probe.execute(f"SELECT n FROM {sessions.table} WHERE id = 1").fetchone()[0] == 3
+
+
+def test_a_holder_that_released_its_lock_since_the_preview_is_not_terminated(client, sessions):
+    holder, _ = row_lock_queue(sessions)
+    preview = blockers(client, sessions)
+    holder.commit()  # releases the row; the waiters go through and nobody waits any more
+    sessions.wait_until(LOCK_WAITERS, 0)
+
+    report = db.signal_backends(client, "terminate", preview, blocking=True)
+
+    assert report.signalled == []
+    [(skipped, why)] = report.not_signalled
+    assert skipped.pid == holder.info.backend_pid and why == "no longer blocks any session"
+    assert holder.info.backend_pid in sessions.alive()
+
+
+def test_without_a_lock_queue_the_blocking_filter_selects_nothing(client, sessions):
+    sessions.idle_in_transaction()
+    sessions.active()
+    sessions.wait_until(STATE_COUNT.format("state = 'active'"), 1)
+    assert blockers(client, sessions) == []
+
+
+def test_blocking_is_a_filter_in_a_runbook(tmp_path):
+    from ditsops.core.errors import RunbookError
+    from ditsops.core.loader import load_runbook
+
+    def step(filters: str) -> str:
+        return (
+            "name: sample\ntitle: Sample\nparams:\n  application: {type: string, default: dits-server}\n"
+            "steps:\n  - id: kill-blocker\n    title: Kill\n    action: terminate-backends\n"
+            f"    filters: {filters}\n"
+        )
+
+    path = tmp_path / "sample.yaml"
+    for good in ("{blocking: true}", '{blocking: true, application: "{{ application }}"}'):
+        path.write_text(step(good))
+        assert load_runbook(path).steps[0].spec.filters["blocking"] is True
+    for bad, problem in (
+        ("{blocking: false}", "terminate-backends needs at least one filter"),
+        ("{blocking: sometimes}", "blocking must be true or false, got 'sometimes'"),
+    ):
+        path.write_text(step(bad))
+        with pytest.raises(RunbookError) as caught:
+            load_runbook(path)
+        assert any(f"{path}:9: " in p and problem in p for p in caught.value.problems), caught.value.problems

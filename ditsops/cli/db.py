@@ -170,7 +170,7 @@ def blocking_command(
 
 
 def _signal(ctx, action: str, raw: dict, *, limit: int, **run: object) -> None:
-    """raw: the filters as given (pids, state, older_than, user, application, database)."""
+    """raw: the filters as given (pids, state, older_than, user, application, database, blocking)."""
     from ditsops.cli.common import run_action
     from ditsops.core.durations import to_prometheus
     from ditsops.core.model import Step
@@ -179,7 +179,9 @@ def _signal(ctx, action: str, raw: dict, *, limit: int, **run: object) -> None:
     if raw["older_than"]:
         raw["older_than"] = _duration(raw["older_than"])
     if build_filter(raw).is_empty():
-        raise UsageError(f"db {action}: give --pid or at least one filter (--older-than, --state, --user, --app, --db)")
+        raise UsageError(
+            f"db {action}: give --pid or at least one filter (--older-than, --state, --user, --app, --db, --blocking)"
+        )
     if raw["older_than"] and not raw["state"] and not raw["pids"]:
         raw["state"] = ["active", "idle in transaction", "idle in transaction (aborted)", "fastpath function call"]
     filters = {k: (to_prometheus(v) if k == "older_than" else v) for k, v in raw.items() if v}
@@ -205,6 +207,14 @@ def _signal_command(action: str):
         user: Annotated[str | None, typer.Option("--user", help="Only this user.")] = None,
         app_name: Annotated[str | None, typer.Option("--app", help="Only this application_name.")] = None,
         database: Annotated[str | None, typer.Option("--db", help="Only this database.")] = None,
+        blocking: Annotated[
+            bool,
+            typer.Option(
+                "--blocking",
+                help="Only sessions blocking another session that waits on a lock (never the waiters); "
+                "skipped at apply time if they no longer block anyone.",
+            ),
+        ] = False,
         limit: Annotated[int, typer.Option("--limit", help="At most this many backends.", min=1)] = 200,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; act on what the preview shows.")] = False,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be hit; change nothing.")] = False,
@@ -215,17 +225,35 @@ def _signal_command(action: str):
         full: FullOption = False,
         dsn: DsnOption = None,
     ) -> None:
-        raw = {"pids": list(pids or []), "state": list(states or []), "older_than": older_than,
-               "user": user, "application": app_name, "database": database}
-        _signal(ctx, action, raw, limit=limit, yes=yes, dry_run=dry_run, non_interactive=non_interactive,
-                output=output, full=full, dsn=dsn)
+        raw = {
+            "pids": list(pids or []),
+            "state": list(states or []),
+            "older_than": older_than,
+            "user": user,
+            "application": app_name,
+            "database": database,
+            "blocking": blocking,
+        }
+        _signal(
+            ctx,
+            action,
+            raw,
+            limit=limit,
+            yes=yes,
+            dry_run=dry_run,
+            non_interactive=non_interactive,
+            output=output,
+            full=full,
+            dsn=dsn,
+        )
 
     verb = "Terminate" if action == "terminate" else "Cancel the current query of"
     command.__doc__ = (
         f"{verb} client backends by --pid or filters, after a preview and a confirmation.\n\n"
         "Only backends whose pid still has the backend start time shown in the preview are hit; "
-        "never this session or a non-client backend.\n\n"
-        f"Example: ditsops db {action} --older-than 10m --app dits-server"
+        "never this session or a non-client backend. With --blocking: the sessions at the head of a "
+        "lock queue, each shown with how many sessions it blocks.\n\n"
+        f"Example: ditsops db {action} --blocking --app dits-server"
     )
     return command
 

@@ -43,6 +43,10 @@ class Backend:
     query: str
     blocked_by: tuple[int, ...] = ()
     waiting_for: str | None = None
+    # Only filled when selecting blockers (BackendFilter.blocking): the sessions waiting on
+    # a lock it holds, and every session queued behind it (directly or through the queue).
+    blocks: tuple[int, ...] = ()
+    behind: tuple[int, ...] = ()
 
     @property
     def waiting(self) -> str:
@@ -71,6 +75,8 @@ class Backend:
             query=row["query"] or "",
             blocked_by=tuple(row.get("blocked_by") or ()),
             waiting_for=row.get("waiting_for"),
+            blocks=tuple(row.get("blocks") or ()),
+            behind=tuple(row.get("behind") or ()),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +84,11 @@ class Backend:
         for key in ("backend_start", "query_start", "xact_start"):
             data[key] = data[key].isoformat() if data[key] else None
         data["blocked_by"] = list(self.blocked_by)
+        for key in ("blocks", "behind"):  # only blockers carry them; other listings stay as they were
+            if data[key]:
+                data[key] = list(data[key])
+            else:
+                del data[key]
         return data
 
 
@@ -126,9 +137,18 @@ class BackendFilter:
     database: str | None = None
     user: str | None = None
     application: str | None = None
+    blocking: bool = False  # only sessions blocking another session that waits on a lock
 
     def is_empty(self) -> bool:
-        return not (self.pids or self.states or self.older_than or self.database or self.user or self.application)
+        return not (
+            self.pids
+            or self.states
+            or self.older_than
+            or self.database
+            or self.user
+            or self.application
+            or self.blocking
+        )
 
     def params(self, limit: int) -> dict[str, Any]:
         return {
@@ -138,11 +158,14 @@ class BackendFilter:
             "db": self.database,
             "user": self.user,
             "app": self.application,
+            "blocking": self.blocking,
             "limit": limit,
         }
 
     def describe(self) -> str:
         parts = []
+        if self.blocking:
+            parts.append("blocking other sessions")
         if self.pids:
             parts.append("pid " + ",".join(map(str, self.pids)))
         if self.states:
@@ -252,10 +275,26 @@ class SignalReport:
     still_connected: list[int]  # terminated pids that had not exited yet when checked
 
 
+def blocked_sessions(backends: list[Backend]) -> int:
+    """How many distinct sessions wait behind these blockers (a waiter behind two counts once)."""
+    return len({pid for b in backends for pid in b.behind or b.blocks})
+
+
 def signal_backends(
-    client: PostgresClient, action: str, previewed: list[Backend], *, wait: float = 5.0, sleep=None, clock=None
+    client: PostgresClient,
+    action: str,
+    previewed: list[Backend],
+    *,
+    blocking: bool = False,
+    wait: float = 5.0,
+    sleep=None,
+    clock=None,
 ) -> SignalReport:
-    """Send the signal to exactly the previewed backends that still have the same backend_start."""
+    """Send the signal to exactly the previewed backends that still have the same backend_start.
+
+    With blocking (the preview selected blockers of a lock queue), also only to those that
+    still block a session waiting on a lock: one that released its locks is left alone.
+    """
     import time
 
     if action not in ACTIONS:
@@ -263,19 +302,19 @@ def signal_backends(
     sleep = sleep or time.sleep
     clock = clock or time.monotonic
     pairs = {"pids": [b.pid for b in previewed], "starts": [b.backend_start for b in previewed]}
-    rows = client.act("signal_backends", {"action": action, **pairs}).dicts()
-    outcome = {row["pid"]: row["signalled"] for row in rows}
-    signalled = [b for b in previewed if outcome.get(b.pid)]
-    not_signalled = [
-        (
-            b,
-            "no longer connected, or its pid now belongs to a new connection"
-            if b.pid not in outcome
-            else "PostgreSQL refused the signal",
-        )
-        for b in previewed
-        if not outcome.get(b.pid)
-    ]
+    rows = client.act("signal_backends", {"action": action, "blocking": blocking, **pairs}).dicts()
+    outcome = {row["pid"]: row for row in rows}
+
+    def why_not(b: Backend) -> str:
+        if b.pid not in outcome:
+            return "no longer connected, or its pid now belongs to a new connection"
+        if blocking and not outcome[b.pid]["still_blocking"]:
+            return "no longer blocks any session"
+        return "PostgreSQL refused the signal"
+
+    signalled = [b for b in previewed if b.pid in outcome and outcome[b.pid]["signalled"]]
+    hit = {b.pid for b in signalled}
+    not_signalled = [(b, why_not(b)) for b in previewed if b.pid not in hit]
     still: list[int] = []
     if action == "terminate" and signalled:
         # pg_terminate_backend only sends SIGTERM; wait briefly so the report says whether they left.

@@ -4,8 +4,14 @@
       action: terminate-backends
       filters: {older_than: "{{ older_than }}", state: [active, idle in transaction]}
 
+    - id: kill-blocker
+      action: terminate-backends
+      filters: {blocking: true, application: "{{ application }}"}
+
 The preview lists exactly the backends that match now; apply signals only those whose
-pid still has the backend_start that was shown.
+pid still has the backend_start that was shown. `blocking: true` selects the sessions
+that block another session waiting on a lock (never a waiter); apply then also leaves
+alone one that no longer blocks anyone.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 from ditsops.core import db
 from ditsops.core.durations import parse_duration
+from ditsops.core.errors import UsageError
 from ditsops.core.model import Step
 from ditsops.core.results import Preview, Status, StepResult, Table
 from ditsops.core.steps import register
@@ -23,7 +30,8 @@ from ditsops.core.steps.base import ActionKind, FieldReader, RunContext
 from ditsops.core.steps.sql import database
 from ditsops.core.template import references_in, resolve
 
-FILTER_KEYS = ("pids", "state", "older_than", "database", "user", "application")
+FILTER_KEYS = ("pids", "state", "older_than", "database", "user", "application", "blocking")
+BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ def build_filter(raw: dict[str, Any]) -> db.BackendFilter:
         older = parse_duration(str(older))
     pids = raw.get("pids") or ()
     return db.BackendFilter(
+        blocking=_boolean(raw.get("blocking", False)),
         pids=tuple(int(p) for p in ([pids] if isinstance(pids, int) else pids)),
         states=db.check_states(states),
         older_than=older,
@@ -49,9 +58,35 @@ def build_filter(raw: dict[str, Any]) -> db.BackendFilter:
     )
 
 
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+        return BOOLEAN_WORDS[value.strip().lower()]
+    raise UsageError(f"filter blocking must be true or false, got {value!r}")
+
+
 def backend_table(backends: list[db.Backend]) -> Table:
     rows = [(b.pid, b.user, b.application, b.database, b.state, b.state_age, b.waiting, b.query) for b in backends]
     return Table(("pid", "user", "application", "database", "state", "in state (s)", "waiting", "query"), rows)
+
+
+def blocker_table(backends: list[db.Backend]) -> Table:
+    """Blockers of a lock queue: how many sessions each blocks itself, and how many wait behind it."""
+    rows = [
+        (b.pid, b.user, b.application, b.database, b.state, b.state_age, len(b.blocks), len(b.behind), b.query)
+        for b in backends
+    ]
+    columns = ("pid", "user", "application", "database", "state", "in state (s)", "blocks", "queued behind", "query")
+    return Table(columns, rows)
+
+
+def preview_summary(signal: str, found: list[db.Backend], selection: db.BackendFilter, where: str) -> str:
+    backends = f"{len(found)} backend{'s' if len(found) != 1 else ''}"
+    if selection.blocking and found:
+        waiting = db.blocked_sessions(found)
+        backends += f" blocking {waiting} session{'s' if waiting != 1 else ''}"
+    return f"{signal} {backends} on {where} ({selection.describe()})"
 
 
 def sql_equivalent(action: str, backends: list[db.Backend]) -> str:
@@ -74,7 +109,10 @@ class _SignalBackends(ActionKind):
             reader.problem(
                 "filters", f"unknown filter {', '.join(sorted(unknown))} (filters: {', '.join(FILTER_KEYS)})"
             )
-        if not filters:
+        blocking = filters.get("blocking", False)
+        if not isinstance(blocking, bool) and not (isinstance(blocking, str) and references_in(blocking)):
+            reader.problem("filters", f"blocking must be true or false, got {blocking!r}")
+        if not filters or set(filters) == {"blocking"} and blocking is False:
             # Refuse at load time: an unfiltered terminate would hit every client of the database.
             reader.problem("filters", f"{self.name} needs at least one filter")
         states = filters.get("state")
@@ -99,21 +137,32 @@ class _SignalBackends(ActionKind):
     def preview(self, step: Step, ctx: RunContext) -> Preview:
         spec: BackendsSpec = step.spec
         selection = build_filter(resolve(spec.filters, ctx.params))
+        if selection.is_empty():
+            # Also at run time: a placeholder that resolved to nothing must not widen the selection to everyone.
+            raise UsageError(f"{self.name}: every filter is empty; refusing to select all client backends")
         client = database(ctx)
         found = db.backends(client, selection, limit=spec.limit)
         target = client.target
         return Preview(
             target=target.dbname,
-            summary=f"{self.signal} {len(found)} backend{'s' if len(found) != 1 else ''} on {target.describe()} ({selection.describe()})",
-            table=backend_table(found),
+            summary=preview_summary(self.signal, found, selection, target.describe()),
+            table=blocker_table(found) if selection.blocking else backend_table(found),
             command=sql_equivalent(self.signal, found) if found else None,
             items=found,
             empty=not found,
-            data={"filter": selection.describe(), "backends": [b.to_json() for b in found]},
+            data={
+                "filter": selection.describe(),
+                "blocking": selection.blocking,
+                **({"blocked_sessions": db.blocked_sessions(found)} if selection.blocking else {}),
+                "backends": [b.to_json() for b in found],
+            },
         )
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
-        report = db.signal_backends(database(ctx), self.signal, preview.items, sleep=ctx.sleep, clock=ctx.clock)
+        blocking = bool(preview.data and preview.data.get("blocking"))
+        report = db.signal_backends(
+            database(ctx), self.signal, preview.items, blocking=blocking, sleep=ctx.sleep, clock=ctx.clock
+        )
         return signal_result(report)
 
 
@@ -126,9 +175,8 @@ def signal_result(report: db.SignalReport) -> StepResult:
     )
     warnings = []
     if report.still_connected:
-        warnings.append(
-            f"{len(report.still_connected)} terminated backends had not exited yet: {', '.join(map(str, report.still_connected))}"
-        )
+        pids = ", ".join(map(str, report.still_connected))
+        warnings.append(f"{len(report.still_connected)} terminated backends had not exited yet: {pids}")
     return StepResult(
         status=Status.APPLIED,
         summary=summary,
