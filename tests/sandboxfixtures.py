@@ -108,10 +108,11 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval
 
 def firing_within(prometheus_url: str, alerts: set[str], timeout: float) -> dict[str, str]:
     """Wait until every alert of `alerts` fires in Prometheus; returns all alerts then."""
-    return wait_until(
-        lambda: (now := prometheus_alerts(prometheus_url)) if all(now.get(a) == "firing" for a in alerts) else None,
-        timeout, f"alerts {sorted(alerts)} firing",
-    )
+    def all_firing() -> dict[str, str] | None:
+        now = prometheus_alerts(prometheus_url)
+        return now if all(now.get(a) == "firing" for a in alerts) else None
+
+    return wait_until(all_firing, timeout, f"alerts {sorted(alerts)} firing")
 
 
 def resolved_within(prometheus_url: str, alerts: set[str], timeout: float) -> None:

@@ -74,7 +74,7 @@ def run_command(
 ) -> None:
     """Run a runbook: diagnostics at once, destructive steps after a preview and a confirmation.
 
-    Exit codes: 0 done, 1 a step failed, 2 bad usage or invalid runbook, 3 a check still failing (non-interactive), 4 a target unreachable, 5 a destructive step refused.
+    Exit codes: 0 resolved (every verify passed), 1 a step failed, 2 bad usage, invalid runbook or no target configured, 3 not resolved (a check still failing, a fix declined), 4 a target unreachable, 5 a destructive step refused.
 
     With --alert NAME: the runbook whose `alert:` is NAME, parameters from the firing alert's labels (--set wins), escalation counted from when it started.
 

@@ -11,7 +11,7 @@ class ExitCode:
     OK = 0
     ERROR = 1
     USAGE = 2  # bad usage or an invalid runbook
-    CHECK_FAILED = 3  # a non-interactive run ended with a failing threshold
+    CHECK_FAILED = 3  # not resolved: a verify or check still failing, a fix declined
     UNREACHABLE = 4  # a target (database, Prometheus, API server) could not be reached
     REFUSED = 5  # a destructive step was refused
     INTERRUPTED = 130
