@@ -91,3 +91,26 @@ def test_the_chosen_alert_fills_parameters_and_starts_the_escalation_clock(alert
 def test_no_runbook_for_an_alert(alertmanager, isolated_home):
     done = run_cli("runbook", "--alert", "NoSuchAlert", env={"DITSOPS_ALERTMANAGER_URL": alertmanager.url})
     assert done.returncode == 2 and "no runbook answers alert 'NoSuchAlert'" in done.stderr
+
+
+def test_the_suggested_command_carries_the_profile_and_finds_the_alert_when_pasted(alertmanager, isolated_home, tmp_path):
+    post_alerts(alertmanager.url, {"alertname": "LargeUpload", "job": "dits-server"})
+    wait_alerts(alertmanager.url, 1)
+    config = tmp_path / "ditsops.toml"
+    config.write_text(f'[profiles.oncall]\nalertmanager_url = "{alertmanager.url}"\n')
+    fresh = {k: v for k, v in os.environ.items() if not k.startswith("DITSOPS_")}
+    done = run_cli("--config", str(config), "--profile", "oncall", "alerts", env={**fresh, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    # The alert's `runbook` annotation names another runbook than the one answering its
+    # name: the annotation wins, so the suggestion names the runbook, not --alert.
+    suggested = f"ditsops --config {config} --profile oncall runbook high-error-rate"
+    # Printed whole on its own line at 80 columns, not cut inside the table.
+    assert f"run: {suggested}" in done.stdout
+    import shlex
+
+    pasted = run_cli(*shlex.split(suggested)[1:], "--non-interactive", env=fresh)
+    # The profile came along (a pasted command without it would not have read this config
+    # file); it has no Prometheus or cluster, and the run says so instead of "resolved".
+    assert "profile      oncall" in pasted.stdout, pasted.stdout + pasted.stderr
+    assert "no target configured" in pasted.stdout
+    assert pasted.returncode == 2

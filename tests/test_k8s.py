@@ -331,7 +331,7 @@ def test_undo_record_says_who_confirmed_and_how_to_revert(rolled_back) -> None:
     before = step["result"]["before"]
     assert before["revision"] == 2 and before["images"] == [IMAGE_2]
     assert step["result"]["kubectl"] == "kubectl rollout undo deployment/dits-server -n dits"
-    assert step["result"]["undo"] == "ditsops -n dits k8s undo dits-server --to-revision 2"
+    assert step["result"]["undo"] == "ditsops --namespace dits k8s undo dits-server --to-revision 2"
 
 
 def test_recorded_undo_command_runs_as_written(server, env, rolled_back) -> None:

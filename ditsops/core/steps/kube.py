@@ -20,6 +20,7 @@ from typing import Any
 
 from ditsops.core import kube, rollout
 from ditsops.core.durations import parse_duration
+from ditsops.core.invocation import retarget
 from ditsops.core.model import Step
 from ditsops.core.results import Preview, Status, StepResult, Table
 from ditsops.core.steps import register
@@ -283,7 +284,7 @@ class _Action(_KubeKind, ActionKind):
             items=plan,
             data={
                 "kubectl": plan.kubectl,
-                "undo": plan.undo,
+                "undo": retarget(ctx.settings, plan.undo),
                 "before": rollout.summary_of(plan.before),
                 "changes": [c.__dict__ for c in found],
                 "notes": plan.notes,
@@ -298,13 +299,14 @@ class _Action(_KubeKind, ActionKind):
         message, done = rollout.follow_rollout(
             client, plan.deployment, _seconds(v.get("timeout"), 300), ctx.report, sleep=ctx.sleep, clock=ctx.clock
         )
+        undo = retarget(ctx.settings, plan.undo)  # pasted later, it must hit the same target
         return StepResult(
             Status.APPLIED,
-            f"{self.done}; {message}; undo: {plan.undo}",
+            f"{self.done}; {message}; undo: {undo}",
             warnings=[] if done else [f"the rollout has not finished: {message}"],
             data={
                 "before": rollout.summary_of(plan.before),
-                "undo": plan.undo,
+                "undo": undo,
                 "kubectl": plan.kubectl,
                 "rolled_out": done,
                 "status": message,
