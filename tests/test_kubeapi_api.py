@@ -45,13 +45,15 @@ def test_discovery_documents(kubeapi: KubeAPIServer) -> None:
     assert http.get("/version").json()["minor"] == "32"
     assert http.get("/api").json()["versions"] == ["v1"]
     groups = {g["name"] for g in http.get("/apis").json()["groups"]}
-    assert "apps" in groups
+    assert {"apps", "batch"} <= groups
     resources = {r["name"]: r for r in http.get("/apis/apps/v1").json()["resources"]}
     assert resources["deployments"]["shortNames"] == ["deploy"]
     assert (resources["deployments/scale"]["group"], resources["deployments/scale"]["kind"]) == ("autoscaling", "Scale")
     core_names = {r["name"] for r in http.get("/api/v1").json()["resources"]}
     assert {"pods", "pods/log", "namespaces", "events"} <= core_names
-    missing = http.get("/apis/batch/v1")
+    batch = {r["name"]: r for r in http.get("/apis/batch/v1").json()["resources"]}
+    assert batch["cronjobs"]["shortNames"] == ["cj"] and {"jobs", "jobs/status"} <= set(batch)
+    missing = http.get("/apis/networking.k8s.io/v1")
     assert missing.status_code == 404 and missing.json()["kind"] == "Status"
 
 

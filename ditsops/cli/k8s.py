@@ -12,7 +12,7 @@ from ditsops.core.errors import UsageError
 app = typer.Typer(
     no_args_is_help=True,
     help="Inspect and act on Dits deployments: status, logs, events, history, "
-    "undo, restart, scale, set-env, rollout-status.\n\nExample: ditsops k8s status dits-server",
+    "undo, restart, scale, set-env, rollout-status, create-job.\n\nExample: ditsops k8s status dits-server",
 )
 
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
@@ -313,3 +313,40 @@ def set_env_command(
     if container:
         fields["container"] = container
     _act(ctx, "set-env", f"Set env on {deployment}", fields, yes, dry_run, non_interactive, output)
+
+
+@app.command("create-job")
+def create_job_command(
+    ctx: typer.Context,
+    from_cronjob: Annotated[str, typer.Option("--from-cronjob", help="The CronJob to run now.")],
+    name: Annotated[
+        str | None,
+        typer.Option("--name", help="The Job's name (default: <cronjob>-manual-<5 random characters>).",
+                     show_default=False),
+    ] = None,
+    wait: Annotated[
+        str, typer.Option("--wait", help="Follow the Job until it completes or fails, at most this long (0: do not).")
+    ] = "0",
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    non_interactive: NonInteractive = False,
+    output: OutputOption = None,
+) -> None:
+    """Run a CronJob now: a Job from its template, exactly like kubectl create job NAME --from=cronjob/CRON.
+
+    Example: ditsops k8s create-job --from-cronjob dits-gc --wait 2m
+    """
+    from ditsops.core.jobs import MAX_NAME, check_name
+    from ditsops.core.steps.kubejob import wait_seconds
+
+    try:
+        check_name(from_cronjob, "--from-cronjob")
+        wait_seconds(wait)
+        if name:
+            check_name(name, "--name", MAX_NAME)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    fields = {"cronjob": from_cronjob, "wait": wait}
+    if name:
+        fields["name"] = name
+    _act(ctx, "create-job", f"Run cronjob {from_cronjob} now", fields, yes, dry_run, non_interactive, output)

@@ -30,6 +30,8 @@ RESOURCES = {
     "replicasets": ("/apis/apps/v1", "replicasets.apps"),
     "pods": ("/api/v1", "pods"),
     "events": ("/api/v1", "events"),
+    "jobs": ("/apis/batch/v1", "jobs.batch"),
+    "cronjobs": ("/apis/batch/v1", "cronjobs.batch"),
 }
 VERBS = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
 
@@ -262,6 +264,16 @@ class KubeClient:
             self._path(resource, name, subresource),
             body=patch,
             content_type=content_type,
+            what=f'{RESOURCES[resource][1]} "{name}"',
+            query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
+        )
+
+    def create(self, resource: str, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        name = body.get("metadata", {}).get("name", "")
+        return self.request(
+            "POST",
+            self._path(resource),
+            body=body,
             what=f'{RESOURCES[resource][1]} "{name}"',
             query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
         )

@@ -4,7 +4,8 @@
 
 Like `python -m ditsops.sandbox.kubeapi --seed dits`, except that the seeded objects
 (namespace dits, dits-server 1.4.2 with 3 replicas, dits-worker with 2, their ReplicaSets,
-pods and events) are dated `--seed-age` seconds ago, three days by default: the same three
+pods and events, and the hourly CronJob dits-gc, whose last run is the last top of the
+hour) are dated `--seed-age` seconds ago, three days by default: the same three
 days of history the simulator's counters start with. Without that, the initial deploy
 would be minutes old, and a runbook asking "was there a rollout in the last hour?" (the
 high-error-rate rollback's condition) would blame it for every incident in a fresh sandbox.

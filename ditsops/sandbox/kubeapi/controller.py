@@ -1,4 +1,4 @@
-"""The control loop: scheduler/kubelet, ReplicaSet and Deployment controllers, run one
+"""The control loop: scheduler/kubelet, ReplicaSet, Deployment and Job controllers, run one
 after another in a pass, on a background thread or one pass at a time from tests.
 
 A pass holds the store lock throughout, so API requests see the state before or after a
@@ -14,6 +14,7 @@ import time
 
 from .deployment import DeploymentController
 from .events import EventRecorder
+from .job import JobController
 from .kubelet import Kubelet
 from .logs import LogBook
 from .replicaset import ReplicaSetController
@@ -30,6 +31,7 @@ class Controller:
         self.kubelet = Kubelet(store, self.recorder, logs, ready_delay=ready_delay, crash_interval=crash_interval)
         self.replicasets = ReplicaSetController(store, self.recorder)
         self.deployments = DeploymentController(store, self.recorder)
+        self.jobs = JobController(store, self.recorder)
         self.interval, self.min_gap = interval, min_gap
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -51,6 +53,7 @@ class Controller:
                 self.replicasets.sync_all()
                 self.deployments.sync_all()
                 self.replicasets.sync_all()  # new ReplicaSets get their pods in the same pass
+                self.jobs.sync_all()
                 return int(self.store.resource_version) - before
             finally:
                 self._busy = False

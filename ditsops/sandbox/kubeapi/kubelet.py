@@ -11,6 +11,10 @@ What a container does is decided by its image (``behavior_for``):
 * ``pull-error``  ErrImagePull / ImagePullBackOff, stays Pending (images containing
                   ``nonexistent``).
 
+A pod that is not restarted (``restartPolicy`` Never or OnFailure: a Job's) runs to its
+end: Ready after ``ready_delay``, then Succeeded ``ready_delay`` later; a ``crash`` one
+ends Failed with exit code 1 at once (OnFailure does not restart it here, a simplification).
+
 ``Kubelet.image_rules`` (substring -> behaviour, checked first, in order) lets the sandbox
 choose differently for a fault scenario.
 """
@@ -52,6 +56,7 @@ class _Sim:
     pod: tuple[str, str] = ("", "")  # namespace, name: to drop its logs once it is gone
     behavior: str = "ready"
     running: bool = False  # crash loop: the container is in a run (else backing off)
+    completes: bool = False  # restartPolicy Never/OnFailure: the pod runs to Succeeded or Failed
 
 
 def startup_lines(pod: Obj, container: dict[str, Any], when: float) -> list[str]:
@@ -118,7 +123,8 @@ class Kubelet:
 
     def _schedule(self, pod: Obj, now: float) -> None:
         sim = _Sim(next_at=now + self.ready_delay, behavior=self._behavior(pod),
-                   pod=(pod["metadata"]["namespace"], pod["metadata"]["name"]))
+                   pod=(pod["metadata"]["namespace"], pod["metadata"]["name"]),
+                   completes=pod["spec"].get("restartPolicy") in ("Never", "OnFailure"))
         self._sims[pod["metadata"]["uid"]] = sim
         pod = copy.deepcopy(pod)
         meta, spec = pod["metadata"], pod["spec"]
@@ -148,11 +154,17 @@ class Kubelet:
                 self._event(pod, c, "Normal", "Created", f"Created container: {c['name']}")
                 self._event(pod, c, "Normal", "Started", f"Started container {c['name']}")
                 self.logs.append(self._key(pod, c), startup_lines(pod, c, now), now)
-        if sim.behavior == "ready":
+        if sim.completes and (sim.behavior == "crash" or (sim.behavior == "ready" and not first_start)):
+            code = 1 if sim.behavior == "crash" else 0
+            status["phase"] = "Failed" if code else "Succeeded"
+            status["containerStatuses"] = [self._finished(c, status, now, code) for c in containers]
+            self._set_conditions(pod, ready=False, now=now, finished=True)
+            sim.next_at = math.inf
+        elif sim.behavior == "ready":
             status["phase"] = "Running"
             status["containerStatuses"] = [self._running(c, now, ready=True) for c in containers]
             self._set_conditions(pod, ready=True, now=now)
-            sim.next_at = math.inf
+            sim.next_at = now + self.ready_delay if sim.completes else math.inf
         elif sim.behavior == "never-ready":
             status["phase"] = "Running"
             if first_start:
@@ -229,6 +241,17 @@ class Kubelet:
         return {"name": c["name"], "state": {"running": {"startedAt": rfc3339(now)}}, "lastState": {},
                 "ready": ready, "restartCount": 0, "image": c["image"], **self._ids(c, now), "started": True}
 
+    def _finished(self, c: dict[str, Any], status: dict[str, Any], now: float, code: int) -> dict[str, Any]:
+        """A container that ran to its end (a Job's): terminated with its exit code."""
+        started = next((((s.get("state") or {}).get("running") or {}).get("startedAt")
+                        for s in status.get("containerStatuses") or [] if s.get("name") == c["name"]), None)
+        ids = self._ids(c, now)
+        terminated = {"exitCode": code, "reason": "Error" if code else "Completed",
+                      "startedAt": started or rfc3339(now), "finishedAt": rfc3339(now),
+                      "containerID": ids["containerID"]}
+        return {"name": c["name"], "state": {"terminated": terminated}, "lastState": {}, "ready": False,
+                "restartCount": 0, "image": c["image"], **ids, "started": False}
+
     def _crashed(self, pod: Obj, c: dict[str, Any], now: float, restarts: int) -> dict[str, Any]:
         meta = pod["metadata"]
         ids = self._ids(c, now)
@@ -243,7 +266,8 @@ class Kubelet:
                 "image": c["image"], "imageID": ids["imageID"], "containerID": ids["containerID"],
                 "started": False}
 
-    def _set_conditions(self, pod: Obj, *, ready: bool, now: float, scheduled: bool = False) -> None:
+    def _set_conditions(self, pod: Obj, *, ready: bool, now: float, scheduled: bool = False,
+                        finished: bool = False) -> None:
         status = pod["status"]
         old = {c["type"]: c for c in status.get("conditions") or []}
         unready = [c["name"] for c in pod["spec"]["containers"]]
@@ -255,14 +279,15 @@ class Kubelet:
             since = prior["lastTransitionTime"] if prior and prior["status"] == value else rfc3339(now)
             out = {"type": type_, "status": value, "lastProbeTime": None, "lastTransitionTime": since}
             if not ok and reason:
-                out.update(reason=reason, message=message)
+                out.update(reason=reason, **({"message": message} if message else {}))
             return out
 
         not_ready = f"containers with unready status: [{' '.join(unready)}]"
+        why, message = ("PodCompleted", None) if finished else ("ContainersNotReady", not_ready)
         status["conditions"] = [
             cond("PodReadyToStartContainers", running),
             cond("Initialized", True),
-            cond("Ready", ready, "ContainersNotReady", not_ready),
-            cond("ContainersReady", ready, "ContainersNotReady", not_ready),
+            cond("Ready", ready, why, message),
+            cond("ContainersReady", ready, why, message),
             cond("PodScheduled", True),
         ]

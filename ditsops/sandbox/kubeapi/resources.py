@@ -43,8 +43,11 @@ DEPLOYMENTS = ResourceType("deployments", "deployment", "Deployment", "apps", "v
                            subresources=("scale", "status"))
 REPLICASETS = ResourceType("replicasets", "replicaset", "ReplicaSet", "apps", "v1", True, ("rs",), ("all",),
                            subresources=("scale", "status"))
+JOBS = ResourceType("jobs", "job", "Job", "batch", "v1", True, (), ("all",), subresources=("status",))
+CRONJOBS = ResourceType("cronjobs", "cronjob", "CronJob", "batch", "v1", True, ("cj",), ("all",),
+                        subresources=("status",))
 
-RESOURCES: tuple[ResourceType, ...] = (NAMESPACES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS)
+RESOURCES: tuple[ResourceType, ...] = (NAMESPACES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS)
 BY_PLURAL: dict[str, ResourceType] = {rt.plural: rt for rt in RESOURCES}
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import strategy
 from .api import KubeAPI
 from .controller import Controller
 from .deployment_util import get_condition
@@ -36,6 +37,22 @@ def dits_deployment(name: str, image: str, replicas: int, env: dict[str, str], p
                      "annotations": {"kubernetes.io/change-cause": change_cause}},
         "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
                  "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}}},
+    }
+
+
+def dits_gc_cronjob(image: str = WORKER_IMAGE) -> Obj:
+    """The hourly garbage collection of unreferenced chunks, run by the worker image."""
+    labels = {"app": "dits-gc"}
+    container = {"name": "gc", "image": image, "command": ["dits-worker", "gc", "--once"]}
+    return {
+        "apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "dits-gc", "labels": dict(labels)},
+        "spec": {"schedule": "0 * * * *", "concurrencyPolicy": "Forbid",
+                 "jobTemplate": {"metadata": {"labels": dict(labels)},
+                                 "spec": {"backoffLimit": 2,
+                                          "template": {"metadata": {"labels": dict(labels)},
+                                                       "spec": {"restartPolicy": "Never",
+                                                                "containers": [container]}}}}},
     }
 
 
@@ -72,7 +89,7 @@ class KubeAPIServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "KubeAPIServer":
+    def start(self) -> KubeAPIServer:
         if self._thread is None:
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                             name="kubeapi-http", daemon=True)
@@ -93,7 +110,7 @@ class KubeAPIServer:
         self._httpd.close_connections()
         self._httpd.server_close()
 
-    def __enter__(self) -> "KubeAPIServer":
+    def __enter__(self) -> KubeAPIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -181,7 +198,8 @@ class KubeAPIServer:
             time.sleep(0.02)
 
     def seed_dits(self, namespace: str = "dits", timeout: float = 30.0) -> None:
-        """Namespace ``dits`` with ``dits-server`` (3 replicas) and ``dits-worker`` (2), available."""
+        """Namespace ``dits`` with ``dits-server`` (3 replicas) and ``dits-worker`` (2), available,
+        and the CronJob ``dits-gc`` (hourly; never fired here, see ``job.py``)."""
         self.ensure_namespace(namespace)
         seeds = [
             dits_deployment("dits-server", DITS_IMAGE, 3, {"DATABASE_POOL_SIZE": "20"}, 8080,
@@ -192,5 +210,18 @@ class KubeAPIServer:
         for seed in seeds:
             if self.store.try_get("deployments", namespace, seed["metadata"]["name"]) is None:
                 self.store.create("deployments", seed, namespace)
+        if self.store.try_get("cronjobs", namespace, "dits-gc") is None:
+            self._seed_cronjob(namespace)
         for seed in seeds:
             self.wait_for_rollout(namespace, seed["metadata"]["name"], timeout)
+
+    def _seed_cronjob(self, namespace: str) -> None:
+        """Created on the store's clock (dated by --seed-age); its last run is the last top of
+        the hour on the real clock, if that came after its creation (else it never ran)."""
+        cronjob = self.store.create("cronjobs", dits_gc_cronjob(), namespace)
+        last = time.time() // 3600 * 3600
+        if last > self.store.clock():
+            cronjob = copy.deepcopy(cronjob)
+            cronjob["status"] = {"lastScheduleTime": strategy.rfc3339(last),
+                                 "lastSuccessfulTime": strategy.rfc3339(last + 37)}
+            self.store.update("cronjobs", cronjob, namespace, subresource="status")

@@ -17,7 +17,7 @@ import uuid
 from typing import Any
 
 from .errors import ApiError, bad_request, invalid
-from .resources import DEPLOYMENTS, NAMESPACES, PODS, REPLICASETS, ResourceType
+from .resources import CRONJOBS, DEPLOYMENTS, JOBS, NAMESPACES, PODS, REPLICASETS, ResourceType
 from .selectors import SelectorError, from_label_selector_object
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # utilrand's: no vowels, no confusable digits
@@ -97,8 +97,20 @@ def _default_template(template: dict[str, Any]) -> None:
     _default_pod_spec(template.setdefault("spec", {}))
 
 
+def _default_job_spec(spec: dict[str, Any]) -> None:
+    """``SetDefaults_Job`` (for a Job, not a CronJob's jobTemplate, which upstream leaves as is)."""
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    if not spec.get("podFailurePolicy"):
+        spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+
+
 def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
-    spec = obj.setdefault("spec", {}) if rt in (DEPLOYMENTS, REPLICASETS, PODS) else None
+    spec = obj.setdefault("spec", {}) if rt in (DEPLOYMENTS, REPLICASETS, PODS, JOBS, CRONJOBS) else None
     if rt is DEPLOYMENTS:
         spec.setdefault("replicas", 1)
         strategy = spec.setdefault("strategy", {})
@@ -115,6 +127,16 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
         _default_template(spec.setdefault("template", {}))
     elif rt is PODS:
         _default_pod_spec(spec)
+    elif rt is JOBS:
+        _default_job_spec(spec)
+        _default_template(spec.setdefault("template", {}))
+    elif rt is CRONJOBS:
+        spec.setdefault("concurrencyPolicy", "Allow")
+        spec.setdefault("suspend", False)
+        spec.setdefault("successfulJobsHistoryLimit", 3)
+        spec.setdefault("failedJobsHistoryLimit", 1)
+        job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
+        _default_template(job_spec.setdefault("template", {}))
     elif rt is NAMESPACES:
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj.setdefault("status", {}).setdefault("phase", "Active")
@@ -195,6 +217,32 @@ def _validate_workload(rt: ResourceType, obj: dict[str, Any]) -> list[tuple[str,
     return causes
 
 
+def _validate_job_template(path: str, template: dict[str, Any]) -> list[tuple[str, str]]:
+    spec = template.get("spec") or {}
+    causes = _validate_pod_spec(f"{path}.spec", spec)
+    if spec.get("restartPolicy") not in ("OnFailure", "Never"):
+        causes.append((f"{path}.spec.restartPolicy", f'Unsupported value: "{spec.get("restartPolicy")}": '
+                       'supported values: "OnFailure", "Never"'))
+    return causes
+
+
+def _generate_job_selector(obj: dict[str, Any]) -> None:
+    """The job strategy's ``generateSelector`` (unless ``manualSelector``), and the labels
+    ``SetDefaults_Job`` copies from the template when the Job has none (upstream on the
+    read back from storage, so they include the generated ones)."""
+    meta, spec = obj["metadata"], obj["spec"]
+    if not spec.get("manualSelector"):
+        labels = spec["template"]["metadata"].setdefault("labels", {})
+        for key in ("batch.kubernetes.io/controller-uid", "controller-uid"):
+            labels.setdefault(key, meta["uid"])
+        for key in ("batch.kubernetes.io/job-name", "job-name"):
+            labels.setdefault(key, meta["name"])
+        if not spec.get("selector"):
+            spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": meta["uid"]}}
+    if not meta.get("labels") and spec["template"]["metadata"].get("labels"):
+        meta["labels"] = dict(spec["template"]["metadata"]["labels"])
+
+
 def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
     meta = obj["metadata"]
     causes = _validate_name(rt, meta.get("name", ""))
@@ -205,6 +253,14 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None =
                            "field is immutable"))
     elif rt is PODS and old is None:
         causes += _validate_pod_spec("spec", obj.get("spec") or {})
+    elif rt is JOBS:
+        causes += _validate_job_template("spec.template", (obj.get("spec") or {}).get("template") or {})
+    elif rt is CRONJOBS:
+        spec = obj.get("spec") or {}
+        if not spec.get("schedule"):
+            causes.append(("spec.schedule", "Required value"))
+        template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
+        causes += _validate_job_template("spec.jobTemplate.spec.template", template)
     if causes:
         raise invalid(rt, meta.get("name", ""), causes)
 
@@ -236,12 +292,14 @@ def prepare_for_create(rt: ResourceType, obj: Any, namespace: str | None, now: f
         meta.pop(key, None)
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = rfc3339(now)
-    if rt in (DEPLOYMENTS, REPLICASETS):
+    if rt in (DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS):
         meta["generation"] = 1
         obj["status"] = {"replicas": 0} if rt is REPLICASETS else {}
     elif rt is PODS:
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
     apply_defaults(rt, obj)
+    if rt is JOBS:
+        _generate_job_selector(obj)
     validate(rt, obj)
     return obj
 
@@ -262,7 +320,7 @@ def prepare_for_update(rt: ResourceType, obj: Any, old: dict[str, Any], subresou
             meta[key] = old_meta[key]
         else:
             meta.pop(key, None)
-    has_status = rt in (DEPLOYMENTS, REPLICASETS, PODS, NAMESPACES)
+    has_status = rt in (DEPLOYMENTS, REPLICASETS, PODS, NAMESPACES, JOBS, CRONJOBS)
     # subresource "*" is internal: the scheduler/kubelet writing spec.nodeName and status at once.
     if subresource == "status":
         obj["spec"] = old.get("spec")
@@ -273,7 +331,7 @@ def prepare_for_update(rt: ResourceType, obj: Any, old: dict[str, Any], subresou
     elif has_status and subresource != "*":
         obj["status"] = old.get("status", {})
     apply_defaults(rt, obj)
-    if rt in (DEPLOYMENTS, REPLICASETS) and obj.get("spec") != old.get("spec"):
+    if rt in (DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS) and obj.get("spec") != old.get("spec"):
         meta["generation"] = old_meta.get("generation", 1) + 1
     if subresource is None:
         validate(rt, obj, old)

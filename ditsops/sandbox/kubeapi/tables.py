@@ -8,7 +8,8 @@ falls back to NAME and AGE only. Columns and cells follow the apiserver's printe
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .replicaset import parse_time
 from .selectors import selector_string
@@ -123,6 +124,45 @@ def _event(ev: Obj, now: float) -> list[Any]:
             (ev.get("message") or "").strip(), first, ev.get("count", 1), ev["metadata"]["name"]]
 
 
+def _job_status(job: Obj) -> str:
+    """``printJob``'s STATUS column (kubectl 1.28+)."""
+    true = {c.get("type") for c in (job.get("status") or {}).get("conditions") or [] if c.get("status") == "True"}
+    if job["metadata"].get("deletionTimestamp") and not true & {"Complete", "Failed"}:
+        return "Terminating"
+    for condition in ("Complete", "Failed", "Suspended", "FailureTarget", "SuccessCriteriaMet"):
+        if condition in true:
+            return condition
+    return "Running"
+
+
+def _job(job: Obj, now: float) -> list[Any]:
+    spec, status = job.get("spec") or {}, job.get("status") or {}
+    succeeded = status.get("succeeded", 0)
+    if spec.get("completions") is not None:
+        completions = f"{succeeded}/{spec['completions']}"
+    else:
+        completions = f"{succeeded}/1 of {spec.get('parallelism', 1)}" if spec.get("parallelism", 1) > 1 \
+            else f"{succeeded}/1"
+    duration = ""
+    if status.get("startTime"):
+        end = parse_time(status["completionTime"]) if status.get("completionTime") else now
+        duration = human_duration(end - parse_time(status["startTime"]))
+    names, images = _containers((spec.get("template") or {}).get("spec") or {})
+    return [job["metadata"]["name"], _job_status(job), completions, duration,
+            _age(job["metadata"].get("creationTimestamp"), now), names, images, selector_string(spec.get("selector"))]
+
+
+def _cronjob(cj: Obj, now: float) -> list[Any]:
+    spec, status = cj.get("spec") or {}, cj.get("status") or {}
+    job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    names, images = _containers((job_spec.get("template") or {}).get("spec") or {})
+    last = _age(status["lastScheduleTime"], now) if status.get("lastScheduleTime") else "<none>"
+    return [cj["metadata"]["name"], spec.get("schedule", ""), spec.get("timeZone") or "<none>",
+            "True" if spec.get("suspend") else "False", len(status.get("active") or []), last,
+            _age(cj["metadata"].get("creationTimestamp"), now), names, images,
+            selector_string(job_spec.get("selector")) or "<none>"]
+
+
 def _default(obj: Obj, now: float) -> list[Any]:
     return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp", "")]
 
@@ -140,6 +180,11 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, float], list[Any]]]] = {
               _AGE, ("IP", "string", "", 1), ("Node", "string", "", 1), ("Nominated Node", "string", "", 1),
               ("Readiness Gates", "string", "", 1)], _pod),
     "namespaces": ([_NAME, ("Status", "string", "", 0), _AGE], _namespace),
+    "jobs": ([_NAME, ("Status", "string", "", 0), ("Completions", "string", "", 0), ("Duration", "string", "", 0),
+              _AGE] + _WORKLOAD_WIDE, _job),
+    "cronjobs": ([_NAME, ("Schedule", "string", "", 0), ("Timezone", "string", "", 0), ("Suspend", "boolean", "", 0),
+                  ("Active", "integer", "", 0), ("Last Schedule", "string", "", 0), _AGE] + _WORKLOAD_WIDE,
+                 _cronjob),
     "events": ([("Last Seen", "string", "", 0), ("Type", "string", "", 0), ("Reason", "string", "", 0),
                 ("Object", "string", "", 0), ("Subobject", "string", "", 1), ("Source", "string", "", 1),
                 ("Message", "string", "", 0), ("First Seen", "string", "", 1), ("Count", "integer", "", 1),
