@@ -89,7 +89,7 @@ def test_undo_previews_then_n_changes_nothing_then_y_rolls_back(server, bad_depl
     child.sendline("n")
     child.expect("declined")
     finish(child)
-    assert child.exitstatus == 0
+    assert child.exitstatus == 3  # a declined change is "not resolved", as in a runbook
     assert state(server) == before
     events = last_record(isolated_home)
     decision = next(e for e in events if e["event"] == "decision")
@@ -112,7 +112,7 @@ def test_undo_previews_then_n_changes_nothing_then_y_rolls_back(server, bad_depl
     assert decision == {**decision, "approved": True, "how": "answered y", "by": f"{USER}@{socket.gethostname()}"}
     step = next(e for e in events if e["event"] == "step")
     assert step["status"] == "applied"
-    assert step["result"]["undo"] == "ditsops -n dits k8s undo dits-server --to-revision 2"
+    assert step["result"]["undo"] == "ditsops --namespace dits k8s undo dits-server --to-revision 2"
     assert step["result"]["before"]["images"] == [BAD]
 
 

@@ -12,7 +12,7 @@ import pexpect
 import pytest
 
 from tests.cli import run_cli
-from tests.sandboxfixtures import Sandbox, sandbox  # noqa: F401 - the module-scoped sandbox
+from tests.sandboxfixtures import Sandbox, firing_within, sandbox  # noqa: F401 - the module-scoped sandbox
 
 
 @pytest.fixture
@@ -32,19 +32,23 @@ def used_percent() -> float:
     return json.loads(done.stdout)["percent_used"]
 
 
-def test_confirmed_runbook_relieves_the_exhaustion(exhausted):
+def test_confirmed_runbook_relieves_the_exhaustion_with_its_defaults(exhausted):
     assert used_percent() > 90
-    done = run_cli("--profile", "sandbox", "runbook", "db-connections-exhausted",
-                   "--set", "older_than=1s", "--yes", "--output", "json")
+    # As on call: the runbook runs once the alert fires, not the instant the leak starts.
+    firing_within(exhausted.prometheus, {"DatabaseConnectionsExhausted"}, 120)
+    done = run_cli("--profile", "sandbox", "runbook", "db-connections-exhausted", "--yes", "--output", "json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
+    assert data["reason"].startswith("resolved: verified by")
     steps = {s["id"]: s for s in data["steps"]}
     assert steps["connections"]["status"] == "failing"
-    assert steps["long-queries"]["status"] == "failing"
-    assert steps["kill-long-queries"]["status"] == "applied"
-    assert len(steps["kill-long-queries"]["result"]["terminated"]) >= 36
+    # The leaked transactions (idle in transaction for more than 5 s) are the fix; the
+    # hour-long queries are younger than the default 5 m and are left alone.
+    assert steps["kill-idle-transactions"]["status"] == "applied"
+    assert len(steps["kill-idle-transactions"]["result"]["terminated"]) >= 18
+    assert steps["kill-long-queries"]["status"] == "nothing-to-do"
     assert steps["recount"]["status"] == "ok"
-    assert used_percent() < 50
+    assert used_percent() < 80
 
 
 def test_without_a_terminal_nothing_is_terminated_and_exit_is_5(exhausted):
@@ -53,15 +57,17 @@ def test_without_a_terminal_nothing_is_terminated_and_exit_is_5(exhausted):
     assert used_percent() > 90
 
 
-def finish_notes(child) -> None:
-    """Tick off the remaining manual steps until the run ends."""
-    while child.expect([r"Done\?", pexpect.EOF]) == 0:
-        child.sendline("y")
+def answer_all(child, answer: str) -> None:
+    """Tick off the remaining manual steps and answer every confirmation until the run ends."""
+    while (index := child.expect([r"Done\?", r"\[y/N\]", pexpect.EOF])) != 2:
+        child.sendline("y" if index == 0 else answer)
+    child.close()
 
 
 def test_interactive_walk_n_then_y(exhausted):
     env = {**os.environ, "COLUMNS": "160"}
-    args = ["-m", "ditsops", "--profile", "sandbox", "runbook", "db-connections-exhausted", "--set", "older_than=1s"]
+    args = ["-m", "ditsops", "--profile", "sandbox", "runbook", "db-connections-exhausted", "--set", "older_than=1s",
+            "--set", "idle_older_than=1s"]
 
     child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60, dimensions=(50, 160))
     child.expect("Connections by state against max_connections")
@@ -72,7 +78,8 @@ def test_interactive_walk_n_then_y(exhausted):
     child.expect(r"\[y/N\]")
     child.sendline("n")
     child.expect("declined")
-    finish_notes(child)
+    answer_all(child, "n")
+    assert child.exitstatus == 3  # declined: not resolved
     assert used_percent() > 90
 
     child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60, dimensions=(50, 160))
@@ -81,8 +88,8 @@ def test_interactive_walk_n_then_y(exhausted):
     child.expect(r"\[y/N\]")
     child.sendline("y")
     child.expect(r"terminated \d+ of \d+ previewed backends")
-    child.expect("recovered")
-    finish_notes(child)
+    answer_all(child, "y")
+    assert child.exitstatus == 0
     assert used_percent() < 50
     report = run_cli("runbook", "report")
     assert "decision: approved by" in report.stdout and "answered y" in report.stdout

@@ -108,6 +108,7 @@ TICKED = """
       - id: fix
         title: Close the leaked transactions by hand
         note: Restart the client that leaks.
+        needs: the leaking client restarted
       - id: recount
         title: Idle in transaction after the fix
         verify: count

@@ -5,9 +5,11 @@
   note: Resize the PVC of /data (or the cloud volume) by at least 20%.
   needs: the /data volume expanded
 
-A ticked note counts as a change made in this run: verify steps after it wait for
-recovery as they do after an applied action. `needs:` names the human task in a few
-words (plain text, no placeholders); a run that ends unresolved says `not resolved: … needs <task>` (core/verdict.py).
+A note with `needs:` is a manual fix: `needs` names the human task in a few words (plain
+text, no placeholders). Ticked off, it counts as a change made in this run, so verify
+steps after it wait for recovery as they do after an applied action; left undone, a run
+that ends unresolved says `not resolved: … needs <task>` (core/verdict.py). A note without
+`needs:` is a manual check (read the logs, look at a graph): ticking it changes nothing.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class NoteKind(StepKind):
         if answer is None:
             return StepResult(Status.PENDING, "manual step: not ticked off (nobody at a terminal to do it)")
         if answer:
-            ctx.actions_applied += 1  # the engineer changed something: verify steps wait for it
+            if step.spec.needs:
+                ctx.actions_applied += 1  # the engineer made a fix by hand: verify steps wait for it
             return StepResult(Status.DONE, "done")
         return StepResult(Status.SKIPPED, "skipped by the engineer")
