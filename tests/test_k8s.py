@@ -493,3 +493,29 @@ def test_runbook_rolls_back_a_recent_deploy(server, env, kubectl, tmp_path) -> N
     steps = {e["step"]: e for e in record_of(done) if e["event"] == "step"}
     assert 0 <= steps["history"]["value"] < 3600
     assert steps["rollback"]["status"] == "applied"
+
+
+SCALE_OUT = """
+name: scale-out
+title: Scale out
+steps:
+  - id: more
+    title: Scale dits-server out to {replicas}
+    kube: scale
+    deployment: dits-server
+    replicas: {replicas}
+    out_only: true
+"""
+
+
+@pytest.mark.parametrize(("replicas", "expected"), [(2, 3), (5, 5)])
+def test_a_scale_out_step_never_scales_in(server, env, tmp_path, replicas, expected) -> None:
+    path = tmp_path / "scale-out.yaml"
+    path.write_text(SCALE_OUT.format(replicas=replicas))
+    done = run_cli("runbook", str(path), "--yes", "-o", "json", env=env)
+    [step] = json.loads(done.stdout)["steps"]
+    assert deployment(server)["spec"]["replicas"] == expected
+    if replicas < 3:
+        assert step["status"] == "nothing-to-do" and "already runs 3 replicas" in step["summary"]
+    else:
+        assert step["status"] == "applied"

@@ -14,7 +14,7 @@ Actions: rollout-undo, restart, scale, set-env (each followed until rolled out).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -338,16 +338,26 @@ class Restart(_Action):
 @register
 class Scale(_Action):
     name = "scale"
-    fields = ("deployment", "replicas", "current_replicas", "timeout", *COMMON)
+    fields = ("deployment", "replicas", "current_replicas", "out_only", "timeout", *COMMON)
     required = ("deployment", "replicas")
-    types = {"replicas": (int, str), "current_replicas": (int, str)}
+    types = {"replicas": (int, str), "current_replicas": (int, str), "out_only": bool}
     verb, done = "scale", "scaled"
 
     def plan(self, v, client):
         current = v.get("current_replicas")
-        return rollout.plan_scale(
+        plan = rollout.plan_scale(
             client, v["deployment"], int(v["replicas"]), int(current) if current is not None else None
         )
+        running = plan.before["spec"].get("replicas", 1)
+        if v.get("out_only") and running >= int(v["replicas"]):
+            # A runbook's "scale out" must never become a scale-in on a deployment that
+            # someone already scaled further.
+            return replace(
+                plan,
+                skipped=f"{plan.deployment} already runs {running} replicas (this step only scales out, "
+                f"to {v['replicas']})",
+            )
+        return plan
 
 
 @register
