@@ -48,6 +48,7 @@ class Interaction(Protocol):
     def progress(self, step: Step, message: str, *, live: bool = False) -> None: ...
     def escalate(self, reminder: Escalation, elapsed: float) -> None: ...
     def run_finished(self, outcome: RunOutcome) -> None: ...
+    def run_interrupted(self) -> None: ...
 
 
 @dataclass
@@ -138,6 +139,7 @@ def run_runbook(
             walker.walk(step, number)
         _conclude(outcome)
     except KeyboardInterrupt:
+        ui.run_interrupted()  # e.g. give the terminal its cursor back from a live line
         outcome.exit_code, outcome.reason = ExitCode.INTERRUPTED, "interrupted"
         record.write("run-end", exit_code=outcome.exit_code, reason="interrupted by the engineer (Ctrl-C)")
         raise

@@ -135,6 +135,9 @@ class ConsoleInteraction:
             )
         )
 
+    def run_interrupted(self) -> None:
+        self._stop_status()
+
     def run_finished(self, outcome: RunOutcome) -> None:
         self._stop_status()
         counts: dict[str, int] = {}
