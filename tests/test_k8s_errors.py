@@ -311,7 +311,8 @@ def test_conflict_retry_still_checks_the_precondition(server, transport) -> None
 
     fault = transport.fail("PUT", scale, someone_scales)
     result = ditsops("k8s", "scale", "dits-server", "--replicas", "5", "--current-replicas", "3", "--yes")
-    assert result.exit_code == 1, result.output
+    # The state moved since the preview: without a terminal that is a refusal (exit 5).
+    assert result.exit_code == 5, result.output
     assert fault.seen == 1 and transport.count("PUT", scale) == 1  # no second write
-    assert error_lines(result.output) == ["✖ error: Expected replicas to be 3, was 4"]
+    assert "replicas: 3 -> 5 previewed; now 4 (changed by someone else)" in " ".join(result.output.split())
     assert deployment(server)["spec"]["replicas"] == 4

@@ -39,8 +39,8 @@ class _RootGroup(TyperGroup):
             if error.hint:
                 _say(f"hint: {error.hint}")
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            _say("interrupted; nothing further was changed")
+        except KeyboardInterrupt as interrupted:
+            _say(getattr(interrupted, "message", None) or "interrupted; nothing further was changed")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
         except (typer.Exit, typer.Abort):
             raise

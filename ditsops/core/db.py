@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -289,6 +290,7 @@ def signal_backends(
     wait: float = 5.0,
     sleep=None,
     clock=None,
+    on_signalled: Callable[[list[Backend]], None] | None = None,
 ) -> SignalReport:
     """Send the signal to exactly the previewed backends that still have the same backend_start.
 
@@ -315,6 +317,8 @@ def signal_backends(
     signalled = [b for b in previewed if b.pid in outcome and outcome[b.pid]["signalled"]]
     hit = {b.pid for b in signalled}
     not_signalled = [(b, why_not(b)) for b in previewed if b.pid not in hit]
+    if on_signalled and signalled:
+        on_signalled(signalled)  # on record before the wait below: a Ctrl-C there must not lose it
     still: list[int] = []
     if action == "terminate" and signalled:
         # pg_terminate_backend only sends SIGTERM; wait briefly so the report says whether they left.

@@ -7,6 +7,8 @@ walk drives a terminal, a pipe, JSON output and the tests.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ditsops.core import steps as step_kinds
+from ditsops.core.acting import Acting
 from ditsops.core.conditions import holds
 from ditsops.core.config import Settings
-from ditsops.core.errors import ConfigError, DitsopsError, ExitCode, TargetUnreachable, UsageError
+from ditsops.core.errors import ConfigError, DitsopsError, ExitCode, Interrupted, TargetUnreachable, UsageError
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
@@ -49,6 +52,7 @@ class Interaction(Protocol):
     def escalate(self, reminder: Escalation, elapsed: float) -> None: ...
     def run_finished(self, outcome: RunOutcome) -> None: ...
     def run_interrupted(self) -> None: ...
+    def state_moved(self, step: Step, what: str) -> None: ...
 
 
 @dataclass
@@ -139,15 +143,24 @@ def run_runbook(
             walker.walk(step, number)
         _conclude(outcome)
     except KeyboardInterrupt:
+        _exit_on_next_interrupt()
         ui.run_interrupted()  # e.g. give the terminal its cursor back from a live line
-        outcome.exit_code, outcome.reason = ExitCode.INTERRUPTED, "interrupted"
-        record.write("run-end", exit_code=outcome.exit_code, reason="interrupted by the engineer (Ctrl-C)")
-        raise
+        message = walker.acting.interrupted_message()
+        outcome.exit_code, outcome.reason = ExitCode.INTERRUPTED, message
+        record.write("run-end", exit_code=outcome.exit_code, reason=f"{message} (Ctrl-C)")
+        raise Interrupted(message) from None
     finally:
         ctx.close()
     record.write("run-end", exit_code=outcome.exit_code, reason=outcome.reason)
     ui.run_finished(outcome)
     return outcome
+
+
+def _exit_on_next_interrupt() -> None:
+    """After the first Ctrl-C the run only writes its record and closes; a second Ctrl-C
+    must not wait for that (a hung connection's close): it ends the process at once."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, lambda *_: os._exit(ExitCode.INTERRUPTED))
 
 
 def _in_background(work: Callable[[], Any]) -> Future:
@@ -212,6 +225,7 @@ class _Walker:
         )
         self.total = len(runbook.steps)
         self.prefetch = _Prefetch(runbook.steps, self._measure)
+        self.acting = Acting(ctx, ui, options, record)
 
     def walk(self, step: Step, number: int) -> None:
         kind = step_kinds.kind_of(step.kind)
@@ -232,7 +246,7 @@ class _Walker:
         elif isinstance(kind, ActionKind):
             began = self.ctx.clock()
             try:
-                preview, result = self._act(kind, step)
+                preview, result = self.acting.act(kind, step)
             except DitsopsError as error:
                 result = self._failure(error)
             seconds = self.ctx.clock() - began
@@ -272,33 +286,6 @@ class _Walker:
         self.outcome.latest[step_id] = result
         self.record.write("recheck", step=step_id, status=result.status, value=result.value, summary=result.summary)
         return result
-
-    def _act(self, kind: ActionKind, step: Step) -> tuple[Preview | None, StepResult]:
-        preview = kind.preview(step, self.ctx)
-        self.record.write("preview", step=step.id, summary=preview.summary, command=preview.command, items=preview.data)
-        self.ui.show_preview(step, preview)
-        if preview.empty:
-            return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do: {preview.summary}")
-        if self.options.dry_run:
-            return preview, StepResult(Status.PREVIEWED, "dry run: previewed, not applied")
-        approved, how = self._decide(step, preview)
-        self.record.write("decision", step=step.id, approved=approved, how=how, by=who(), target=preview.target)
-        if not approved:
-            refused = how.startswith("refused")
-            return preview, StepResult(Status.REFUSED if refused else Status.DECLINED, how.removeprefix("refused: "))
-        result = kind.apply(step, preview, self.ctx)
-        self.ctx.actions_applied += 1
-        return preview, result
-
-    def _decide(self, step: Step, preview: Preview) -> tuple[bool, str]:
-        if self.options.assume_yes:
-            return True, "confirmed in advance with --yes"
-        if not self.options.interactive:
-            return False, "refused: no terminal to confirm at (use --yes to allow destructive steps)"
-        production = self.ctx.settings.production
-        if self.ui.confirm(step, preview, production=production):
-            return True, "typed the target name" if production else "answered y"
-        return False, "declined (the typed name did not match)" if production else "declined (answered n)"
 
     def _finish(
         self,

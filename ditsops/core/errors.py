@@ -62,3 +62,20 @@ class TargetError(DitsopsError):
     """A reachable service rejected a request (bad query, permission denied, conflict)."""
 
     exit_code = ExitCode.ERROR
+
+
+class StateMoved(DitsopsError):
+    """What a destructive step previewed no longer holds: someone changed the target between
+    the preview and the answer. Nothing was sent; the engine re-previews and asks again on a
+    terminal, and refuses without one (`--yes` approves only the plan that was previewed)."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, carrying what to tell the engineer: whether the step in
+    progress had already been applied (and its undo), or that nothing further changed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ditsops.clients.kube import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, retry_on_conflict
-from ditsops.core.errors import TargetError
+from ditsops.clients.kube import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, Conflict, retry_on_conflict
+from ditsops.core.errors import StateMoved, TargetError
 from ditsops.core.kube import HASH_LABEL, REVISION, images, owned_replicasets, revision_of
 
 if TYPE_CHECKING:
@@ -221,18 +221,77 @@ def dry_run(client: KubeClient, plan: Plan) -> dict[str, Any]:
 
 
 def apply(client: KubeClient, plan: Plan, *, sleep=time.sleep, clock=time.monotonic) -> dict[str, Any]:
-    if plan.action == "scale" and plan.precondition is not None:
+    """Send the plan onto exactly the state it was made from.
 
-        def guarded() -> dict[str, Any]:
-            scale = client.get("deployments", plan.deployment, subresource="scale")
-            actual = scale.get("spec", {}).get("replicas", 0)
-            if actual != plan.precondition:
-                raise TargetError(f"Expected replicas to be {plan.precondition}, was {actual}")
-            scale["spec"]["replicas"] = plan.replicas
-            return client.replace("deployments", plan.deployment, scale, subresource="scale")
+    Scale checks the previewed replica count (kubectl's --current-replicas) on the scale
+    subresource; every other write carries the previewed resourceVersion, so the API server
+    answers 409 Conflict when the deployment changed since. A conflict caused only by status
+    (pods becoming ready bump the resourceVersion too) is retried with the fresh version:
+    the spec the plan was made from still holds. Anything else raises StateMoved, and
+    nothing was sent."""
+    if plan.action == "scale":
+        return _apply_scale(client, plan, sleep=sleep, clock=clock)
+    version = plan.before["metadata"].get("resourceVersion")
+    for _ in range(10):
+        try:
+            return client.patch(
+                "deployments", plan.deployment, _pinned(plan, version), plan.content_type, subresource=plan.subresource
+            )
+        except Conflict:
+            current = client.get("deployments", plan.deployment)
+            moved = moved_since(plan.before, current)
+            if moved:
+                raise StateMoved(f"deployment {plan.deployment} changed since the preview: {moved}") from None
+            version = current["metadata"].get("resourceVersion")
+    raise StateMoved(f"deployment {plan.deployment} kept changing while the change was sent; nothing was applied")
 
-        return retry_on_conflict(guarded, sleep=sleep, clock=clock)
-    return client.patch("deployments", plan.deployment, plan.patch, plan.content_type, subresource=plan.subresource)
+
+def _pinned(plan: Plan, version: str | None) -> Any:
+    """The plan's patch, conditional on `version` (a stale one is a 409 Conflict)."""
+    if not version:
+        return plan.patch
+    if plan.content_type == JSON_PATCH:
+        return [{"op": "replace", "path": "/metadata/resourceVersion", "value": version}, *plan.patch]
+    patch = copy.deepcopy(plan.patch)
+    patch.setdefault("metadata", {})["resourceVersion"] = version
+    return patch
+
+
+def _apply_scale(client: KubeClient, plan: Plan, *, sleep, clock) -> dict[str, Any]:
+    expected = plan.precondition if plan.precondition is not None else plan.before["spec"].get("replicas", 1)
+
+    def guarded() -> dict[str, Any]:
+        scale = client.get("deployments", plan.deployment, subresource="scale")
+        actual = scale.get("spec", {}).get("replicas", 0)
+        if actual != expected:
+            raise StateMoved(
+                f"replicas: {expected} -> {plan.replicas} previewed; now {actual} (changed by someone else)"
+            )
+        scale["spec"]["replicas"] = plan.replicas
+        return client.replace("deployments", plan.deployment, scale, subresource="scale")
+
+    # A conflict on the PUT means the scale moved between our GET and PUT: read it again,
+    # and the replica check above decides whether it still is the previewed state.
+    return retry_on_conflict(guarded, sleep=sleep, clock=clock)
+
+
+def moved_since(before: dict[str, Any], now: dict[str, Any]) -> str:
+    """What changed in the parts a plan depends on (spec, labels, annotations), in words;
+    empty when only status or bookkeeping changed."""
+    if (before.get("spec"), _labels_and_annotations(before)) == (now.get("spec"), _labels_and_annotations(now)):
+        return ""
+    found = changes(before, now)
+    if not found:
+        return "its spec or annotations were changed by someone else"
+    return (
+        "; ".join(f"{c.what}: {c.before} at the preview, now {c.after}" for c in found[:4])
+        + " (changed by someone else)"
+    )
+
+
+def _labels_and_annotations(deployment: dict[str, Any]) -> tuple[Any, Any]:
+    meta = deployment.get("metadata", {})
+    return meta.get("labels"), meta.get("annotations")
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:

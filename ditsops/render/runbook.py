@@ -135,6 +135,10 @@ class ConsoleInteraction:
             )
         )
 
+    def state_moved(self, step: Step, what: str) -> None:
+        self._stop_status()
+        self.console.print(f"[warning]The target changed since the preview; nothing was sent.[/] {escape(what)}")
+
     def run_interrupted(self) -> None:
         self._stop_status()
 

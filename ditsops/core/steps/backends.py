@@ -160,8 +160,19 @@ class _SignalBackends(ActionKind):
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
         blocking = bool(preview.data and preview.data.get("blocking"))
+        verb = "terminated" if self.signal == "terminate" else "cancelled"
+
+        def on_record(signalled: list[db.Backend]) -> None:
+            ctx.accepted(f"{verb} {len(signalled)} backends", **{verb: [b.pid for b in signalled]})
+
         report = db.signal_backends(
-            database(ctx), self.signal, preview.items, blocking=blocking, sleep=ctx.sleep, clock=ctx.clock
+            database(ctx),
+            self.signal,
+            preview.items,
+            blocking=blocking,
+            sleep=ctx.sleep,
+            clock=ctx.clock,
+            on_signalled=on_record,
         )
         return signal_result(report)
 

@@ -60,6 +60,8 @@ class RunContext:
     actions_applied: int = 0  # changes made so far in this run: actions applied, manual steps ticked
     # live progress of a long action or wait: (message, live) — live messages replace each other
     progress: Callable[[str, bool], None] | None = None
+    # set by the engine while an action applies: the backend accepted (part of) the change
+    applied: Callable[[str, dict[str, Any]], None] | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: Any = field(default_factory=lambda: __import__("threading").Lock())
 
@@ -80,6 +82,12 @@ class RunContext:
         """Tell the engineer how a long step is going; `live` updates one line in place."""
         if self.progress:
             self.progress(message, live)
+
+    def accepted(self, summary: str, **data: Any) -> None:
+        """Put on record, before any wait that follows, that the backend took the change:
+        a Ctrl-C or a lost connection afterwards must not erase it (with its undo)."""
+        if self.applied:
+            self.applied(summary, data)
 
     def forget(self, key: str) -> None:
         client = self._clients.pop(key, None)

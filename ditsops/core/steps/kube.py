@@ -296,10 +296,12 @@ class _Action(_KubeKind, ActionKind):
         plan: rollout.Plan = preview.items
         client = kube_client(ctx, v.get("namespace"))
         rollout.apply(client, plan, sleep=ctx.sleep, clock=ctx.clock)
+        undo = retarget(ctx.settings, plan.undo)  # pasted later, it must hit the same target
+        before = rollout.summary_of(plan.before)
+        ctx.accepted(f"{self.done} deployment {plan.deployment}", undo=undo, before=before, kubectl=plan.kubectl)
         message, done = rollout.follow_rollout(
             client, plan.deployment, _seconds(v.get("timeout"), 300), ctx.report, sleep=ctx.sleep, clock=ctx.clock
         )
-        undo = retarget(ctx.settings, plan.undo)  # pasted later, it must hit the same target
         return StepResult(
             Status.APPLIED,
             f"{self.done}; {message}; undo: {undo}",

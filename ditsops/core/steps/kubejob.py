@@ -118,6 +118,7 @@ class CreateJob(_KubeKind, ActionKind):
             "kubectl": plan.kubectl,
         }
         summary = f"created job {plan.name} from cronjob/{plan.cronjob}"
+        ctx.accepted(summary, **data)  # on record before the wait for the job
         if not wait:
             return StepResult(Status.APPLIED, f"{summary}; undo: {plan.undo}", data=data | {"state": "created"})
         state, message = jobs.follow_job(client, plan.name, wait, ctx.report, sleep=ctx.sleep, clock=ctx.clock)

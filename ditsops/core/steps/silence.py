@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ditsops.core.durations import parse_duration, to_prometheus
+from ditsops.core.errors import StateMoved
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Step
 from ditsops.core.record import who
@@ -114,6 +115,7 @@ class SilenceKind(ActionKind):
             items["matchers"], items["ends"], who(), items["comment"] or "ditsops"
         )
         undo = ditsops_command(ctx.settings, "silence", "expire", silence_id)
+        ctx.accepted(f"silence {silence_id} created", silence_id=silence_id, undo=undo)
         return StepResult(
             Status.APPLIED,
             f"silence {silence_id} active until {items['ends']:%Y-%m-%d %H:%M} UTC; undo: {undo}",
@@ -148,10 +150,29 @@ class ExpireSilenceKind(ActionKind):
             summary=f"expire silence {silence_id} ({shown}, by {silence.created_by}: {silence.comment!r}); "
             "the alerts it mutes will notify again",
             command=f"amtool silence expire {silence_id}",
-            items=silence_id,
+            items=_fingerprint(silence),
             data={"silence_id": silence_id, "matchers": shown},
         )
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
-        alertmanager(ctx).expire_silence(preview.items)
-        return StepResult(Status.APPLIED, f"silence {preview.items} expired", data={"expired": preview.items})
+        previewed = preview.items
+        client = alertmanager(ctx)
+        now = _fingerprint(client.silence(previewed["id"]))
+        if now != previewed:
+            moved = ", ".join(
+                f"{k}: {previewed[k]} at the preview, now {now[k]}" for k in now if now[k] != previewed[k]
+            )
+            raise StateMoved(f"silence {previewed['id']} changed since the preview: {moved}")
+        client.expire_silence(previewed["id"])
+        return StepResult(Status.APPLIED, f"silence {previewed['id']} expired", data={"expired": previewed["id"]})
+
+
+def _fingerprint(silence) -> dict[str, Any]:
+    """What expiring a silence is decided on: the same silence, still muting the same thing."""
+    return {
+        "id": silence.id,
+        "state": silence.state,
+        "matchers": " ".join(m.describe() for m in silence.matchers),
+        "ends": str(silence.ends),
+        "comment": silence.comment,
+    }

@@ -1,0 +1,141 @@
+"""One destructive step: preview, decide, apply — onto exactly the state that was previewed.
+
+The promise kept here is "what the engineer confirms is what happens":
+
+- The decision covers one preview. When the target moved between the preview and the
+  apply (the kind raises StateMoved: a Kubernetes 409, a scale precondition, a silence
+  that changed), nothing is sent; on a terminal the engineer sees what moved and the new
+  plan and is asked again (`--yes` never approves a plan nobody saw), without a terminal
+  the step is refused (exit 5).
+- What the backend accepted is recorded as applied the moment it is accepted (the kind
+  calls `ctx.applied(...)`), before any wait that follows, so a Ctrl-C, a lost connection
+  or a timeout during the rollout wait still leaves "applied" and its undo in the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ditsops.core.errors import DitsopsError, StateMoved
+from ditsops.core.record import RunRecord, who
+from ditsops.core.results import Preview, Status, StepResult
+
+if TYPE_CHECKING:
+    from ditsops.core.engine import Interaction, RunOptions
+    from ditsops.core.model import Step
+    from ditsops.core.steps.base import ActionKind, RunContext
+
+REFUSED_NO_TERMINAL = "refused: no terminal to confirm at (use --yes to allow destructive steps)"
+MAX_REPREVIEWS = 5  # a target that keeps moving is not something to keep chasing
+
+
+@dataclass
+class Accepted:
+    """What the backend took for the step in progress, as the kind reported it."""
+
+    summary: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def undo(self) -> str | None:
+        return self.data.get("undo")
+
+
+@dataclass(frozen=True)
+class Decision:
+    approved: bool
+    how: str
+    refused: bool = False  # no terminal and no --yes, or a moved state without a terminal
+
+
+class Acting:
+    def __init__(self, ctx: RunContext, ui: Interaction, options: RunOptions, record: RunRecord) -> None:
+        self.ctx, self.ui, self.options, self.record = ctx, ui, options, record
+        self.accepted: dict[str, Accepted] = {}  # step id -> what its backend accepted
+        self.current: str | None = None  # the step being acted on (for an interruption's message)
+
+    def act(self, kind: ActionKind, step: Step) -> tuple[Preview | None, StepResult]:
+        self.current = step.id
+        self.ctx.applied = lambda summary, data, step=step: self._applied(step, summary, data)
+        try:
+            return self._act(kind, step)
+        except DitsopsError as error:
+            done = self.accepted.get(step.id)
+            if done is None:
+                raise
+            # The change went through; what failed was the wait or the read after it.
+            return None, StepResult(
+                Status.APPLIED,
+                f"{done.summary}; then: {error.message}",
+                warnings=[f"the change was applied, then: {error.message}"],
+                data=done.data,
+            )
+        finally:
+            self.ctx.applied = None
+
+    def _act(self, kind: ActionKind, step: Step) -> tuple[Preview | None, StepResult]:
+        preview = self._preview(kind, step)
+        if preview.empty:
+            return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do: {preview.summary}")
+        if self.options.dry_run:
+            return preview, StepResult(Status.PREVIEWED, "dry run: previewed, not applied")
+        decision = self._decide(step, preview, again=False)
+        for _ in range(MAX_REPREVIEWS):
+            self._write_decision(step, preview, decision)
+            if not decision.approved:
+                status = Status.REFUSED if decision.refused else Status.DECLINED
+                return preview, StepResult(status, decision.how.removeprefix("refused: "))
+            try:
+                result = kind.apply(step, preview, self.ctx)
+            except StateMoved as moved:
+                self.record.write("state-moved", step=step.id, what=moved.message)
+                self.ui.state_moved(step, moved.message)
+                if not self.options.interactive:
+                    return preview, StepResult(
+                        Status.REFUSED,
+                        f"the target changed since the preview, nothing was changed: {moved.message}",
+                    )
+                preview = self._preview(kind, step)
+                if preview.empty:
+                    return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do now: {preview.summary}")
+                decision = self._decide(step, preview, again=True)
+                continue
+            self.ctx.actions_applied += 1
+            return preview, result
+        return preview, StepResult(Status.REFUSED, "the target kept changing under every preview; nothing was changed")
+
+    def _preview(self, kind: ActionKind, step: Step) -> Preview:
+        preview = kind.preview(step, self.ctx)
+        self.record.write("preview", step=step.id, summary=preview.summary, command=preview.command, items=preview.data)
+        self.ui.show_preview(step, preview)
+        return preview
+
+    def _decide(self, step: Step, preview: Preview, *, again: bool) -> Decision:
+        """`again`: a new plan after the state moved. --yes approved the first plan only."""
+        if self.options.assume_yes and not again:
+            return Decision(True, "confirmed in advance with --yes")
+        if not self.options.interactive:
+            return Decision(False, REFUSED_NO_TERMINAL, refused=True)
+        production = self.ctx.settings.production
+        if self.ui.confirm(step, preview, production=production):
+            return Decision(True, "typed the target name" if production else "answered y")
+        return Decision(False, "declined (the typed name did not match)" if production else "declined (answered n)")
+
+    def _write_decision(self, step: Step, preview: Preview, decision: Decision) -> None:
+        self.record.write(
+            "decision", step=step.id, approved=decision.approved, how=decision.how, by=who(), target=preview.target
+        )
+
+    def _applied(self, step: Step, summary: str, data: dict[str, Any]) -> None:
+        """The backend accepted (part of) the step's change: on record before anything else."""
+        self.accepted[step.id] = Accepted(summary, data)
+        self.record.write("applied", step=step.id, summary=summary, **data)
+
+    def interrupted_message(self) -> str:
+        """What to tell the engineer after Ctrl-C: whether the step in progress changed anything."""
+        done = self.accepted.get(self.current or "")
+        if done is None:
+            return "interrupted; nothing further was changed"
+        undo = f" (undo: {done.undo})" if done.undo else ""
+        return f"interrupted after step {self.current} was applied: {done.summary}{undo}"
