@@ -123,3 +123,18 @@ def test_undo_moved_by_a_new_deploy_is_not_applied_without_a_new_answer(server, 
 # Without a terminal a moved state is refused with exit 5 even with --yes: a move between
 # preview and apply cannot be timed from outside without a prompt, so that path is driven
 # with an injected conflict in test_k8s_errors.py::test_conflict_retry_still_checks_the_precondition.
+
+
+@pytest.mark.parametrize(
+    ("confirm", "code", "after"),
+    [((), 5, 3), (("--confirm-target", "dits-worker"), 5, 3), (("--confirm-target", "dits-server"), 0, 4)],
+)
+def test_production_yes_needs_the_target_named(server, kubectl, tmp_path, isolated_home, confirm, code, after):
+    config = tmp_path / "ditsops.toml"
+    config.write_text(f'[profiles.prod]\nkubeconfig = "{kubectl.kubeconfig}"\nproduction = true\n')
+    done = run_cli("--config", str(config), "--profile", "prod", *confirm, "k8s", "scale", "dits-server",
+                   "--replicas", "4", "--yes")
+    assert done.returncode == code, done.stdout + done.stderr
+    assert replicas(server) == after
+    if code:
+        assert "--yes needs --confirm-target dits-server" in " ".join(done.stdout.split())

@@ -35,6 +35,7 @@ class AppState:
     dsn: str | None = None
     kube_context: str | None = None
     namespace: str | None = None
+    confirm_targets: tuple[str, ...] = ()  # --confirm-target: what --yes may approve on production
     consoles: Consoles = field(default_factory=make_consoles)
 
     def settings(self, **options: Any) -> Settings:
@@ -111,7 +112,7 @@ def run_action(
         {},
         settings,
         ui,
-        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run),
+        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run, confirm_targets=state.confirm_targets),
         RunRecord.create(runbook.name, settings.secrets()),
         header(settings, [step_kinds.kind_of(step.kind).target]),
     )

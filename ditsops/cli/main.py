@@ -124,6 +124,15 @@ def main(
         str | None,
         typer.Option("--namespace", "-n", help="Kubernetes namespace (default: the context's).", show_default=False),
     ] = None,
+    confirm_targets: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--confirm-target",
+            help="On a production profile, what --yes may act on: the target's name, as a terminal would "
+            "make you type it; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
@@ -136,6 +145,7 @@ def main(
     state = app_state(ctx)
     state.profile, state.config, state.output, state.dsn = profile, config, output, dsn
     state.kube_context, state.namespace = kube_context, namespace
+    state.confirm_targets = tuple(confirm_targets or ())
     state.debug = debug or _DEBUG["on"]
     _DEBUG["on"] = state.debug
 

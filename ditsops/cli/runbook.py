@@ -1,4 +1,4 @@
-"""`ditsops runbook ...`: run, list, show, lint and report runbooks."""
+"""`ditsops runbook ...`: run, list, show, lint, report and verify runbooks and their runs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
@@ -31,7 +32,7 @@ class _RunbookGroup(TyperGroup):
 app = typer.Typer(
     cls=_RunbookGroup,
     no_args_is_help=True,
-    help="Walk a runbook step by step, or list, show, lint and report runbooks.\n\n"
+    help="Walk a runbook step by step, or list, show and lint runbooks; report and verify run records.\n\n"
     "Example: ditsops runbook db-connections-exhausted --set older_than=2m",
 )
 
@@ -121,7 +122,12 @@ def run_command(
         settings,
         ui,
         RunOptions(
-            interactive=interactive, assume_yes=yes, dry_run=dry_run, from_step=from_step, elapsed_before=elapsed
+            interactive=interactive,
+            assume_yes=yes,
+            dry_run=dry_run,
+            from_step=from_step,
+            elapsed_before=elapsed,
+            confirm_targets=state.confirm_targets,
         ),
         record,
         header(settings, targets),
@@ -242,13 +248,49 @@ def report_command(
 ) -> None:
     """Print a run record as a Markdown timeline for the postmortem.
 
+    The report says at the top whether the record's hash chain holds (see `runbook verify`);
+    a record cut by a killed run reports everything before the cut and says where it ends.
+
     Example: ditsops runbook report > incident-timeline.md
     """
-    from ditsops.core.record import find_run, read_events
+    from ditsops.core.record import find_run, read_record
     from ditsops.render.report import markdown_report
 
     path = find_run(run)
-    app_state(ctx).consoles.out.file.write(markdown_report(read_events(path), path.stem))
+    record = read_record(path)
+    app_state(ctx).consoles.out.file.write(markdown_report(record.events, path.stem, record.check))
+
+
+@app.command("verify")
+def verify_command(
+    ctx: typer.Context,
+    run: Annotated[str | None, typer.Argument(help="Run id (or prefix, or path); default: the last run.")] = None,
+    output: OutputOption = None,
+) -> None:
+    """Check a run record's hash chain: every line must follow the line before it.
+
+    Exit codes: 0 intact; 1 a line changed, inserted, removed or reordered (the first one is
+    named), a line that is not JSON or has no `prev`, a record written without a chain, or a
+    record that ends in a line cut when the run was killed.
+
+    Example: ditsops runbook verify
+    """
+    from ditsops.core.record import find_run, verify_run
+    from ditsops.render.output import print_json
+
+    state = app_state(ctx)
+    fmt = state.output_format(output)
+    path = find_run(run)
+    check = verify_run(path)
+    if fmt == "json":
+        print_json(state.consoles.out, {"run": path.stem, "path": str(path), **check.to_json()})
+    else:
+        style = "ok" if check.ok else "bold red"
+        state.consoles.out.print(f"[{style}]{escape(check.summary())}[/]", soft_wrap=True)
+        state.consoles.out.print(f"[muted]{escape(str(path))}[/]", soft_wrap=True, highlight=False)
+        if check.head:
+            state.consoles.out.print(f"[muted]last line sha256: {check.head}[/]", soft_wrap=True, highlight=False)
+    raise typer.Exit(0 if check.ok else 1)
 
 
 @app.command("runs")

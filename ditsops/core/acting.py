@@ -113,11 +113,21 @@ class Acting:
 
     def _decide(self, step: Step, preview: Preview, *, again: bool) -> Decision:
         """`again`: a new plan after the state moved. --yes approved the first plan only."""
+        production = self.ctx.settings.production
         if self.options.assume_yes and not again:
-            return Decision(True, "confirmed in advance with --yes")
+            if not production:
+                return Decision(True, "confirmed in advance with --yes")
+            if preview.target in self.options.confirm_targets:
+                return Decision(True, f"confirmed in advance with --yes --confirm-target {preview.target}")
+            if not self.options.interactive:
+                return Decision(
+                    False,
+                    f"refused: a production profile: --yes needs --confirm-target {preview.target} "
+                    "(the name a terminal would ask you to type)",
+                    refused=True,
+                )
         if not self.options.interactive:
             return Decision(False, REFUSED_NO_TERMINAL, refused=True)
-        production = self.ctx.settings.production
         if self.ui.confirm(step, preview, production=production):
             return Decision(True, "typed the target name" if production else "answered y")
         return Decision(False, "declined (the typed name did not match)" if production else "declined (answered n)")

@@ -39,6 +39,9 @@ class RunOptions:
     dry_run: bool = False
     from_step: str | None = None
     elapsed_before: float = 0.0  # seconds the incident was already running (escalation clock)
+    # on a production profile --yes approves only the targets named here (--confirm-target),
+    # as a terminal would make the engineer type them
+    confirm_targets: tuple[str, ...] = ()
 
 
 class Interaction(Protocol):
@@ -130,6 +133,7 @@ def run_runbook(
             "yes": options.assume_yes,
             "dry_run": options.dry_run,
             "from": options.from_step,
+            "confirm_targets": list(options.confirm_targets),
         },
     )
     ui.run_started(runbook, params, target)
