@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import DitsopsError, StateMoved
+from ditsops.core.errors import DitsopsError, StateMoved, TargetUnreachable
 from ditsops.core.record import RunRecord, who
 from ditsops.core.results import Preview, Status, StepResult
 
@@ -70,6 +70,7 @@ class Acting:
                 f"{done.summary}; then: {error.message}",
                 warnings=[f"the change was applied, then: {error.message}"],
                 data=done.data,
+                unreachable=isinstance(error, TargetUnreachable),
             )
         finally:
             self.ctx.applied = None

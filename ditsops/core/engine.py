@@ -137,6 +137,7 @@ def run_runbook(
         },
     )
     ui.run_started(runbook, params, target)
+    restore = None
     try:
         active = options.from_step is None
         for number, step in enumerate(runbook.steps, 1):
@@ -147,7 +148,7 @@ def run_runbook(
             walker.walk(step, number)
         _conclude(outcome)
     except KeyboardInterrupt:
-        _exit_on_next_interrupt()
+        restore = _exit_on_next_interrupt()
         ui.run_interrupted()  # e.g. give the terminal its cursor back from a live line
         message = walker.acting.interrupted_message()
         outcome.exit_code, outcome.reason = ExitCode.INTERRUPTED, message
@@ -155,16 +156,20 @@ def run_runbook(
         raise Interrupted(message) from None
     finally:
         ctx.close()
+        if restore is not None:
+            signal.signal(signal.SIGINT, restore)
     record.write("run-end", exit_code=outcome.exit_code, reason=outcome.reason)
     ui.run_finished(outcome)
     return outcome
 
 
-def _exit_on_next_interrupt() -> None:
+def _exit_on_next_interrupt() -> Any:
     """After the first Ctrl-C the run only writes its record and closes; a second Ctrl-C
-    must not wait for that (a hung connection's close): it ends the process at once."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, lambda *_: os._exit(ExitCode.INTERRUPTED))
+    must not wait for that (a hung connection's close): it ends the process at once.
+    Returns the handler to put back once the run has closed (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, lambda *_: os._exit(ExitCode.INTERRUPTED))
 
 
 def _in_background(work: Callable[[], Any]) -> Future:
