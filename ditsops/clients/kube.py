@@ -32,6 +32,7 @@ RESOURCES = {
     "events": ("/api/v1", "events"),
     "jobs": ("/apis/batch/v1", "jobs.batch"),
     "cronjobs": ("/apis/batch/v1", "cronjobs.batch"),
+    "leases": ("/apis/coordination.k8s.io/v1", "leases.coordination.k8s.io"),
 }
 VERBS = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
 
@@ -48,6 +49,10 @@ class KubeTarget:
 
 class Conflict(TargetError):
     """409: the object changed since it was read; callers retry like kubectl does."""
+
+
+class NotFound(TargetError):
+    """404: callers that treat absence as a state (a free lease) catch this one."""
 
 
 def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
@@ -174,7 +179,7 @@ class KubeClient:
                 f"in namespace {self.namespace}: {message}"
             )
         if status == 404:
-            return TargetError(f"{what or path} not found in namespace {self.namespace} ({self.target.context})")
+            return NotFound(f"{what or path} not found in namespace {self.namespace} ({self.target.context})")
         if status == 409:
             return Conflict(message or f"conflict on {what or path}")
         if status == 401:
@@ -287,6 +292,22 @@ class KubeClient:
             body=body,
             what=f'{RESOURCES[resource][1]} "{name}"',
             query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
+        )
+
+    def delete(
+        self, resource: str, name: str, *, preconditions: dict[str, str] | None = None, dry_run: bool = False
+    ) -> dict[str, Any]:
+        """DELETE with optional preconditions (uid, resourceVersion): a 409 Conflict when the
+        object is no longer the one the caller read, so nobody deletes what they did not see."""
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if preconditions:
+            body["preconditions"] = preconditions
+        return self.request(
+            "DELETE",
+            self._path(resource, name),
+            body=body,
+            what=f'{RESOURCES[resource][1]} "{name}"',
+            query={"dryRun": "All" if dry_run else None},
         )
 
 

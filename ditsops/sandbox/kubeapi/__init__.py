@@ -4,7 +4,8 @@ It speaks enough of the Kubernetes wire format (JSON over plain HTTP, metav1.Sta
 discovery, Tables for ``kubectl get``, watches, protobuf bodies for Jobs and CronJobs)
 that both real ``kubectl`` and the official Python client work against it through an
 ordinary kubeconfig. It serves Namespaces, Deployments (with ``status`` and ``scale``),
-ReplicaSets, Pods (with ``log``), Events, Jobs and CronJobs, and runs a deployment
+ReplicaSets, Pods (with ``log``), Events, Jobs, CronJobs and Leases (coordination.k8s.io,
+with the resourceVersion conflicts leader election relies on), and runs a deployment
 controller, a ReplicaSet controller, a Job controller and a pretend kubelet, so rollouts,
 rollbacks, restarts, scaling and Jobs behave as on a cluster, with revisions, events and
 status conditions set the way the real controllers set them. CronJobs never fire by

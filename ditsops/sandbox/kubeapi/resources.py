@@ -46,8 +46,10 @@ REPLICASETS = ResourceType("replicasets", "replicaset", "ReplicaSet", "apps", "v
 JOBS = ResourceType("jobs", "job", "Job", "batch", "v1", True, (), ("all",), subresources=("status",))
 CRONJOBS = ResourceType("cronjobs", "cronjob", "CronJob", "batch", "v1", True, ("cj",), ("all",),
                         subresources=("status",))
+# The locks leader election (and ditsops, around a destructive step) take; no short name upstream.
+LEASES = ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1", True)
 
-RESOURCES: tuple[ResourceType, ...] = (NAMESPACES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS)
+RESOURCES: tuple[ResourceType, ...] = (NAMESPACES, PODS, EVENTS, DEPLOYMENTS, REPLICASETS, JOBS, CRONJOBS, LEASES)
 BY_PLURAL: dict[str, ResourceType] = {rt.plural: rt for rt in RESOURCES}
 
 

@@ -17,13 +17,14 @@ import uuid
 from typing import Any
 
 from .errors import ApiError, bad_request, invalid
-from .resources import CRONJOBS, DEPLOYMENTS, JOBS, NAMESPACES, PODS, REPLICASETS, ResourceType
+from .resources import CRONJOBS, DEPLOYMENTS, JOBS, LEASES, NAMESPACES, PODS, REPLICASETS, ResourceType
 from .selectors import SelectorError, from_label_selector_object
 
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # utilrand's: no vowels, no confusable digits
 HASH_LABEL = "pod-template-hash"
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_MICRO_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 
 
 def rfc3339(epoch: float | None = None) -> str:
@@ -137,6 +138,10 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
         spec.setdefault("failedJobsHistoryLimit", 1)
         job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
         _default_template(job_spec.setdefault("template", {}))
+    elif rt is LEASES:
+        obj.setdefault("spec", {})
+        for field in ("acquireTime", "renewTime"):
+            _micro_time(obj, field)
     elif rt is NAMESPACES:
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj.setdefault("status", {}).setdefault("phase", "Active")
@@ -217,6 +222,35 @@ def _validate_workload(rt: ResourceType, obj: dict[str, Any]) -> list[tuple[str,
     return causes
 
 
+def _micro_time(lease: dict[str, Any], field: str) -> None:
+    """``metav1.MicroTime`` as the apiserver stores it: decoded and written back with six
+    fractional digits, so clients comparing renewTime see one spelling; junk is a 400, as
+    a Go JSON decode error is."""
+    spec = lease.get("spec") or {}
+    value = spec.get(field)
+    if value is None:
+        return
+    match = _MICRO_TIME.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise bad_request(f'Lease in version "v1" cannot be handled as a Lease: parsing time "{value}" as '
+                          '"2006-01-02T15:04:05.000000Z07:00": cannot parse')
+    stamp, fraction, zone = match.groups()
+    spec[field] = f"{stamp}.{(fraction or '').ljust(6, '0')[:6]}{zone}"
+
+
+def _validate_lease(obj: dict[str, Any]) -> list[tuple[str, str]]:
+    """``ValidateLeaseSpec``: durations positive, transitions not negative."""
+    spec = obj.get("spec") or {}
+    causes: list[tuple[str, str]] = []
+    duration = spec.get("leaseDurationSeconds")
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        causes.append(("spec.leaseDurationSeconds", f"Invalid value: {duration}: must be greater than 0"))
+    transitions = spec.get("leaseTransitions")
+    if transitions is not None and (not isinstance(transitions, int) or transitions < 0):
+        causes.append(("spec.leaseTransitions", f"Invalid value: {transitions}: must be greater than or equal to 0"))
+    return causes
+
+
 def _validate_job_template(path: str, template: dict[str, Any]) -> list[tuple[str, str]]:
     spec = template.get("spec") or {}
     causes = _validate_pod_spec(f"{path}.spec", spec)
@@ -261,6 +295,8 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None =
             causes.append(("spec.schedule", "Required value"))
         template = ((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}
         causes += _validate_job_template("spec.jobTemplate.spec.template", template)
+    elif rt is LEASES:
+        causes += _validate_lease(obj)
     if causes:
         raise invalid(rt, meta.get("name", ""), causes)
 

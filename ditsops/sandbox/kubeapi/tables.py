@@ -163,6 +163,12 @@ def _cronjob(cj: Obj, now: float) -> list[Any]:
             selector_string(job_spec.get("selector")) or "<none>"]
 
 
+def _lease(lease: Obj, now: float) -> list[Any]:
+    """``printLease``: NAME, HOLDER (empty when nobody holds it), AGE."""
+    holder = (lease.get("spec") or {}).get("holderIdentity") or ""
+    return [lease["metadata"]["name"], holder, _age(lease["metadata"].get("creationTimestamp"), now)]
+
+
 def _default(obj: Obj, now: float) -> list[Any]:
     return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp", "")]
 
@@ -185,6 +191,7 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, float], list[Any]]]] = {
     "cronjobs": ([_NAME, ("Schedule", "string", "", 0), ("Timezone", "string", "", 0), ("Suspend", "boolean", "", 0),
                   ("Active", "integer", "", 0), ("Last Schedule", "string", "", 0), _AGE] + _WORKLOAD_WIDE,
                  _cronjob),
+    "leases": ([_NAME, ("Holder", "string", "", 0), _AGE], _lease),
     "events": ([("Last Seen", "string", "", 0), ("Type", "string", "", 0), ("Reason", "string", "", 0),
                 ("Object", "string", "", 0), ("Subobject", "string", "", 1), ("Source", "string", "", 1),
                 ("Message", "string", "", 0), ("First Seen", "string", "", 1), ("Count", "integer", "", 1),
