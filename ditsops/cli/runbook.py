@@ -128,6 +128,7 @@ def run_command(
             from_step=from_step,
             elapsed_before=elapsed,
             confirm_targets=state.confirm_targets,
+            ignore_lease=state.ignore_lease,
         ),
         record,
         header(settings, targets),
@@ -248,8 +249,9 @@ def report_command(
 ) -> None:
     """Print a run record as a Markdown timeline for the postmortem.
 
-    The report says at the top whether the record's hash chain holds (see `runbook verify`);
-    a record cut by a killed run reports everything before the cut and says where it ends.
+    It says first whether the record's hash chain holds (see `runbook verify`).
+
+    A record cut by a killed run reports everything before the cut and says where it ends.
 
     Example: ditsops runbook report > incident-timeline.md
     """
@@ -269,9 +271,11 @@ def verify_command(
 ) -> None:
     """Check a run record's hash chain: every line must follow the line before it.
 
-    Exit codes: 0 intact; 1 a line changed, inserted, removed or reordered (the first one is
-    named), a line that is not JSON or has no `prev`, a record written without a chain, or a
-    record that ends in a line cut when the run was killed.
+    Exit 0: record intact. Exit 1: the first line changed, inserted, removed or reordered is named.
+
+    Also exit 1: a line that is not JSON or has no `prev`, a record without a chain (older ditsops).
+
+    A record ending in a line cut when the run was killed says so: `ends in a cut line at line N`.
 
     Example: ditsops runbook verify
     """

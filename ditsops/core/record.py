@@ -1,24 +1,40 @@
 """The run record: one JSON line per event, written as it happens, secrets scrubbed.
 
-A crash or Ctrl-C still leaves everything up to that moment on disk; `runbook report`
-turns a record into a Markdown timeline for the postmortem.
+Records are evidence. Each line carries `prev`, the SHA-256 of the previous line's exact
+bytes (the first line: of a genesis string naming the run), so a line changed, inserted,
+removed or reordered afterwards breaks the chain and `runbook verify` names where. Each
+record file is created exclusively (mode 0600, in a 0700 directory) and written append-only,
+one `write()` per line. A crash or Ctrl-C still leaves everything up to that moment on
+disk; a line cut by a kill mid-write is recognised as such, and `runbook report` turns the
+rest into a Markdown timeline for the postmortem.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
+import re
 import secrets as random
+import signal
 import socket
-from dataclasses import dataclass
+import stat
+import threading
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ditsops.core import paths
-from ditsops.core.errors import UsageError
+from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.core.secrets import redact_text
+
+GENESIS = "ditsops run record v1 "  # + run id: the first line's `prev` is the hash of this
+SUFFIX_BYTES = 4  # 8 hex characters of randomness after the second and the runbook name
+_CREATE_ATTEMPTS = 64
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def who() -> str:
@@ -46,27 +62,124 @@ def _plain(value: Any, secrets: frozenset[str]) -> Any:
     return redact_text(str(value), secrets)
 
 
+def line_hash(line: bytes) -> str:
+    """The `prev` the line after this one carries: SHA-256 (hex) of the line's bytes, without its newline."""
+    return hashlib.sha256(line).hexdigest()
+
+
+def genesis_hash(run_id: str) -> str:
+    """The `prev` of a record's first line: ties the chain to its run, so lines cannot move between records."""
+    return line_hash((GENESIS + run_id).encode("utf-8"))
+
+
+def _private_directory(directory: Path) -> None:
+    """Create the runs directory (and missing parents) 0700 whatever the umask; tighten it if it exists."""
+    missing = []
+    for parent in (directory, *directory.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        try:
+            parent.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(parent, 0o700)  # mkdir's mode is cut by the umask; this is not
+    info = os.stat(directory, follow_symlinks=False)
+    if not stat.S_ISDIR(info.st_mode):
+        raise DitsopsError(f"run records directory {directory} is not a directory")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise DitsopsError(
+            f"run records directory {directory} belongs to another user (uid {info.st_uid})",
+            hint="records are evidence: keep them in a directory only you can write",
+        )
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        os.chmod(directory, 0o700)
+
+
+def _safe_name(runbook: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", runbook).strip("-")
+    return name or "run"
+
+
+class _SignalsHeld:
+    """Hold SIGINT/SIGTERM while a line is written and the chain advanced: Ctrl-C lands after, never between."""
+
+    _SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+    def __enter__(self) -> None:
+        self._old = (
+            signal.pthread_sigmask(signal.SIG_BLOCK, self._SIGNALS) if hasattr(signal, "pthread_sigmask") else None
+        )
+
+    def __exit__(self, *_: object) -> None:
+        if self._old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+
+
 @dataclass
 class RunRecord:
     path: Path
     secrets: frozenset[str]
     run_id: str
+    _prev: str | None = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def create(cls, runbook: str, secrets: frozenset[str], directory: Path | None = None) -> RunRecord:
+        """A new, empty record file that no other run can have: created exclusively, mode 0600."""
         directory = directory or paths.runs_dir()
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _private_directory(directory)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        run_id = f"{stamp}-{runbook}-{random.token_hex(2)}"
-        path = directory / f"{run_id}.jsonl"
-        path.touch(mode=0o600)
-        return cls(path, secrets, run_id)
+        name = _safe_name(runbook)
+        for _ in range(_CREATE_ATTEMPTS):
+            run_id = f"{stamp}-{name}-{random.token_hex(SUFFIX_BYTES)}"
+            path = directory / f"{run_id}.jsonl"
+            try:
+                fd = os.open(path, _CREATE_FLAGS, 0o600)
+            except FileExistsError:
+                continue  # another run took this id in the same second: draw another suffix
+            try:
+                os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
+            finally:
+                os.close(fd)
+            return cls(path, secrets, run_id, genesis_hash(run_id))
+        raise DitsopsError(
+            f"could not create a run record in {directory}: {_CREATE_ATTEMPTS} ids taken",
+            hint="look for a process creating files there",
+        )
 
     def write(self, event: str, **fields: Any) -> None:
+        """Append one line: its fields scrubbed of secrets, chained to the line before it."""
         entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
         entry.update(_plain(fields, self.secrets))
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        with self._lock, _SignalsHeld():
+            prev = self._prev if self._prev is not None else _chain_head(self.path, self.run_id)
+            if prev == genesis_hash(self.run_id):
+                entry["run"] = self.run_id  # the first line names its run (a renamed copy still verifies)
+            entry["prev"] = prev
+            line = json.dumps(entry, ensure_ascii=False).encode("utf-8")
+            _append(self.path, line + b"\n")
+            self._prev = line_hash(line)
+
+
+def _chain_head(path: Path, run_id: str) -> str:
+    """The `prev` for the next line of an existing record (a RunRecord built by hand on a file)."""
+    data = path.read_bytes() if path.exists() else b""
+    complete = data[: data.rfind(b"\n") + 1]
+    lines = complete.splitlines()
+    return line_hash(lines[-1]) if lines else genesis_hash(run_id)
+
+
+def _append(path: Path, data: bytes) -> None:
+    fd = os.open(path, _APPEND_FLAGS)
+    try:
+        view = memoryview(data)
+        while view:  # one write() in practice; a short write (disk full) goes on where it stopped
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)
 
 
 def list_runs(directory: Path | None = None) -> list[Path]:
@@ -92,13 +205,131 @@ def find_run(run: str | None, directory: Path | None = None) -> Path:
     return matches[0]
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    events = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+Integrity = Literal["intact", "broken", "cut", "unchained", "empty"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """What the hash chain says about a record.
+
+    status: intact (every line follows the one before it), broken (the first line that does
+    not: `problem`, `line`), cut (intact up to a last line cut by a kill: `cut_line`),
+    unchained (written by a ditsops before the chain), empty (not one line).
+    """
+
+    status: Integrity
+    lines: int  # complete lines
+    problem: str | None = None
+    line: int | None = None  # the first bad line, when broken
+    cut_line: int | None = None  # the cut last line, also when an earlier line is bad
+    head: str | None = None  # SHA-256 of the last complete line: note it elsewhere to pin the record's end
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "intact"
+
+    def summary(self) -> str:
+        """One line, for `runbook verify`."""
+        if self.status == "intact":
+            return f"record intact: {self.lines} lines, chain verified"
+        if self.status == "cut":
+            return f"ends in a cut line at line {self.cut_line} (the run was killed while writing)"
+        if self.status == "unchained":
+            return f"record written without a hash chain (older ditsops): {self.lines} lines, nothing to verify"
+        if self.status == "empty":
+            return "record is empty: the run was killed before it wrote a line"
+        return f"record NOT intact: {self.problem}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "intact": self.ok,
+            "lines": self.lines,
+            "problem": self.problem,
+            "line": self.line,
+            "cut_line": self.cut_line,
+            "head": self.head,
+            "summary": self.summary(),
+        }
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record as read back: the events of every readable line, and what the chain says."""
+
+    path: Path
+    events: list[dict[str, Any]]
+    check: Check
+
+    @property
+    def run_id(self) -> str:
+        return self.path.stem
+
+
+def read_record(path: Path) -> Record:
+    """Read and verify a record. Never fails on its content: a cut last line, a line that is
+    not JSON, a broken chain are all reported in `check`, and every readable line is kept."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the run record ({error.strerror})") from None
+    chunks = data.split(b"\n")
+    tail = chunks.pop()  # after the last newline: b"" when the record ends cleanly
+    parsed: list[Any] = []
+    for chunk in chunks:
         try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise UsageError(f"{path}:{number}: not a run record line") from None
-    return events
+            parsed.append(json.loads(chunk))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            parsed.append(None)
+    cut_line = None
+    if tail:
+        cut_line = len(chunks) + 1  # killed mid-write: no newline at the end
+    elif parsed and parsed[-1] is None:
+        cut_line = len(chunks)  # not JSON at the very end: a cut line, or a crash's zeroes
+        chunks, parsed = chunks[:-1], parsed[:-1]
+    events = [entry for entry in parsed if isinstance(entry, dict)]
+    check = _verify(chunks, parsed, path.stem, cut_line)
+    return Record(path, events, check)
+
+
+def _verify(chunks: list[bytes], parsed: list[Any], run_id: str, cut_line: int | None) -> Check:
+    count = len(chunks)
+    head = line_hash(chunks[-1]) if chunks else None
+
+    def broken(number: int, problem: str) -> Check:
+        return Check("broken", count, f"line {number}: {problem}", number, cut_line, head)
+
+    if not chunks:
+        return Check("cut", 0, cut_line=cut_line) if cut_line else Check("empty", 0)
+    if not any(isinstance(e, dict) and "prev" in e for e in parsed):
+        garbled = next((n for n, e in enumerate(parsed, 1) if not isinstance(e, dict)), None)
+        if garbled:
+            return broken(garbled, "not a JSON record line")
+        return Check("unchained", count, cut_line=cut_line, head=head)
+    first = parsed[0]
+    if isinstance(first, dict) and isinstance(first.get("run"), str):
+        run_id = first["run"]  # the record names its run: a renamed copy still verifies
+    expected = genesis_hash(run_id)
+    for number, (chunk, entry) in enumerate(zip(chunks, parsed, strict=True), 1):
+        if not isinstance(entry, dict):
+            return broken(number, "not a JSON record line")
+        prev = entry.get("prev")
+        if not isinstance(prev, str):
+            return broken(number, "has no `prev` (changed, or inserted by hand)")
+        if prev != expected:
+            if number == 1:
+                return broken(1, "does not start this record (changed, inserted, removed, or from another run)")
+            return broken(number, f"does not follow line {number - 1} (changed, inserted or removed)")
+        expected = line_hash(chunk)
+    if cut_line:
+        return Check("cut", count, cut_line=cut_line, head=head)
+    return Check("intact", count, head=head)
+
+
+def verify_run(path: Path) -> Check:
+    return read_record(path).check
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The events of every readable line (a cut last line left out); see read_record for the chain."""
+    return read_record(path).events

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ditsops.core.record import Check
 
 
 def _time(stamp: str) -> str:
@@ -17,41 +20,61 @@ def _cell(text: Any) -> str:
     return " ".join(str(text or "").split()).replace("|", "\\|")
 
 
-def markdown_report(events: list[dict[str, Any]], run_id: str) -> str:
+def record_status(check: Check) -> str:
+    """The `Record:` line: whether the hash chain holds, and where a cut record ends."""
+    cut = f"; the record ends in a cut line at line {check.cut_line}: the run was killed" if check.cut_line else ""
+    if check.status == "intact":
+        return f"chain intact ({check.lines} lines)"
+    if check.status == "cut":
+        return f"chain intact ({check.lines} lines){cut}"
+    if check.status == "unchained":
+        return f"written without a hash chain (older ditsops){cut}"
+    if check.status == "empty":
+        return "empty: the run was killed before it wrote a line"
+    return f"NOT intact: {check.problem}{cut}"
+
+
+def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | None = None) -> str:
+    events = [e for e in events if isinstance(e.get("event"), str)]
     start = next((e for e in events if e["event"] == "run-start"), {})
     end = next((e for e in reversed(events) if e["event"] == "run-end"), None)
     lines = [f"# {start.get('title', 'Runbook run')} — run {run_id}", ""]
+    if check is not None:
+        lines.append(f"- **Record:** {record_status(check)}")
     lines.append(f"- **Runbook:** `{start.get('runbook', '?')}` ({start.get('source', '?')})")
     lines.append(f"- **Started:** {start.get('ts', '?')} by {start.get('by', '?')}")
-    for label, value in (start.get("target") or {}).items():
+    target = start.get("target")
+    for label, value in (target if isinstance(target, dict) else {}).items():
         lines.append(f"- **{label.capitalize()}:** {value}")
-    params = start.get("params") or {}
-    if params:
+    params = start.get("params")
+    if isinstance(params, dict) and params:
         lines.append("- **Parameters:** " + ", ".join(f"`{k}={v}`" for k, v in params.items()))
-    options = start.get("options") or {}
+    options = start.get("options") if isinstance(start.get("options"), dict) else {}
     mode = "dry run" if options.get("dry_run") else "interactive" if options.get("interactive") else "non-interactive"
     if options.get("yes"):
         mode += ", --yes"
     lines.append(f"- **Mode:** {mode}")
-    if end:
-        lines.append(f"- **Ended:** {end['ts']} — exit {end['exit_code']}: {end.get('reason', '')}")
+    if check is not None and check.cut_line:
+        lines.append(f"- **Ended:** the record ends in a cut line at line {check.cut_line}: the run was killed")
+    elif end:
+        lines.append(f"- **Ended:** {end.get('ts', '?')} — exit {end.get('exit_code', '?')}: {end.get('reason', '')}")
     else:
         lines.append("- **Ended:** the record stops here (the run was killed or is still going)")
     lines += ["", "## Timeline", "", "| time (UTC) | step | what happened |", "|---|---|---|"]
     for event in events:
         row = _timeline_row(event)
         if row:
-            lines.append(f"| {_time(event['ts'])} | {_cell(event.get('step', ''))} | {_cell(row)} |")
+            lines.append(f"| {_time(event.get('ts'))} | {_cell(event.get('step', ''))} | {_cell(row)} |")
     queries = [e for e in events if e["event"] == "step" and e.get("query")]
     if queries:
         lines += ["", "## Queries and actions", ""]
         for event in queries:
             fence = "sql" if event.get("kind") == "sql" else ""
             lines += [
-                f"### {event['step']}: {event.get('title', '')}",
+                f"### {event.get('step', '?')}: {event.get('title', '')}",
                 "",
                 f"```{fence}",
-                event["query"].strip(),
+                str(event["query"]).strip(),
                 "```",
                 "",
             ]
@@ -59,14 +82,16 @@ def markdown_report(events: list[dict[str, Any]], run_id: str) -> str:
     if previews:
         lines += ["## Equivalent commands", ""]
         for event in previews:
-            lines += [f"- `{event['step']}`: `{_cell(event['command'])}`"]
-    undos = [e for e in events if e["event"] == "step" and isinstance(e.get("result"), dict) and e["result"].get("undo")]
+            lines += [f"- `{event.get('step', '?')}`: `{_cell(event['command'])}`"]
+    undos = [
+        e for e in events if e["event"] == "step" and isinstance(e.get("result"), dict) and e["result"].get("undo")
+    ]
     if undos:
         lines += ["", "## How to undo what was applied", ""]
         for event in undos:
             before = event["result"].get("before")
             state = f" (state before: {_cell(before)})" if before else ""
-            lines += [f"- `{event['step']}`: `{event['result']['undo']}`{state}"]
+            lines += [f"- `{event.get('step', '?')}`: `{event['result']['undo']}`{state}"]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -74,7 +99,7 @@ def _timeline_row(event: dict[str, Any]) -> str | None:
     kind = event["event"]
     if kind == "step":
         undo = (event.get("result") or {}).get("undo") if isinstance(event.get("result"), dict) else None
-        return f"**{event['status']}** — {event.get('summary', '')}" + (f" (undo: `{undo}`)" if undo else "")
+        return f"**{event.get('status', '?')}** — {event.get('summary', '')}" + (f" (undo: `{undo}`)" if undo else "")
     if kind == "preview":
         return f"preview: {event.get('summary', '')}"
     if kind == "decision":
