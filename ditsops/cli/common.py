@@ -36,6 +36,7 @@ class AppState:
     kube_context: str | None = None
     namespace: str | None = None
     confirm_targets: tuple[str, ...] = ()  # --confirm-target: what --yes may approve on production
+    ignore_lease: bool = False  # --ignore-lease
     consoles: Consoles = field(default_factory=make_consoles)
 
     def settings(self, **options: Any) -> Settings:
@@ -112,7 +113,13 @@ def run_action(
         {},
         settings,
         ui,
-        RunOptions(interactive=interactive, assume_yes=yes, dry_run=dry_run, confirm_targets=state.confirm_targets),
+        RunOptions(
+            interactive=interactive,
+            assume_yes=yes,
+            dry_run=dry_run,
+            confirm_targets=state.confirm_targets,
+            ignore_lease=state.ignore_lease,
+        ),
         RunRecord.create(runbook.name, settings.secrets()),
         header(settings, [step_kinds.kind_of(step.kind).target]),
     )

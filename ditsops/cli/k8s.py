@@ -169,8 +169,9 @@ def history_command(
         revisions = kube.history(client, client.get("deployments", deployment))
     finally:
         client.close()
-    _emit(ctx, output, [r.__dict__ for r in revisions], lambda console: render_history(console, revisions),
-          client.target)
+    _emit(
+        ctx, output, [r.__dict__ for r in revisions], lambda console: render_history(console, revisions), client.target
+    )
 
 
 @app.command("rollout-status")
@@ -321,8 +322,9 @@ def create_job_command(
     from_cronjob: Annotated[str, typer.Option("--from-cronjob", help="The CronJob to run now.")],
     name: Annotated[
         str | None,
-        typer.Option("--name", help="The Job's name (default: <cronjob>-manual-<5 random characters>).",
-                     show_default=False),
+        typer.Option(
+            "--name", help="The Job's name (default: <cronjob>-manual-<5 random characters>).", show_default=False
+        ),
     ] = None,
     wait: Annotated[
         str, typer.Option("--wait", help="Follow the Job until it completes or fails, at most this long (0: do not).")

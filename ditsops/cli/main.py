@@ -133,6 +133,13 @@ def main(
             show_default=False,
         ),
     ] = None,
+    ignore_lease: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-lease",
+            help="Act although another ditsops holds the target's lease (recorded).",
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")] = False,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True)
@@ -146,6 +153,7 @@ def main(
     state.profile, state.config, state.output, state.dsn = profile, config, output, dsn
     state.kube_context, state.namespace = kube_context, namespace
     state.confirm_targets = tuple(confirm_targets or ())
+    state.ignore_lease = ignore_lease
     state.debug = debug or _DEBUG["on"]
     _DEBUG["on"] = state.debug
 

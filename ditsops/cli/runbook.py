@@ -128,6 +128,7 @@ def run_command(
             from_step=from_step,
             elapsed_before=elapsed,
             confirm_targets=state.confirm_targets,
+            ignore_lease=state.ignore_lease,
         ),
         record,
         header(settings, targets),

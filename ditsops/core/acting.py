@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ditsops.core.errors import DitsopsError, StateMoved, TargetUnreachable
+from ditsops.core.lease import LeaseHeld
 from ditsops.core.record import RunRecord, who
 from ditsops.core.results import Preview, Status, StepResult
 
 if TYPE_CHECKING:
     from ditsops.core.engine import Interaction, RunOptions
+    from ditsops.core.lease import TargetLease
     from ditsops.core.model import Step
     from ditsops.core.steps.base import ActionKind, RunContext
 
@@ -58,8 +60,13 @@ class Acting:
     def act(self, kind: ActionKind, step: Step) -> tuple[Preview | None, StepResult]:
         self.current = step.id
         self.ctx.applied = lambda summary, data, step=step: self._applied(step, summary, data)
+        lease = None if self.options.dry_run else kind.lease(step, self.ctx)
         try:
-            return self._act(kind, step)
+            if lease is not None:
+                refusal = self._take(lease, step)
+                if refusal is not None:
+                    return None, refusal
+            return self._act(kind, step, lease)
         except DitsopsError as error:
             done = self.accepted.get(step.id)
             if done is None:
@@ -74,8 +81,36 @@ class Acting:
             )
         finally:
             self.ctx.applied = None
+            if lease is not None:
+                lease.release()
+                self.record.write("lease-released", step=step.id, target=lease.target)
 
-    def _act(self, kind: ActionKind, step: Step) -> tuple[Preview | None, StepResult]:
+    def _take(self, lease: TargetLease, step: Step) -> StepResult | None:
+        """Hold the target's lease from preview to result; None when held. Another
+        engineer's lease stops the step unless a person says go on (default no) or
+        --ignore-lease says so in advance; either way it is on record."""
+        try:
+            lease.acquire()
+        except LeaseHeld as held:
+            self.record.write("lease-held", step=step.id, target=lease.target, holder=held.holder.describe())
+            if self.options.ignore_lease:
+                how = "--ignore-lease"
+            elif self.options.interactive and self.ui.lease_held(step, held.message):
+                how = "answered y to going on"
+            else:
+                where = "" if self.options.interactive else " (--ignore-lease overrides)"
+                status = Status.DECLINED if self.options.interactive else Status.REFUSED
+                return StepResult(status, f"{held.message}; nothing changed{where}")
+            lease.acquire(force=True)
+            displaced = lease.displaced.describe() if lease.displaced else held.holder.describe()
+            self.record.write(
+                "lease-override", step=step.id, target=lease.target, how=how, displaced=displaced, by=who()
+            )
+        else:
+            self.record.write("lease", step=step.id, target=lease.target, run=self.ctx.run_id, by=who())
+        return None
+
+    def _act(self, kind: ActionKind, step: Step, lease: TargetLease | None) -> tuple[Preview | None, StepResult]:
         preview = self._preview(kind, step)
         if preview.empty:
             return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do: {preview.summary}")
@@ -88,6 +123,8 @@ class Acting:
                 status = Status.REFUSED if decision.refused else Status.DECLINED
                 return preview, StepResult(status, decision.how.removeprefix("refused: "))
             try:
+                if lease is not None:
+                    lease.check()  # a lease lost while the engineer read the preview: do not act
                 result = kind.apply(step, preview, self.ctx)
             except StateMoved as moved:
                 self.record.write("state-moved", step=step.id, what=moved.message)

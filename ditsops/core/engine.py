@@ -42,6 +42,7 @@ class RunOptions:
     # on a production profile --yes approves only the targets named here (--confirm-target),
     # as a terminal would make the engineer type them
     confirm_targets: tuple[str, ...] = ()
+    ignore_lease: bool = False  # --ignore-lease: act although another ditsops holds the target
 
 
 class Interaction(Protocol):
@@ -56,6 +57,7 @@ class Interaction(Protocol):
     def run_finished(self, outcome: RunOutcome) -> None: ...
     def run_interrupted(self) -> None: ...
     def state_moved(self, step: Step, what: str) -> None: ...
+    def lease_held(self, step: Step, message: str) -> bool: ...
 
 
 @dataclass
@@ -112,7 +114,14 @@ def run_runbook(
         sleep(seconds)
         escalations.check()
 
-    ctx = RunContext(settings=settings, params=params, dry_run=options.dry_run, clock=clock, sleep=sleep_and_watch)
+    ctx = RunContext(
+        settings=settings,
+        params=params,
+        dry_run=options.dry_run,
+        run_id=record.run_id,
+        clock=clock,
+        sleep=sleep_and_watch,
+    )
     ctx.manual = ui.manual if options.interactive else None
     outcome = RunOutcome(
         runbook=runbook, record=record, report_command=ditsops_command(settings, "runbook", "report", record.run_id)
@@ -134,6 +143,7 @@ def run_runbook(
             "dry_run": options.dry_run,
             "from": options.from_step,
             "confirm_targets": list(options.confirm_targets),
+            "ignore_lease": options.ignore_lease,
         },
     )
     ui.run_started(runbook, params, target)

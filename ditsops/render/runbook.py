@@ -70,7 +70,9 @@ class ConsoleInteraction:
         mark = STATUS_MARK.get(result.status, "•")
         for table in result.tables:
             render_table(self.console, table, full=self.full)
-        self.console.print(f"[{style}]{mark} {result.status}[/]: {result.summary}")
+        # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
+        # it, but it must reach the clipboard as one line.
+        self.console.print(f"[{style}]{mark} {result.status}[/]: {escape(result.summary)}", soft_wrap=True)
         for warning in result.warnings:
             self.console.print(f"[warning]! {warning}[/]")
 
@@ -138,6 +140,15 @@ class ConsoleInteraction:
     def state_moved(self, step: Step, what: str) -> None:
         self._stop_status()
         self.console.print(f"[warning]The target changed since the preview; nothing was sent.[/] {escape(what)}")
+
+    def lease_held(self, step: Step, message: str) -> bool:
+        self._stop_status()
+        self.console.print(f"[warning]Another engineer is acting on this:[/] {escape(message)}")
+        try:
+            answer = self.console.input("Go on anyway? [title]\\[y/N][/] ")
+        except EOFError:
+            return False
+        return answer.strip().lower() in ("y", "yes")
 
     def run_interrupted(self) -> None:
         self._stop_status()

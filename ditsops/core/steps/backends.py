@@ -158,6 +158,13 @@ class _SignalBackends(ActionKind):
             },
         )
 
+    def lease(self, step: Step, ctx: RunContext):
+        """A session advisory lock on the database, named after this engineer and run."""
+        from ditsops.core.lease import postgres_lease
+        from ditsops.core.record import who
+
+        return postgres_lease(ctx.settings, who(), ctx.run_id, step.id)
+
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
         blocking = bool(preview.data and preview.data.get("blocking"))
         verb = "terminated" if self.signal == "terminate" else "cancelled"

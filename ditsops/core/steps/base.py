@@ -15,6 +15,7 @@ from ditsops.core.results import Preview, StepResult
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
+    from ditsops.core.lease import TargetLease
     from ditsops.core.model import Step
 
 
@@ -53,6 +54,7 @@ class RunContext:
     params: dict[str, Any]
     results: dict[str, StepResult] = field(default_factory=dict)
     dry_run: bool = False
+    run_id: str = ""  # names this run in leases and records
     clock: Callable[[], float] = None  # type: ignore[assignment]
     sleep: Callable[[float], None] = None  # type: ignore[assignment]
     rerun: Callable[[str], StepResult] | None = None  # set by the engine for verify steps
@@ -154,3 +156,8 @@ class ActionKind(StepKind):
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
         raise NotImplementedError
+
+    def lease(self, step: Step, ctx: RunContext) -> TargetLease | None:
+        """The lease this action holds on its target from preview to result, so that two
+        engineers acting on the same target see each other; None: nothing to lease."""
+        return None

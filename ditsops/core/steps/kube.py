@@ -266,6 +266,14 @@ class _Action(_KubeKind, ActionKind):
     def plan(self, v: dict[str, Any], client) -> rollout.Plan:
         raise NotImplementedError
 
+    def lease(self, step: Step, ctx: RunContext):
+        from ditsops.core.lease import kube_lease
+        from ditsops.core.record import who
+
+        v = step.spec.values(ctx.params)
+        client = kube_client(ctx, v.get("namespace"))
+        return kube_lease(client, client.namespace, str(v["deployment"]), who(), ctx.run_id, step.id)
+
     def preview(self, step: Step, ctx: RunContext) -> Preview:
         v = step.spec.values(ctx.params)
         client = kube_client(ctx, v.get("namespace"))

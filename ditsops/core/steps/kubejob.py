@@ -66,6 +66,15 @@ class CreateJob(_KubeKind, ActionKind):
                 reader.problem(key, str(error))
         return spec
 
+    def lease(self, step: Step, ctx: RunContext):
+        """Two engineers running the same CronJob by hand would double the work: one lease per CronJob."""
+        from ditsops.core.lease import kube_lease
+        from ditsops.core.record import who
+
+        v, _ = self._values(step, ctx)
+        client = kube_client(ctx, v.get("namespace"))
+        return kube_lease(client, client.namespace, str(v["cronjob"]), who(), ctx.run_id, step.id)
+
     def describe(self, step: Step, params: dict[str, Any]) -> str:
         v = step.spec.values(params)
         return f"kube create-job --from=cronjob/{v.get('cronjob')}" + (f" name={v['name']}" if v.get("name") else "")
