@@ -137,3 +137,17 @@ def test_ctrl_c_after_the_terminate_was_sent_records_which_backends_were_hit(
     sessions.wait_until(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(app)s AND state = 'idle in transaction'", 0
     )  # they really were hit
+
+
+def test_the_report_of_an_interrupted_run_shows_the_applied_change_and_its_undo(slow_rollouts, isolated_home):
+    server, env = slow_rollouts
+    child = start(env, "k8s", "set-env", "dits-server", "DATABASE_POOL_SIZE=80", "--yes")
+    applied = next(e for e in wait_for_event(isolated_home, "applied") if e["event"] == "applied")
+    child.send_signal(signal.SIGINT)
+    child.communicate(timeout=60)
+    report = subprocess.run([sys.executable, "-m", "ditsops", "runbook", "report"], env=env, text=True,
+                            capture_output=True, timeout=60)
+    assert report.returncode == 0, report.stderr
+    assert "accepted by the backend" in report.stdout
+    assert "## How to undo what was applied" in report.stdout and applied["undo"] in report.stdout
+    assert "was applied" in report.stdout  # the run-end line says the interruption came after it

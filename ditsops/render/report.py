@@ -83,20 +83,44 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
         lines += ["## Equivalent commands", ""]
         for event in previews:
             lines += [f"- `{event.get('step', '?')}`: `{_cell(event['command'])}`"]
-    undos = [
-        e for e in events if e["event"] == "step" and isinstance(e.get("result"), dict) and e["result"].get("undo")
-    ]
+    undos = _undos(events)
     if undos:
         lines += ["", "## How to undo what was applied", ""]
-        for event in undos:
-            before = event["result"].get("before")
+        for step, undo, before in undos:
             state = f" (state before: {_cell(before)})" if before else ""
-            lines += [f"- `{event.get('step', '?')}`: `{event['result']['undo']}`{state}"]
+            lines += [f"- `{step}`: `{undo}`{state}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _undos(events: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """(step, undo command, state before) of every change the backend accepted: from the
+    `applied` event written the moment it was accepted, so a run cut during the wait after
+    it (Ctrl-C, a lost API server) still shows how to revert it; else from the step."""
+    found: dict[str, tuple[str, str, Any]] = {}
+    for event in events:
+        data = event.get("result") if event["event"] == "step" else event if event["event"] == "applied" else None
+        if isinstance(data, dict) and data.get("undo"):
+            step = str(event.get("step", "?"))
+            found.setdefault(step, (step, str(data["undo"]), data.get("before")))
+    return list(found.values())
 
 
 def _timeline_row(event: dict[str, Any]) -> str | None:
     kind = event["event"]
+    if kind == "applied":
+        undo = event.get("undo")
+        return f"**accepted by the backend** — {event.get('summary', '')}" + (f" (undo: `{undo}`)" if undo else "")
+    if kind == "state-moved":
+        return f"the target changed since the preview; nothing sent: {event.get('what', '')}"
+    if kind == "lease":
+        return f"lease taken on {event.get('target', '?')} by {event.get('by', '?')}"
+    if kind == "lease-held":
+        return f"lease on {event.get('target', '?')} held by {event.get('holder', '?')}"
+    if kind == "lease-override":
+        who, displaced = event.get("by", "?"), event.get("displaced", "?")
+        return f"lease overridden ({event.get('how', '')}) by {who}; displaced {displaced}"
+    if kind == "lease-released":
+        return f"lease released on {event.get('target', '?')}"
     if kind == "step":
         undo = (event.get("result") or {}).get("undo") if isinstance(event.get("result"), dict) else None
         return f"**{event.get('status', '?')}** — {event.get('summary', '')}" + (f" (undo: `{undo}`)" if undo else "")
