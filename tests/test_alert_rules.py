@@ -95,10 +95,12 @@ def test_every_alert_names_its_runbook() -> None:
 
 def test_existing_runbooks_answer_the_alert_that_names_them() -> None:
     by_runbook = {rule["annotations"]["runbook"]: name for name, (_, rule) in load_rules(RULES.read_text()).items()}
-    for path in REPO.glob("runbooks/*.y*ml"):
+    paths = sorted(REPO.glob("runbooks/*.y*ml"))
+    assert len(paths) == len(by_runbook) == 10  # every alert has its runbook, every runbook its alert
+    for path in paths:
         runbook = yaml.safe_load(path.read_text())
-        if runbook.get("name") in by_runbook:
-            assert runbook.get("alert") == by_runbook[runbook["name"]], path.name
+        assert runbook.get("name") in by_runbook, f"{path.name}: no alert rule names this runbook"
+        assert runbook.get("alert") == by_runbook[runbook["name"]], path.name
 
 
 # ---------------------------------------------------------------- sandbox rewrite
