@@ -105,6 +105,7 @@ def test_password_never_printed(env, pg_dsn):
     assert password(pg_dsn) not in done.stdout
     assert json.loads(done.stdout)["settings"]["dsn"].startswith("postgresql://postgres:***@")
     done = run_cli("db", "activity", env=env)
+    assert done.returncode == 0, done.stderr
     assert password(pg_dsn) not in done.stdout + done.stderr
 
 

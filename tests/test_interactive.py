@@ -93,6 +93,8 @@ def test_enter_alone_means_no(setup, sessions):
     child.expect(r"\[y/N\]")
     child.sendline("")
     child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3  # Enter is "no": the fix was declined, the run is not resolved
     assert victims <= sessions.alive()
 
 

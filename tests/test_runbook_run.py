@@ -133,8 +133,15 @@ def test_sql_injection_through_a_parameter_stays_a_value(env, sessions, tmp_path
     path = write_runbook(tmp_path, TERMINATE.format(app=sessions.app))
     hostile = "x' OR '1'='1"
     done = run_cli("runbook", str(path), "--set", f"app={hostile}", "--yes", "--output", "json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
     data = json.loads(done.stdout)
-    assert data["steps"][0]["value"] == 0  # matched nothing: the quote was data, not SQL
+    steps = {s["id"]: s for s in data["steps"]}
+    assert steps["count"]["value"] == 0  # matched nothing: the quote was data, not SQL
+    # The kill step is skipped by its condition; run it directly with the same value: the
+    # application filter is bound too, so it selects nothing rather than every backend.
+    assert steps["kill"]["status"] == "skipped"
+    direct = run_cli("db", "terminate", "--app", hostile, "--yes", "--output", "json", env=env)
+    assert direct.returncode == 0 and "nothing to do" in direct.stdout + direct.stderr, direct.stdout + direct.stderr
     assert len(sessions.alive()) == 1
 
 
