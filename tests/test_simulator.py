@@ -394,3 +394,263 @@ def test_each_fault_fires_exactly_its_alert_and_clears(rigs: list[Rig]) -> None:
             remaining = [rig for rig in remaining if rig.alerts(client)]
             time.sleep(1)
         assert not remaining, {rig.fault: rig.alerts(client) for rig in remaining}
+
+
+# ---------------------------------------------------------------- fixes, against the in-memory Kubernetes API
+
+
+@dataclass
+class KubeRig:
+    """An in-process simulator reading the seeded dits-server Deployment of a real (in-memory) API."""
+
+    simulator: object
+    control_file: Path
+    kube: object  # kubesource.KubeHTTP
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.simulator.config.port}"
+
+    def document(self) -> dict | None:
+        try:
+            return httpx.get(f"{self.url}/sandbox/faults", timeout=2).json()
+        except httpx.TransportError:
+            return None  # service-down: the port is closed
+
+    def metric(self, name: str) -> float:
+        return sample_values(httpx.get(f"{self.url}/metrics", timeout=2).text, name)[""]
+
+    def patch(self, body: dict) -> None:
+        from ditsops.sandbox import kubesource
+
+        self.kube.request("PATCH", self.kube.deployment_path(), body, kubesource.STRATEGIC_MERGE_PATCH)
+
+    def restart(self) -> None:
+        """What `kubectl rollout restart deployment/dits-server` sends."""
+        from datetime import UTC, datetime
+
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.patch({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}})
+
+    def scale(self, replicas: int) -> None:
+        self.kube.request(
+            "PATCH",
+            self.kube.deployment_path() + "/scale",
+            {"spec": {"replicas": replicas}},
+            "application/merge-patch+json",
+        )
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):  # noqa: ANN001, ANN201
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {value!r})")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def kube_rig(tmp_path: Path) -> Iterator[KubeRig]:
+    from ditsops.sandbox import kubefacts, kubesource
+    from ditsops.sandbox.kubeapi import KubeAPIServer
+    from ditsops.sandbox.simulator import Simulator as InProcessSimulator
+    from ditsops.sandbox.simulator import SimulatorConfig
+
+    with KubeAPIServer(ready_delay=0.05) as server:
+        server.seed_dits()
+        source = kubefacts.KubeDeploymentSource(server.url, interval=0.2).start()
+        control = tmp_path / "faults.json"
+        sim = InProcessSimulator(SimulatorConfig(port=free_port(), control_file=control), image_source=source)
+        sim.start()
+        try:
+            yield KubeRig(sim, control, kubesource.KubeHTTP(server.url))
+        finally:
+            sim.stop()
+            source.stop()
+
+
+RESTART_FAULTS = ("service-down", "memory-high", "error-spike")
+
+
+def test_a_restart_heals_process_faults_and_injecting_again_rearms(kube_rig: KubeRig) -> None:
+    for name in RESTART_FAULTS:
+        simcontrol.set_fault(kube_rig.control_file, name)
+    wait_for(lambda: kube_rig.document() is None, what="service-down closing the port")
+    assert set(kube_rig.simulator.applied_faults) == set(RESTART_FAULTS)
+
+    started = time.monotonic()
+    kube_rig.restart()
+    document = wait_for(kube_rig.document, what="the port open again after the restart")
+    healed_after = time.monotonic() - started
+    assert document["faults"] == [] and document["healed"] == sorted(RESTART_FAULTS)
+    assert document["requested"] == sorted(RESTART_FAULTS)  # still asked for, no longer applied
+    assert document["deployment"]["restarted_at"] and document["deployment"]["rolled_out"]
+    assert kube_rig.metric("node_memory_MemAvailable_bytes") / kube_rig.metric("node_memory_MemTotal_bytes") > 0.3
+    assert healed_after < 5, healed_after
+
+    # Removed and re-added before the simulator's next tick: a new request all the same.
+    simcontrol.set_fault(kube_rig.control_file, "service-down", active=False)
+    simcontrol.set_fault(kube_rig.control_file, "service-down")
+    simcontrol.set_fault(kube_rig.control_file, "memory-high")  # injected again over itself
+    wait_for(lambda: {"service-down", "memory-high"} <= kube_rig.simulator.applied_faults, what="re-armed")
+    wait_for(lambda: kube_rig.document() is None, what="service-down closing the port again")
+    assert kube_rig.simulator.fixes.healed == {"error-spike"}
+
+    # Scaling is no restart: the same pods keep running.
+    kube_rig.scale(4)
+    wait_for(lambda: kube_rig.simulator.facts.serving_replicas == 4, what="4 ready replicas")
+    assert {"service-down", "memory-high"} <= kube_rig.simulator.applied_faults
+
+
+def test_scaling_out_ends_latency_and_scaling_in_brings_it_back(kube_rig: KubeRig) -> None:
+    simcontrol.set_fault(kube_rig.control_file, "latency")
+    wait_for(lambda: kube_rig.document()["faults"] == ["latency"], what="latency applied")
+    kube_rig.scale(5)
+    document = wait_for(lambda: (d := kube_rig.document())["healed"] == ["latency"] and d, what="latency ended")
+    assert document["faults"] == [] and document["deployment"]["ready_replicas"] == 5
+    kube_rig.scale(3)
+    wait_for(lambda: kube_rig.document()["faults"] == ["latency"], what="latency back after scaling in")
+    # A restart replaces pods but adds none: saturation stays.
+    kube_rig.restart()
+    wait_for(
+        lambda: kube_rig.simulator.facts.template_changes == 1 and kube_rig.simulator.facts.rolled_out,
+        what="the restart rolled out",
+    )
+    assert kube_rig.document()["faults"] == ["latency"]
+
+
+def test_the_pool_size_follows_database_pool_size(kube_rig: KubeRig) -> None:
+    def set_env(value: str | None) -> None:
+        env = (
+            [{"name": "DATABASE_POOL_SIZE", "value": value}]
+            if value
+            else [{"name": "DATABASE_POOL_SIZE", "$patch": "delete"}]
+        )
+        kube_rig.patch({"spec": {"template": {"spec": {"containers": [{"name": "dits-server", "env": env}]}}}})
+
+    assert kube_rig.metric("dits_db_connections_max") == 20  # the seeded Deployment's env
+    assert kube_rig.metric("dits_db_connections_active") <= 0.8 * 20
+    set_env("100")
+    wait_for(lambda: kube_rig.metric("dits_db_connections_max") == 100, what="max 100")
+    set_env(None)
+    wait_for(lambda: kube_rig.metric("dits_db_connections_max") == 50, what="back to the default 50")
+
+
+def test_the_pool_share_under_db_exhaustion_falls_when_the_pool_grows() -> None:
+    from ditsops.sandbox.simmodel import DitsModel
+
+    model = DitsModel(1000.0)
+    model.set_pool_max(20)
+    model.advance(1001.0, frozenset({"db-exhaustion"}))
+    assert 0.9 < model.db_active_now / model.pool_max <= 1.0
+    model.set_pool_max(100)
+    model.advance(1002.0, frozenset({"db-exhaustion"}))
+    assert model.db_active_now / model.pool_max < 0.25 and model.db_idle_now == 100 - model.db_active_now
+    model.advance(1003.0, frozenset())  # over; a new exhaustion fills the pool it finds
+    model.advance(1004.0, frozenset({"db-exhaustion"}))
+    assert model.db_active_now / model.pool_max > 0.9
+
+
+def test_a_job_from_cronjob_dits_gc_ends_gc_stalled(kube_rig: KubeRig) -> None:
+    def gc_metrics() -> dict[str, float]:
+        text = httpx.get(f"{kube_rig.url}/metrics", timeout=2).text
+        return {
+            name: sample_values(text, name)[""]
+            for name in (
+                "dits_gc_last_run_timestamp",
+                "dits_gc_runs_total",
+                "dits_gc_chunks_deleted_total",
+                "dits_gc_bytes_reclaimed_total",
+                "dits_chunks_stored",
+            )
+        }
+
+    if kube_rig.simulator.facts.jobs_api is False:
+        pytest.skip("the in-memory Kubernetes API has no batch/v1 Jobs yet")
+    simcontrol.set_fault(kube_rig.control_file, "gc-stalled")
+    wait_for(lambda: kube_rig.document()["faults"] == ["gc-stalled"], what="gc-stalled applied")
+    stalled = gc_metrics()
+    assert time.time() - stalled["dits_gc_last_run_timestamp"] > 86400
+
+    # A Job of another CronJob does nothing.
+    other = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "backup-now",
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "backup", "uid": "u-backup"}],
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "b", "image": "registry.dits.dev/dits-worker:1.4.2"}],
+                }
+            }
+        },
+    }
+    kube_rig.kube.request("POST", "/apis/batch/v1/namespaces/dits/jobs", other)
+    # What `kubectl create job gc-now --from=cronjob/dits-gc` sends.
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "gc-now",
+            "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+            "ownerReferences": [
+                {"apiVersion": "batch/v1", "kind": "CronJob", "name": "dits-gc", "uid": "u-gc", "controller": True}
+            ],
+        },
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "gc", "image": "registry.dits.dev/dits-worker:1.4.2"}],
+                }
+            }
+        },
+    }
+    started = time.monotonic()
+    kube_rig.kube.request("POST", "/apis/batch/v1/namespaces/dits/jobs", job)
+    document = wait_for(lambda: (d := kube_rig.document())["healed"] == ["gc-stalled"] and d, what="gc-stalled ended")
+    print(f"gc-stalled ended {time.monotonic() - started:.1f} s after the job was created")
+    assert document["faults"] == [] and document["deployment"]["gc_jobs"] == ["gc-now"]
+    ran = gc_metrics()
+    assert time.time() - ran["dits_gc_last_run_timestamp"] < 10
+    assert ran["dits_gc_runs_total"] > stalled["dits_gc_runs_total"]
+    assert ran["dits_gc_chunks_deleted_total"] > stalled["dits_gc_chunks_deleted_total"]
+    assert ran["dits_gc_bytes_reclaimed_total"] > stalled["dits_gc_bytes_reclaimed_total"]
+    assert ran["dits_chunks_stored"] < stalled["dits_chunks_stored"] + 100  # uploads add a few meanwhile
+
+    # The old job does not end a new stall; a new one does.
+    simcontrol.set_fault(kube_rig.control_file, "gc-stalled")
+    time.sleep(1.5)  # several polls of the jobs list: the finished gc-now must not count
+    assert kube_rig.document()["faults"] == ["gc-stalled"]
+
+
+def test_gc_job_rules() -> None:
+    from ditsops.sandbox import kubefacts
+
+    def job(**metadata) -> dict:  # noqa: ANN003
+        return {"metadata": {"name": "j", "uid": "u", **metadata}}
+
+    assert kubefacts.is_gc_job(job(ownerReferences=[{"kind": "CronJob", "name": "dits-gc"}]))
+    assert not kubefacts.is_gc_job(
+        job(
+            ownerReferences=[{"kind": "CronJob", "name": "backup"}],
+            annotations={"cronjob.kubernetes.io/instantiate": "manual"},
+        )
+    )
+    assert kubefacts.is_gc_job(job(labels={"cronjob.kubernetes.io/instantiate": "manual"}))
+    assert not kubefacts.is_gc_job(job())
+    created = time.time() - 10
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+    running = kubefacts.job_fact({**job(creationTimestamp=stamp), "status": {"active": 1}})
+    assert not running.done(time.time())
+    assert kubefacts.job_fact({**job(creationTimestamp=stamp), "status": {"succeeded": 1}}).done(time.time())
+    # An API that never gives Jobs a status: done a few seconds after creation.
+    bare = kubefacts.job_fact(job(creationTimestamp=stamp))
+    assert bare.done(time.time()) and not bare.done(created + 1)

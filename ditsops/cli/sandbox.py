@@ -79,7 +79,24 @@ def _complete_fault(incomplete: str) -> list[str]:
     return [name for name in faults.known_faults() if name.startswith(incomplete)]
 
 
-@app.command()
+def _fault_help() -> str:
+    """The fault command's help: each fault, the alert it fires and what ends it (from the registry)."""
+    lines = "\n".join(
+        f"- {name} ({kind.alert}): ends by {kind.fix}."
+        if not kind.fix.startswith("nothing")
+        else f"- {name} ({kind.alert}): {kind.fix}."
+        for name, kind in sorted(faults.FAULTS.items())
+    )
+    return (
+        "Make an incident happen in the sandbox, or clear it again.\n\n"
+        "Each fault makes its alert fire within about a minute (traffic-spike once Prometheus has a "
+        "minute of history), and ends with the fix a production engineer would apply, or with "
+        "--clear:\n\n" + lines + "\n\nA fault a fix ended shows as ended in `ditsops sandbox status`; "
+        "injecting it again arms it again.\n\nExample: ditsops sandbox fault bad-deploy"
+    )
+
+
+@app.command(help=_fault_help())
 def fault(
     name: Annotated[
         str | None,
@@ -89,28 +106,12 @@ def fault(
             show_default=False,
         ),
     ] = None,
-    clear: Annotated[
-        bool, typer.Option("--clear", help="Clear the fault (all faults when NAME is omitted).")
-    ] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="Clear the fault (all faults when NAME is omitted).")] = False,
 ) -> None:
-    """Make an incident happen in the sandbox, or clear it again.
-
-    Each fault makes one alert fire within about a minute: db-exhaustion
-    (DatabaseConnectionsExhausted), error-spike and bad-deploy (HighErrorRate), latency
-    (HighLatency), service-down (ServiceDown), lock-contention (HighLockContention),
-    gc-stalled (GCNotRunning), traffic-spike (UnusualTrafficSpike, once Prometheus has a
-    minute of history), large-upload (LargeUpload), disk-low (LowDiskSpace), memory-high
-    (HighMemoryUsage). bad-deploy rolls out dits-server 1.5.0; rolling back ends it.
-
-    Example: ditsops sandbox fault bad-deploy
-    """
     console = _console()
     if clear:
         render.render_faults_cleared(console, faults.clear(name))
         return
     if name is None:
-        raise UsageError(
-            f"name a fault to inject ({', '.join(faults.known_faults())}), "
-            "or pass --clear to clear all"
-        )
+        raise UsageError(f"name a fault to inject ({', '.join(faults.known_faults())}), or pass --clear to clear all")
     render.render_fault_injected(console, faults.inject(name))

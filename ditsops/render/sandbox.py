@@ -114,9 +114,18 @@ def render_fault_injected(console: Console, result: InjectResult) -> None:
             f"revision {fault.details.get('revision')}.",
             soft_wrap=True,
         )
-    console.print(f"Alert it should fire: {result.kind.alert} (within about a minute; see: ditsops --profile sandbox alerts)")
+    console.print(
+        f"Alert it should fire: {result.kind.alert} (within about a minute; see: ditsops --profile sandbox alerts)"
+    )
+    holder = fault.details.get("holder_pid")
+    if holder:
+        console.print(
+            f"dits-server backend {holder} holds a row lock, idle in transaction; "
+            f"{fault.details.get('waiters')} sessions wait for it (see: ditsops --profile sandbox db blocking).",
+            soft_wrap=True,
+        )
     if result.kind.fix:
-        console.print(f"It ends by {result.kind.fix}.")
+        console.print(f"What ends it: {result.kind.fix}.", soft_wrap=True)
     console.print(f"Clear it with: ditsops sandbox fault {fault.name} --clear")
 
 

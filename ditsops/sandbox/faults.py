@@ -6,8 +6,10 @@ starts whatever plays the fault and returns once the incident is visible, a
 optionally `active(state, fault)`, whether the incident is still going on (default: the
 process playing it runs). Each fault makes exactly the alert `alert` fire.
 
-db-exhaustion is played here (a load process holding PostgreSQL's connections); the
-simulator's faults and bad-deploy in simfaults.py, imported only when one is used.
+db-exhaustion is played here (a load process holding PostgreSQL's connections);
+lock-contention in lockfault.py (a load process holding a row lock and its queue); the
+simulator's faults and bad-deploy in simfaults.py, imported only when one is used. `fix`
+says what ends each, as in production (simfixes.py is where the simulator notices).
 """
 
 from __future__ import annotations
@@ -331,6 +333,31 @@ def _file_tail(path: Path, lines: int = 3) -> str:
     return " | ".join(meaningful[-lines:]) or "empty log"
 
 
+# What ends each fault besides `ditsops sandbox fault NAME --clear`.
+_RESTART = (
+    "a restart of dits-server, new pods (ditsops --profile sandbox k8s restart dits-server, "
+    "or the runbook's restart step)"
+)
+FIXES: dict[str, str] = {
+    "error-spike": _RESTART,
+    "service-down": _RESTART,
+    "memory-high": _RESTART,
+    "latency": "scaling dits-server out (ditsops --profile sandbox k8s scale dits-server --replicas 5); "
+    "scaling back in brings it back",
+    "gc-stalled": "a GC job from cronjob/dits-gc running to completion (ditsops --profile sandbox k8s create-job "
+    "--from-cronjob dits-gc, or kubectl create job --from=cronjob/dits-gc gc-manual)",
+    "lock-contention": "terminating the lock holder's backend (find it with ditsops --profile sandbox "
+    "db blocking; ditsops --profile sandbox db terminate --pid PID)",
+    "db-exhaustion": "terminating the dits-server backends (the db-connections-exhausted runbook); raising "
+    "DATABASE_POOL_SIZE lowers the pool's share",
+    "bad-deploy": "rolling back (the high-error-rate runbook, ditsops k8s undo dits-server, "
+    "or kubectl rollout undo deployment/dits-server)",
+    "disk-low": "nothing ditsops can do: expand the /data volume",
+    "traffic-spike": "nothing ditsops can do: identify the client and rate-limit it",
+    "large-upload": "nothing ditsops can do: wait for the upload to finish, or talk to its owner",
+}
+
+
 def _simulator_fault(name: str) -> FaultKind:
     """A fault of the simulator's control file (simcontrol.py); simfaults.py plays it."""
 
@@ -356,7 +383,26 @@ def _simulator_fault(name: str) -> FaultKind:
         inject=inject,
         clear=clear,
         active=active,
+        fix=FIXES[name],
     )
+
+
+def _inject_lock_contention(state: SandboxState) -> ActiveFault:
+    from ditsops.sandbox import lockfault
+
+    return lockfault.inject(state)
+
+
+def _clear_lock_contention(state: SandboxState, fault: ActiveFault) -> None:
+    from ditsops.sandbox import lockfault
+
+    lockfault.clear(state, fault)
+
+
+def _lock_contention_active(state: SandboxState, fault: ActiveFault) -> bool:
+    from ditsops.sandbox import lockfault
+
+    return lockfault.active(state, fault)
 
 
 def _inject_bad_deploy(state: SandboxState) -> ActiveFault:
@@ -397,9 +443,20 @@ FAULTS: dict[str, FaultKind] = {
         alert="DatabaseConnectionsExhausted",
         inject=_inject_db_exhaustion,
         clear=_clear_db_exhaustion,
-        fix="terminating the dits-server backends (the db-connections-exhausted runbook)",
+        fix=FIXES["db-exhaustion"],
     ),
     **{name: _simulator_fault(name) for name in SIMULATOR_FAULT_ALERTS},
+    # The simulator plays its metrics, but only while real sessions wait on the lock.
+    "lock-contention": FaultKind(
+        name="lock-contention",
+        summary="dits-server: one session holds a row lock (idle in transaction) and six wait for it, "
+        "about 40 lock contentions a second",
+        alert=SIMULATOR_FAULT_ALERTS["lock-contention"],
+        inject=_inject_lock_contention,
+        clear=_clear_lock_contention,
+        active=_lock_contention_active,
+        fix=FIXES["lock-contention"],
+    ),
     "bad-deploy": FaultKind(
         name="bad-deploy",
         summary="dits-server 1.5.0 is rolled out (kubectl set image + change-cause \"deploy 1.5.0\"); "
@@ -408,7 +465,6 @@ FAULTS: dict[str, FaultKind] = {
         inject=_inject_bad_deploy,
         clear=_clear_bad_deploy,
         active=_bad_deploy_active,
-        fix="rolling back (the high-error-rate runbook, ditsops k8s undo dits-server, "
-        "or kubectl rollout undo deployment/dits-server)",
+        fix=FIXES["bad-deploy"],
     ),
 }

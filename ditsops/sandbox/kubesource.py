@@ -3,10 +3,8 @@
 Three small things, all over plain HTTP with urllib (the simulator must start fast and the
 kube API speaks JSON without TLS):
 
-- `KubeImageSource`: the `ImageSource` the simulator asks on every tick for the deployed
-  dits-server image. A background thread GETs the Deployment every second and keeps the
-  last image it saw, so a tick never waits on the network and an API that hiccups keeps
-  the previous answer.
+- kubefacts.py's `KubeDeploymentSource` (built on `KubeHTTP`): what the simulator asks on
+  every tick about the dits-server Deployment and the Jobs of cronjob/dits-gc.
 - `KubeLogWriter`: appends log lines to the dits-server pods through the sandbox-only
   logs endpoint, ERROR lines a few a second while a bad image is deployed and an INFO line
   now and then otherwise, so `ditsops k8s logs --grep ERROR` finds what an engineer would.
@@ -18,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import threading
 import time
 import urllib.error
@@ -171,48 +168,6 @@ def _status_message(error: urllib.error.HTTPError) -> str:
         return str(json.loads(error.read()).get("message") or error.reason)
     except (ValueError, AttributeError, OSError):
         return str(error.reason)
-
-
-class KubeImageSource:
-    """The dits-server image as the Deployment's pod template says, refreshed every second."""
-
-    def __init__(self, api_url: str, namespace: str = NAMESPACE, deployment: str = DEPLOYMENT,
-                 fallback: str | None = None, interval: float = POLL_SECONDS) -> None:
-        self.client = KubeHTTP(api_url)
-        self.namespace, self.deployment, self.interval = namespace, deployment, interval
-        self._image = fallback
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.last_error: str | None = None
-
-    def current_image(self) -> str | None:
-        return self._image
-
-    def refresh(self) -> None:
-        try:
-            image = container_image(self.client.get_deployment(self.namespace, self.deployment))
-        except (KubeError, ValueError, KeyError) as exc:  # keep the last answer while the API misbehaves
-            message = getattr(exc, "message", str(exc))
-            if message != self.last_error:
-                print(f"dits-sim: reading the deployed image: {message}", file=sys.stderr, flush=True)
-            self.last_error = message
-            return
-        self.last_error = None
-        if image:
-            self._image = image
-
-    def start(self) -> KubeImageSource:
-        self.refresh()
-        self._thread = threading.Thread(target=self._loop, name="dits-sim-kube-image", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self.interval):
-            self.refresh()
 
 
 # --- logs -----------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""A Dits server that has exhausted PostgreSQL's connections, played by one process.
+"""A Dits server holding PostgreSQL connections and locks, played by one process: the
+db-exhaustion fault (most of the connections) and the lock-contention fault (one row lock
+and its queue; `--release-when-done`, so ending the holder drains everything).
 
 Run as `python -m ditsops.sandbox.load --dsn-file FILE ...` (the DSN is read from a 0600
 file and the file removed, so the password never shows in `ps`). Every connection says
@@ -6,9 +8,10 @@ file and the file removed, so the password never shows in `ps`). Every connectio
 
 - idle in transaction: BEGIN; a read; then nothing (the classic leaked transaction)
 - sleeping: `SELECT pg_sleep(3600)`, an hour-long query
-- lock holder: `SELECT ... FOR UPDATE` on a row of `dits_sandbox_locks`, then idle in
-  transaction while keeping the row lock
-- lock waiters: an UPDATE of that row, blocked on the holder (wait_event_type = Lock)
+- lock holder: `SELECT ... FOR UPDATE` on a row of `dits_sandbox_locks` (`--lock-row`),
+  then idle in transaction while keeping the row lock
+- lock waiters: an UPDATE of that row, blocked on the holder (wait_event_type = Lock);
+  with `--release-when-done` a waiter disconnects once its UPDATE went through
 - idle: connected, doing nothing
 
 A connection the server terminates is never reopened, so terminating backends visibly
@@ -47,6 +50,8 @@ class LoadPlan:
     lock_waiters: int
     idle: int
     lock_holders: int = 1
+    lock_row: int = 1  # the row of LOCK_TABLE the holder locks and the waiters update
+    release_when_done: bool = False  # waiters disconnect once they got the lock
 
     @property
     def total(self) -> int:
@@ -64,7 +69,21 @@ class LoadPlan:
             "--sleeping", str(self.sleeping),
             "--lock-waiters", str(self.lock_waiters),
             "--idle", str(self.idle),
+            "--lock-row", str(self.lock_row),
+            *(["--release-when-done"] if self.release_when_done else []),
         ]
+
+
+def lock_queue_plan(waiters: int = 6, row: int = 2) -> LoadPlan:
+    """The lock-contention fault: one holder idle in transaction and `waiters` sessions queued
+    behind it on their own row (so it never meets db-exhaustion's), each leaving once served."""
+    return LoadPlan(idle_in_transaction=0, sleeping=0, lock_waiters=waiters, idle=0, lock_row=row,
+                    release_when_done=True)
+
+
+def row_query_pattern(row: int) -> str:
+    """A LIKE pattern matching the holder's and the waiters' statements on `row`."""
+    return f"%{LOCK_TABLE}%WHERE id = {int(row)}%"
 
 
 def plan_load(max_connections: int, superuser_reserved: int = 3) -> LoadPlan:
@@ -138,8 +157,8 @@ class ConnectionLoad:
                 f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (id integer PRIMARY KEY, note text)"
             )
             conn.execute(
-                f"INSERT INTO {LOCK_TABLE} (id, note) VALUES (1, 'repository metadata') "
-                "ON CONFLICT (id) DO NOTHING"
+                f"INSERT INTO {LOCK_TABLE} (id, note) VALUES ({int(self.plan.lock_row)}, "
+                "'repository metadata') ON CONFLICT (id) DO NOTHING"
             )
 
     def _spawn(self, role: str, ready: threading.Event) -> None:
@@ -167,6 +186,9 @@ class ConnectionLoad:
             return
         try:
             self._play(role, conn, ready)
+            if role == "lock-waiter" and self.plan.release_when_done:
+                log.info("%s: got the lock and updated the row; disconnecting", role)
+                return
             self._wait_until_closed(conn)
         except psycopg.Error as exc:
             if not self.stopping.is_set():
@@ -182,12 +204,12 @@ class ConnectionLoad:
         if role == "idle-in-transaction":
             conn.execute(f"SELECT id, note FROM {LOCK_TABLE} WHERE id = 1")
         elif role == "lock-holder":
-            conn.execute(f"SELECT id, note FROM {LOCK_TABLE} WHERE id = 1 FOR UPDATE")
+            conn.execute(f"SELECT id, note FROM {LOCK_TABLE} WHERE id = {int(self.plan.lock_row)} FOR UPDATE")
             ready.set()
         elif role == "sleeping":
             self._run_long(conn, "SELECT pg_sleep(3600)")
         elif role == "lock-waiter":
-            self._run_long(conn, f"UPDATE {LOCK_TABLE} SET note = 'dits-server' WHERE id = 1")
+            self._run_long(conn, f"UPDATE {LOCK_TABLE} SET note = 'dits-server' WHERE id = {int(self.plan.lock_row)}")
         else:
             conn.execute("SELECT 1")
 
@@ -249,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sleeping", type=int, default=18)
     parser.add_argument("--lock-waiters", type=int, default=3)
     parser.add_argument("--idle", type=int, default=6)
+    parser.add_argument("--lock-row", type=int, default=1)
+    parser.add_argument("--release-when-done", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(threadName)s %(message)s"
@@ -258,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         sleeping=args.sleeping,
         lock_waiters=args.lock_waiters,
         idle=args.idle,
+        lock_row=args.lock_row,
+        release_when_done=args.release_when_done,
     )
     load = ConnectionLoad(read_dsn_file(args.dsn_file), plan)
 

@@ -1,7 +1,10 @@
 """The Dits simulator's faults and the control file that switches them on and off.
 
-Control mechanism: a small JSON file, `{"faults": ["error-spike", "latency"]}`, that the
-simulator re-reads on every tick (4 times a second). A file rather than an HTTP endpoint
+Control mechanism: a small JSON file, `{"faults": ["error-spike", "latency"],
+"requested_at": {"error-spike": 1712000000.5, ...}}`, that the simulator re-reads on every
+tick (4 times a second). `requested_at` (Unix time) tells one request from the next: a fault
+that a fix ended (simfixes.py) stays listed until cleared, and injecting it again, even as
+a remove and re-add between two ticks, gives it a new time, which arms it again. A file rather than an HTTP endpoint
 because the service-down fault closes the simulator's listener, and the switch must
 still work while nothing answers on the port. Writers replace the file atomically
 (write a temporary file, then rename) so the simulator never reads half a document; a
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from ditsops.core.errors import UsageError
@@ -37,12 +41,12 @@ FAULTS: tuple[str, ...] = tuple(FAULT_ALERTS)
 FAULT_DESCRIPTIONS: dict[str, str] = {
     "error-spike": "about 15% of API requests fail with 500",
     "service-down": "the server stops listening, so Prometheus marks it down (up == 0)",
-    "db-exhaustion": "the database pool runs at 48 of 50 connections",
+    "db-exhaustion": "the database pool runs at 94-98% of its connections",
     "latency": "a fifth of API requests take 5-10 s (p99 over 5 s)",
     "disk-low": "the /data volume has 6% free",
     "memory-high": "the node's memory is 95% used",
     "gc-stalled": "garbage collection last ran two days ago",
-    "lock-contention": "about 40 lock contentions a second",
+    "lock-contention": "a session holds a row lock six others wait for: about 40 lock contentions a second",
     "traffic-spike": "request rate ten times normal",
     "large-upload": "a 150 GB upload is in progress",
 }
@@ -56,27 +60,45 @@ def check_fault_name(name: str) -> str:
 
 def read_faults(path: Path) -> frozenset[str]:
     """Active faults in the control file; no file means none. Raises ValueError on a bad document."""
+    return frozenset(read_requests(path))
+
+
+def read_requests(path: Path) -> dict[str, float]:
+    """fault -> when it was requested (Unix time; 0.0 when the file does not say)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return frozenset()
+        return {}
     document = json.loads(text) if text.strip() else {}
     if not isinstance(document, dict):
         raise ValueError("the control file must hold a JSON object")
     faults = document.get("faults", [])
     if not isinstance(faults, list) or not all(isinstance(item, str) for item in faults):
         raise ValueError('"faults" must be a list of fault names')
-    return frozenset(faults)
+    times = document.get("requested_at") or {}
+    if not isinstance(times, dict):
+        raise ValueError('"requested_at" must map fault names to times')
+    requests = {}
+    for name in faults:
+        when = times.get(name, 0.0)
+        requests[name] = float(when) if isinstance(when, (int, float)) and not isinstance(when, bool) else 0.0
+    return requests
 
 
-def write_faults(path: Path, faults: frozenset[str] | set[str] | list[str]) -> None:
-    """Replace the control file atomically with exactly these (validated) faults."""
+def write_faults(path: Path, faults: frozenset[str] | set[str] | list[str] | dict[str, float]) -> None:
+    """Replace the control file atomically with exactly these (validated) faults.
+
+    A mapping gives each fault's request time; names without one are requested now.
+    """
+    times = dict(faults) if isinstance(faults, dict) else {}
+    now = time.time()
     names = sorted({check_fault_name(name) for name in faults})
+    document = {"faults": names, "requested_at": {name: times.get(name) or now for name in names}}
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=".faults-", suffix=".json", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump({"faults": names}, stream)
+            json.dump(document, stream)
             stream.write("\n")
         os.replace(temporary, path)
     except BaseException:
@@ -85,12 +107,13 @@ def write_faults(path: Path, faults: frozenset[str] | set[str] | list[str]) -> N
 
 
 def set_fault(path: Path, name: str, active: bool = True) -> frozenset[str]:
-    """Switch one fault on (or off) and leave the others as they are; returns the new set."""
-    current = set(read_faults(path)) & set(FAULTS)
+    """Switch one fault on (requested now, so a fault a fix had ended is armed again) or off,
+    and leave the others as they are; returns the new set."""
+    current = {key: value for key, value in read_requests(path).items() if key in FAULTS}
     if active:
-        current.add(check_fault_name(name))
+        current[check_fault_name(name)] = time.time()
     else:
-        current.discard(check_fault_name(name))
+        current.pop(check_fault_name(name), None)
     write_faults(path, current)
     return frozenset(current)
 

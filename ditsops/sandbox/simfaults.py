@@ -1,7 +1,9 @@
 """Faults played by the Dits simulator and by the sandbox Kubernetes API.
 
 - The simulator's own faults (error-spike, latency, service-down, ...) are switched in its
-  JSON control file (simcontrol.py); inject returns once the simulator applies it.
+  JSON control file (simcontrol.py); inject returns once the simulator applies it. A fix
+  (restart, scale-out, GC job: simfixes.py) ends one while it stays requested; the
+  simulator then lists it as healed, and `still_active` says it ended.
 - `bad-deploy` ships dits-server 1.5.0 through the Kubernetes API exactly as
   `kubectl set image` + `kubectl annotate` would, and waits for the rollout. The simulator
   reads the deployed image, fails requests while 1.5.0 runs and writes ERROR lines into
@@ -103,11 +105,17 @@ def control_fault(name: str) -> tuple[Callable[[SandboxState], ActiveFault], Cal
                                    f"fault {name} cleared")
 
     def still_active(state: SandboxState, fault: ActiveFault) -> bool:
+        """Requested and not ended by a fix (the simulator lists those as healed). A simulator
+        that does not answer is taken at its word: service-down closes its port on purpose."""
         control_file = Path(fault.details.get("control_file") or "")
         try:
-            return fault.is_alive() and name in simcontrol.read_faults(control_file)
+            if not (fault.is_alive() and name in simcontrol.read_faults(control_file)):
+                return False
         except (OSError, ValueError):
             return False
+        component = state.component(SIMULATOR)
+        document = simulator_faults(component) if component is not None else None
+        return document is None or name not in (document.get("healed") or [])
 
     return inject, clear, still_active
 

@@ -63,16 +63,26 @@ def check_database(dsn: str | None) -> HealthCheck:
     return HealthCheck("database", "healthy", round((time.monotonic() - started) * 1000), None)
 
 
-def database_usage(dsn: str) -> float | None:
-    """Share of PostgreSQL's max_connections held by client backends; None when unknown.
+@dataclass(frozen=True)
+class DatabaseState:
+    """What the simulator's look at PostgreSQL found."""
 
-    A server refusing with too_many_connections counts as 1.0: it is exhausted.
+    usage: float  # share of max_connections held by client backends
+    lock_waiters: int | None  # client sessions waiting on a lock (None: could not ask)
+
+
+def database_state(dsn: str) -> DatabaseState | None:
+    """Connection usage and lock waiters of the PostgreSQL behind `dsn`; None when unknown.
+
+    A server refusing with too_many_connections counts as fully used: it is exhausted.
     """
     import psycopg
 
     query = (
         "SELECT count(*) FILTER (WHERE backend_type = 'client backend'),"
-        " current_setting('max_connections')::int FROM pg_stat_activity"
+        " current_setting('max_connections')::int,"
+        " count(*) FILTER (WHERE backend_type = 'client backend' AND wait_event_type = 'Lock')"
+        " FROM pg_stat_activity"
     )
     try:
         with psycopg.connect(
@@ -81,12 +91,13 @@ def database_usage(dsn: str) -> float | None:
             row = connection.execute(query).fetchone()
     except psycopg.Error as exc:
         # Connection failures carry no SQLSTATE in every libpq version; the text is stable.
-        if getattr(exc, "sqlstate", None) == "53300" or any(t in str(exc) for t in ("too many clients", "too many connections")):
-            return 1.0
+        refused = ("too many clients", "too many connections")
+        if getattr(exc, "sqlstate", None) == "53300" or any(text in str(exc) for text in refused):
+            return DatabaseState(usage=1.0, lock_waiters=None)
         return None
     if row is None or not row[1]:
         return None
-    return row[0] / row[1]
+    return DatabaseState(usage=row[0] / row[1], lock_waiters=int(row[2]))
 
 
 def simulated_check(name: str, rng: random.Random) -> HealthCheck:

@@ -28,7 +28,8 @@ BASE_ERROR_SHARE = 0.004  # a trickle of 500s on API routes
 SPIKE_ERROR_SHARE = 0.15  # HighErrorRate fires over 5%
 SLOW_SHARE = 0.2  # under the latency fault; p99 lands in the (5, 10] bucket
 CHUNK_BYTES = 2.5 * 2**20
-DB_POOL_MAX = 50
+DB_POOL_MAX = 50  # without DATABASE_POOL_SIZE; the pool gauges below are drawn for this size
+EXHAUSTED_SHARES = (0.94, 0.96, 0.98)  # of the pool, under db-exhaustion
 GC_PERIOD_SECONDS = 90.0  # short, so the GC counters visibly move in the sandbox
 TWO_DAYS = 2 * 86400.0
 HISTORY_SECONDS = 3 * 86400.0  # counters start as if the server had run for three days
@@ -100,6 +101,8 @@ class DitsModel:
         self.rng = rng or random.Random()
         self.now = now
         self.faults: frozenset[str] = frozenset()
+        self.pool_max = DB_POOL_MAX  # the server's DATABASE_POOL_SIZE (set_pool_max)
+        self.exhausted_pool: int | None = None  # the pool's size when db-exhaustion began
         base = BASE_REQUESTS_PER_SECOND * HISTORY_SECONDS
         self.requests: dict[tuple[str, str, str], float] = {}
         self.durations: dict[tuple[str, str], Histogram] = {}
@@ -179,7 +182,16 @@ class DitsModel:
             self.disk_free_share.move(dt)
             self.mem_available_share.move(dt)
 
+    def set_pool_max(self, size: int) -> None:
+        """The pool size the server runs with (its DATABASE_POOL_SIZE)."""
+        with self._lock:
+            self.pool_max = max(1, int(size))
+
     def _apply_fault_edges(self, now: float, faults: frozenset[str]) -> None:
+        if "db-exhaustion" in faults and self.exhausted_pool is None:
+            self.exhausted_pool = self.pool_max  # what the hung sessions hold: a bigger pool has room
+        elif "db-exhaustion" not in faults:
+            self.exhausted_pool = None
         if "gc-stalled" in faults and self.gc_stalled_since is None:
             self.gc_stalled_since = now
         elif "gc-stalled" not in faults and self.gc_stalled_since is not None:
@@ -239,14 +251,18 @@ class DitsModel:
         self.gc_last_run = now
 
     def _db_connections(self, faults: frozenset[str]) -> tuple[float, float]:
-        """(active, idle) of the pool of DB_POOL_MAX connections."""
+        """(active, idle) of the pool of `pool_max` connections (the numbers are drawn for
+        DB_POOL_MAX and scaled, so every share of the pool stays what it was)."""
         if "db-exhaustion" in faults:
-            active = float(self.rng.choice((47, 48, 49)))  # 94-98% of max
-            return active, DB_POOL_MAX - active
+            # 94-98% of the pool the exhaustion began with: raising the pool size lowers the share.
+            held = round(self.rng.choice(EXHAUSTED_SHARES) * (self.exhausted_pool or self.pool_max))
+            active = float(min(self.pool_max, held))
+            return active, self.pool_max - active
         traffic = self.request_rate(self.now, faults) / BASE_REQUESTS_PER_SECOND
+        scale = self.pool_max / DB_POOL_MAX
         # A spike adds connections sub-linearly: 10x traffic stays near 80% of max.
-        active = float(min(40, round(self.db_active.value * math.sqrt(traffic))))
-        return active, max(2.0, 20.0 - active)
+        active = min(40, round(self.db_active.value * math.sqrt(traffic)))
+        return float(round(active * scale)), float(round(max(2, 20 - active) * scale))
 
     # ------------------------------------------------------------------ derived gauges
 
@@ -306,7 +322,7 @@ class DitsModel:
         out.counter("dits_lock_contentions_total", "Lock contention events", [(None, self.lock_contentions)])
         out.gauge("dits_db_connections_active", "Active database connections", [(None, self.db_active_now)])
         out.gauge("dits_db_connections_idle", "Idle database connections in the pool", [(None, self.db_idle_now)])
-        out.gauge("dits_db_connections_max", "Maximum size of the database connection pool", [(None, DB_POOL_MAX)])
+        out.gauge("dits_db_connections_max", "Maximum size of the database connection pool", [(None, self.pool_max)])
         out.histogram("dits_db_query_duration_seconds", "Database query duration", [(None, self.db_query)])
         out.counter("dits_gc_runs_total", "Total GC runs", [(None, self.gc_runs)])
         out.counter("dits_gc_chunks_deleted_total", "Chunks deleted by GC", [(None, self.gc_chunks_deleted)])

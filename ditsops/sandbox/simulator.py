@@ -10,20 +10,25 @@ Serves on 127.0.0.1 (stdlib ThreadingHTTPServer):
     GET /health/ready    200 when the database answers SELECT 1, else 503
     GET /sandbox/faults  the faults in effect, as JSON (read-only; see simcontrol.py)
 
-Faults come from the JSON control file (simcontrol.py), re-read every tick. The DSN is
+Faults come from the JSON control file (simcontrol.py), re-read every tick; a requested
+fault stops being applied once the fix a production engineer would apply has happened
+(simfixes.py: a restart, a scale-out, a GC job, the lock holder terminated), and
+/sandbox/faults lists it as healed until it is cleared or requested again. The DSN is
 read from an environment variable (--dsn-env, default DITS_SIM_DSN), never from the
 command line, where any local user could read the password in the process list.
 
 The deployed image comes from an `ImageSource`: `--image` (a `StaticImage`), or with
-`--kube-url` the dits-server Deployment in the sandbox Kubernetes API (kubesource.py's
-`KubeImageSource`, which also writes the server's log lines into its pods). Whenever
+`--kube-url` the dits-server Deployment in the sandbox Kubernetes API (kubefacts.py's
+`KubeDeploymentSource`, which also tells restarts, ready replicas, DATABASE_POOL_SIZE and
+dits-gc's Jobs; a `KubeLogWriter` writes the server's log lines into its pods). Whenever
 `image_is_bad(image)` says so (the release the bad-deploy fault ships), the simulator
 behaves as if the error-spike fault were on, and rolling back to a good image ends it.
 
 With a DSN, the simulator also counts PostgreSQL's client connections every 2 s: above
 90% of max_connections (or when PostgreSQL refuses with "too many clients") its pool
 gauges show exhaustion as if db-exhaustion were on, so a real connection hog fires
-DatabaseConnectionsExhausted and terminating the hog's backends resolves it.
+DatabaseConnectionsExhausted and terminating the hog's backends resolves it. The same look
+counts sessions waiting on a lock, which is what plays lock-contention with a DSN.
 """
 
 from __future__ import annotations
@@ -43,10 +48,12 @@ from pathlib import Path
 from typing import Protocol
 
 from ditsops.core.errors import DitsopsError
-from ditsops.sandbox import kubesource, simcontrol
+from ditsops.sandbox import kubefacts, kubesource, simcontrol
+from ditsops.sandbox.kubefacts import DeploymentFacts
 from ditsops.sandbox.metrics import CONTENT_TYPE
-from ditsops.sandbox.simhealth import check_database, database_usage, health_status
-from ditsops.sandbox.simmodel import DitsModel
+from ditsops.sandbox.simfixes import FixTracker
+from ditsops.sandbox.simhealth import check_database, database_state, health_status
+from ditsops.sandbox.simmodel import DB_POOL_MAX, DitsModel
 
 DEFAULT_IMAGE = "registry.example.com/dits/dits-server:1.4.2"
 DEFAULT_DSN_ENV = "DITS_SIM_DSN"
@@ -55,10 +62,12 @@ TICK_SECONDS = 0.25
 # max_connections the server's own pool starves too, which plays the db-exhaustion fault.
 DATABASE_POLL_SECONDS = 2.0
 DATABASE_EXHAUSTED_SHARE = 0.9
+POOL_SIZE_ENV = "DATABASE_POOL_SIZE"  # in the dits-server Deployment's env: the pool's size
 
 
 class ImageSource(Protocol):
-    """Where the simulator learns which dits-server image is deployed."""
+    """Where the simulator learns which dits-server image is deployed (a source may also
+    have `facts() -> DeploymentFacts`: restarts, replicas, env, GC jobs)."""
 
     def current_image(self) -> str | None: ...
 
@@ -69,6 +78,19 @@ class StaticImage:
 
     def current_image(self) -> str | None:
         return self.image
+
+    def facts(self) -> DeploymentFacts:
+        return DeploymentFacts(image=self.image)
+
+
+def pool_size(env: dict[str, str] | object) -> int:
+    """DATABASE_POOL_SIZE from the server's env; DB_POOL_MAX when absent or not a positive number."""
+    value = env.get(POOL_SIZE_ENV) if isinstance(env, dict) else None
+    try:
+        size = int(str(value).strip()) if value is not None else DB_POOL_MAX
+    except ValueError:
+        return DB_POOL_MAX
+    return size if size > 0 else DB_POOL_MAX
 
 
 def image_is_bad(image: str | None) -> bool:
@@ -109,18 +131,22 @@ class Simulator:
         self.started_at = time.time()
         self.model = DitsModel(self.started_at, random.Random(self.rng.random()))
         self.faults: frozenset[str] = frozenset()  # requested in the control file
+        self.requests: dict[str, float] = {}  # the same, with the time of each request
         self.applied_faults: frozenset[str] = frozenset()  # in effect since the last tick
-        self.image: str | None = self.image_source.current_image()
+        self.fixes = FixTracker(watches_database=bool(config.dsn))
+        self.facts: DeploymentFacts = self._facts()
+        self.image: str | None = self.facts.image
         self._server: ThreadingHTTPServer | None = None
         self._stopping = threading.Event()
         self._ticker: threading.Thread | None = None
         self._warned: set[str] = set()
         self.database_usage: float | None = None  # share of PostgreSQL's max_connections in use
+        self.lock_waiters: int | None = None  # PostgreSQL sessions waiting on a lock
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         self.tick()
-        if self._server is None and "service-down" not in self.faults:
+        if self._server is None and "service-down" not in self.applied_faults:
             raise DitsopsError(f"the simulator could not listen on {self.config.host}:{self.config.port}")
         self._ticker = threading.Thread(target=self._tick_loop, name="dits-sim-tick", daemon=True)
         self._ticker.start()
@@ -143,44 +169,56 @@ class Simulator:
     def _watch_database(self) -> None:
         assert self.config.dsn
         while not self._stopping.is_set():
-            self.database_usage = database_usage(self.config.dsn)
+            state = database_state(self.config.dsn)
+            self.database_usage = state.usage if state else None
+            if state is None or state.lock_waiters is not None:  # "too many clients" does not say
+                self.lock_waiters = state.lock_waiters if state else None
             self._stopping.wait(DATABASE_POLL_SECONDS)
 
     def tick(self) -> None:
-        """Re-read the faults and the deployed image, advance the model, open or close the port."""
-        self.faults = self._read_faults()
-        self.image = self.image_source.current_image()
-        effective = self.effective_faults()
-        self.model.advance(time.time(), effective)
+        """Re-read the faults and the deployment, advance the model, open or close the port."""
+        now = time.time()
+        self.requests = self._read_requests()
+        self.faults = frozenset(self.requests)
+        self.facts = self._facts()
+        self.image = self.facts.image
+        effective = self.effective_faults(now)
+        self.model.set_pool_max(pool_size(dict(self.facts.env)))
+        self.model.advance(now, effective)
         self.applied_faults = effective
         if "service-down" in effective:
             self._close_listener()
         elif self._server is None:
             self._open_listener()
 
-    def effective_faults(self) -> frozenset[str]:
-        """The control file's faults, plus error-spike while a bad image is deployed and
-        db-exhaustion while the real PostgreSQL is nearly out of connections."""
-        faults = set(self.faults)
+    def effective_faults(self, now: float | None = None) -> frozenset[str]:
+        """The control file's faults that no fix has ended, plus error-spike while a bad image
+        is deployed and db-exhaustion while the real PostgreSQL is nearly out of connections."""
+        applied = self.fixes.update(self.requests, self.facts, self.lock_waiters, now or time.time())
+        faults = set(applied)
         if self.is_bad(self.image):
             faults.add("error-spike")
         if self.database_usage is not None and self.database_usage > DATABASE_EXHAUSTED_SHARE:
             faults.add("db-exhaustion")
         return frozenset(faults)
 
-    def _read_faults(self) -> frozenset[str]:
+    def _read_requests(self) -> dict[str, float]:
         path = self.config.control_file
         if path is None:
-            return frozenset()
+            return {}
         try:
-            requested = simcontrol.read_faults(path)
+            requested = simcontrol.read_requests(path)
         except (OSError, ValueError) as exc:  # keep the last good set while a writer misbehaves
             self._warn(f"cannot read control file {path}: {exc}")
-            return self.faults
-        unknown = requested - set(simcontrol.FAULTS)
+            return self.requests
+        unknown = set(requested) - set(simcontrol.FAULTS)
         if unknown:
             self._warn(f"ignoring unknown faults in {path}: {', '.join(sorted(unknown))}")
-        return requested & frozenset(simcontrol.FAULTS)
+        return {name: when for name, when in requested.items() if name in simcontrol.FAULTS}
+
+    def _facts(self) -> DeploymentFacts:
+        facts = getattr(self.image_source, "facts", None)
+        return facts() if callable(facts) else DeploymentFacts(image=self.image_source.current_image())
 
     def _warn(self, message: str) -> None:
         if message not in self._warned:  # once each: the tick runs four times a second
@@ -214,13 +252,29 @@ class Simulator:
         return time.time() - self.started_at
 
     def faults_document(self) -> dict[str, object]:
+        facts = self.facts
         return {
             "faults": sorted(self.applied_faults),
             "requested": sorted(self.faults),
+            "requested_at": dict(sorted(self.requests.items())),
+            "healed": sorted(self.fixes.healed),  # requested, but ended by a fix (restart, scale-out, ...)
             "control_file": str(self.config.control_file) if self.config.control_file else None,
             "image": self.image,
             "image_bad": self.is_bad(self.image),
             "database_usage": self.database_usage,
+            "lock_waiters": self.lock_waiters,
+            "deployment": {
+                "live": facts.live,
+                "template_hash": facts.template_hash,
+                "template_changes": facts.template_changes,
+                "restarted_at": facts.restarted_at,
+                "rolled_out": facts.rolled_out,
+                "replicas": facts.replicas,
+                "ready_replicas": facts.ready_replicas,
+                "pool_size": self.model.pool_max,
+                "gc_jobs": [job.name for job in facts.gc_jobs],
+                "jobs_api": facts.jobs_api,
+            },
         }
 
 
@@ -282,8 +336,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="the dits-server image to report as deployed")
     parser.add_argument(
         "--kube-url",
-        help="read the deployed image from this Kubernetes API's dits-server Deployment (instead of --image) "
-        "and write the server's log lines into its pods",
+        help="read the deployed image, restarts, replicas and env from this Kubernetes API's dits-server "
+        "Deployment (instead of --image), watch dits-gc's Jobs, and write the server's log lines into its pods",
     )
     parser.add_argument("--kube-namespace", default=kubesource.NAMESPACE, help="namespace of the Deployment")
     parser.add_argument("--kube-deployment", default=kubesource.DEPLOYMENT, help="name of the Deployment")
@@ -304,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     image_source: ImageSource = StaticImage(args.image)
     if args.kube_url:
-        image_source = kubesource.KubeImageSource(
+        image_source = kubefacts.KubeDeploymentSource(
             args.kube_url, args.kube_namespace, args.kube_deployment, fallback=args.image
         ).start()
     simulator = Simulator(config, image_source=image_source)
