@@ -175,8 +175,8 @@ LOSES_CONNECTION = """
     title: Lose the connection
     steps:
       - id: suicide
-        title: This session is terminated mid-run
-        sql: SELECT pg_terminate_backend(pg_backend_pid())
+        title: This session is terminated mid-run (by the test, from outside)
+        sql: SELECT pg_sleep(0.9) AS slept, 'ditsops-test-lose-me' AS marker
       - id: after
         title: The next step reconnects
         sql: SELECT 1 AS one
@@ -187,9 +187,35 @@ LOSES_CONNECTION = """
 """
 
 
-def test_lost_connection_and_statement_timeout_are_one_line_step_errors(env, tmp_path):
+def _terminate_when_seen(dsn: str, marker: str, stop) -> None:
+    """Another session terminates the ditsops backend while it runs the marked query
+    (a diagnostic may not call pg_terminate_backend itself)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            hit = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ditsops'"
+                " AND state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()",
+                (f"%{marker}%",),
+            ).fetchall()
+            if hit:
+                return
+            stop.wait(0.01)
+
+
+def test_lost_connection_and_statement_timeout_are_one_line_step_errors(env, pg_dsn, tmp_path):
+    import threading
+
     path = write_runbook(tmp_path, LOSES_CONNECTION)
-    done = run_cli("runbook", str(path), "--output", "json", env={**env, "DITSOPS_STATEMENT_TIMEOUT": "1s"})
+    stop = threading.Event()
+    killer = threading.Thread(target=_terminate_when_seen, args=(pg_dsn, "ditsops-test-lose-me", stop), daemon=True)
+    killer.start()
+    try:
+        done = run_cli("runbook", str(path), "--output", "json", env={**env, "DITSOPS_STATEMENT_TIMEOUT": "1s"})
+    finally:
+        stop.set()
+        killer.join(timeout=10)
     assert done.returncode == 4, done.stdout + done.stderr
     steps = {s["id"]: s for s in json.loads(done.stdout)["steps"]}
     assert steps["suicide"]["status"] == "error"

@@ -87,7 +87,7 @@ def run_command(
     from ditsops.core.loader import resolve_params
     from ditsops.core.record import RunRecord
     from ditsops.core.target import header
-    from ditsops.render.runbook import ConsoleInteraction, JsonInteraction
+    from ditsops.render.runbook import ConsoleInteraction, JsonInteraction, file_line
 
     state = app_state(ctx)
     fmt = state.output_format(output)
@@ -115,6 +115,10 @@ def run_command(
         else ConsoleInteraction(consoles.out, full=full, mode=mode)
     )
     targets = [step_kinds.kind_of(s.kind).target for s in runbook.steps]
+    target = header(settings, targets)
+    shadows = catalog.shadowed(runbook.source)
+    if shadows:  # an own runbook hides the shipped one of that name: say which file runs
+        target.insert(0, file_line(runbook.source, shadows))
     record = RunRecord.create(runbook.name, settings.secrets())
     outcome = run_runbook(
         runbook,
@@ -131,7 +135,7 @@ def run_command(
             ignore_lease=state.ignore_lease,
         ),
         record,
-        header(settings, targets),
+        target,
     )
     raise typer.Exit(outcome.exit_code)
 
@@ -196,9 +200,15 @@ def list_command(ctx: typer.Context, output: OutputOption = None) -> None:
                     "severity": e.runbook.severity,
                     "steps": len(e.runbook.steps),
                     "path": str(e.path),
+                    "shadows": str(e.shadows) if e.shadows else None,
                 }
                 if e.runbook
-                else {"name": e.path.stem, "path": str(e.path), "problems": list(e.problems)}
+                else {
+                    "name": e.path.stem,
+                    "path": str(e.path),
+                    "problems": list(e.problems),
+                    "shadows": str(e.shadows) if e.shadows else None,
+                }
                 for e in entries
             ],
         )
@@ -215,10 +225,11 @@ def show_command(
 
     Example: ditsops runbook show db-connections-exhausted
     """
-    from ditsops.core.catalog import find
+    from ditsops.core.catalog import find, shadowed
     from ditsops.render.runbook import render_runbook_show
 
-    render_runbook_show(app_state(ctx).consoles.out, find(name))
+    runbook = find(name)
+    render_runbook_show(app_state(ctx).consoles.out, runbook, shadowed(runbook.source))
 
 
 @app.command("lint")

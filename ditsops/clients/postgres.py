@@ -1,20 +1,27 @@
 """PostgreSQL through psycopg 3, with every library error translated at this boundary.
 
-Diagnostics run in READ ONLY transactions; the session has statement_timeout and
-lock_timeout set so a diagnostic can never queue behind a lock or run away, and it is
-visible to the DBA as application_name=ditsops.
+Diagnostics cannot change anything: each is checked by ditsops.core.sqlguard before it is
+sent (one SELECT/WITH/VALUES/SHOW/TABLE/EXPLAIN statement, no side-effecting function;
+refused with nothing sent otherwise), sent through the extended protocol as a prepared
+statement (a second statement after a `;` is a server error, never run), inside a READ
+ONLY transaction that is rolled back, never committed. The session has
+statement_timeout and lock_timeout set so a diagnostic can never queue behind a lock or
+run away, standard_conforming_strings on (the guard reads literals as the server does),
+and it is visible to the DBA as application_name=ditsops.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ditsops import sql
 from ditsops.core.durations import parse_duration
-from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
+from ditsops.core.errors import ConfigError, DitsopsError, TargetError, TargetUnreachable
 from ditsops.core.secrets import redact_text
+from ditsops.core.sqlguard import check as check_diagnostic
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
@@ -74,6 +81,25 @@ def describe_target(settings: Settings) -> DbTarget:
     )
 
 
+class UnsafeDiagnostic(DitsopsError):
+    """A diagnostic that could change something; refused before anything was sent."""
+
+
+def guard(query: str) -> None:
+    """Refuse SQL that is not a read-only diagnostic (see ditsops.core.sqlguard)."""
+    problems = _problems(query)
+    if problems:
+        raise UnsafeDiagnostic(
+            "refused to send the diagnostic, nothing was sent: " + "; ".join(map(str, problems)),
+            hint="a diagnostic is one read-only statement; changes are action steps (README, Safety rules)",
+        )
+
+
+@lru_cache(maxsize=256)
+def _problems(query: str) -> tuple:
+    return tuple(check_diagnostic(query))
+
+
 class PostgresClient:
     def __init__(self, connection: Any, settings: Settings, target: DbTarget) -> None:
         self._conn = connection
@@ -115,7 +141,7 @@ class PostgresClient:
                 settings.dsn,
                 application_name="ditsops",
                 connect_timeout=settings.connect_timeout,
-                options=f"-c statement_timeout={statement} -c lock_timeout={lock}",
+                options=f"-c statement_timeout={statement} -c lock_timeout={lock} -c standard_conforming_strings=on",
                 autocommit=True,
             )
         except psycopg.Error as error:
@@ -135,15 +161,17 @@ class PostgresClient:
         return self._conn.info.backend_pid
 
     def diagnose(self, query: str, params: dict[str, Any] | None = None) -> QueryResult:
-        """Run a query in a READ ONLY transaction."""
+        """Run one read-only statement: guarded, prepared, in a READ ONLY transaction rolled back."""
+        guard(query)
         return self._execute(query, params, read_only=True)
 
     def named(self, name: str, params: dict[str, Any] | None = None) -> QueryResult:
+        """A named read-only diagnostic from ditsops/sql."""
         return self.diagnose(sql.load(name), params)
 
     def act(self, name: str, params: dict[str, Any]) -> QueryResult:
-        """Run a named statement that changes server state (signals backends)."""
-        return self._execute(sql.load(name), params, read_only=False)
+        """Run a named action statement that changes server state (signals backends)."""
+        return self._execute(sql.load_action(name), params, read_only=False)
 
     def _execute(self, query: str, params: dict[str, Any] | None, *, read_only: bool) -> QueryResult:
         import psycopg
@@ -151,10 +179,15 @@ class PostgresClient:
         try:
             with self._lock:
                 self._conn.read_only = read_only
-                with self._conn.transaction(), self._conn.cursor() as cursor:
-                    cursor.execute(query, params or None)
+                with self._conn.transaction() as transaction, self._conn.cursor() as cursor:
+                    # prepare=True: always the extended protocol (Parse/Bind/Execute), even
+                    # without parameters, so `SELECT 1; DROP TABLE t` is "cannot insert
+                    # multiple commands into a prepared statement", not two statements.
+                    cursor.execute(query, params or {}, prepare=True)
                     columns = tuple(c.name for c in cursor.description or ())
                     rows = cursor.fetchall() if cursor.description else []
+                    if read_only:  # a diagnostic has nothing to keep: never commit it
+                        raise psycopg.Rollback(transaction)
             return QueryResult(columns, rows)
         except psycopg.errors.QueryCanceled:
             raise TargetError("PostgreSQL cancelled the query: statement_timeout reached") from None

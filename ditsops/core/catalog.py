@@ -33,20 +33,49 @@ def runbook_files() -> list[Path]:
     return [found[name] for name in sorted(found)]
 
 
+def shadowed(path: Path | str | None) -> Path | None:
+    """The shipped runbook that `path` hides, if `path` is not itself the shipped file but
+    is an own runbook (or any file) with the name of a shipped one: the engineer must see
+    which file runs."""
+    if path is None:
+        return None
+    path = Path(path)
+    for suffix in (".yaml", ".yml"):
+        shipped = shipped_dir() / f"{path.stem}{suffix}"
+        if shipped.is_file():
+            try:
+                same = shipped.resolve() == path.resolve()
+            except OSError:
+                same = False
+            return None if same else shipped
+    return None
+
+
+def display_path(path: Path | str) -> str:
+    """A path as the engineer would type it: under the home directory as ~/..."""
+    path = Path(path)
+    try:
+        return "~/" + str(path.resolve().relative_to(Path.home().resolve()))
+    except (ValueError, RuntimeError, OSError):
+        return str(path)
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
     path: Path
     runbook: Runbook | None
     problems: tuple[str, ...] = ()
+    shadows: Path | None = None  # the shipped runbook this own one hides
 
 
 def catalog() -> list[CatalogEntry]:
     entries = []
     for path in runbook_files():
+        shadows = shadowed(path)
         try:
-            entries.append(CatalogEntry(path, load_runbook(path)))
+            entries.append(CatalogEntry(path, load_runbook(path), shadows=shadows))
         except RunbookError as error:
-            entries.append(CatalogEntry(path, None, tuple(error.problems)))
+            entries.append(CatalogEntry(path, None, tuple(error.problems), shadows=shadows))
     return entries
 
 

@@ -232,7 +232,9 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
         return None
 
     _check_keys(item, STEP_KEYS + (selector,) + kind.fields, problems, where)
-    reader = FieldReader(item, lambda key, msg: problems.add(item.line_of(key), f"{where}: {msg}"), item.key_lines)
+    reader = FieldReader(
+        item, lambda key, msg, line=None: problems.add(line or item.line_of(key), f"{where}: {msg}"), item.key_lines
+    )
     spec = kind.parse(value, reader)
 
     for name in sorted((kind.references(spec) | references_in(item.get("title", ""))) - set(param_specs)):

@@ -20,6 +20,15 @@ from ditsops.render.console import STATUS_MARK, STATUS_STYLE
 from ditsops.render.output import print_json
 from ditsops.render.tables import render_table
 
+SHADOWS = "(shadows the shipped runbook)"
+
+
+def file_line(path, shadows) -> tuple[str, str]:
+    """The header's `file` line: which file runs, and whether it hides a shipped runbook."""
+    from ditsops.core.catalog import display_path
+
+    return ("file", f"{display_path(path)} {SHADOWS}" if shadows else display_path(path))
+
 
 def render_header(console: Console, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
     lines = Text()
@@ -31,6 +40,8 @@ def render_header(console: Console, runbook: Runbook, params: dict[str, Any], ta
         )
     for label, value in target:
         style = "danger" if label == "production" and value == "yes" else ""
+        if label == "file" and value.endswith(SHADOWS):
+            style = "warning"  # an own file runs instead of the shipped runbook of that name
         lines.append(f"{label:<13}", style="muted")
         lines.append(f"{value}\n", style=style)
     if params:
@@ -218,10 +229,22 @@ def render_runbook_list(console: Console, entries) -> None:
         book = entry.runbook
         table.add_row(book.name, book.alert or "", book.severity or "", str(len(book.steps)), book.title)
     console.print(table)
+    _render_shadows(console, entries)
 
 
-def render_runbook_show(console: Console, runbook: Runbook) -> None:
-    render_header(console, runbook, {}, [("file", str(runbook.source))])
+def _render_shadows(console: Console, entries) -> None:
+    """Own runbooks that hide a shipped one of the same name: which file runs instead."""
+    for entry in entries:
+        if entry.shadows:
+            console.print(  # soft_wrap: the path is printed whole, to paste
+                f"[warning]{escape(entry.path.stem)}: {escape(file_line(entry.path, entry.shadows)[1])}[/]",
+                soft_wrap=True,
+                highlight=False,
+            )
+
+
+def render_runbook_show(console: Console, runbook: Runbook, shadows=None) -> None:
+    render_header(console, runbook, {}, [file_line(runbook.source, shadows)])
     if runbook.summary:
         console.print(runbook.summary)
     if runbook.params:

@@ -27,8 +27,16 @@ class FieldReader:
         self._problem = problem
         self.lines = lines
 
-    def problem(self, key: str, message: str) -> None:
-        self._problem(key, message)
+    def problem(self, key: str, message: str, *, line: int | None = None) -> None:
+        """A problem at the key's line, or at `line` of the file when the kind knows better
+        (the line inside a block of SQL where the offending call stands)."""
+        if line:
+            self._problem(key, message, line)  # type: ignore[call-arg]
+        else:
+            self._problem(key, message)
+
+    def line_of(self, key: str) -> int | None:
+        return self.lines.get(key)
 
     def get(self, key: str, kind: type | tuple[type, ...], *, required: bool = False, default: Any = None) -> Any:
         if key not in self.raw:

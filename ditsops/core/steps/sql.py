@@ -8,6 +8,12 @@
 
 Parameters reach the query only as bound parameters: `{{ older_than }}` becomes
 `%(older_than)s`, and a duration arrives as an interval.
+
+A diagnostic cannot change anything (ditsops.core.sqlguard): one SELECT, WITH, VALUES,
+SHOW, TABLE or EXPLAIN statement without functions that have side effects. The loader
+refuses anything else with the file and line of the offending call or statement, and
+the PostgreSQL client checks again before sending. A name reaches only the read-only
+diagnostics in ditsops/sql, never the SQL of an action.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from ditsops import sql as named_sql
 from ditsops.core.model import Step
 from ditsops.core.results import StepResult, Table
+from ditsops.core.sqlguard import check as check_diagnostic
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
 from ditsops.core.template import references, references_in, render_text, resolve, to_bound_sql
@@ -84,6 +91,13 @@ class SqlKind(StepKind):
                 reader.problem("args", "'args' is only for named diagnostics; inline SQL uses {{ param }} directly")
             bound, bound_names = to_bound_sql(text)
             names = tuple(bound_names)
+        for violation in check_diagnostic(bound):
+            where = f"ditsops/sql/{named}.sql line {violation.line}" if named else None
+            reader.problem(
+                "sql",
+                f"not a read-only diagnostic: {violation.message}" + (f" ({where})" if where else ""),
+                line=None if named else _yaml_line(value, reader.line_of("sql"), violation.line),
+            )
         measure = reader.get("value", str)
         if measure is not None and not _VALUE.match(measure.strip()):
             reader.problem(
@@ -116,7 +130,7 @@ class SqlKind(StepKind):
             values.setdefault("limit", 1000)
         else:
             values = {name: ctx.params[name] for name in spec.names}
-        result = database(ctx).diagnose(spec.bound, values or None)
+        result = database(ctx).diagnose(spec.bound, values)  # guarded again there, before sending
         rows = [tuple(_plain(v) for v in row) for row in result.rows]
         value = measure(spec.value, result.columns, rows)
         table = _select(
@@ -133,6 +147,17 @@ class SqlKind(StepKind):
                 "row_count": len(rows),
             },
         )
+
+
+def _yaml_line(value: str, key_line: int | None, sql_line: int) -> int | None:
+    """The file line of a line of the query: a block scalar (`sql: |`) starts on the line
+    after its key and keeps its lines; a one-line or folded value is on the key's line."""
+    if key_line is None:
+        return None
+    if "\n" not in value.strip() and not value.endswith("\n"):  # only block scalars keep a final newline
+        return key_line
+    leading = value[: len(value) - len(value.lstrip())].count("\n")
+    return key_line + leading + sql_line
 
 
 def _select(table: Table, columns: tuple[str, ...]) -> Table:
