@@ -24,10 +24,22 @@ def alerts_command(ctx: typer.Context, output: OutputOption = None) -> None:
 
     state = app_state(ctx)
     views = gather(state.settings())
+    _warn_invalid_runbooks(state.consoles.err)
     if state.output_format(output) == "json":
         print_json(state.consoles.out, [v.to_json() for v in views])
     else:
         render_alerts(state.consoles.out, views)
+
+
+def _warn_invalid_runbooks(err) -> None:
+    """An invalid runbook of one's own is skipped (the others still answer their alerts) and said."""
+    from rich.markup import escape
+
+    from ditsops.core.catalog import catalog
+
+    for entry in catalog():
+        if entry.problems:
+            err.print(f"ditsops: skipped invalid runbook {escape(entry.problems[0])}", soft_wrap=True, highlight=False)
 
 
 silence_app = typer.Typer(

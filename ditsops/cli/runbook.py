@@ -242,15 +242,23 @@ def lint_command(
     Example: ditsops runbook lint my-runbooks/
     """
     from ditsops.core.catalog import runbook_files
+    from ditsops.core.errors import RunbookError
     from ditsops.core.loader import load_runbook
 
     console = app_state(ctx).consoles.out
     files = list(runbook_files())
     for path in paths or []:
         files += sorted([*path.glob("*.yaml"), *path.glob("*.yml")]) if path.is_dir() else [path]
+    problems: list[str] = []
     for path in files:
-        runbook = load_runbook(path)  # the first invalid one stops the lint with all its problems
+        try:
+            runbook = load_runbook(path)
+        except RunbookError as error:  # every file is checked; all problems of all invalid ones, exit 2
+            problems += error.problems
+            continue
         console.print(f"[ok]ok[/] {path} ({len(runbook.steps)} steps)")
+    if problems:
+        raise RunbookError(problems)
 
 
 @app.command("report")

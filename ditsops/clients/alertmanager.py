@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.http import make_client, request, require_url
 from ditsops.clients.prometheus import Alert, parse_time
+from ditsops.clients.shapes import am_alerts, am_silence, am_silence_id, am_silences, json_body
 from ditsops.core.errors import UsageError
 from ditsops.core.secrets import strip_password
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
 
+_AM = "Alertmanager"
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 
 
@@ -80,11 +82,11 @@ class AlertmanagerClient:
         self._http.close()
 
     def _get(self, path: str, **params: Any) -> Any:
-        return request(self._http, "GET", path, "Alertmanager", self._secrets, params=params or None).json()
+        return json_body(request(self._http, "GET", path, "Alertmanager", self._secrets, params=params or None), _AM)
 
     def alerts(self) -> list[Alert]:
         result = []
-        for item in self._get("/api/v2/alerts"):
+        for item in am_alerts(self._get("/api/v2/alerts")):
             status = item.get("status", {})
             silenced, inhibited = tuple(status.get("silencedBy") or ()), tuple(status.get("inhibitedBy") or ())
             state = (
@@ -109,10 +111,10 @@ class AlertmanagerClient:
         return result
 
     def silences(self) -> list[Silence]:
-        return [_silence(item) for item in self._get("/api/v2/silences")]
+        return [_silence(item) for item in am_silences(self._get("/api/v2/silences"))]
 
     def silence(self, silence_id: str) -> Silence:
-        return _silence(self._get(f"/api/v2/silence/{silence_id}"))
+        return _silence(am_silence(self._get(f"/api/v2/silence/{silence_id}")))
 
     def add_silence(self, matchers: list[Matcher], ends: datetime, created_by: str, comment: str) -> str:
         body = {
@@ -123,7 +125,7 @@ class AlertmanagerClient:
             "comment": comment,
         }
         response = request(self._http, "POST", "/api/v2/silences", "Alertmanager", self._secrets, json=body)
-        return response.json()["silenceID"]
+        return am_silence_id(json_body(response, _AM))
 
     def expire_silence(self, silence_id: str) -> None:
         request(self._http, "DELETE", f"/api/v2/silence/{silence_id}", "Alertmanager", self._secrets)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.http import make_client, request, require_url
+from ditsops.clients.shapes import dits_health
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
@@ -69,7 +70,7 @@ class DitsClient:
     def health(self) -> Health:
         full = self.get("/health")
         probes = [full, self.get("/health/live"), self.get("/health/ready")]
-        body = full.body if isinstance(full.body, dict) else {}
+        body = dits_health(full.body) if isinstance(full.body, dict) else {}
         checks = [
             HealthCheck(c.get("name", "?"), c.get("status", "?"), c.get("latency_ms"), c.get("message"))
             for c in body.get("checks", [])

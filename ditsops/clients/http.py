@@ -85,9 +85,19 @@ def request(
     message = redact_text(message, secrets)
     if response.status_code == 401 or response.status_code == 403:
         raise TargetError(f"{what} at {where} refused the credentials: {message}")
-    if response.status_code >= 500 and not envelope_error(response):
+    if response.status_code >= 500 and not _error_envelope(response):
+        # A proxy's 502 page or Alertmanager's {"code": 500, ...} alike: the service is not
+        # answering its API (exit 4). Only Prometheus' own {"status": "error"} is a verdict.
         raise TargetUnreachable(f"{what} at {where} failed: {message}")
     raise TargetError(f"{what} rejected {method} {path}: {message}")
+
+
+def _error_envelope(response: httpx.Response) -> bool:
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(body, dict) and body.get("status") == "error"
 
 
 def envelope_error(response: httpx.Response) -> str | None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.http import auth_headers, basic_auth, make_client, request, require_url, verify
+from ditsops.clients.shapes import json_body, prom_alerts, prom_query, prom_rule_groups
 from ditsops.core.errors import TargetError, TargetUnreachable
 from ditsops.core.secrets import redact_text, strip_password
 
@@ -153,6 +154,8 @@ class PrometheusClient:
             raise TargetUnreachable(
                 f"Prometheus at {self.where} did not answer within {self._settings.http_timeout}s"
             ) from None
+        except (requests.exceptions.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError):
+            pass  # the library could not read the answer: prom_query below says what is wrong with it
         except requests.exceptions.RequestException as error:
             reason = _short(error)
             raise TargetUnreachable(
@@ -160,19 +163,19 @@ class PrometheusClient:
             ) from None
         except PrometheusApiClientException:
             raise self._rejected() from None
-        body = self._body()
-        return parse_result(body.get("data", {}), list(body.get("warnings") or []))
-
-    def _body(self) -> dict[str, Any]:
-        try:
-            return self._last.json() if self._last is not None else {}
-        except ValueError:
-            return {}
+        data, warnings = prom_query(json_body(self._last, "Prometheus"))
+        return parse_result(data, warnings)
 
     def _rejected(self) -> Exception:
-        response, body = self._last, self._body()
+        """A non-200 answer: Prometheus' own error envelope is its verdict (TargetError);
+        anything else (a proxy's 502 page, a list) means Prometheus is not answering (exit 4)."""
+        response = self._last
         status = response.status_code if response is not None else 0
-        if body.get("status") == "error":
+        try:
+            body = response.json() if response is not None else None
+        except (ValueError, RecursionError):
+            body = None
+        if isinstance(body, dict) and body.get("status") == "error":
             message = f"Prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}"
             return TargetError(redact_text(message, self._secrets))
         if status in (401, 403):
@@ -185,7 +188,7 @@ class PrometheusClient:
         return self._http
 
     def alerts(self) -> list[Alert]:
-        body = request(self._client(), "GET", "/api/v1/alerts", "Prometheus", self._secrets).json()
+        response = request(self._client(), "GET", "/api/v1/alerts", "Prometheus", self._secrets)
         return [
             Alert(
                 name=item["labels"].get("alertname", "?"),
@@ -195,14 +198,15 @@ class PrometheusClient:
                 since=parse_time(item.get("activeAt")),
                 value=item.get("value"),
             )
-            for item in body.get("data", {}).get("alerts", [])
+            for item in prom_alerts(json_body(response, "Prometheus"))
         ]
 
     def alert_rules(self) -> list[dict[str, Any]]:
-        body = request(
+        response = request(
             self._client(), "GET", "/api/v1/rules", "Prometheus", self._secrets, params={"type": "alert"}
-        ).json()
-        return [rule for group in body.get("data", {}).get("groups", []) for rule in group.get("rules", [])]
+        )
+        groups = prom_rule_groups(json_body(response, "Prometheus"))
+        return [rule for group in groups for rule in group.get("rules", [])]
 
 
 def _short(error: Exception) -> str:

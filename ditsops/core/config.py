@@ -117,16 +117,39 @@ _TEXT = {
 _KEYS = {item.name for item in fields(Settings)} - {"profile", "sources", "config_path"}
 
 
+MAX_DEPTH = 16  # tables and arrays in a config: profiles.<name>.params is three
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file's TOML, bounded like a runbook: a regular file of at most 1 MiB,
+    nesting at most MAX_DEPTH deep (tomllib recurses per array level)."""
+    from ditsops.core.safefile import FileProblem, read_text
+
     if not path.exists():
         return {}
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as error:
+        text = read_text(path).text
+    except FileProblem as error:
+        raise ConfigError(f"{path}: {error}") from None
+    try:
+        config = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:  # "Invalid value (at line 3, column 7)": no contents quoted
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
+    if _depth(config) > MAX_DEPTH:
+        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    return config
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:

@@ -16,8 +16,13 @@ def parse_duration(text: str) -> timedelta:
     cleaned = str(text).strip()
     if not _DURATION.match(cleaned):
         raise ValueError(f"{text!r} is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)")
+    if len(cleaned) > 64:  # int() of thousands of digits is slow, and no wait lasts that long
+        raise ValueError(f"{cleaned[:20]!r}... is not a duration (too long)")
     seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:  # beyond timedelta's 999999999 days
+        raise ValueError(f"{text!r} is too long a duration") from None
 
 
 def format_duration(value: timedelta | float) -> str:

@@ -13,6 +13,7 @@ from ditsops.core.durations import parse_duration
 from ditsops.core.errors import RunbookError
 from ditsops.core.model import Escalation, Runbook, Step, Threshold
 from ditsops.core.params import TYPES, ParamSpec, convert
+from ditsops.core.safefile import FileProblem, read_text
 from ditsops.core.steps.base import FieldReader
 from ditsops.core.template import malformed, references_in
 from ditsops.core.yamllines import LineDict, YamlSyntaxError, load_yaml
@@ -35,13 +36,27 @@ class _Problems:
 
 
 def load_runbook(path: Path) -> Runbook:
+    """Load a runbook file: a regular file of at most 1 MiB (see core/safefile.py).
+
+    When the file is not the engineer's to read, or was reached through a symlink out of
+    its directory, problems keep their line numbers but quote nothing from the file.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise RunbookError([f"{path}: cannot read: {error.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise RunbookError([f"{path}: not UTF-8 text"]) from None
-    return parse_runbook(text, path)
+        found = read_text(path)
+    except FileProblem as error:
+        raise RunbookError([f"{path}: {error}"]) from None
+    try:
+        return parse_runbook(found.text, path)
+    except RunbookError as error:
+        if not found.withheld:
+            raise
+        raise RunbookError(_withheld(error.problems, path, found.withheld)) from None
+
+
+def _withheld(problems: list[str], path: Path, why: str) -> list[str]:
+    prefix = re.compile(rf"^{re.escape(str(path))}(:\d+)?: ")
+    lines = [m.group(1) or "" for m in map(prefix.match, problems) if m] or [""]
+    return [f"{path}{line}: not a valid runbook (details withheld: {why})" for line in dict.fromkeys(lines)]
 
 
 def parse_runbook(text: str, path: Path) -> Runbook:
@@ -49,7 +64,7 @@ def parse_runbook(text: str, path: Path) -> Runbook:
     try:
         doc = load_yaml(text)
     except YamlSyntaxError as error:
-        raise RunbookError([f"{path}:{error.line}: {error}"]) from None
+        raise RunbookError([f"{path}:{error.line}: {error}" if error.line else f"{path}: {error}"]) from None
     if not isinstance(doc, LineDict):
         raise RunbookError([f"{path}:1: expected a mapping with name, title and steps"])
     _check_keys(doc, TOP_KEYS, problems, "runbook")
@@ -349,4 +364,26 @@ def resolve_params(
         if spec.required and spec.default is None:
             raise UsageError(f"{runbook.name} needs --set {spec.name}=<{spec.type}>")
         values[spec.name] = spec.default
+    refuse_widening(runbook, values)
     return values
+
+
+def refuse_widening(runbook: Runbook, values: dict[str, Any]) -> None:
+    """A filter, selector or matcher whose placeholder renders empty would select more than
+    its author meant (every pod, every backend of the database): refuse the run (exit 2)."""
+    from ditsops.core.errors import UsageError
+    from ditsops.core.params import display
+
+    kinds = step_kinds.all_kinds()
+    for step in runbook.steps:
+        kind = kinds.get(step.kind)
+        if kind is None or step.spec is None:
+            continue
+        for field_name, template in kind.selection_templates(step.spec).items():
+            for name in sorted(references_in(template)):
+                if name in values and (values[name] is None or not display(values[name]).strip()):
+                    raise UsageError(
+                        f"step '{step.id}': {field_name} renders empty ({name} is empty); refusing to run it "
+                        "with a wider selection than written",
+                        hint=f"--set {name}=<value>",
+                    )

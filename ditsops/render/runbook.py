@@ -224,7 +224,9 @@ def render_runbook_list(console: Console, entries) -> None:
         table.add_column(column)
     for entry in entries:
         if entry.runbook is None:
-            table.add_row(entry.path.stem, "", "", "", f"[failing]invalid: {entry.problems[0]}[/]")
+            from rich.markup import escape
+
+            table.add_row(entry.path.stem, "", "", "", f"[failing]invalid: {escape(entry.problems[0])}[/]")
             continue
         book = entry.runbook
         table.add_row(book.name, book.alert or "", book.severity or "", str(len(book.steps)), book.title)

@@ -136,6 +136,11 @@ class _SignalBackends(ActionKind):
 
     def preview(self, step: Step, ctx: RunContext) -> Preview:
         spec: BackendsSpec = step.spec
+        for key, raw in spec.filters.items():
+            value = resolve(raw, ctx.params)
+            if references_in(raw) and (value is None or value == [] or not str(value).strip()):
+                # One empty filter among others still widens the selection (every 'active' backend).
+                raise UsageError(f"{self.name}: filter {key} renders empty; refusing to widen the selection")
         selection = build_filter(resolve(spec.filters, ctx.params))
         if selection.is_empty():
             # Also at run time: a placeholder that resolved to nothing must not widen the selection to everyone.

@@ -144,6 +144,25 @@ class StepKind:
         """(field, problem) pairs for placeholders whose parameter type cannot go where they stand."""
         return []
 
+    def selection_templates(self, spec: Any) -> dict[str, Any]:
+        """Field -> template of the fields that choose what the step touches (filters, label
+        selectors, matchers). A placeholder there whose value is empty would widen the choice
+        (`app={{ deployment }}` with deployment='' lists every pod), so a run refuses it
+        before anything runs (loader.resolve_params). Read here from the specs' own shapes,
+        so every kind is covered: kube steps' `spec.fields["selector"]`, a silence's
+        `spec.matchers`, terminate/cancel-backends' `spec.filters`."""
+        found: dict[str, Any] = {}
+        fields = getattr(spec, "fields", None)
+        if isinstance(fields, dict) and "selector" in fields:
+            found["selector"] = fields["selector"]
+        matchers = getattr(spec, "matchers", None)
+        if isinstance(matchers, (list, tuple)):
+            found.update({f"matcher {m!r}": m for m in matchers if isinstance(m, str)})
+        filters = getattr(spec, "filters", None)
+        if isinstance(filters, dict):
+            found.update({f"filter {key}": value for key, value in filters.items()})
+        return found
+
     def step_references(self, spec: Any) -> set[str]:
         """Ids of earlier steps the spec depends on (verify), checked at load time."""
         return set()
