@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ditsops.cli.common import OutputOption, app_state
 
 
 def health_command(
     ctx: typer.Context,
-    url: Annotated[str | None, typer.Option("--url", help="Dits server base URL (default: dits_url).")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Dits server base URL (default: dits_url); another host gets no credentials."),
+    ] = None,
     output: OutputOption = None,
 ) -> None:
     """Check the Dits server's health endpoints. Exit 0 healthy, 1 degraded, 4 unreachable.
@@ -24,6 +28,13 @@ def health_command(
 
     state = app_state(ctx)
     client = DitsClient(state.settings(), url)
+    if not client.configured_origin:
+        # Credentials stay with their origin: another host gets none, and the engineer knows why.
+        state.consoles.err.print(
+            f"[muted]no credentials sent: {escape(client.where)} is not a configured origin "
+            "(dits_url, prometheus_url, alertmanager_url)[/]",
+            soft_wrap=True,
+        )
     try:
         report = client.health()
     finally:

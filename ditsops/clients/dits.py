@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.http import make_client, request, require_url
 from ditsops.clients.shapes import dits_health
+from ditsops.core.secrets import redact_url
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
@@ -35,7 +36,7 @@ class Probe:
 
 @dataclass(frozen=True)
 class Health:
-    url: str
+    url: str  # redacted: no userinfo, no secret query parameters
     status: str  # healthy | degraded | unhealthy | unknown
     version: str | None
     uptime_seconds: float | None
@@ -48,10 +49,19 @@ class Health:
 
 
 class DitsClient:
-    def __init__(self, settings: Settings, url: str | None = None) -> None:
+    """One Dits server. A URL other than the configured origins gets no credentials at all
+    (`configured_origin` is then False, so the command can say so)."""
+
+    def __init__(self, settings: Settings, url: str | None = None, name: str = "Dits server") -> None:
         self.url = require_url(url or settings.dits_url, "Dits server", "dits_url")
+        self.name = name
         self._secrets = settings.secrets()
         self._http = make_client(settings, self.url)
+        self.configured_origin = self._http.ditsops_credentials.configured
+
+    @property
+    def where(self) -> str:
+        return redact_url(self.url) or self.url
 
     def close(self) -> None:
         self._http.close()
@@ -59,7 +69,7 @@ class DitsClient:
     def get(self, path: str) -> Probe:
         began = time.monotonic()
         # Every status is an answer here: 503 is how /health says "degraded".
-        response = request(self._http, "GET", path, "Dits server", self._secrets, ok_statuses=tuple(range(400, 600)))
+        response = request(self._http, "GET", path, self.name, self._secrets, ok_statuses=tuple(range(400, 600)))
         latency = (time.monotonic() - began) * 1000
         try:
             body = response.json()
@@ -76,4 +86,4 @@ class DitsClient:
             for c in body.get("checks", [])
         ]
         status = body.get("status") or ("healthy" if full.ok else "unhealthy")
-        return Health(self.url, status, body.get("version"), body.get("uptime_seconds"), checks, probes)
+        return Health(self.where, status, body.get("version"), body.get("uptime_seconds"), checks, probes)

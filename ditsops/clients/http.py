@@ -1,15 +1,18 @@
 """HTTP to Prometheus, Alertmanager and Dits through httpx, errors translated here.
 
-One place builds clients (auth, CA bundle, timeout) and one place turns transport and
-server failures into TargetUnreachable (exit 4) and rejections into TargetError.
+One place builds clients (the credentials and CA bundle of one origin, a total deadline)
+and one place turns transport and server failures into TargetUnreachable (exit 4) and
+rejections into TargetError. URLs in messages are redacted.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ditsops.clients.deadline import describe_deadline, within
 from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
-from ditsops.core.secrets import redact_text, strip_password
+from ditsops.core.origins import origin_of
+from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
 if TYPE_CHECKING:
     import httpx
@@ -26,33 +29,40 @@ def require_url(value: str | None, what: str, setting: str) -> str:
     return value.rstrip("/")
 
 
-def auth_headers(settings: Settings) -> dict[str, str]:
-    return {"Authorization": f"Bearer {settings.prometheus_token}"} if settings.prometheus_token else {}
-
-
-def basic_auth(settings: Settings) -> tuple[str, str] | None:
-    if settings.http_username:
-        return (settings.http_username, settings.http_password or "")
-    return None
-
-
-def verify(settings: Settings) -> bool | str:
-    if settings.insecure:
-        return False
-    return settings.ca_bundle or True
-
-
 def make_client(settings: Settings, base_url: str) -> httpx.Client:
+    """An httpx client bound to base_url's origin, carrying only that origin's credentials.
+
+    Every request it sends, redirects included, must stay on that origin: anything else is
+    refused before it leaves (httpx would strip the Authorization header on a cross-origin
+    redirect, but not the answer's authority over what we do next).
+    """
     import httpx
 
-    return httpx.Client(
-        base_url=base_url,
-        headers={"User-Agent": "ditsops", **auth_headers(settings)},
-        auth=basic_auth(settings),
-        verify=verify(settings),
+    from ditsops.core.origins import credentials_for
+
+    credentials = credentials_for(settings, base_url)
+    base = without_userinfo(base_url)
+
+    def stay_on_origin(outgoing: httpx.Request) -> None:
+        if origin_of(str(outgoing.url)) != credentials.origin:
+            raise TargetError(
+                f"{redact_url(base)} sent ditsops to {redact_url(str(outgoing.url))}: not followed "
+                f"(credentials stay with {credentials.origin}; configure the final address instead)"
+            )
+
+    client = httpx.Client(
+        base_url=base,
+        headers={"User-Agent": "ditsops", **credentials.headers},
+        auth=credentials.basic,
+        verify=credentials.verify,
         timeout=settings.http_timeout,
         follow_redirects=True,
+        max_redirects=5,
+        event_hooks={"request": [stay_on_origin]},
     )
+    client.ditsops_credentials = credentials  # type: ignore[attr-defined]
+    client.ditsops_deadline = float(settings.http_timeout)  # type: ignore[attr-defined]
+    return client
 
 
 def request(
@@ -71,14 +81,25 @@ def request(
     """
     import httpx
 
-    where = strip_password(f"{client.base_url}")
-    try:
-        response = client.request(method, path, **kwargs)
-    except httpx.TimeoutException:
-        raise TargetUnreachable(f"{what} at {where} did not answer within {client.timeout.read:g}s") from None
-    except httpx.TransportError as error:
-        reason = redact_text(str(error) or type(error).__name__, secrets)
-        raise TargetUnreachable(f"cannot reach {what} at {where}: {reason}") from None
+    where = redact_url(f"{client.base_url}".rstrip("/"))
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        raise TargetError(f"{what}: {redact_text(path, secrets)!r} is not a path on {where}")
+    deadline = getattr(client, "ditsops_deadline", None) or client.timeout.read or 10.0
+
+    def send() -> httpx.Response:
+        try:
+            # The whole body is read here, inside the deadline (client.request reads it too).
+            return client.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise TargetUnreachable(describe_deadline(what, where, deadline)) from None
+        except httpx.TransportError as error:
+            reason = redact_text(str(error) or type(error).__name__, secrets)
+            raise TargetUnreachable(f"cannot reach {what} at {where}: {reason}") from None
+        except httpx.HTTPError as error:  # too many redirects, an unreadable answer
+            reason = redact_text(str(error) or type(error).__name__, secrets)
+            raise TargetError(f"{what} at {where}: {reason}") from None
+
+    response = within(deadline, send, lambda: describe_deadline(what, where, deadline))
     if response.status_code in ok_statuses or response.is_success:
         return response
     message = envelope_error(response) or f"HTTP {response.status_code} {response.reason_phrase}"
@@ -89,7 +110,7 @@ def request(
         # A proxy's 502 page or Alertmanager's {"code": 500, ...} alike: the service is not
         # answering its API (exit 4). Only Prometheus' own {"status": "error"} is a verdict.
         raise TargetUnreachable(f"{what} at {where} failed: {message}")
-    raise TargetError(f"{what} rejected {method} {path}: {message}")
+    raise TargetError(f"{what} rejected {method} {redact_text(path, secrets)}: {message}")
 
 
 def _error_envelope(response: httpx.Response) -> bool:

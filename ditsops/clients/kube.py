@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from ditsops.clients.deadline import describe_deadline, within
 from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 FIELD_MANAGER = "ditsops"
 PAGE = 500  # list page size, as kubectl's --chunk-size default
+DEADLINE_GRACE = 0.5  # seconds after the per-operation timeout before the total deadline cuts a call
 
 # path segment -> (group/version prefix, resource, kind shown in messages)
 RESOURCES = {
@@ -98,7 +100,9 @@ def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
             f"no kubeconfig at {path} and not running in a cluster",
             hint="set KUBECONFIG, kubeconfig in a profile, or use --profile sandbox",
         )
-    return api, KubeTarget(name, api.configuration.host, namespace)
+    from ditsops.core.secrets import redact_url
+
+    return api, KubeTarget(name, redact_url(api.configuration.host) or api.configuration.host, namespace)
 
 
 class KubeClient:
@@ -146,20 +150,32 @@ class KubeClient:
             body=body,
             auth_settings=["BearerToken"],
         )
-        try:
-            response = self._api.call_api(*params, _request_timeout=self.timeout)
-            response.read()
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            reason = getattr(error, "reason", None) or error
-            raise TargetUnreachable(
-                f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}"
-            ) from None
-        except Exception as error:  # the client wraps TLS and request errors in ApiException(status=0)
-            if getattr(error, "status", None) == 0:
+
+        def exchange() -> Any:
+            try:
+                response = self._api.call_api(*params, _request_timeout=self.timeout)
+                response.read()
+                return response
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                reason = getattr(error, "reason", None) or error
                 raise TargetUnreachable(
-                    f"cannot reach the Kubernetes API at {self.target.server}: {_short(error)}"
+                    f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}"
                 ) from None
-            raise
+            except Exception as error:  # the client wraps TLS and request errors in ApiException(status=0)
+                if getattr(error, "status", None) == 0:
+                    raise TargetUnreachable(
+                        f"cannot reach the Kubernetes API at {self.target.server}: {_short(error)}"
+                    ) from None
+                raise
+
+        # _request_timeout bounds each socket operation (a silent server fails at self.timeout
+        # with "timed out"); the total deadline cuts a server that drips its answer, a moment
+        # later so that the silent case keeps its own message.
+        response = within(
+            self.timeout + DEADLINE_GRACE,
+            exchange,
+            lambda: describe_deadline("the Kubernetes API", self.target.server, self.timeout),
+        )
         data = response.data or b""
         if 200 <= response.status < 300:
             if raw:

@@ -1,7 +1,9 @@
 """Prometheus: PromQL through prometheus-api-client, alerts and rules through httpx.
 
 prometheus-api-client returns only `data.result`; a response hook on its session keeps
-the whole envelope so that resultType, warnings and errors are not lost.
+the whole envelope so that resultType, warnings and errors are not lost. Its session
+carries the credentials of prometheus_url's origin and refuses to leave it; every call
+runs under one total deadline (see clients/deadline.py).
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ditsops.clients.http import auth_headers, basic_auth, make_client, request, require_url, verify
+from ditsops.clients.deadline import describe_deadline, within
+from ditsops.clients.http import make_client, request, require_url
 from ditsops.clients.shapes import json_body, prom_alerts, prom_query, prom_rule_groups
 from ditsops.core.errors import TargetError, TargetUnreachable
-from ditsops.core.secrets import redact_text, strip_password
+from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
+    from ditsops.core.origins import Origin
 
 
 @dataclass(frozen=True)
@@ -93,22 +97,27 @@ def parse_result(data: dict[str, Any], warnings: list[str]) -> PromResult:
 
 class PrometheusClient:
     def __init__(self, settings: Settings) -> None:
-        import requests
         from prometheus_api_client import PrometheusConnect
         from urllib3.util.retry import Retry
 
-        self.url = require_url(settings.prometheus_url, "Prometheus", "prometheus_url")
+        from ditsops.core.origins import credentials_for
+
+        configured = require_url(settings.prometheus_url, "Prometheus", "prometheus_url")
+        credentials = credentials_for(settings, configured)
+        self.url = without_userinfo(configured)
+        self._configured = configured
         self._secrets = settings.secrets()
         self._settings = settings
+        self._deadline = float(settings.http_timeout)
         self._captured = threading.local()  # each thread's last response (steps may run in parallel)
-        session = requests.Session()
-        session.verify = verify(settings)
+        session = _origin_session(credentials.origin)
+        session.verify = credentials.verify
         session.hooks["response"].append(self._keep)
         # No retries: an engineer at 3 a.m. needs "unreachable" in seconds, not after backoff.
         self._prom = PrometheusConnect(
             url=self.url,
-            headers=auth_headers(settings) or None,
-            auth=basic_auth(settings),
+            headers=credentials.headers or None,
+            auth=credentials.basic,
             session=session,
             retry=Retry(total=0),
             timeout=settings.http_timeout,
@@ -134,7 +143,7 @@ class PrometheusClient:
 
     @property
     def where(self) -> str:
-        return strip_password(self.url)
+        return redact_url(self.url) or self.url
 
     def query(self, expr: str, at: datetime | None = None) -> PromResult:
         params = {"time": at.timestamp()} if at else None
@@ -144,16 +153,23 @@ class PrometheusClient:
         return self._call(lambda: self._prom.custom_query_range(expr, start_time=start, end_time=end, step=step))
 
     def _call(self, send) -> PromResult:
+        # requests' timeout is per socket read: the whole exchange runs under one total deadline.
+        return within(self._deadline, lambda: self._exchange(send), lambda: self._overrun())
+
+    def _overrun(self) -> str:
+        return describe_deadline("Prometheus", self.where, self._deadline)
+
+    def _exchange(self, send) -> PromResult:
         import requests
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
         self._captured.response = None
         try:
             send()
+        except _LeftOrigin as error:
+            raise TargetError(str(error)) from None
         except requests.exceptions.Timeout:
-            raise TargetUnreachable(
-                f"Prometheus at {self.where} did not answer within {self._settings.http_timeout}s"
-            ) from None
+            raise TargetUnreachable(self._overrun()) from None
         except (requests.exceptions.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError):
             pass  # the library could not read the answer: prom_query below says what is wrong with it
         except requests.exceptions.RequestException as error:
@@ -184,7 +200,7 @@ class PrometheusClient:
 
     def _client(self):
         if self._http is None:
-            self._http = make_client(self._settings, self.url)
+            self._http = make_client(self._settings, self._configured)
         return self._http
 
     def alerts(self) -> list[Alert]:
@@ -216,3 +232,29 @@ def _short(error: Exception) -> str:
         if marker in text:
             return marker
     return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+class _LeftOrigin(Exception):
+    """A redirect (or a URL) that would take Prometheus' credentials to another origin."""
+
+
+def _origin_session(origin: Origin):
+    """A requests session that refuses to leave `origin`, redirects included.
+
+    requests strips the Authorization header on a cross-host redirect, then may add
+    ~/.netrc credentials for the new host and goes on; ditsops does not follow at all.
+    """
+    import requests
+
+    from ditsops.core.origins import origin_of
+
+    class OriginSession(requests.Session):
+        def send(self, request, **kwargs):
+            if origin_of(request.url) != origin:
+                raise _LeftOrigin(
+                    f"Prometheus at {origin} sent ditsops to {redact_url(request.url)}: not followed "
+                    f"(credentials stay with {origin}; configure the final address instead)"
+                )
+            return super().send(request, **kwargs)
+
+    return OriginSession()

@@ -22,11 +22,14 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core import paths
 from ditsops.core.errors import ConfigError
-from ditsops.core.secrets import password_of, redact_dsn
+from ditsops.core.secrets import password_of, redact_dsn, redact_url, userinfo_of
+
+if TYPE_CHECKING:
+    from ditsops.core.origins import Credentials
 
 SANDBOX_PROFILE = "sandbox"
 
@@ -48,12 +51,15 @@ class Settings:
     connect_timeout: int = 5
     statement_timeout: str = "30s"
     lock_timeout: str = "5s"
-    prometheus_token: str | None = None  # bearer token for Prometheus and Alertmanager
-    http_username: str | None = None  # basic auth for Prometheus and Alertmanager
+    # Credentials go only to the origin (scheme+host+port) they are configured for: see core/origins.py
+    prometheus_token: str | None = None  # bearer token for prometheus_url's and alertmanager_url's origins
+    http_username: str | None = None  # basic auth for the same two origins
     http_password: str | None = None
-    ca_bundle: str | None = None  # PEM file to verify HTTPS with
-    insecure: bool = False  # skip HTTPS verification (lab use only)
-    http_timeout: int = 10  # seconds, per request to Prometheus, Alertmanager, Dits
+    ca_bundle: str | None = None  # PEM file to verify HTTPS with (configured origins only)
+    insecure: bool = False  # skip HTTPS verification of configured origins (lab use only)
+    # seconds: the total deadline of each call to Prometheus, Alertmanager, Dits, Kubernetes
+    # (connect, headers and the whole body), not a per-read timeout
+    http_timeout: int = 10
     # runbook parameter defaults for this environment (e.g. namespace), below --set and alert labels
     params: dict[str, str] = field(default_factory=dict)
     # the config file named by --config or DITSOPS_CONFIG (None: the default one), so that
@@ -65,7 +71,16 @@ class Settings:
     def secrets(self) -> frozenset[str]:
         """Every secret value these settings hold, for scrubbing output and records."""
         found = {password_of(self.dsn), self.prometheus_token, self.http_password, os.environ.get("PGPASSWORD")}
+        for url in (self.prometheus_url, self.alertmanager_url, self.dits_url):
+            written = userinfo_of(url)
+            found.add(written[1] if written else None)
         return frozenset(s for s in found if s)
+
+    def credentials_for(self, url: str) -> Credentials:
+        """What may be sent to url's origin: only the credentials configured for it."""
+        from ditsops.core.origins import credentials_for
+
+        return credentials_for(self, url)
 
     def redacted(self) -> dict[str, Any]:
         shown: dict[str, Any] = {}
@@ -75,6 +90,8 @@ class Settings:
             value = getattr(self, item.name)
             if item.name == "dsn":
                 value = redact_dsn(value)
+            elif item.name.endswith("_url"):
+                value = redact_url(value)
             elif item.name in ("prometheus_token", "http_password") and value:
                 value = "***"
             shown[item.name] = value

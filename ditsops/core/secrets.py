@@ -1,65 +1,141 @@
-"""Keeping passwords and tokens out of output, logs and run records."""
+"""Keeping passwords and tokens out of output, logs and run records.
+
+Every URL or DSN that is printed goes through `redact_url` / `redact_dsn` (or
+`redact_text` for free text that may contain them): the userinfo becomes `***` (the user
+name is kept when it is clearly separate from the password) and sensitive query
+parameters (`?token=`, `?password=`, ...) become `***`.
+
+The userinfo is everything before the LAST `@` of the part before the query, so a raw
+`@`, `:` or `/` in a password never leaves its tail behind (`postgres:***@host`, not
+`postgres:***@Secret@host`). A `?` or `#` in a password must be percent-encoded, as in
+any URL; known secret values are scrubbed as well, whatever their shape.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
 
-# key=value conninfo (password=secret or password='it''s') and URL query (?password=secret)
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.|'')*'|[^\s&]+)", re.IGNORECASE)
-# scheme://user:secret@host
-_URL_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)([^@\s/]+)(@)", re.IGNORECASE)
+# query parameters (and their spelling in free text) whose values are secrets
+SENSITIVE_PARAMETERS = frozenset(
+    {"token", "password", "passwd", "pass", "key", "secret", "auth", "access_token", "api_key"}
+)
+
+_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*://)", re.IGNORECASE)
+# a URL inside free text: up to whitespace or a quote/bracket that closes it
+_URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>`]+", re.IGNORECASE)
+_NAMES = "|".join(sorted(SENSITIVE_PARAMETERS, key=len, reverse=True))
+# ?token=... &api_key=... ;password=... in free text (outside a full URL too: "GET /x?token=...")
+_QUERY_SECRET = re.compile(rf"([?&;](?:{_NAMES})=)([^&#;\s'\"]*)", re.IGNORECASE)
+# libpq conninfo: password=secret, password = 'it''s \' quoted', sslpassword=...
+_CONNINFO_SECRET = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.|'')*'?|[^\s&]+)", re.IGNORECASE)
 _BEARER = re.compile(r"(\bbearer\s+)([A-Za-z0-9._~+/=-]+)", re.IGNORECASE)
+_BASIC = re.compile(r"(\bauthorization:?\s*basic\s+)([A-Za-z0-9+/=]+)", re.IGNORECASE)
+
+
+def _split_userinfo(rest: str) -> tuple[str | None, str]:
+    """(userinfo or None, the remainder from the host on) for what follows `scheme://`."""
+    before_query = re.split(r"[?#]", rest, maxsplit=1)[0]
+    at = before_query.rfind("@")
+    if at < 0:
+        return None, rest
+    return rest[:at], rest[at + 1 :]
+
+
+def _mask_userinfo(userinfo: str) -> str:
+    # A user name cannot hold a raw ':' -- everything after the first one is the password.
+    # Without ':' the whole userinfo may be a token (https://TOKEN@host): mask all of it.
+    user, colon, _ = userinfo.partition(":")
+    return f"{user}:{MASK}" if colon and user else MASK
+
+
+def _mask_query(text: str) -> str:
+    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+def redact_url(url: str | None) -> str | None:
+    """A URL with its userinfo password and secret query parameters replaced by ***."""
+    if not url:
+        return url
+    scheme = _SCHEME.match(url)
+    if not scheme:
+        return _mask_query(url)
+    rest = url[scheme.end() :]
+    userinfo, remainder = _split_userinfo(rest)
+    head = scheme.group(1) + (_mask_userinfo(userinfo) + "@" if userinfo is not None else "")
+    return head + _mask_query(remainder)
 
 
 def redact_dsn(dsn: str | None) -> str | None:
-    """A DSN or URL with any password replaced by ***; other parts kept for diagnosis."""
+    """A DSN (URI or key=value conninfo) with any password replaced by ***."""
     if not dsn:
         return dsn
-    return redact_text(dsn)
+    if _SCHEME.match(dsn.strip()):
+        return redact_url(dsn)
+    return _CONNINFO_SECRET.sub(lambda m: m.group(1) + MASK, dsn)
 
 
 def redact_text(text: str, secrets: frozenset[str] | set[str] = frozenset()) -> str:
-    """Remove known secret values and anything shaped like a password or bearer token."""
+    """Remove known secret values and anything shaped like a password or token."""
     for secret in sorted(secrets, key=len, reverse=True):
         if secret and len(secret) >= 3:
             text = text.replace(secret, MASK)
-    text = _URL_USERINFO.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    text = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+    text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)) or "", text)
+    text = _CONNINFO_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    text = _mask_query(text)
+    text = _BASIC.sub(lambda m: m.group(1) + MASK, text)
     return _BEARER.sub(lambda m: m.group(1) + MASK, text)
+
+
+def userinfo_of(url: str | None) -> tuple[str, str] | None:
+    """(user, password) written in a URL (percent-decoded), or None."""
+    from urllib.parse import unquote
+
+    if not url:
+        return None
+    scheme = _SCHEME.match(url)
+    if not scheme:
+        return None
+    userinfo, _ = _split_userinfo(url[scheme.end() :])
+    if userinfo is None:
+        return None
+    user, _, password = userinfo.partition(":")
+    return unquote(user), unquote(password)
+
+
+def without_userinfo(url: str) -> str:
+    """The URL without its userinfo (credentials travel separately, scoped to the origin)."""
+    scheme = _SCHEME.match(url)
+    if not scheme:
+        return url
+    _, remainder = _split_userinfo(url[scheme.end() :])
+    return scheme.group(1) + remainder
 
 
 def password_of(dsn: str | None) -> str | None:
     """The password written in a DSN (URL or key=value form), so it can be scrubbed everywhere."""
     if not dsn:
         return None
-    if "://" in dsn:
-        try:
-            parts = urlsplit(dsn)
-        except ValueError:
-            return None
-        from urllib.parse import parse_qs, unquote
+    if _SCHEME.match(dsn.strip()):
+        from urllib.parse import parse_qs
 
-        if parts.password:
-            return unquote(parts.password)
-        query = parse_qs(parts.query).get("password")
-        return query[0] if query else None
-    match = _KV_PASSWORD.search(dsn)
+        found = userinfo_of(dsn.strip())
+        if found and found[1]:
+            return found[1]
+        query = dsn.partition("?")[2]
+        values = parse_qs(query).get("password")
+        return values[0] if values else None
+    match = _CONNINFO_SECRET.search(dsn)
     if not match:
         return None
     value = match.group(2)
-    if value.startswith("'") and value.endswith("'"):
-        value = value[1:-1].replace("\\'", "'").replace("''", "'")
+    if value.startswith("'"):
+        value = value[1:-1] if value.endswith("'") and len(value) > 1 else value[1:]
+        value = value.replace("\\'", "'").replace("''", "'").replace("\\\\", "\\")
     return value
 
 
 def strip_password(url: str) -> str:
-    """A URL with its userinfo password removed entirely (for display in headers)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{netloc}" if user else netloc))
+    """Kept for callers that predate redact_url: the same redaction."""
+    return redact_url(url) or url

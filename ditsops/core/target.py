@@ -33,10 +33,10 @@ def _database(settings: Settings) -> list[tuple[str, str]]:
 
 def _url(label: str, attribute: str):
     def describe(settings: Settings) -> list[tuple[str, str]]:
-        from ditsops.core.secrets import strip_password
+        from ditsops.core.secrets import redact_url
 
         value = getattr(settings, attribute)
-        return [(label, strip_password(value) if value else f"not configured ({attribute})")]
+        return [(label, redact_url(value) if value else f"not configured ({attribute})")]
 
     return describe
 

@@ -1,38 +1,126 @@
-"""`http:` — GET a Dits server endpoint and check its status; /health JSON is shown whole.
+"""`http:` — GET an endpoint of a configured server and check its status; /health JSON is shown whole.
 
 - id: health
   title: Dits server health
-  http: /health          # a path on dits_url, or an absolute http(s) URL
+  http: /health          # a path on dits_url
   expect: 200
+
+Where the request goes is never a parameter: the scheme+host+port come from a configured
+target, and placeholders may fill only the path and query (each value percent-encoded, so
+it cannot add a '/', '?', '#' or '@' of its own). Spellings:
+
+  http: /health                                  # dits_url
+  http: prometheus:/-/ready                      # prometheus_url (also alertmanager:, dits:)
+  http: {target: alertmanager, path: /-/healthy}
+  http: https://status.internal:8443/health      # a literal origin: gets no credentials
+                                                 # unless it is a configured one
+
+`runbook lint` refuses a placeholder in the scheme, host or port (exit 2, file:line).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from ditsops.core.errors import TargetUnreachable
+from ditsops.core.errors import ConfigError, TargetUnreachable
 from ditsops.core.model import Step
 from ditsops.core.results import Status, StepResult, Table
+from ditsops.core.secrets import redact_url
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
-from ditsops.core.template import references, render_text
+from ditsops.core.template import PLACEHOLDER, references
+
+# target name -> the setting holding its base URL
+TARGETS = {"dits": "dits_url", "prometheus": "prometheus_url", "alertmanager": "alertmanager_url"}
+NAMES = {"dits": "Dits server", "prometheus": "Prometheus", "alertmanager": "Alertmanager"}
+_ABSOLUTE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)$")
+_NAMED = re.compile(r"^([a-z]+):(/.*)$")
 
 
 @dataclass(frozen=True)
 class HttpSpec:
-    target: str
+    target: str  # dits | prometheus | alertmanager | a literal http(s) origin
+    path: str = "/"  # may hold placeholders; always starts with a single '/'
     expect: int = 200
 
+    @property
+    def shown(self) -> str:
+        if self.target == "dits":
+            return self.path
+        return f"{self.target}:{self.path}" if self.target in TARGETS else self.target + self.path
 
-def split_target(target: str, base: str | None) -> tuple[str | None, str]:
-    """(base URL to use, path): an absolute URL carries its own base."""
-    if target.startswith(("http://", "https://")):
-        from urllib.parse import urlsplit
 
-        parts = urlsplit(target)
-        return f"{parts.scheme}://{parts.netloc}", parts.path or "/"
-    return base, target if target.startswith("/") else "/" + target
+def parse_target(value: Any) -> tuple[HttpSpec | None, str | None]:
+    """(spec without expect, problem): the one place that decides where an http step may go."""
+    if isinstance(value, dict):
+        unknown = set(value) - {"target", "path"}
+        if unknown:
+            return None, f"'http' takes target and path, not {', '.join(sorted(map(str, unknown)))}"
+        target, path = value.get("target", "dits"), value.get("path", "/")
+        if not isinstance(target, str) or target not in TARGETS:
+            return None, f"'http' target must be one of {', '.join(TARGETS)} (a placeholder cannot choose it)"
+        if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+            return None, "'http' path must start with a single '/'"
+        return HttpSpec(target, path), None
+    if not isinstance(value, str) or not value.strip():
+        return None, "'http' must be a path like /health, target:/path, {target, path} or an http(s) URL"
+    text = value.strip()
+    absolute = _ABSOLUTE.match(text)
+    if absolute:
+        scheme, authority, rest = absolute.groups()
+        if references(scheme + "://" + authority) or "{{" in authority or "{{" in scheme:
+            return None, (
+                f"the scheme, host and port of 'http' cannot take a parameter ({text!r}): name a "
+                f"configured target instead (/path on dits_url, prometheus:/path, alertmanager:/path)"
+            )
+        if scheme.lower() not in ("http", "https") or not authority or "@" in authority:
+            return None, f"'http' URL must be http(s)://host[:port]/path without credentials, got {text!r}"
+        path = rest or "/"
+        if not path.startswith("/") or path.startswith("//"):
+            return None, f"'http' URL path must start with a single '/', got {text!r}"
+        return HttpSpec(f"{scheme.lower()}://{authority}", path), None
+    if text.startswith("{{"):
+        return None, (
+            f"the target of 'http' cannot be a parameter ({text!r}): write /path (dits_url), "
+            "prometheus:/path or alertmanager:/path"
+        )
+    named = _NAMED.match(text)
+    if named:
+        if named.group(1) not in TARGETS:
+            return None, f"'http' target must be one of {', '.join(TARGETS)}, got {named.group(1)!r}"
+        target, path = named.groups()
+    else:
+        target, path = "dits", text if text.startswith("/") else "/" + text
+    if path.startswith("//"):
+        return None, f"'http' path must start with a single '/', got {text!r}"
+    return HttpSpec(target, path), None
+
+
+def fill_path(path: str, params: dict[str, Any]) -> str:
+    """The path with each placeholder's value percent-encoded: values never add structure."""
+    from urllib.parse import quote
+
+    from ditsops.core.params import display
+
+    def value(match: re.Match[str]) -> str:
+        text = display(params[match.group(1)])
+        return quote(text, safe="").replace(".", "%2E") if text in (".", "..") else quote(text, safe="")
+
+    return PLACEHOLDER.sub(value, path)
+
+
+def base_url(spec: HttpSpec, settings: Any) -> str:
+    if spec.target in TARGETS:
+        configured = getattr(settings, TARGETS[spec.target])
+        if not configured:
+            raise ConfigError(
+                f"no {spec.target} URL configured for an http step",
+                hint=f"set DITSOPS_{TARGETS[spec.target].upper()} or '{TARGETS[spec.target]}' in a profile",
+            )
+        return configured.rstrip("/")
+    return spec.target
 
 
 @register
@@ -43,31 +131,35 @@ class HttpKind(StepKind):
     target = "dits"
 
     def parse(self, value: Any, reader: FieldReader) -> HttpSpec | None:
-        if not isinstance(value, str) or not value.strip():
-            reader.problem("http", "'http' must be a path like /health or an http(s) URL")
+        spec, problem = parse_target(value)
+        if problem:
+            reader.problem("http", problem)
             return None
         expect = reader.get("expect", int, default=200)
         if not 100 <= expect <= 599:
             reader.problem("expect", "'expect' must be an HTTP status code")
-        return HttpSpec(value.strip(), expect)
+        return HttpSpec(spec.target, spec.path, expect)
 
     def references(self, spec: HttpSpec | None) -> set[str]:
-        return references(spec.target) if spec else set()
+        return references(spec.path) if spec else set()
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        return f"GET {render_text(step.spec.target, params)} (expect HTTP {step.spec.expect})"
+        spec: HttpSpec = step.spec
+        filled = HttpSpec(spec.target, fill_path(spec.path, params), spec.expect)
+        return f"GET {redact_url(filled.shown)} (expect HTTP {spec.expect})"
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         from ditsops.clients.dits import DitsClient
 
         spec: HttpSpec = step.spec
-        base, path = split_target(render_text(spec.target, ctx.params), ctx.settings.dits_url)
-        client = ctx.client(f"dits:{base}", lambda: DitsClient(ctx.settings, base))
+        base, path = base_url(spec, ctx.settings), fill_path(spec.path, ctx.params)
+        name = NAMES.get(spec.target, "server")
+        client = ctx.client(f"http:{base}", lambda: DitsClient(ctx.settings, base, name))
         try:
             probe = client.get(path)
         except TargetUnreachable as error:
             # Reachability is what this step checks: a server that does not answer fails the check.
-            return StepResult(Status.FAILING, error.message, data={"path": path, "reachable": False})
+            return StepResult(Status.FAILING, error.message, data={"path": redact_url(path), "reachable": False})
         return probe_result(probe, spec.expect)
 
 
@@ -96,5 +188,10 @@ def probe_result(probe, expect: int) -> StepResult:
         Status.OK if good else Status.FAILING,
         ", ".join(parts) + ("" if good else f" (expected HTTP {expect})" if probe.http_status != expect else ""),
         tables=tables,
-        data={"path": probe.path, "http_status": probe.http_status, "latency_ms": probe.latency_ms, "body": probe.body},
+        data={
+            "path": redact_url(probe.path),
+            "http_status": probe.http_status,
+            "latency_ms": probe.latency_ms,
+            "body": probe.body,
+        },
     )

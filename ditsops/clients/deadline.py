@@ -1,0 +1,49 @@
+"""A total deadline per network call: connect, headers and every read of the body.
+
+httpx, requests/urllib3 and the Kubernetes client all take timeouts per socket
+operation, so a server that sends one byte a second keeps each read alive and a call
+alive for ever. `within` runs the call in a daemon thread and stops waiting at the
+deadline: the caller gets TargetUnreachable (exit 4) on time whatever the server does,
+and the abandoned call dies with its socket timeout, when its client is closed, or with
+the process. Daemon threads never hold the interpreter open at exit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from ditsops.core.errors import TargetUnreachable
+
+T = TypeVar("T")
+
+
+class DeadlineExceeded(TargetUnreachable):
+    """A call did not finish within its total deadline."""
+
+
+def within(seconds: float, call: Callable[[], T], message: Callable[[], str]) -> T:
+    """call() if it finishes within `seconds`; else DeadlineExceeded(message())."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="ditsops-network-call", daemon=True)
+    worker.start()
+    if not done.wait(seconds):
+        raise DeadlineExceeded(message())
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def describe_deadline(service: str, where: str, seconds: float) -> str:
+    return f"{service} at {where} did not answer within {seconds:g}s (total deadline, DITSOPS_HTTP_TIMEOUT)"
