@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
+from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments, walk_recorded
 from ditsops.core.errors import DitsopsError, UsageError
 
 
@@ -85,6 +85,7 @@ def run_command(
     from ditsops.core import steps as step_kinds
     from ditsops.core.engine import RunOptions, run_runbook
     from ditsops.core.loader import resolve_params
+    from ditsops.core.names import check_run_names
     from ditsops.core.record import RunRecord
     from ditsops.core.target import header
     from ditsops.render.runbook import ConsoleInteraction, JsonInteraction, file_line
@@ -101,6 +102,7 @@ def run_command(
     else:
         raise UsageError("name a runbook or give --alert NAME", hint="ditsops runbook list")
     params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=settings.params)
+    check_run_names(runbook, params, settings)  # Kubernetes names are DNS-1123 before any step runs
     mode = (
         "dry run"
         if dry_run
@@ -120,7 +122,9 @@ def run_command(
     if shadows:  # an own runbook hides the shipped one of that name: say which file runs
         target.insert(0, file_line(runbook.source, shadows))
     record = RunRecord.create(runbook.name, settings.secrets())
-    outcome = run_runbook(
+    outcome = walk_recorded(
+        record,
+        run_runbook,
         runbook,
         params,
         settings,

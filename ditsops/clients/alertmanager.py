@@ -130,6 +130,28 @@ class AlertmanagerClient:
     def expire_silence(self, silence_id: str) -> None:
         request(self._http, "DELETE", f"/api/v2/silence/{silence_id}", "Alertmanager", self._secrets)
 
+    def matching_alerts(self, filters: list[str]) -> list[Alert]:
+        """The alerts a silence with these matchers would mute, as Alertmanager itself
+        decides: it parses each `filter` matcher and matches with its own (RE2) code, so the
+        preview agrees with the silence. A matcher Alertmanager rejects is a UsageError
+        carrying its message. `filters` are matcher texts: name="value", name=~"regex", ...
+        """
+        from ditsops.clients.http import envelope_error
+
+        response = request(
+            self._http,
+            "GET",
+            "/api/v2/alerts",
+            "Alertmanager",
+            self._secrets,
+            ok_statuses=(400,),
+            params={"filter": list(filters)},
+        )
+        if response.status_code == 400:
+            reason = (envelope_error(response) or response.text.strip() or "bad request").strip()
+            raise UsageError(f"Alertmanager rejected the matchers {' '.join(filters)}: {reason}")
+        return [_alert(item) for item in am_alerts(json_body(response, _AM))]
+
 
 def _silence(item: dict[str, Any]) -> Silence:
     return Silence(
@@ -143,4 +165,22 @@ def _silence(item: dict[str, Any]) -> Silence:
         ends=parse_time(item.get("endsAt")),
         created_by=item.get("createdBy", ""),
         comment=item.get("comment", ""),
+    )
+
+
+def _alert(item: dict[str, Any]) -> Alert:
+    """One alert of /api/v2/alerts (the same reading as `alerts()`)."""
+    status = item.get("status", {})
+    silenced, inhibited = tuple(status.get("silencedBy") or ()), tuple(status.get("inhibitedBy") or ())
+    active = "firing" if status.get("state") == "active" else status.get("state", "firing")
+    labels = item.get("labels", {})
+    return Alert(
+        name=labels.get("alertname", "?"),
+        state="silenced" if silenced else "inhibited" if inhibited else active,
+        labels=labels,
+        annotations=item.get("annotations", {}),
+        since=parse_time(item.get("startsAt")),
+        source="alertmanager",
+        silenced_by=silenced,
+        inhibited_by=inhibited,
     )

@@ -210,11 +210,11 @@ class KubeClient:
         self, resource: str, name: str | None = None, subresource: str | None = None, namespace: str | None = None
     ) -> str:
         prefix, _ = RESOURCES[resource]
-        path = f"{prefix}/namespaces/{quote(namespace or self.namespace)}/{resource}"
+        path = f"{prefix}/namespaces/{_segment(namespace or self.namespace)}/{resource}"
         if name:
-            path += f"/{quote(name)}"
+            path += f"/{_segment(name)}"
         if subresource:
-            path += f"/{subresource}"
+            path += f"/{_segment(subresource)}"
         return path
 
     # -- reads -------------------------------------------------------------------------
@@ -325,6 +325,13 @@ class KubeClient:
             what=f'{RESOURCES[resource][1]} "{name}"',
             query={"dryRun": "All" if dry_run else None},
         )
+
+
+def _segment(value: str) -> str:
+    """One path segment, quoted whole: a '/' in a name cannot split it and '.'/'..' cannot
+    climb out of it (names are also checked as DNS-1123 before they get here)."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def retry_on_conflict(action, *, interval: float = 1.0, timeout: float = 300.0, sleep=time.sleep, clock=time.monotonic):

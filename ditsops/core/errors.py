@@ -72,6 +72,19 @@ class StateMoved(DitsopsError):
     exit_code = ExitCode.REFUSED
 
 
+class RunAborted(Exception):
+    """A step found that the run itself is wrong (e.g. Alertmanager rejects a silence's
+    matchers): the run stops there, as a usage error, instead of going on as a failed step.
+
+    Deliberately outside DitsopsError, so the engine's per-step error handling lets it pass;
+    the command that started the run ends the run record and exits with `error`'s code.
+    """
+
+    def __init__(self, error: DitsopsError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run, carrying what to tell the engineer: whether the step in
     progress had already been applied (and its undo), or that nothing further changed."""

@@ -83,7 +83,9 @@ class PromqlKind(StepKind):
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
         spec: PromqlSpec = step.spec
-        text = promql.fill(spec.query, params)
+        # Shown before it runs: a value that cannot stand where it is keeps its placeholder
+        # here, and running the step refuses it with the parameter's name.
+        text = promql.fill(spec.query, params, strict=False)
         if spec.since:
             text += f"\n# over the last {to_prometheus(spec.since)}, one point every {to_prometheus(spec.step)}"
         return text

@@ -7,17 +7,24 @@ paged, so they are previewed and confirmed like any destructive step.
       matchers: [alertname=HighErrorRate]
       duration: 30m
       comment: Rolled back; waiting for the error ratio to recover
+
+Matchers are parsed from the runbook's text before any value is known; a parameter fills
+a matcher's value slot only (core/matchers.py). The preview asks Alertmanager which alerts
+match (its own parser and RE2 regexes), so the count shown is what the silence mutes; a
+matcher it rejects stops the run as a usage error (exit 2), with its message.
 """
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ditsops.core.durations import parse_duration, to_prometheus
-from ditsops.core.errors import StateMoved
+from ditsops.core.errors import RunAborted, StateMoved, UsageError
 from ditsops.core.invocation import ditsops_command
+from ditsops.core.matchers import MatcherSyntaxError, MatcherTemplate, matcher_text
 from ditsops.core.model import Step
 from ditsops.core.record import who
 from ditsops.core.results import Preview, Status, StepResult, Table
@@ -47,16 +54,13 @@ class SilenceKind(ActionKind):
     target = "alertmanager"
 
     def parse(self, value: Any, reader: FieldReader) -> SilenceSpec | None:
-        from ditsops.clients.alertmanager import Matcher
-        from ditsops.core.errors import UsageError
-
         matchers = reader.get("matchers", list, required=True) or []
         for text in matchers:
-            if not references_in(text):
-                try:
-                    Matcher.parse(str(text))
-                except UsageError as error:
-                    reader.problem("matchers", error.message)
+            # Parsed as written, placeholders and all: a value fills the value slot only.
+            try:
+                MatcherTemplate.parse(str(text))
+            except MatcherSyntaxError as error:
+                reader.problem("matchers", str(error))
         if not matchers:
             reader.problem("matchers", "a silence needs at least one matcher")
         duration = str(reader.get("duration", (str, int), required=True, default="1h"))
@@ -73,19 +77,26 @@ class SilenceKind(ActionKind):
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
         spec: SilenceSpec = step.spec
-        return f"silence {' '.join(render_text(m, params) for m in spec.matchers)} for {render_text(spec.duration, params)}"
+        try:
+            shown = " ".join(matcher_text(m) for m in _matchers(spec, params))
+        except RunAborted:
+            shown = " ".join(spec.matchers)  # the preview says what is wrong with them
+        return f"silence {shown} for {render_text(spec.duration, params)}"
 
     def preview(self, step: Step, ctx: RunContext) -> Preview:
-        from ditsops.clients.alertmanager import Matcher
-
         spec: SilenceSpec = step.spec
-        matchers = [Matcher.parse(render_text(m, ctx.params)) for m in spec.matchers]
+        matchers = _matchers(spec, ctx.params)
         value = resolve(spec.duration, ctx.params)
         duration = value if isinstance(value, timedelta) else parse_duration(str(value))
         ends = datetime.now(UTC) + duration
         comment = render_text(spec.comment, ctx.params)
         client = alertmanager(ctx)
-        hit = [a for a in client.alerts() if all(m.matches(a.labels) for m in matchers)]
+        texts = [matcher_text(m) for m in matchers]
+        try:
+            # Alertmanager matches (with its own RE2 regexes) the alerts the silence would mute.
+            hit = client.matching_alerts(texts)
+        except UsageError as error:
+            raise RunAborted(error) from None  # the silence is wrong, not the target: exit 2
         rows = [
             (
                 a.name,
@@ -95,18 +106,20 @@ class SilenceKind(ActionKind):
             )
             for a in hit
         ]
-        shown = " ".join(m.describe() for m in matchers)
+        shown = " ".join(texts)
         alertname = next(
             (m.value for m in matchers if m.name == "alertname" and m.is_equal and not m.is_regex), "silence"
         )
+        pasted = " ".join(shlex.quote(t) for t in texts)
         return Preview(
             target=alertname,
             summary=f"silence {shown} for {to_prometheus(duration)} (until {ends:%H:%M} UTC) on {client.where}: "
             f"{len(hit)} alert{'s' if len(hit) != 1 else ''} firing now would be muted",
             table=Table(("alert", "state", "severity", "labels"), rows),
-            command=f"amtool silence add {shown} --duration={to_prometheus(duration)} --comment={comment!r}",
+            command=f"amtool silence add {pasted} --duration={to_prometheus(duration)} "
+            f"--comment={shlex.quote(comment)}",
             items={"matchers": matchers, "ends": ends, "comment": comment},
-            data={"matchers": [m.describe() for m in matchers], "ends": ends.isoformat(), "matching_alerts": len(hit)},
+            data={"matchers": texts, "ends": ends.isoformat(), "matching_alerts": len(hit)},
         )
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
@@ -165,6 +178,16 @@ class ExpireSilenceKind(ActionKind):
             raise StateMoved(f"silence {previewed['id']} changed since the preview: {moved}")
         client.expire_silence(previewed["id"])
         return StepResult(Status.APPLIED, f"silence {previewed['id']} expired", data={"expired": previewed["id"]})
+
+
+def _matchers(spec: SilenceSpec, params: dict[str, Any]) -> list:
+    """The silence's matchers: each parsed from its template, then filled in its value slot."""
+    try:
+        return [MatcherTemplate.parse(text).fill(params) for text in spec.matchers]
+    except MatcherSyntaxError as error:
+        raise RunAborted(UsageError(str(error))) from None
+    except KeyError as missing:
+        raise RunAborted(UsageError(f"silence matchers use {{{{ {missing.args[0]} }}}}, which has no value")) from None
 
 
 def _fingerprint(silence) -> dict[str, Any]:

@@ -29,7 +29,15 @@ from ditsops.core.results import StepResult, Table
 from ditsops.core.sqlguard import check as check_diagnostic
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
-from ditsops.core.template import references, references_in, render_text, resolve, to_bound_sql
+from ditsops.core.template import (
+    references,
+    references_in,
+    render_text,
+    resolve,
+    shown_sql,
+    sql_placeholder_problems,
+    to_bound_sql,
+)
 
 _NAMED = re.compile(r"^[a-z_][a-z0-9_]*$")
 _VALUE = re.compile(r"^(?:(sum|max|min)\((\w+)\)|(rows)|(\w+))$")
@@ -114,13 +122,18 @@ class SqlKind(StepKind):
             return set()
         return references_in(spec.args) if spec.named else references(spec.query)
 
+    def check_params(self, spec: SqlSpec, params: dict[str, Any]) -> list[tuple[str, str]]:
+        # A placeholder inside quotes or a comment would never be bound as a value.
+        return [] if spec.named else [("sql", problem) for problem in sql_placeholder_problems(spec.query)]
+
     def describe(self, step: Step, params: dict[str, Any]) -> str:
         spec: SqlSpec = step.spec
         if spec.named:
             shown = ", ".join(f"{k}={render_text(str(v), params)}" for k, v in spec.args.items())
             body = [line for line in named_sql.load(spec.named).strip().splitlines() if not line.startswith("--")]
             return f"-- ditsops/sql/{spec.named}.sql with {shown or 'no arguments'}\n" + "\n".join(body)
-        return render_text(spec.query, params)
+        # The text as sent, with the bound values listed beside it: never spliced into it.
+        return shown_sql(spec.query, params)
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         spec: SqlSpec = step.spec
