@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -110,9 +109,7 @@ def run_action(
         else ConsoleInteraction(consoles.out, full=full, mode=mode)
     )
     record = RunRecord.create(runbook.name, settings.secrets())
-    outcome = walk_recorded(
-        record,
-        run_runbook,
+    outcome = run_runbook(
         runbook,
         {},
         settings,
@@ -132,35 +129,3 @@ def run_action(
             # A direct command's failure also goes to stderr, as one line, for scripts.
             consoles.err.print(f"[bold red]ditsops:[/] {escape(done.result.summary)}", soft_wrap=True)
     raise typer.Exit(outcome.exit_code)
-
-
-def walk_recorded(record, walk: Callable[..., Any], *args: Any) -> Any:
-    """`walk(*args)` (run_runbook, writing to `record`) such that its record always ends: a step
-    that stops the run (RunAborted: e.g. matchers Alertmanager rejects) exits with its
-    error's code, and anything else escaping the run still leaves `run-end` on record."""
-    from ditsops.core.errors import DitsopsError, ExitCode, RunAborted
-
-    try:
-        return walk(*args)
-    except RunAborted as aborted:
-        _end_record(record, aborted.error.exit_code, aborted.error.message)
-        raise aborted.error from None
-    except DitsopsError as error:
-        _end_record(record, error.exit_code, error.message)
-        raise
-    except Exception as error:
-        _end_record(record, ExitCode.ERROR, f"internal error: {type(error).__name__}")
-        raise
-
-
-def _end_record(record, exit_code: int, reason: str) -> None:
-    """Write `run-end` unless the run never started or already ended (Ctrl-C ends it itself)."""
-    import json
-
-    try:
-        lines = record.path.read_bytes().splitlines()
-        last = json.loads(lines[-1]) if lines else None
-    except (OSError, ValueError):
-        return
-    if last is not None and last.get("event") != "run-end":
-        record.write("run-end", exit_code=exit_code, reason=reason)

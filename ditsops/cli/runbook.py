@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments, walk_recorded
+from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.core.errors import DitsopsError, UsageError
 
 
@@ -122,9 +122,7 @@ def run_command(
     if shadows:  # an own runbook hides the shipped one of that name: say which file runs
         target.insert(0, file_line(runbook.source, shadows))
     record = RunRecord.create(runbook.name, settings.secrets())
-    outcome = walk_recorded(
-        record,
-        run_runbook,
+    outcome = run_runbook(
         runbook,
         params,
         settings,

@@ -20,7 +20,15 @@ from ditsops.core import steps as step_kinds
 from ditsops.core.acting import Acting
 from ditsops.core.conditions import holds
 from ditsops.core.config import Settings
-from ditsops.core.errors import ConfigError, DitsopsError, ExitCode, Interrupted, TargetUnreachable, UsageError
+from ditsops.core.errors import (
+    ConfigError,
+    DitsopsError,
+    ExitCode,
+    Interrupted,
+    RunAborted,
+    TargetUnreachable,
+    UsageError,
+)
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
@@ -164,6 +172,14 @@ def run_runbook(
         outcome.exit_code, outcome.reason = ExitCode.INTERRUPTED, message
         record.write("run-end", exit_code=outcome.exit_code, reason=f"{message} (Ctrl-C)")
         raise Interrupted(message) from None
+    except RunAborted as aborted:
+        # A step found the run itself wrong (Alertmanager rejects its matchers): a usage
+        # error for the whole run, not a failed step; the record still ends.
+        record.write("run-end", exit_code=aborted.error.exit_code, reason=aborted.error.message)
+        raise aborted.error from None
+    except Exception as error:
+        record.write("run-end", exit_code=ExitCode.ERROR, reason=f"internal error: {type(error).__name__}")
+        raise
     finally:
         ctx.close()
         if restore is not None:
