@@ -359,3 +359,12 @@ def test_api_path_segments_are_quoted_whole():
     assert _segment("a/b") == "a%2Fb"
     assert _segment("..") == "%2E%2E"
     assert _segment("dits-server") == "dits-server"
+
+
+def test_direct_k8s_commands_check_names_before_anything_is_sent(isolated_home):
+    from tests.cli import run_cli
+
+    done = run_cli("-n", "a/b", "k8s", "scale", "dits-server", "--replicas", "3", "--yes")
+    assert done.returncode == 2 and "--namespace: 'a/b' is not a DNS-1123 label" in done.stderr
+    done = run_cli("k8s", "undo", "../../api", "--yes")
+    assert done.returncode == 2 and "is not a DNS-1123 name" in done.stderr

@@ -92,6 +92,7 @@ def run_action(
     from ditsops.core import steps as step_kinds
     from ditsops.core.engine import RunOptions, run_runbook
     from ditsops.core.model import Runbook
+    from ditsops.core.names import check_run_names
     from ditsops.core.record import RunRecord
     from ditsops.core.target import header
     from ditsops.render.runbook import ConsoleInteraction, JsonInteraction
@@ -100,6 +101,7 @@ def run_action(
     fmt = state.output_format(output)
     settings = state.settings(**options)
     runbook = Runbook(name=step.id, title=title, steps=(step,))
+    check_run_names(runbook, {}, settings)  # a bad --namespace or name is a usage error, exit 2
     interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
     mode = "dry run" if dry_run else "interactive" if interactive else "non-interactive"
     consoles = state.consoles
