@@ -1,4 +1,21 @@
-"""Fixtures shared by the whole suite; the logic they use lives in the product modules."""
+"""Fixtures shared by the whole suite; the logic they use lives in the product modules.
+
+Fixture modules are registered here, once, through `pytest_plugins`: a test requests a
+fixture by name and never imports it. Module-scoped fixtures stay one per test module
+(the `sandbox` of tests/sandboxfixtures.py is started afresh for every module using it).
+
+The `services` marker (registered in pyproject.toml) marks tests that need a real service:
+PostgreSQL, Prometheus, Alertmanager, the sandbox, the in-memory Kubernetes API server, or
+real kubectl. `./scripts/test -m "not services"` runs the fast rest alone. The rule:
+
+1. A test whose fixture closure (its fixtures and theirs, transitively) holds one of
+   SERVICE_FIXTURES is marked automatically: that covers every test that drives the CLI
+   against a service, since it gets the service's address from one of these fixtures.
+2. A test that starts a service in its own body carries `@pytest.mark.services` itself.
+3. A guard keeps the rule honest: in a test not marked `services`, starting PostgreSQL,
+   Prometheus/Alertmanager or the Kubernetes API server in-process fails the test at once,
+   saying to mark it.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +26,46 @@ from typing import NamedTuple
 
 import pytest
 
+from ditsops.sandbox import promstack
+from ditsops.sandbox.kubeapi import KubeAPIServer
 from ditsops.sandbox.pgcluster import PG_INSTALL_HINT, PgCluster, candidate_bin_dirs, create_cluster
 from tests.helpers import require_binary
+
+pytest_plugins = ["tests.kubeapi_fixtures", "tests.sandboxfixtures", "tests.pgsessions"]
+
+# Fixtures that start (or find the binary of) a real service, shared or module-local.
+# Module-local names (server, stack, ...) are service fixtures in every module defining them.
+SERVICE_FIXTURES = frozenset({
+    "pg_bin_dir", "pg_cluster",  # PostgreSQL (pg_dsn, sessions and the sandbox depend on these)
+    "sandbox",  # the whole sandbox: PostgreSQL, Prometheus, Alertmanager, simulator, Kubernetes API
+    "kubeapi", "kubectl",  # the in-memory Kubernetes API server; real kubectl
+    "server", "stepped", "lab", "twins", "slow_rollouts", "kube_rig",  # module-local Kubernetes API servers
+    "alertmanager", "stack", "rigs", "promtool",  # Prometheus / Alertmanager binaries
+    "simulator",  # the sandbox's simulator process
+})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SERVICE_FIXTURES:
+            item.add_marker(pytest.mark.services)
+
+
+@pytest.fixture(autouse=True)
+def _services_only_where_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting a real service in a test not marked `services` fails that test (rule 3)."""
+    if request.node.get_closest_marker("services"):
+        return
+
+    def refuse(*_: object, **__: object) -> None:
+        pytest.fail(f"{request.node.nodeid} starts a real service: mark it @pytest.mark.services "
+                    "(or request a fixture of SERVICE_FIXTURES in tests/conftest.py)", pytrace=False)
+
+    monkeypatch.setattr(KubeAPIServer, "start", refuse)
+    monkeypatch.setattr(PgCluster, "start", refuse)
+    monkeypatch.setattr(promstack, "_launch", refuse)
 
 
 class IsolatedHome(NamedTuple):
@@ -55,13 +110,3 @@ def pg_cluster(pg_bin_dir: Path) -> Iterator[PgCluster]:
 @pytest.fixture
 def pg_dsn(pg_cluster: PgCluster) -> str:
     return pg_cluster.dsn
-
-
-@pytest.fixture
-def sessions(pg_dsn: str):
-    """Real sessions in chosen states, tagged with one application_name; closed afterwards."""
-    from tests.pgsessions import Sessions
-
-    group = Sessions(pg_dsn)
-    yield group
-    group.close()

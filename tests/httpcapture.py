@@ -16,8 +16,6 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from ditsops.sandbox.ports import free_port
-
 PROM_EMPTY = {"status": "success", "data": {"resultType": "vector", "result": []}}
 ANSWERS = {
     "/api/v1/query": PROM_EMPTY,
@@ -74,8 +72,9 @@ class CapturingServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        # Bound here, on a port the kernel picks, and kept: no window for another process to take it.
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -19,7 +19,8 @@ import pexpect
 
 from ditsops.sandbox.simcontrol import FAULT_ALERTS
 from tests.cli import run_cli
-from tests.sandboxfixtures import fault, firing_within, prometheus_alerts, resolved_within, wait_until
+from tests.helpers import wait_until
+from tests.sandboxfixtures import WATCH, fault, firing_within, prometheus_alerts, resolved_within
 
 ALERTS = {**FAULT_ALERTS, "bad-deploy": "HighErrorRate"}
 FIRING_TIMEOUT = 120.0  # inject -> firing measured at 2-17 s; generous for a loaded machine
@@ -37,7 +38,8 @@ class Walk:
 
 def start_incident(name: str, prometheus: str) -> str:
     alert = ALERTS[name]
-    wait_until(lambda: alert not in prometheus_alerts(prometheus), RESOLVE_TIMEOUT, f"{alert} quiet before {name}")
+    wait_until(lambda: alert not in prometheus_alerts(prometheus), RESOLVE_TIMEOUT, f"{alert} quiet before {name}",
+               **WATCH)
     fault(name)
     firing_within(prometheus, {alert}, FIRING_TIMEOUT)
     return alert

@@ -1,16 +1,14 @@
-"""Fixtures for the in-memory Kubernetes API tests; test modules import them explicitly.
-
-    from tests.kubeapi_fixtures import kubeapi, seeded, apps, core  # noqa: F401
-"""
+"""Fixtures for the in-memory Kubernetes API tests (registered for every test module
+through `pytest_plugins` in tests/conftest.py: request them by name, never import them)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -83,18 +81,6 @@ class Kubectl:
 def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
     binary = require_binary("kubectl", "apt-get install kubectl (or download v1.32 from dl.k8s.io)")
     return Kubectl(binary, kubeconfig, tmp_path / "kube-cache")
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll until predicate() is truthy and return it; fail the test after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 def deployment_body(name: str, image: str = "registry.dits.dev/app:1.0", replicas: int = 3,

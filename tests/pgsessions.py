@@ -1,11 +1,15 @@
-"""Real PostgreSQL sessions in chosen states, for tests that count and terminate them."""
+"""Real PostgreSQL sessions in chosen states, for tests that count and terminate them
+(the `sessions` fixture, registered through `pytest_plugins` in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Iterator
 
 import psycopg
+import pytest
+
+from tests.helpers import wait_until
 
 
 class Sessions:
@@ -68,14 +72,9 @@ class Sessions:
 
     def wait_until(self, sql: str, expected, timeout: float = 10.0) -> None:
         """Poll (as a separate session) until sql returns expected; sessions settle asynchronously."""
-        deadline = time.monotonic() + timeout
         with psycopg.connect(self.dsn, autocommit=True) as probe:
-            while True:
-                got = probe.execute(sql, {"app": self.app}).fetchone()[0]
-                if got == expected or time.monotonic() > deadline:
-                    assert got == expected, f"{sql} -> {got}, expected {expected}"
-                    return
-                time.sleep(0.05)
+            wait_until(lambda: probe.execute(sql, {"app": self.app}).fetchone()[0], timeout,
+                       f"{sql} -> {expected}", until=lambda got: got == expected)
 
     def alive(self) -> set[int]:
         with psycopg.connect(self.dsn, autocommit=True) as probe:
@@ -94,3 +93,11 @@ class Sessions:
                 pass
         with psycopg.connect(self.dsn, autocommit=True) as cleanup:
             cleanup.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+
+@pytest.fixture
+def sessions(pg_dsn: str) -> Iterator[Sessions]:
+    """Real sessions in chosen states, tagged with one application_name; closed afterwards."""
+    group = Sessions(pg_dsn)
+    yield group
+    group.close()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from ditsops.sandbox.ports import free_port
+from tests.helpers import wait_until
 
 
 class Exporter:
@@ -35,8 +34,9 @@ class Exporter:
             def log_message(self, *args) -> None:
                 pass
 
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        # Bound here, on a port the kernel picks, and kept: no window for another process to take it.
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -53,15 +53,9 @@ class Exporter:
 
 
 def wait_for_query(prometheus_url: str, expr: str, predicate: Callable[[list], bool], timeout: float = 60.0) -> list:
-    deadline = time.monotonic() + timeout
-    result: list = []
-    while time.monotonic() < deadline:
-        try:
-            body = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=5).json()
-            result = body.get("data", {}).get("result", [])
-            if predicate(result):
-                return result
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{expr} never satisfied the predicate within {timeout}s; last result: {result[:3]}")
+    def result() -> list:
+        body = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=5).json()
+        return body.get("data", {}).get("result", [])
+
+    return wait_until(result, timeout, f"{expr} satisfying the predicate", until=predicate, interval=0.5,
+                      ignore=(httpx.HTTPError,))

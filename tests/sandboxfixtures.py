@@ -1,9 +1,9 @@
 """One whole sandbox (`ditsops sandbox up`) per test module, and helpers to watch it.
 
-    from tests.sandboxfixtures import sandbox  # noqa: F401  (module-scoped fixture)
-
-The sandbox runs real PostgreSQL, Prometheus and Alertmanager, so a module shares one:
-starting it takes a few seconds, and Prometheus needs history for some alerts.
+The `sandbox` fixture is registered through `pytest_plugins` in tests/conftest.py; it is
+module-scoped, so every test module that requests it gets its own sandbox. The sandbox
+runs real PostgreSQL, Prometheus and Alertmanager, so a module shares one: starting it
+takes a few seconds, and Prometheus needs history for some alerts.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from ditsops.sandbox import lifecycle
 from ditsops.sandbox.promstack import INSTALL_COMMAND
 from ditsops.sandbox.state import SandboxState, load_state
 from tests.cli import run_cli
-from tests.helpers import require_binary
+from tests.helpers import require_binary, wait_until
 
 
 @dataclass
@@ -92,18 +92,21 @@ def prometheus_alerts(prometheus_url: str) -> dict[str, str]:
     return {alert["labels"]["alertname"]: alert["state"] for alert in body["data"]["alerts"]}
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (httpx.HTTPError, ValueError) as exc:  # a service restarting
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})")
+# How tests watch the sandbox with wait_until: twice a second, and an answer that fails
+# (a service restarting under a fault) counts as "not yet".
+WATCH: dict[str, Any] = {"interval": 0.5, "ignore": (httpx.HTTPError, ValueError)}
+
+
+def firing_alerts(prometheus_url: str) -> set[str]:
+    """The alerts firing now; pending ones are left out (they may still go either way)."""
+    return {name for name, state in prometheus_alerts(prometheus_url).items() if state == "firing"}
+
+
+def only_firing(prometheus_url: str, alerts: set[str], timeout: float = 30) -> None:
+    """Exactly `alerts` fire, once the set has settled: an exact comparison counts only
+    firing alerts, and waits (bounded) for one still resolving or about to fire."""
+    wait_until(lambda: firing_alerts(prometheus_url), timeout, f"exactly {sorted(alerts)} firing",
+               until=lambda firing: firing == alerts, **WATCH)
 
 
 def firing_within(prometheus_url: str, alerts: set[str], timeout: float) -> dict[str, str]:
@@ -112,12 +115,12 @@ def firing_within(prometheus_url: str, alerts: set[str], timeout: float) -> dict
         now = prometheus_alerts(prometheus_url)
         return now if all(now.get(a) == "firing" for a in alerts) else None
 
-    return wait_until(all_firing, timeout, f"alerts {sorted(alerts)} firing")
+    return wait_until(all_firing, timeout, f"alerts {sorted(alerts)} firing", **WATCH)
 
 
 def resolved_within(prometheus_url: str, alerts: set[str], timeout: float) -> None:
     wait_until(lambda: not (set(prometheus_alerts(prometheus_url)) & alerts), timeout,
-               f"alerts {sorted(alerts)} resolved")
+               f"alerts {sorted(alerts)} resolved", **WATCH)
 
 
 def fault(*args: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pexpect
@@ -13,7 +13,7 @@ import pytest
 
 from ditsops.sandbox import promstack
 from tests.cli import run_cli
-from tests.helpers import require_binary
+from tests.helpers import require_binary, retry_if_port_taken, wait_until
 
 INSTALL = "apt-get install --no-install-recommends prometheus-alertmanager"
 
@@ -21,13 +21,14 @@ INSTALL = "apt-get install --no-install-recommends prometheus-alertmanager"
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory):
     require_binary("prometheus-alertmanager", INSTALL)
-    service = promstack.start_alertmanager(tmp_path_factory.mktemp("am"))
+    directory = tmp_path_factory.mktemp("am")
+    service = retry_if_port_taken(lambda: promstack.start_alertmanager(directory))
     yield service
     promstack.stop(service.pid, service.cmdline_marker)
 
 
 def post_alerts(url: str, *label_sets: dict[str, str]) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     body = [
         {
             "labels": {"severity": "critical", **labels},
@@ -41,13 +42,8 @@ def post_alerts(url: str, *label_sets: dict[str, str]) -> None:
 
 
 def wait_alerts(url: str, count: int) -> None:
-    import time
-
-    for _ in range(100):
-        if len(httpx.get(f"{url}/api/v2/alerts", timeout=5).json()) >= count:
-            return
-        time.sleep(0.1)
-    raise AssertionError("alerts never arrived")
+    wait_until(lambda: len(httpx.get(f"{url}/api/v2/alerts", timeout=5).json()), 10,
+               f"{count} alerts in Alertmanager", until=lambda n: n >= count, interval=0.1)
 
 
 def test_alerts_lists_them_with_the_runbook(alertmanager, isolated_home):

@@ -7,7 +7,7 @@ One sandbox for the module; the tests run in file order.
 from __future__ import annotations
 
 from tests.incidents import assert_needs_a_human, assert_resolved, end_incident, start_incident, walk_with_yes
-from tests.sandboxfixtures import Sandbox, ditsops_json, sandbox  # noqa: F401  (sandbox is a fixture)
+from tests.sandboxfixtures import Sandbox, ditsops_json
 
 
 def test_db_exhaustion_is_resolved_by_the_runbook_defaults(sandbox: Sandbox):

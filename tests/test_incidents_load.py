@@ -13,7 +13,7 @@ from tests.incidents import (
     walk_on_a_terminal,
     walk_with_yes,
 )
-from tests.sandboxfixtures import Sandbox, sandbox  # noqa: F401  (sandbox is a fixture)
+from tests.sandboxfixtures import Sandbox
 
 
 def test_latency_is_resolved_by_scaling_out(sandbox: Sandbox):

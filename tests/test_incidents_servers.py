@@ -13,7 +13,7 @@ from tests.incidents import (
     walk_on_a_terminal,
     walk_with_yes,
 )
-from tests.sandboxfixtures import Sandbox, resolved_within, sandbox  # noqa: F401  (sandbox is a fixture)
+from tests.sandboxfixtures import Sandbox, resolved_within
 
 
 def test_service_down_is_resolved_by_a_restart(sandbox: Sandbox):

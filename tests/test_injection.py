@@ -23,7 +23,7 @@ import pytest
 
 from ditsops.sandbox import promstack
 from tests.cli import run_cli
-from tests.helpers import require_binary
+from tests.helpers import require_binary, retry_if_port_taken, wait_until
 from tests.promfixtures import Exporter, wait_for_query
 
 INSTALL = "apt-get install --no-install-recommends prometheus prometheus-alertmanager"
@@ -45,7 +45,8 @@ def stack(tmp_path_factory):
     require_binary("prometheus", INSTALL)
     require_binary("prometheus-alertmanager", INSTALL)
     exporter = Exporter(metrics)
-    started = promstack.start_stack(tmp_path_factory.mktemp("prom"), [exporter.target])
+    directory = tmp_path_factory.mktemp("prom")
+    started = retry_if_port_taken(lambda: promstack.start_stack(directory, [exporter.target]))
     try:
         wait_for_query(started.prometheus.url, "count(inj_owner)", lambda r: bool(r) and r[0]["value"][1] == "2")
         yield started
@@ -77,14 +78,11 @@ def post_alerts(url: str, *label_sets: dict[str, str]) -> None:
         for labels in label_sets
     ]
     httpx.post(f"{url}/api/v2/alerts", json=body, timeout=5).raise_for_status()
-    for _ in range(100):
+    def arrived() -> bool:
         names = [a["labels"] for a in httpx.get(f"{url}/api/v2/alerts", timeout=5).json()]
-        if all(labels in names for labels in label_sets):
-            return
-        import time
+        return all(labels in names for labels in label_sets)
 
-        time.sleep(0.1)
-    raise AssertionError("alerts never arrived")
+    wait_until(arrived, 10, "the posted alerts in Alertmanager", interval=0.1)
 
 
 def silenced_by(url: str, silence_id: str) -> list[dict[str, str]]:

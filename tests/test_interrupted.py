@@ -9,13 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
+from tests.helpers import wait_until
 
 NS = "dits"
 
@@ -42,14 +42,14 @@ def events(path: Path) -> list[dict[str, Any]]:
 
 
 def wait_for_event(isolated_home, name: str, timeout: float = 60.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def recorded() -> list[dict[str, Any]] | None:
         for path in records(isolated_home):
             found = events(path)
             if any(e["event"] == name for e in found):
                 return found
-        time.sleep(0.05)
-    raise AssertionError(f"no {name!r} event within {timeout:.0f} s")
+        return None
+
+    return wait_until(recorded, timeout, f"a {name!r} event in the record")
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -105,13 +105,13 @@ def test_ctrl_c_after_the_terminate_was_sent_records_which_backends_were_hit(
     Hard to time for real, so the wait is where the interruption is injected."""
     from rich.console import Console
 
+    from ditsops.cli.prompts import ConsoleInteraction
     from ditsops.clients.postgres import PostgresClient
     from ditsops.core.config import load_settings
     from ditsops.core.engine import RunOptions, run_runbook
     from ditsops.core.errors import Interrupted
     from ditsops.core.loader import load_runbook
     from ditsops.core.record import RunRecord, read_events
-    from ditsops.render.runbook import ConsoleInteraction
 
     victims = {sessions.idle_in_transaction().info.backend_pid for _ in range(3)}
     path = tmp_path / "kill.yaml"

@@ -21,8 +21,8 @@ import pytest
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from tests.cli import run_cli
-from tests.helpers import require_binary
-from tests.kubeapi_fixtures import Kubectl, deployment_body, wait_until
+from tests.helpers import require_binary, wait_until
+from tests.kubeapi_fixtures import Kubectl, deployment_body
 
 NS = "dits"
 REVISION = "deployment.kubernetes.io/revision"
@@ -356,6 +356,7 @@ def test_status_json_has_the_deployment_and_its_running_pods(server, env) -> Non
     assert all(p["phase"] == "Running" and p["ready"] == "1/1" and p["restarts"] == 0 for p in view["pods"])
 
 
+@pytest.mark.services  # starts its own Kubernetes API server
 def test_status_shows_a_crash_loop(tmp_path, isolated_home) -> None:
     # A crashing container alternates half a crash_interval running and half backing off.
     crashing = start_server(crash_interval=5.0)

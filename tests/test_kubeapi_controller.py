@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
-from tests.kubeapi_fixtures import deployment_body, kubeapi, seeded, wait_until  # noqa: F401
+from tests.helpers import wait_until
+from tests.kubeapi_fixtures import deployment_body
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -183,6 +185,7 @@ def test_scaling_recreate_and_cascading_delete(stepped: KubeAPIServer) -> None:
     assert stepped.list("replicasets", "dits") == [] and stepped.list("pods", "dits") == []
 
 
+@pytest.mark.services  # starts its own Kubernetes API server
 def test_crashing_image_loops_and_exceeds_the_progress_deadline() -> None:
     with KubeAPIServer(ready_delay=0.05, crash_interval=0.3) as server:
         server.seed_dits()

@@ -8,7 +8,8 @@ from typing import Any
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from ditsops.sandbox.kubeapi.protobuf import decode
-from tests.kubeapi_fixtures import Kubectl, api_client, kubeapi, kubeconfig, kubectl, seeded, wait_until  # noqa: F401
+from tests.helpers import wait_until
+from tests.kubeapi_fixtures import Kubectl
 
 NS = "dits"
 

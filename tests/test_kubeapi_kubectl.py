@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
-from tests.kubeapi_fixtures import Kubectl, kubeapi, kubeconfig, kubectl, seeded, wait_until  # noqa: F401
+from tests.helpers import wait_until
+from tests.kubeapi_fixtures import Kubectl
 
 REVISION = "deployment.kubernetes.io/revision"
 

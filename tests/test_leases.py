@@ -36,8 +36,8 @@ from ditsops.core.lease import (
 )
 from ditsops.core.pglease import advisory_key, application_name
 from ditsops.sandbox.kubeapi import KubeAPIServer
-from tests.helpers import require_binary
-from tests.kubeapi_fixtures import Kubectl, wait_until
+from tests.helpers import require_binary, wait_until
+from tests.kubeapi_fixtures import Kubectl
 
 NS = "dits"
 LEASE = "ditsops-dits-server"
@@ -60,7 +60,7 @@ def kubeconfig(server: KubeAPIServer, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def client(kubeconfig: Path) -> Iterator[KubeClient]:
-    kube = KubeClient.connect(Settings(kubeconfig=str(kubeconfig)))
+    kube = KubeClient.connect(kubeconfig=str(kubeconfig))
     yield kube
     kube.close()
 
@@ -168,9 +168,8 @@ def test_the_same_run_takes_its_own_lease_again(client, server, leases):
 def test_a_killed_holder_expires_and_is_taken_over(client, kubeconfig, server, leases):
     holder = spawn_holder(f"""
         from ditsops.clients.kube import KubeClient
-        from ditsops.core.config import Settings
         from ditsops.core.lease import kube_lease
-        client = KubeClient.connect(Settings(kubeconfig={str(kubeconfig)!r}))
+        client = KubeClient.connect(kubeconfig={str(kubeconfig)!r})
         kube_lease(client, {NS!r}, "dits-server", "ana@laptop", {RUN_A!r}, "rollback", duration=1).acquire()
         print("held", flush=True)
         import time
@@ -226,7 +225,7 @@ def test_a_conflict_during_takeover_rereads_and_names_the_winner(client, kubecon
     wait_until(lambda: lease_free(server.get("leases", NS, LEASE), now_utc()), timeout=10)
 
     loser = lease_for(client, leases, "bob@desk", RUN_B, "restart")
-    other_operator = KubeClient.connect(Settings(kubeconfig=str(kubeconfig)))  # a connection of its own
+    other_operator = KubeClient.connect(kubeconfig=str(kubeconfig))  # a connection of its own
     winner = lease_for(other_operator, leases, "cy@box", RUN_C, "scale")
     writes: list[int] = []
     real_replace = loser._client.replace

@@ -9,7 +9,7 @@ import pytest
 
 from ditsops.sandbox import promstack
 from tests.cli import run_cli
-from tests.helpers import require_binary
+from tests.helpers import require_binary, retry_if_port_taken
 from tests.promfixtures import Exporter, wait_for_query
 
 INSTALL = "apt-get install --no-install-recommends prometheus prometheus-alertmanager"
@@ -28,7 +28,8 @@ def stack(tmp_path_factory):
     require_binary("prometheus", INSTALL)
     require_binary("prometheus-alertmanager", INSTALL)
     exporter = Exporter(many_series)
-    started = promstack.start_stack(tmp_path_factory.mktemp("prom"), [exporter.target])
+    directory = tmp_path_factory.mktemp("prom")
+    started = retry_if_port_taken(lambda: promstack.start_stack(directory, [exporter.target]))
     try:
         wait_for_query(started.prometheus.url, "count(test_series)", lambda r: r and r[0]["value"][1] == str(SERIES))
         yield started, exporter
@@ -135,7 +136,7 @@ def test_label_values_are_escaped_and_bare_strings_refused(env, tmp_path):
 def test_prometheus_stopped_mid_run_fails_that_step_and_the_run_goes_on(tmp_path, isolated_home, pg_dsn):
     require_binary("prometheus", INSTALL)
     exporter = Exporter(lambda: "test_ratio 1\n")
-    started = promstack.start_stack(tmp_path / "prom", [exporter.target])
+    started = retry_if_port_taken(lambda: promstack.start_stack(tmp_path / "prom", [exporter.target]))
     exporter.routes["/stop-prometheus"] = lambda: promstack.stop(started.prometheus.pid, started.prometheus.cmdline_marker)
     try:
         path = write(tmp_path, f"""

@@ -19,16 +19,8 @@ import pexpect
 import pytest
 
 from tests.cli import run_cli
-from tests.helpers import require_binary
-from tests.sandboxfixtures import (  # noqa: F401  (sandbox is a fixture)
-    Sandbox,
-    ditsops_json,
-    fault,
-    prometheus_alerts,
-    run_runbook,
-    sandbox,
-    wait_until,
-)
+from tests.helpers import require_binary, wait_until
+from tests.sandboxfixtures import WATCH, Sandbox, ditsops_json, fault, only_firing, prometheus_alerts, run_runbook
 
 GOOD = "registry.dits.dev/dits-server:1.4.2"
 BAD = "registry.dits.dev/dits-server:1.5.0"
@@ -82,8 +74,8 @@ def test_bad_deploy_fires_high_error_rate_and_the_runbook_rolls_it_back(sandbox:
     health = httpx.get(f"{sandbox.url('simulator')}/health", timeout=5).json()
     assert health["version"] == "1.5.0"
     wait_until(lambda: prometheus_alerts(sandbox.prometheus).get("HighErrorRate") == "firing", 60,
-               "HighErrorRate firing")
-    assert set(prometheus_alerts(sandbox.prometheus)) == {"HighErrorRate"}
+               "HighErrorRate firing", **WATCH)
+    only_firing(sandbox.prometheus, {"HighErrorRate"})
 
     code, document = run_runbook("high-error-rate", "--yes")
     steps = document["by_id"]
@@ -117,7 +109,7 @@ def finish_notes(child: pexpect.spawn) -> None:
 
 def test_interactive_rollback_confirmed_at_a_terminal(sandbox: Sandbox, kubectl):
     inject_bad_deploy(sandbox, kubectl)
-    wait_until(lambda: error_ratio(sandbox) > 5, 60, "the error ratio over 5%")
+    wait_until(lambda: error_ratio(sandbox) > 5, 60, "the error ratio over 5%", **WATCH)
 
     env = {**os.environ, "COLUMNS": "200"}
     child = pexpect.spawn(sys.executable, ["-m", "ditsops", "--profile", "sandbox", "runbook", "high-error-rate"],
@@ -154,7 +146,7 @@ def test_kubectl_rollout_undo_and_fault_clear_end_the_bad_deploy(sandbox: Sandbo
     inject_bad_deploy(sandbox, kubectl)
     kubectl("rollout", "undo", "deployment/dits-server")
     kubectl("rollout", "status", "deployment/dits-server", "--timeout=60s")
-    wait_until(lambda: simulator_image(sandbox) == (GOOD, False), 10, "the simulator back on 1.4.2")
+    wait_until(lambda: simulator_image(sandbox) == (GOOD, False), 10, "the simulator back on 1.4.2", **WATCH)
     time.sleep(1.5)  # the log writer's last round for the bad image lands in this window
     logs = kubectl("logs", "-l", "app=dits-server", "--since=1s", "--tail=-1")
     assert "ERROR" not in logs, logs

@@ -17,6 +17,7 @@ from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.sandbox import lifecycle
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.sandbox.state import SandboxState, kill_now, load_state, process_alive, state_file
+from tests.helpers import wait_until
 
 runner = CliRunner()
 
@@ -54,15 +55,6 @@ def activity(dsn: str) -> dict[str, int]:
         cursor = conn.execute(ACTIVITY_SQL)
         names = [column.name for column in cursor.description]
         return dict(zip(names, cursor.fetchone()))
-
-
-def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
 
 
 def current_state() -> SandboxState:
@@ -129,7 +121,7 @@ def test_db_exhaustion_is_visible_relievable_and_cleared(sandbox_home: Any) -> N
     terminated = terminate(dsn, "state = 'idle in transaction'")
     assert terminated == seen["idle_in_transaction"]
     expected = seen["dits"] - terminated
-    assert wait_until(lambda: activity(dsn)["dits"] == expected)
+    wait_until(lambda: activity(dsn)["dits"], 10, f"{expected} dits sessions", until=lambda n: n == expected)
     time.sleep(1.5)  # long enough for a reconnecting client to have come back
     relieved = activity(dsn)
     assert relieved["dits"] == expected
@@ -154,7 +146,7 @@ def test_load_exits_once_all_its_sessions_are_terminated(sandbox_home: Any) -> N
     load_pid = current_state().faults["db-exhaustion"].pid
 
     assert terminate(dsn, "true") >= 40
-    assert wait_until(lambda: not process_alive(load_pid))
+    wait_until(lambda: not process_alive(load_pid), 10, "the load process exited")
     assert activity(dsn)["dits"] == 0
     assert "ended" in sandbox("status")
     assert "Cleared fault db-exhaustion." in sandbox("fault", "db-exhaustion", "--clear")

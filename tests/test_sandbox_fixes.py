@@ -24,16 +24,15 @@ import pytest
 from ditsops.sandbox import faults as fault_registry
 from ditsops.sandbox.state import load_state, process_alive
 from tests.cli import run_cli
-from tests.helpers import require_binary
-from tests.sandboxfixtures import (  # noqa: F401  (sandbox is a fixture)
+from tests.helpers import require_binary, wait_until
+from tests.sandboxfixtures import (
+    WATCH,
     Sandbox,
     ditsops_json,
     fault,
     firing_within,
-    prometheus_alerts,
+    only_firing,
     resolved_within,
-    sandbox,
-    wait_until,
 )
 
 FIRE_WITHIN = 60.0
@@ -88,7 +87,7 @@ def inject_and_fire(sandbox: Sandbox, *names: str) -> None:
         output = fault(name)
         assert f"Injected {name}" in output and "What ends it:" in output, output
     firing_within(sandbox.prometheus, {alert_of(name) for name in names}, FIRE_WITHIN)
-    assert set(prometheus_alerts(sandbox.prometheus)) == {alert_of(name) for name in names}
+    only_firing(sandbox.prometheus, {alert_of(name) for name in names})
 
 
 def apply_fix_and_resolve(sandbox: Sandbox, label: str, alerts: set[str], fix) -> None:  # noqa: ANN001
@@ -165,7 +164,7 @@ def test_scaling_out_ends_latency_and_scaling_in_brings_it_back(sandbox: Sandbox
     assert fault_states() == {"latency": "ended"}
 
     ditsops("k8s", "scale", "dits-server", "--replicas", "3", "--yes")
-    wait_until(lambda: query(sandbox, P99) > 5, FIRE_WITHIN, "p99 over 5 s again after scaling in")
+    wait_until(lambda: query(sandbox, P99) > 5, FIRE_WITHIN, "p99 over 5 s again after scaling in", **WATCH)
     assert fault_states() == {"latency": "active"}
     fault("latency", "--clear")
     resolved_within(sandbox.prometheus, {"HighLatency"}, RESOLVE_WITHIN)
@@ -217,7 +216,7 @@ def test_terminating_the_lock_holder_ends_lock_contention(sandbox: Sandbox):
         lambda: ditsops("db", "terminate", "--pid", str(holder), "--yes"),
     )
     # The waiters got the row in turn, left, and the load exited with them.
-    wait_until(lambda: not process_alive(load_pid), 10, "the lock-contention load exited")
+    wait_until(lambda: not process_alive(load_pid), 10, "the lock-contention load exited", **WATCH)
     assert fault_states() == {"lock-contention": "ended"}
     _, forest = ditsops_json("db", "blocking")
     assert forest == []

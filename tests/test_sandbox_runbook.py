@@ -12,7 +12,7 @@ import pexpect
 import pytest
 
 from tests.cli import run_cli
-from tests.sandboxfixtures import Sandbox, firing_within, sandbox  # noqa: F401 - the module-scoped sandbox
+from tests.sandboxfixtures import Sandbox, firing_within
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import pytest
 
 from ditsops.sandbox import promstack, simcontrol
 from ditsops.sandbox.ports import free_port, wait_for_port
-from tests.helpers import require_binary
+from tests.helpers import require_binary, retry_if_port_taken, wait_until
 
 QUIET_WINDOW_SECONDS = 12.0
 FIRE_WITHIN_SECONDS = 60.0
@@ -56,6 +56,10 @@ class Simulator:
 
 
 def start_simulator(directory: Path, dsn: str | None = None) -> Simulator:
+    return retry_if_port_taken(lambda: _start_simulator(directory, dsn))
+
+
+def _start_simulator(directory: Path, dsn: str | None) -> Simulator:
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     control = directory / "faults.json"
@@ -71,9 +75,10 @@ def start_simulator(directory: Path, dsn: str | None = None) -> Simulator:
     )
     log.close()
     simulator = Simulator(process, port, control)
-    if not wait_for_port(port, timeout=15):
+    # Listening, and still alive: not another process that took the port meanwhile.
+    if not wait_for_port(port, timeout=15) or process.poll() is not None:
         simulator.stop()
-        pytest.fail(f"the simulator did not listen: {(directory / 'simulator.log').read_text()}")
+        raise AssertionError(f"the simulator did not listen: {(directory / 'simulator.log').read_text()}")
     return simulator
 
 
@@ -208,10 +213,7 @@ def test_a_real_connection_hog_plays_db_exhaustion(tmp_path: Path, pg_dsn: str) 
         return httpx.get(f"{sim.url}/sandbox/faults").json()["faults"]
 
     def wait_for(expected: list[str]) -> list[str]:
-        deadline = time.monotonic() + 8
-        while faults() != expected and time.monotonic() < deadline:
-            time.sleep(0.2)
-        return faults()
+        return wait_until(faults, 8, f"faults {expected}", until=lambda now: now == expected, interval=0.2)
 
     try:
         try:
@@ -330,7 +332,9 @@ def rigs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Rig]]:
                 continue
             sim = start_simulator(root / fault / "sim")
             try:
-                stack = promstack.start_stack(root / fault / "stack", [f"127.0.0.1:{sim.port}"])
+                stack = retry_if_port_taken(
+                    lambda: promstack.start_stack(root / fault / "stack", [f"127.0.0.1:{sim.port}"])  # noqa: B023
+                )
             except BaseException:
                 sim.stop()
                 raise
@@ -344,11 +348,19 @@ def rigs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Rig]]:
 
 def test_no_alert_without_faults(rigs: list[Rig]) -> None:
     with httpx.Client(timeout=5) as client:
-        deadline = min(rig.started for rig in rigs) + QUIET_WINDOW_SECONDS
-        while time.monotonic() < deadline:
+        # Every rig is watched for a whole quiet window after its own start (the last one
+        # started last), and for a few seconds at least when starting them all took longer:
+        # the loop looks at every rig at least once, whatever the machine's speed.
+        deadline = max(max(rig.started for rig in rigs) + QUIET_WINDOW_SECONDS, time.monotonic() + 3)
+        looks = 0
+        while True:
             for rig in rigs:
                 assert rig.alerts(client) == {}, rig.fault
+            looks += 1
+            if time.monotonic() >= deadline:
+                break
             time.sleep(1)
+        assert looks >= 3
         # Prometheus really scraped and evaluated: rate() already has data.
         query = {"query": "sum(rate(dits_http_requests_total[30s]))"}
         result = client.get(f"{rigs[0].stack.prometheus.url}/api/v1/query", params=query).json()
@@ -357,17 +369,15 @@ def test_no_alert_without_faults(rigs: list[Rig]) -> None:
 
 def test_each_fault_fires_exactly_its_alert_and_clears(rigs: list[Rig]) -> None:
     with httpx.Client(timeout=5) as client:
+        for rig in rigs:
+            rig.unexpected |= set(rig.alerts(client))  # a quiet baseline up to the fault: nothing fires yet
+            simcontrol.set_fault(rig.simulator.control_file, rig.fault)
+            rig.injected_at = time.monotonic()
         pending = list(rigs)
         while pending:
             now = time.monotonic()
             for rig in list(pending):
-                if rig.injected_at is None:
-                    if now >= rig.started:
-                        simcontrol.set_fault(rig.simulator.control_file, rig.fault)
-                        rig.injected_at = now
-                    elif rig.alerts(client):  # still a quiet baseline: nothing may fire yet
-                        rig.unexpected |= set(rig.alerts(client))
-                    continue
+                assert rig.injected_at is not None
                 alerts = rig.alerts(client)
                 rig.unexpected |= set(alerts) - {rig.alert}
                 if rig.fired_after is None and alerts.get(rig.alert) == "firing":
@@ -388,12 +398,8 @@ def test_each_fault_fires_exactly_its_alert_and_clears(rigs: list[Rig]) -> None:
 
         for rig in rigs:
             simcontrol.clear_faults(rig.simulator.control_file)
-        deadline = time.monotonic() + RESOLVE_WITHIN_SECONDS
-        remaining = list(rigs)
-        while remaining and time.monotonic() < deadline:
-            remaining = [rig for rig in remaining if rig.alerts(client)]
-            time.sleep(1)
-        assert not remaining, {rig.fault: rig.alerts(client) for rig in remaining}
+        wait_until(lambda: {rig.fault: alerts for rig in rigs if (alerts := rig.alerts(client))},
+                   RESOLVE_WITHIN_SECONDS, "every alert resolved", until=lambda left: not left, interval=1)
 
 
 # ---------------------------------------------------------------- fixes, against the in-memory Kubernetes API
@@ -441,17 +447,6 @@ class KubeRig:
         )
 
 
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {value!r})")
-        time.sleep(0.05)
-
-
 @pytest.fixture
 def kube_rig(tmp_path: Path) -> Iterator[KubeRig]:
     from ditsops.sandbox import kubefacts, kubesource
@@ -463,8 +458,12 @@ def kube_rig(tmp_path: Path) -> Iterator[KubeRig]:
         server.seed_dits()
         source = kubefacts.KubeDeploymentSource(server.url, interval=0.2).start()
         control = tmp_path / "faults.json"
-        sim = InProcessSimulator(SimulatorConfig(port=free_port(), control_file=control), image_source=source)
-        sim.start()
+        def started() -> InProcessSimulator:
+            sim = InProcessSimulator(SimulatorConfig(port=free_port(), control_file=control), image_source=source)
+            sim.start()  # "could not listen": the port was taken meanwhile, and a new one is chosen
+            return sim
+
+        sim = retry_if_port_taken(started)
         try:
             yield KubeRig(sim, control, kubesource.KubeHTTP(server.url))
         finally:
@@ -478,12 +477,12 @@ RESTART_FAULTS = ("service-down", "memory-high", "error-spike")
 def test_a_restart_heals_process_faults_and_injecting_again_rearms(kube_rig: KubeRig) -> None:
     for name in RESTART_FAULTS:
         simcontrol.set_fault(kube_rig.control_file, name)
-    wait_for(lambda: kube_rig.document() is None, what="service-down closing the port")
+    wait_until(lambda: kube_rig.document() is None, what="service-down closing the port")
     assert set(kube_rig.simulator.applied_faults) == set(RESTART_FAULTS)
 
     started = time.monotonic()
     kube_rig.restart()
-    document = wait_for(kube_rig.document, what="the port open again after the restart")
+    document = wait_until(kube_rig.document, what="the port open again after the restart")
     healed_after = time.monotonic() - started
     assert document["faults"] == [] and document["healed"] == sorted(RESTART_FAULTS)
     assert document["requested"] == sorted(RESTART_FAULTS)  # still asked for, no longer applied
@@ -495,27 +494,27 @@ def test_a_restart_heals_process_faults_and_injecting_again_rearms(kube_rig: Kub
     simcontrol.set_fault(kube_rig.control_file, "service-down", active=False)
     simcontrol.set_fault(kube_rig.control_file, "service-down")
     simcontrol.set_fault(kube_rig.control_file, "memory-high")  # injected again over itself
-    wait_for(lambda: {"service-down", "memory-high"} <= kube_rig.simulator.applied_faults, what="re-armed")
-    wait_for(lambda: kube_rig.document() is None, what="service-down closing the port again")
+    wait_until(lambda: {"service-down", "memory-high"} <= kube_rig.simulator.applied_faults, what="re-armed")
+    wait_until(lambda: kube_rig.document() is None, what="service-down closing the port again")
     assert kube_rig.simulator.fixes.healed == {"error-spike"}
 
     # Scaling is no restart: the same pods keep running.
     kube_rig.scale(4)
-    wait_for(lambda: kube_rig.simulator.facts.serving_replicas == 4, what="4 ready replicas")
+    wait_until(lambda: kube_rig.simulator.facts.serving_replicas == 4, what="4 ready replicas")
     assert {"service-down", "memory-high"} <= kube_rig.simulator.applied_faults
 
 
 def test_scaling_out_ends_latency_and_scaling_in_brings_it_back(kube_rig: KubeRig) -> None:
     simcontrol.set_fault(kube_rig.control_file, "latency")
-    wait_for(lambda: kube_rig.document()["faults"] == ["latency"], what="latency applied")
+    wait_until(lambda: kube_rig.document()["faults"] == ["latency"], what="latency applied")
     kube_rig.scale(5)
-    document = wait_for(lambda: (d := kube_rig.document())["healed"] == ["latency"] and d, what="latency ended")
+    document = wait_until(lambda: (d := kube_rig.document())["healed"] == ["latency"] and d, what="latency ended")
     assert document["faults"] == [] and document["deployment"]["ready_replicas"] == 5
     kube_rig.scale(3)
-    wait_for(lambda: kube_rig.document()["faults"] == ["latency"], what="latency back after scaling in")
+    wait_until(lambda: kube_rig.document()["faults"] == ["latency"], what="latency back after scaling in")
     # A restart replaces pods but adds none: saturation stays.
     kube_rig.restart()
-    wait_for(
+    wait_until(
         lambda: kube_rig.simulator.facts.template_changes == 1 and kube_rig.simulator.facts.rolled_out,
         what="the restart rolled out",
     )
@@ -534,9 +533,9 @@ def test_the_pool_size_follows_database_pool_size(kube_rig: KubeRig) -> None:
     assert kube_rig.metric("dits_db_connections_max") == 20  # the seeded Deployment's env
     assert kube_rig.metric("dits_db_connections_active") <= 0.8 * 20
     set_env("100")
-    wait_for(lambda: kube_rig.metric("dits_db_connections_max") == 100, what="max 100")
+    wait_until(lambda: kube_rig.metric("dits_db_connections_max") == 100, what="max 100")
     set_env(None)
-    wait_for(lambda: kube_rig.metric("dits_db_connections_max") == 50, what="back to the default 50")
+    wait_until(lambda: kube_rig.metric("dits_db_connections_max") == 50, what="back to the default 50")
 
 
 def test_the_pool_share_under_db_exhaustion_falls_when_the_pool_grows() -> None:
@@ -571,7 +570,7 @@ def test_a_job_from_cronjob_dits_gc_ends_gc_stalled(kube_rig: KubeRig) -> None:
     if kube_rig.simulator.facts.jobs_api is False:
         pytest.skip("the in-memory Kubernetes API has no batch/v1 Jobs yet")
     simcontrol.set_fault(kube_rig.control_file, "gc-stalled")
-    wait_for(lambda: kube_rig.document()["faults"] == ["gc-stalled"], what="gc-stalled applied")
+    wait_until(lambda: kube_rig.document()["faults"] == ["gc-stalled"], what="gc-stalled applied")
     stalled = gc_metrics()
     assert time.time() - stalled["dits_gc_last_run_timestamp"] > 86400
 
@@ -615,7 +614,7 @@ def test_a_job_from_cronjob_dits_gc_ends_gc_stalled(kube_rig: KubeRig) -> None:
     }
     started = time.monotonic()
     kube_rig.kube.request("POST", "/apis/batch/v1/namespaces/dits/jobs", job)
-    document = wait_for(lambda: (d := kube_rig.document())["healed"] == ["gc-stalled"] and d, what="gc-stalled ended")
+    document = wait_until(lambda: (d := kube_rig.document())["healed"] == ["gc-stalled"] and d, what="gc-stalled ended")
     print(f"gc-stalled ended {time.monotonic() - started:.1f} s after the job was created")
     assert document["faults"] == [] and document["deployment"]["gc_jobs"] == ["gc-now"]
     ran = gc_metrics()
