@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +28,28 @@ DsnOption = Annotated[
 FullOption = Annotated[bool, typer.Option("--full", help="Show query text whole instead of cut to the terminal width.")]
 
 
+@dataclass(frozen=True)
+class Terminal:
+    """What ditsops knows of where it runs, read once per command here in the cli layer
+    (HTTPie's `Environment`): whether a person can type answers on stdin, and the variables
+    the consoles take colour and width from (NO_COLOR, FORCE_COLOR, COLUMNS). Renderers get
+    consoles built from it and never look at the process themselves."""
+
+    stdin_isatty: bool
+    environ: Mapping[str, str]
+
+    @property
+    def no_color(self) -> bool:
+        return "NO_COLOR" in self.environ  # set at all, even empty: no colour
+
+    @classmethod
+    def current(cls) -> Terminal:
+        return cls(stdin_isatty=sys.stdin.isatty(), environ=dict(os.environ))
+
+    def consoles(self) -> Consoles:
+        return make_consoles(no_color=self.no_color, environ=self.environ)
+
+
 @dataclass
 class AppState:
     profile: str | None = None
@@ -37,7 +61,12 @@ class AppState:
     namespace: str | None = None
     confirm_targets: tuple[str, ...] = ()  # --confirm-target: what --yes may approve on production
     ignore_lease: bool = False  # --ignore-lease
-    consoles: Consoles = field(default_factory=make_consoles)
+    terminal: Terminal = field(default_factory=Terminal.current)
+    consoles: Consoles = field(default=None)  # type: ignore[assignment]  # built from the terminal
+
+    def __post_init__(self) -> None:
+        if self.consoles is None:
+            self.consoles = self.terminal.consoles()
 
     def settings(self, **options: Any) -> Settings:
         given = {"dsn": self.dsn, "kube_context": self.kube_context, "namespace": self.namespace}
@@ -55,7 +84,7 @@ class AppState:
         if non_interactive:
             return False
         talking_on = self.consoles.err if json_output else self.consoles.out
-        return sys.stdin.isatty() and talking_on.is_terminal
+        return self.terminal.stdin_isatty and talking_on.is_terminal
 
 
 def app_state(ctx: typer.Context) -> AppState:
@@ -89,13 +118,13 @@ def run_action(
 ) -> None:
     """Run one destructive step as a one-step runbook: the same preview, confirmation,
     refusal rules, exit codes and run record as inside a runbook."""
+    from ditsops.cli.prompts import interaction_for
     from ditsops.core import steps as step_kinds
     from ditsops.core.engine import RunOptions, run_runbook
     from ditsops.core.model import Runbook
     from ditsops.core.names import check_run_names
     from ditsops.core.record import RunRecord
     from ditsops.core.target import header
-    from ditsops.render.runbook import ConsoleInteraction, JsonInteraction
 
     state = app_state(ctx)
     fmt = state.output_format(output)
@@ -105,11 +134,7 @@ def run_action(
     interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
     mode = "dry run" if dry_run else "interactive" if interactive else "non-interactive"
     consoles = state.consoles
-    ui = (
-        JsonInteraction(consoles.err, consoles.out, full=full, mode=mode)
-        if fmt == "json"
-        else ConsoleInteraction(consoles.out, full=full, mode=mode)
-    )
+    ui = interaction_for(consoles, json_output=fmt == "json", full=full, mode=mode)
     record = RunRecord.create(runbook.name, settings.secrets())
     outcome = run_runbook(
         runbook,

@@ -81,6 +81,7 @@ def run_command(
 
     Example: ditsops --profile sandbox runbook db-connections-exhausted --set older_than=10s
     """
+    from ditsops.cli.prompts import interaction_for
     from ditsops.core import catalog
     from ditsops.core import steps as step_kinds
     from ditsops.core.engine import RunOptions, run_runbook
@@ -88,7 +89,7 @@ def run_command(
     from ditsops.core.names import check_run_names
     from ditsops.core.record import RunRecord
     from ditsops.core.target import header
-    from ditsops.render.runbook import ConsoleInteraction, JsonInteraction, file_line
+    from ditsops.render.runbook import file_line
 
     state = app_state(ctx)
     fmt = state.output_format(output)
@@ -110,12 +111,7 @@ def run_command(
         if interactive
         else ("non-interactive, --yes" if yes else "non-interactive (destructive steps refused without --yes)")
     )
-    consoles = state.consoles
-    ui = (
-        JsonInteraction(consoles.err, consoles.out, full=full, mode=mode)
-        if fmt == "json"
-        else ConsoleInteraction(consoles.out, full=full, mode=mode)
-    )
+    ui = interaction_for(state.consoles, json_output=fmt == "json", full=full, mode=mode)
     targets = [step_kinds.kind_of(s.kind).target for s in runbook.steps]
     target = header(settings, targets)
     shadows = catalog.shadowed(runbook.source)
@@ -146,9 +142,9 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
     """The runbook answering a firing alert, the alert's labels, and how long it has fired."""
     from datetime import datetime
 
+    from ditsops.cli.prompts import choose_alert
     from ditsops.core import catalog
     from ditsops.core.alerting import gather
-    from ditsops.render.alerts import choose_alert
 
     if name:
         runbook = catalog.find(name)

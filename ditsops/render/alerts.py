@@ -69,17 +69,13 @@ def render_silences(console: Console, silences) -> None:
     )
 
 
-def choose_alert(console: Console, views) -> int:
-    """Ask which of several firing alerts to work on; returns its index."""
+def render_alert_choices(console: Console, views) -> None:
+    """Several firing alerts of one name, numbered for the engineer to pick one (cli/prompts.py asks)."""
     console.print(f"[title]{len(views)} alerts of this name are firing:[/]")
     for number, view in enumerate(views, 1):
         labels = ", ".join(f"{k}={v}" for k, v in sorted(view.alert.labels.items()) if k != "alertname")
         console.print(f"  {number}. {view.alert.state} for {_age(view.alert.since)}: {labels}")
-    while True:
-        try:
-            answer = console.input(f"Which one? [1-{len(views)}] ")
-        except EOFError:
-            raise KeyboardInterrupt from None
-        if answer.strip().isdigit() and 1 <= int(answer) <= len(views):
-            return int(answer) - 1
-        console.print("[warning]Type one of the numbers shown.[/]")
+
+
+def render_choice_refused(console: Console) -> None:
+    console.print("[warning]Type one of the numbers shown.[/]")

@@ -2,12 +2,13 @@
 
 Rich already turns colour off for NO_COLOR and when output is not a terminal; the
 consoles are made per command so tests that swap the streams get what they swapped in.
+What the consoles know of the terminal (NO_COLOR, FORCE_COLOR, COLUMNS) is handed in by
+the cli layer (cli/common.py `Terminal`): nothing here reads the process's environment.
 """
 
 from __future__ import annotations
 
-import os
-import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -66,14 +67,11 @@ class Consoles:
     out: Console
     err: Console
 
-    @property
-    def interactive(self) -> bool:
-        return sys.stdin.isatty() and self.out.is_terminal
 
-
-def make_consoles(*, no_color: bool = False) -> Consoles:
-    no_color = no_color or "NO_COLOR" in os.environ
+def make_consoles(*, no_color: bool = False, environ: Mapping[str, str] | None = None) -> Consoles:
+    """stdout and stderr consoles; `environ` is what rich reads colour and width from
+    (None: rich reads the process's own)."""
     return Consoles(
-        out=Console(theme=THEME, no_color=no_color, highlight=False, soft_wrap=False),
-        err=Console(theme=THEME, stderr=True, no_color=no_color, highlight=False),
+        out=Console(theme=THEME, no_color=no_color, highlight=False, soft_wrap=False, _environ=environ),
+        err=Console(theme=THEME, stderr=True, no_color=no_color, highlight=False, _environ=environ),
     )

@@ -7,7 +7,6 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
-from rich.status import Status
 from rich.syntax import Syntax
 from rich.text import Text
 
@@ -17,7 +16,6 @@ from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
 from ditsops.core.results import Preview, StepResult
 from ditsops.render.console import STATUS_MARK, STATUS_STYLE
-from ditsops.render.output import print_json
 from ditsops.render.tables import render_table
 
 SHADOWS = "(shadows the shipped runbook)"
@@ -50,146 +48,88 @@ def render_header(console: Console, runbook: Runbook, params: dict[str, Any], ta
     console.print(Panel(lines, expand=False))
 
 
-class ConsoleInteraction:
-    """Engine events rendered for a person; prompts read from the terminal."""
+def render_run_started(console: Console, runbook: Runbook, params: dict[str, Any], target, mode: str) -> None:
+    render_header(console, runbook, params, [*target, ("mode", mode)])
+    if runbook.summary:
+        console.print(f"[muted]{runbook.summary}[/]")
 
-    def __init__(self, console: Console, *, full: bool = False, mode: str = "interactive") -> None:
-        self.console = console
-        self.full = full
-        self.mode = mode
-        self._status: Status | None = None  # the in-place line of a verify that waits
 
-    def run_started(self, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
-        render_header(self.console, runbook, params, [*target, ("mode", self.mode)])
-        if runbook.summary:
-            self.console.print(f"[muted]{runbook.summary}[/]")
+def render_step_started(console: Console, step: Step, number: int, total: int, shown: str) -> None:
+    destructive = step_kinds.kind_of(step.kind).destructive
+    marker = " [danger](changes things)[/]" if destructive else ""
+    console.print()
+    console.rule(f"[title][{number}/{total}] {step.title}[/]{marker}", align="left")
+    if step.why:
+        console.print(f"[muted]Why: {step.why}[/]")
+    if shown:
+        lexer = "sql" if step.kind == "sql" else "text"
+        console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
 
-    def step_started(self, step: Step, number: int, total: int, shown: str) -> None:
-        destructive = step_kinds.kind_of(step.kind).destructive
-        marker = " [danger](changes things)[/]" if destructive else ""
-        self.console.print()
-        self.console.rule(f"[title][{number}/{total}] {step.title}[/]{marker}", align="left")
-        if step.why:
-            self.console.print(f"[muted]Why: {step.why}[/]")
-        if shown:
-            lexer = "sql" if step.kind == "sql" else "text"
-            self.console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
 
-    def step_finished(self, step: Step, result: StepResult) -> None:
-        self._stop_status()
-        style = STATUS_STYLE.get(result.status, "")
-        mark = STATUS_MARK.get(result.status, "•")
-        for table in result.tables:
-            render_table(self.console, table, full=self.full)
-        # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
-        # it, but it must reach the clipboard as one line.
-        self.console.print(f"[{style}]{mark} {result.status}[/]: {escape(result.summary)}", soft_wrap=True)
-        for warning in result.warnings:
-            self.console.print(f"[warning]! {warning}[/]")
+def render_step_result(console: Console, result: StepResult, *, full: bool = False) -> None:
+    style = STATUS_STYLE.get(result.status, "")
+    mark = STATUS_MARK.get(result.status, "•")
+    for table in result.tables:
+        render_table(console, table, full=full)
+    # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
+    # it, but it must reach the clipboard as one line.
+    console.print(f"[{style}]{mark} {result.status}[/]: {escape(result.summary)}", soft_wrap=True)
+    for warning in result.warnings:
+        console.print(f"[warning]! {warning}[/]")
 
-    def show_preview(self, step: Step, preview: Preview) -> None:
-        if preview.empty:
-            self.console.print(f"[muted]{preview.summary}[/]")
-            return
-        self.console.print(f"[danger]This will {preview.summary}[/]")
-        if preview.table:
-            render_table(self.console, preview.table, full=self.full)
-        if preview.command:
-            self.console.print(f"[muted]Equivalent:[/] {preview.command}", soft_wrap=True)
 
-    def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool:
-        try:
-            if production:
-                answer = self.console.input(
-                    f"[danger]Production.[/] Type [title]{preview.target}[/] to confirm, anything else skips: "
-                )
-                return answer.strip() == preview.target
-            answer = self.console.input(f"{step.title}? [title]\\[y/N][/] ")
-            return answer.strip().lower() in ("y", "yes")
-        except EOFError:
-            return False
+def render_preview(console: Console, preview: Preview, *, full: bool = False) -> None:
+    if preview.empty:
+        console.print(f"[muted]{preview.summary}[/]")
+        return
+    console.print(f"[danger]This will {preview.summary}[/]")
+    if preview.table:
+        render_table(console, preview.table, full=full)
+    if preview.command:
+        console.print(f"[muted]Equivalent:[/] {preview.command}", soft_wrap=True)
 
-    def manual(self, step: Step, text: str) -> bool | None:
-        self.console.print(f"[title]To do:[/] {text}")
-        try:
-            answer = self.console.input("Done? [title]\\[y]es / \\[s]kip[/] ")
-        except EOFError:
-            return None
-        return answer.strip().lower() not in ("s", "skip", "n", "no")
 
-    def progress(self, step: Step, message: str, *, live: bool = False) -> None:
-        """A long step's progress. Live messages (a verify's latest value and time left)
-        update one line in place on a terminal; elsewhere every message is its own line,
-        so a log shows each re-check."""
-        if live and self.console.is_terminal:
-            if self._status is None:
-                self._status = self.console.status(escape(message), spinner="dots")
-                self._status.start()
-            else:
-                self._status.update(escape(message))
-            return
-        self._stop_status()
-        self.console.print(f"[muted]  {escape(message)}[/]", soft_wrap=not self.console.is_terminal)
+def render_manual(console: Console, text: str) -> None:
+    console.print(f"[title]To do:[/] {text}")
 
-    def _stop_status(self) -> None:
-        if self._status is not None:
-            self._status.stop()
-            self._status = None
 
-    def escalate(self, reminder: Escalation, elapsed: float) -> None:
-        from ditsops.core.durations import format_duration
+def render_progress(console: Console, message: str) -> None:
+    """A progress message as a line of its own (off a terminal every re-check is kept)."""
+    console.print(f"[muted]  {escape(message)}[/]", soft_wrap=not console.is_terminal)
 
-        self.console.print(
-            Panel(
-                f"{format_duration(elapsed)} into the incident: [title]{reminder.say}[/]",
-                title="Escalate",
-                style="warning",
-                expand=False,
-            )
+
+def render_escalation(console: Console, reminder: Escalation, elapsed: float) -> None:
+    from ditsops.core.durations import format_duration
+
+    console.print(
+        Panel(
+            f"{format_duration(elapsed)} into the incident: [title]{reminder.say}[/]",
+            title="Escalate",
+            style="warning",
+            expand=False,
         )
-
-    def state_moved(self, step: Step, what: str) -> None:
-        self._stop_status()
-        self.console.print(f"[warning]The target changed since the preview; nothing was sent.[/] {escape(what)}")
-
-    def lease_held(self, step: Step, message: str) -> bool:
-        self._stop_status()
-        self.console.print(f"[warning]Another engineer is acting on this:[/] {escape(message)}")
-        try:
-            answer = self.console.input("Go on anyway? [title]\\[y/N][/] ")
-        except EOFError:
-            return False
-        return answer.strip().lower() in ("y", "yes")
-
-    def run_interrupted(self) -> None:
-        self._stop_status()
-
-    def run_finished(self, outcome: RunOutcome) -> None:
-        self._stop_status()
-        counts: dict[str, int] = {}
-        for item in outcome.steps:
-            counts[item.result.status] = counts.get(item.result.status, 0) + 1
-        summary = ", ".join(f"{n} {status}" for status, n in counts.items())
-        self.console.print()
-        style = "ok" if outcome.exit_code == 0 else "failing"
-        self.console.print(f"[{style}]{outcome.reason}[/] — {summary}")
-        if outcome.record:
-            self.console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
-            self.console.print(
-                f"[muted]Timeline for the postmortem:[/] {escape(outcome.report_command)}", soft_wrap=True
-            )
+    )
 
 
-class JsonInteraction(ConsoleInteraction):
-    """Progress and prompts on stderr; one JSON document of the outcome on stdout."""
+def render_state_moved(console: Console, what: str) -> None:
+    console.print(f"[warning]The target changed since the preview; nothing was sent.[/] {escape(what)}")
 
-    def __init__(self, err: Console, out: Console, **kwargs: Any) -> None:
-        super().__init__(err, **kwargs)
-        self.out = out
 
-    def run_finished(self, outcome: RunOutcome) -> None:
-        super().run_finished(outcome)
-        print_json(self.out, outcome_json(outcome))
+def render_lease_held(console: Console, message: str) -> None:
+    console.print(f"[warning]Another engineer is acting on this:[/] {escape(message)}")
+
+
+def render_run_finished(console: Console, outcome: RunOutcome) -> None:
+    counts: dict[str, int] = {}
+    for item in outcome.steps:
+        counts[item.result.status] = counts.get(item.result.status, 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items())
+    console.print()
+    style = "ok" if outcome.exit_code == 0 else "failing"
+    console.print(f"[{style}]{outcome.reason}[/] — {summary}")
+    if outcome.record:
+        console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
+        console.print(f"[muted]Timeline for the postmortem:[/] {escape(outcome.report_command)}", soft_wrap=True)
 
 
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:

@@ -1,0 +1,150 @@
+"""Every question ditsops asks the engineer, in one place.
+
+`ConsoleInteraction` implements the engine's `Interaction` (core/engine.py): it draws each
+event with a renderer from render/runbook.py and reads the answers here, so the policy
+of what counts as a yes (`y`/`yes`, or on production the target's name typed in full)
+lives beside the questions and nowhere in render/. The in-place status line of a verify
+that waits is state of the conversation, so it lives here too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+
+from ditsops.render import runbook as draw
+from ditsops.render.output import print_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+
+    from ditsops.core.engine import RunOutcome
+    from ditsops.core.model import Escalation, Runbook, Step
+    from ditsops.core.results import Preview, StepResult
+
+YES = ("y", "yes")
+SKIP = ("s", "skip", "n", "no")
+
+
+def ask(console: Console, prompt: str) -> str | None:
+    """One line typed by the engineer; None when input ended (Ctrl-D, a closed pipe)."""
+    try:
+        return console.input(prompt)
+    except EOFError:
+        return None
+
+
+class ConsoleInteraction:
+    """Engine events rendered for a person; prompts read from the terminal."""
+
+    def __init__(self, console: Console, *, full: bool = False, mode: str = "interactive") -> None:
+        self.console = console
+        self.full = full
+        self.mode = mode
+        self._status: Status | None = None  # the in-place line of a verify that waits
+
+    def run_started(self, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
+        draw.render_run_started(self.console, runbook, params, target, self.mode)
+
+    def step_started(self, step: Step, number: int, total: int, shown: str) -> None:
+        draw.render_step_started(self.console, step, number, total, shown)
+
+    def step_finished(self, step: Step, result: StepResult) -> None:
+        self._stop_status()
+        draw.render_step_result(self.console, result, full=self.full)
+
+    def show_preview(self, step: Step, preview: Preview) -> None:
+        draw.render_preview(self.console, preview, full=self.full)
+
+    def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool:
+        if production:
+            # On production a reflexive `y` is not enough: the target's name, typed whole.
+            answer = ask(
+                self.console,
+                f"[danger]Production.[/] Type [title]{preview.target}[/] to confirm, anything else skips: ",
+            )
+            return answer is not None and answer.strip() == preview.target
+        answer = ask(self.console, f"{step.title}? [title]\\[y/N][/] ")
+        return answer is not None and answer.strip().lower() in YES
+
+    def manual(self, step: Step, text: str) -> bool | None:
+        draw.render_manual(self.console, text)
+        answer = ask(self.console, "Done? [title]\\[y]es / \\[s]kip[/] ")
+        if answer is None:
+            return None
+        return answer.strip().lower() not in SKIP
+
+    def progress(self, step: Step, message: str, *, live: bool = False) -> None:
+        """A long step's progress. Live messages (a verify's latest value and time left)
+        update one line in place on a terminal; elsewhere every message is its own line,
+        so a log shows each re-check."""
+        if live and self.console.is_terminal:
+            if self._status is None:
+                self._status = self.console.status(escape(message), spinner="dots")
+                self._status.start()
+            else:
+                self._status.update(escape(message))
+            return
+        self._stop_status()
+        draw.render_progress(self.console, message)
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def escalate(self, reminder: Escalation, elapsed: float) -> None:
+        draw.render_escalation(self.console, reminder, elapsed)
+
+    def state_moved(self, step: Step, what: str) -> None:
+        self._stop_status()
+        draw.render_state_moved(self.console, what)
+
+    def lease_held(self, step: Step, message: str) -> bool:
+        self._stop_status()
+        draw.render_lease_held(self.console, message)
+        answer = ask(self.console, "Go on anyway? [title]\\[y/N][/] ")
+        return answer is not None and answer.strip().lower() in YES
+
+    def run_interrupted(self) -> None:
+        self._stop_status()
+
+    def run_finished(self, outcome: RunOutcome) -> None:
+        self._stop_status()
+        draw.render_run_finished(self.console, outcome)
+
+
+class JsonInteraction(ConsoleInteraction):
+    """Progress and prompts on stderr; one JSON document of the outcome on stdout."""
+
+    def __init__(self, err: Console, out: Console, **kwargs: Any) -> None:
+        super().__init__(err, **kwargs)
+        self.out = out
+
+    def run_finished(self, outcome: RunOutcome) -> None:
+        super().run_finished(outcome)
+        print_json(self.out, draw.outcome_json(outcome))
+
+
+def interaction_for(consoles, *, json_output: bool, full: bool, mode: str) -> ConsoleInteraction:
+    """The Interaction a command talks through: JSON on stdout with the conversation on
+    stderr, or everything on stdout."""
+    if json_output:
+        return JsonInteraction(consoles.err, consoles.out, full=full, mode=mode)
+    return ConsoleInteraction(consoles.out, full=full, mode=mode)
+
+
+def choose_alert(console: Console, views) -> int:
+    """Ask which of several firing alerts to work on; returns its index."""
+    from ditsops.render.alerts import render_alert_choices, render_choice_refused
+
+    render_alert_choices(console, views)
+    while True:
+        answer = ask(console, f"Which one? [1-{len(views)}] ")
+        if answer is None:
+            raise KeyboardInterrupt from None  # no answer will come: stop as Ctrl-C would
+        if answer.strip().isdigit() and 1 <= int(answer) <= len(views):
+            return int(answer) - 1
+        render_choice_refused(console)
