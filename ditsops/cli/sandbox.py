@@ -7,9 +7,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+import ditsops.sandbox  # noqa: F401 - the hook: importing the sandbox registers its `sandbox` profile
 from ditsops.core.errors import DitsopsError, UsageError
-from ditsops.render import sandbox as render
-from ditsops.sandbox import faults  # light: the fault registry imports its players lazily
+from ditsops.sandbox import (
+    faults,  # light: the fault registry imports its players lazily
+    render,  # its renderers live with it: render/ never imports the sandbox
+)
 
 # lifecycle (and through it the components: yaml, urllib, the kube and Prometheus helpers)
 # is imported inside each command, so that `ditsops --help` stays fast.

@@ -12,14 +12,18 @@ Profiles live in a TOML file (XDG config dir, or --config / DITSOPS_CONFIG):
     dsn = "host=db.prod dbname=dits user=ditsops"
     production = true
 
-The `sandbox` profile is not in the file: it exists while `ditsops sandbox up` runs and
-points at the sandbox's services.
+A built-in profile is not in the file: a provider registered with
+`register_profile_provider` gives its values when it is chosen. The sandbox registers
+`sandbox` this way (ditsops/sandbox/__init__.py, imported by the cli): it exists while
+`ditsops sandbox up` runs and points at the sandbox's services. This module knows no
+provider by name, so the product without the sandbox is whole.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +35,15 @@ from ditsops.core.secrets import password_of, redact_dsn, redact_url, userinfo_o
 if TYPE_CHECKING:
     from ditsops.core.origins import Credentials
 
-SANDBOX_PROFILE = "sandbox"
+# Built-in profiles: name -> the function that gives the profile's values when it is
+# chosen (it may raise ConfigError to say why the profile is not available now). A file's
+# profile of the same name is shadowed: a built-in profile means one thing everywhere.
+PROFILE_PROVIDERS: dict[str, Callable[[], Mapping[str, Any]]] = {}
+
+
+def register_profile_provider(name: str, provider: Callable[[], Mapping[str, Any]]) -> None:
+    """The hook through which a part of ditsops outside core (the sandbox) offers a profile."""
+    PROFILE_PROVIDERS[name] = provider
 
 # libpq reads these itself when no DSN is given; any of them means "the environment names a database".
 LIBPQ_TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
@@ -195,13 +207,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 
 
 def _profile_values(config: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
-    if name == SANDBOX_PROFILE:
-        from ditsops.sandbox.state import load_state
-
-        state = load_state()
-        if state is None:
-            raise ConfigError("the sandbox profile exists only while the sandbox is up", hint="ditsops sandbox up")
-        return dict(state.profile())
+    if name in PROFILE_PROVIDERS:
+        return dict(PROFILE_PROVIDERS[name]())
     profiles = config.get("profiles", {})
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none"

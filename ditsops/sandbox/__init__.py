@@ -1,0 +1,27 @@
+"""The local practice environment. It hangs off the product through one explicit hook:
+importing this package registers the `sandbox` profile with core/config.py (the cli
+imports it where it assembles the sandbox's commands). Nothing in core, clients or
+render imports the sandbox; this stays light (state.json is read only when the profile
+is chosen)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ditsops.core.config import register_profile_provider
+from ditsops.core.errors import ConfigError
+
+PROFILE = "sandbox"
+
+
+def sandbox_profile() -> dict[str, Any]:
+    """Settings of the `sandbox` profile, from the running sandbox's state."""
+    from ditsops.sandbox.state import load_state
+
+    state = load_state()
+    if state is None:
+        raise ConfigError("the sandbox profile exists only while the sandbox is up", hint="ditsops sandbox up")
+    return dict(state.profile())
+
+
+register_profile_provider(PROFILE, sandbox_profile)

@@ -1,5 +1,8 @@
 """How sandbox results look on a terminal. Pure: (console, result) -> nothing returned.
 
+They live in the sandbox package, not in render/: the product's renderers know nothing of
+the sandbox.
+
 Nothing here ever sees a password: component URLs are stored masked, and the profile
 (which holds the real DSN) is never rendered.
 """
