@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from ditsops.clients.postgres import PostgresClient
-from ditsops.core import db
+from ditsops.core import connect, db
 from ditsops.core.config import Settings
 from ditsops.core.errors import TargetUnreachable
 
@@ -18,7 +18,7 @@ STATE_COUNT = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(
 
 @pytest.fixture
 def client(pg_dsn):
-    connected = PostgresClient.connect(Settings(dsn=pg_dsn))
+    connected = connect.postgres(Settings(dsn=pg_dsn))
     yield connected
     connected.close()
 
@@ -173,7 +173,7 @@ def test_an_unsupported_old_server_is_refused_clearly(pg_dsn, mocker):
 
     mocker.patch.object(PostgresClient, "__init__", pretend_old)
     with pytest.raises(TargetError, match="PostgreSQL 11.9 .* older than 12"):
-        PostgresClient.connect(Settings(dsn=pg_dsn))
+        connect.postgres(Settings(dsn=pg_dsn))
 
 
 def test_unreachable_server_is_one_clear_error(pg_cluster):
@@ -181,7 +181,7 @@ def test_unreachable_server_is_one_clear_error(pg_cluster):
 
     dsn = f"postgresql://postgres:hunter2secret@127.0.0.1:{free_port()}/postgres"
     with pytest.raises(TargetUnreachable) as caught:
-        PostgresClient.connect(Settings(dsn=dsn, connect_timeout=2))
+        connect.postgres(Settings(dsn=dsn, connect_timeout=2))
     assert "cannot connect to PostgreSQL at postgres@127.0.0.1" in caught.value.message
     assert "hunter2secret" not in caught.value.message
 

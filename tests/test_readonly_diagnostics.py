@@ -17,7 +17,8 @@ import uuid
 import psycopg
 import pytest
 
-from ditsops.clients.postgres import PostgresClient, UnsafeDiagnostic
+from ditsops.clients.postgres import UnsafeDiagnostic
+from ditsops.core import connect
 from ditsops.core.catalog import shipped_dir
 from ditsops.core.config import Settings
 from ditsops.core.errors import TargetError
@@ -186,7 +187,7 @@ def test_shipped_runbooks_still_lint(env):
 
 @pytest.fixture
 def client(pg_dsn):
-    connected = PostgresClient.connect(Settings(dsn=pg_dsn))
+    connected = connect.postgres(Settings(dsn=pg_dsn))
     yield connected
     connected.close()
 

@@ -104,12 +104,12 @@ def silence_list(
 
     Example: ditsops silence list
     """
-    from ditsops.clients.alertmanager import AlertmanagerClient
+    from ditsops.core import connect
     from ditsops.render.alerts import render_silences
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
-    client = AlertmanagerClient.connect(state.settings())
+    client = connect.alertmanager(state.settings())
     try:
         silences = [s for s in client.silences() if expired or s.state != "expired"]
     finally:

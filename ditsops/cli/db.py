@@ -29,9 +29,9 @@ def _duration(text: str, option: str = "--older-than"):
 
 
 def _connect(ctx: typer.Context, dsn: str | None):
-    from ditsops.clients.postgres import PostgresClient
+    from ditsops.core import connect
 
-    return PostgresClient.connect(app_state(ctx).settings(dsn=dsn))
+    return connect.postgres(app_state(ctx).settings(dsn=dsn))
 
 
 @app.command("activity")

@@ -22,12 +22,13 @@ def health_command(
 
     Example: ditsops health --url http://dits.internal:8080
     """
-    from ditsops.clients.dits import DitsClient
+    from ditsops.core import connect
+    from ditsops.core.health import check_health
     from ditsops.render.health import health_json, render_health
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
-    client = DitsClient(state.settings(), url)
+    client = connect.dits(state.settings(), url)
     if not client.configured_origin:
         # Credentials stay with their origin: another host gets none, and the engineer knows why.
         state.consoles.err.print(
@@ -36,7 +37,7 @@ def health_command(
             soft_wrap=True,
         )
     try:
-        report = client.health()
+        report = check_health(client)
     finally:
         client.close()
     if state.output_format(output) == "json":

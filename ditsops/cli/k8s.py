@@ -39,9 +39,9 @@ def k8s(
 
 
 def _client(ctx: typer.Context):
-    from ditsops.clients.kube import KubeClient
+    from ditsops.core import connect
 
-    return KubeClient.connect(app_state(ctx).settings())
+    return connect.kube(app_state(ctx).settings())
 
 
 def _emit(ctx: typer.Context, output: str | None, data, render, target=None) -> None:

@@ -21,9 +21,9 @@ Top = Annotated[int, typer.Option("--top", help="Series to list (the highest fir
 
 
 def _client(ctx: typer.Context):
-    from ditsops.clients.prometheus import PrometheusClient
+    from ditsops.core import connect
 
-    return PrometheusClient.connect(app_state(ctx).settings())
+    return connect.prometheus(app_state(ctx).settings())
 
 
 def _show(ctx: typer.Context, result, output: str | None, unit: str | None, top: int) -> None:

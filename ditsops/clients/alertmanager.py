@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ditsops.clients.http import make_client, request, require_url
+from ditsops.clients.http import make_client, request
 from ditsops.clients.prometheus import Alert, parse_time
 from ditsops.clients.shapes import am_alerts, am_silence, am_silence_id, am_silences, json_body
 from ditsops.core.errors import UsageError
 from ditsops.core.secrets import strip_password
 
 if TYPE_CHECKING:
-    from ditsops.core.config import Settings
+    from ditsops.core.origins import Credentials
 
 _AM = "Alertmanager"
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
@@ -65,14 +65,10 @@ class Silence:
 
 
 class AlertmanagerClient:
-    def __init__(self, settings: Settings) -> None:
-        self.url = require_url(settings.alertmanager_url, "Alertmanager", "alertmanager_url")
-        self._secrets = settings.secrets()
-        self._http = make_client(settings, self.url)
-
-    @classmethod
-    def connect(cls, settings: Settings) -> AlertmanagerClient:
-        return cls(settings)
+    def __init__(self, url: str, credentials: Credentials, *, timeout: float, secrets: frozenset[str]) -> None:
+        self.url = url
+        self._secrets = secrets
+        self._http = make_client(self.url, credentials, timeout)
 
     @property
     def where(self) -> str:

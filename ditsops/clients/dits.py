@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ditsops.clients.http import make_client, request, require_url
-from ditsops.clients.shapes import dits_health
+from ditsops.clients.http import make_client, request
 from ditsops.core.secrets import redact_url
 
 if TYPE_CHECKING:
-    from ditsops.core.config import Settings
-
-
-@dataclass(frozen=True)
-class HealthCheck:
-    name: str
-    status: str
-    latency_ms: float | None
-    message: str | None
+    from ditsops.core.origins import Credentials
 
 
 @dataclass(frozen=True)
@@ -34,30 +25,25 @@ class Probe:
         return 200 <= self.http_status < 300
 
 
-@dataclass(frozen=True)
-class Health:
-    url: str  # redacted: no userinfo, no secret query parameters
-    status: str  # healthy | degraded | unhealthy | unknown
-    version: str | None
-    uptime_seconds: float | None
-    checks: list[HealthCheck] = field(default_factory=list)
-    probes: list[Probe] = field(default_factory=list)
-
-    @property
-    def healthy(self) -> bool:
-        return self.status == "healthy" and all(p.ok for p in self.probes)
-
-
 class DitsClient:
     """One Dits server. A URL other than the configured origins gets no credentials at all
-    (`configured_origin` is then False, so the command can say so)."""
+    (`configured_origin` is then False, so the command can say so); what the answers mean
+    is read in core/health.py."""
 
-    def __init__(self, settings: Settings, url: str | None = None, name: str = "Dits server") -> None:
-        self.url = require_url(url or settings.dits_url, "Dits server", "dits_url")
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        timeout: float,
+        secrets: frozenset[str],
+        name: str = "Dits server",
+    ) -> None:
+        self.url = url
         self.name = name
-        self._secrets = settings.secrets()
-        self._http = make_client(settings, self.url)
-        self.configured_origin = self._http.ditsops_credentials.configured
+        self._secrets = secrets
+        self._http = make_client(self.url, credentials, timeout)
+        self.configured_origin = credentials.configured
 
     @property
     def where(self) -> str:
@@ -76,14 +62,3 @@ class DitsClient:
         except ValueError:
             body = response.text[:500]
         return Probe(path, response.status_code, round(latency, 1), body)
-
-    def health(self) -> Health:
-        full = self.get("/health")
-        probes = [full, self.get("/health/live"), self.get("/health/ready")]
-        body = dits_health(full.body) if isinstance(full.body, dict) else {}
-        checks = [
-            HealthCheck(c.get("name", "?"), c.get("status", "?"), c.get("latency_ms"), c.get("message"))
-            for c in body.get("checks", [])
-        ]
-        status = body.get("status") or ("healthy" if full.ok else "unhealthy")
-        return Health(self.where, status, body.get("version"), body.get("uptime_seconds"), checks, probes)

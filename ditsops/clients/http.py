@@ -10,27 +10,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.deadline import describe_deadline, within
-from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
+from ditsops.core.errors import TargetError, TargetUnreachable
 from ditsops.core.origins import origin_of
 from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
 if TYPE_CHECKING:
     import httpx
 
-    from ditsops.core.config import Settings
+    from ditsops.core.origins import Credentials
 
 
-def require_url(value: str | None, what: str, setting: str) -> str:
-    if not value:
-        raise ConfigError(
-            f"no {what} URL configured",
-            hint=f"set DITSOPS_{setting.upper()} or '{setting}' in a profile (or use --profile sandbox)",
-        )
-    return value.rstrip("/")
-
-
-def make_client(settings: Settings, base_url: str) -> httpx.Client:
-    """An httpx client bound to base_url's origin, carrying only that origin's credentials.
+def make_client(base_url: str, credentials: Credentials, timeout: float) -> httpx.Client:
+    """An httpx client bound to base_url's origin, carrying only that origin's credentials
+    (`credentials` are what core/origins.py allows for that origin; `timeout` in seconds is
+    the total deadline of each call).
 
     Every request it sends, redirects included, must stay on that origin: anything else is
     refused before it leaves (httpx would strip the Authorization header on a cross-origin
@@ -38,9 +31,6 @@ def make_client(settings: Settings, base_url: str) -> httpx.Client:
     """
     import httpx
 
-    from ditsops.core.origins import credentials_for
-
-    credentials = credentials_for(settings, base_url)
     base = without_userinfo(base_url)
 
     def stay_on_origin(outgoing: httpx.Request) -> None:
@@ -55,13 +45,13 @@ def make_client(settings: Settings, base_url: str) -> httpx.Client:
         headers={"User-Agent": "ditsops", **credentials.headers},
         auth=credentials.basic,
         verify=credentials.verify,
-        timeout=settings.http_timeout,
+        timeout=timeout,
         follow_redirects=True,
         max_redirects=5,
         event_hooks={"request": [stay_on_origin]},
     )
     client.ditsops_credentials = credentials  # type: ignore[attr-defined]
-    client.ditsops_deadline = float(settings.http_timeout)  # type: ignore[attr-defined]
+    client.ditsops_deadline = float(timeout)  # type: ignore[attr-defined]
     return client
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from ditsops.clients.deadline import describe_deadline, within
 from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
-
-if TYPE_CHECKING:
-    from ditsops.core.config import Settings
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -57,20 +54,22 @@ class NotFound(TargetError):
     """404: callers that treat absence as a state (a free lease) catch this one."""
 
 
-def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
+def load_target(
+    kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None
+) -> tuple[Any, KubeTarget]:
     """An ApiClient and where it points: kubeconfig (KUBECONFIG, profile, --context) or in-cluster."""
     import os
 
     from kubernetes import client, config
 
-    path = settings.kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     path = path.split(os.pathsep)[0]
     if os.path.exists(path):
         try:
             contexts, current = config.list_kube_config_contexts(config_file=path)
-            chosen = settings.kube_context or (current or {}).get("name")
-            context = next((c for c in contexts if c["name"] == chosen), None)
-            if context is None:
+            chosen = context or (current or {}).get("name")
+            found = next((c for c in contexts if c["name"] == chosen), None)
+            if found is None:
                 known = ", ".join(c["name"] for c in contexts)
                 raise ConfigError(f"no context {chosen!r} in {path} (contexts: {known})")
             configuration = client.Configuration()
@@ -82,7 +81,7 @@ def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
             api = client.ApiClient(configuration)
         except config.ConfigException as error:
             raise ConfigError(f"kubeconfig {path}: {error}") from None
-        namespace = settings.namespace or context["context"].get("namespace") or "default"
+        namespace = namespace or found["context"].get("namespace") or "default"
         name = chosen
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
         configuration = client.Configuration()
@@ -92,9 +91,9 @@ def load_target(settings: Settings) -> tuple[Any, KubeTarget]:
         name = "in-cluster"
         try:
             with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
-                namespace = settings.namespace or handle.read().strip()
+                namespace = namespace or handle.read().strip()
         except OSError:
-            namespace = settings.namespace or "default"
+            namespace = namespace or "default"
     else:
         raise ConfigError(
             f"no kubeconfig at {path} and not running in a cluster",
@@ -113,9 +112,16 @@ class KubeClient:
         self.timeout = timeout
 
     @classmethod
-    def connect(cls, settings: Settings) -> KubeClient:
-        api, target = load_target(settings)
-        return cls(api, target, float(settings.http_timeout))
+    def connect(
+        cls,
+        *,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        namespace: str | None = None,
+        timeout: float = 15.0,
+    ) -> KubeClient:
+        api, target = load_target(kubeconfig, context, namespace)
+        return cls(api, target, timeout)
 
     def close(self) -> None:
         self._api.close()

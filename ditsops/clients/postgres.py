@@ -15,16 +15,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ditsops import sql
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import ConfigError, DitsopsError, TargetError, TargetUnreachable
 from ditsops.core.secrets import redact_text
 from ditsops.core.sqlguard import check as check_diagnostic
-
-if TYPE_CHECKING:
-    from ditsops.core.config import Settings
 
 OLDEST_SUPPORTED = 12
 NEWEST_TESTED = 17
@@ -57,14 +54,14 @@ def _milliseconds(text: str, name: str) -> int:
         raise ConfigError(f"{name}: {error}") from None
 
 
-def describe_target(settings: Settings) -> DbTarget:
+def describe_target(dsn: str) -> DbTarget:
     """Where the DSN (plus libpq's PG* variables) points, without connecting."""
     import os
 
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        info = conninfo_to_dict(settings.dsn or "")
+        info = conninfo_to_dict(dsn)
     except Exception:  # noqa: BLE001 - psycopg raises ProgrammingError for a malformed DSN
         raise ConfigError("the database DSN is malformed") from None
     return DbTarget(
@@ -101,9 +98,9 @@ def _problems(query: str) -> tuple:
 
 
 class PostgresClient:
-    def __init__(self, connection: Any, settings: Settings, target: DbTarget) -> None:
+    def __init__(self, connection: Any, secrets: frozenset[str], target: DbTarget) -> None:
         self._conn = connection
-        self._secrets = settings.secrets()
+        self._secrets = secrets
         self.target = target
         self.server_version: int = connection.info.server_version
         self.warnings: list[str] = []
@@ -125,29 +122,34 @@ class PostgresClient:
         return f"{major}.{rest % 100}" if major >= 10 else f"{major}.{rest // 100}.{rest % 100}"
 
     @classmethod
-    def connect(cls, settings: Settings) -> PostgresClient:
+    def connect(
+        cls,
+        dsn: str,
+        *,
+        connect_timeout: int,
+        statement_timeout: str,
+        lock_timeout: str,
+        secrets: frozenset[str] = frozenset(),
+    ) -> PostgresClient:
+        """A session on `dsn` ("" lets libpq read the PG* variables); the timeouts are
+        durations such as "30s", `secrets` what to scrub from messages."""
         import psycopg
 
-        if settings.dsn is None:
-            raise ConfigError(
-                "no database configured",
-                hint="pass --dsn, set DITSOPS_DSN or PGHOST, or use a profile with a dsn",
-            )
-        target = describe_target(settings)
-        statement = _milliseconds(settings.statement_timeout, "statement_timeout")
-        lock = _milliseconds(settings.lock_timeout, "lock_timeout")
+        target = describe_target(dsn)
+        statement = _milliseconds(statement_timeout, "statement_timeout")
+        lock = _milliseconds(lock_timeout, "lock_timeout")
         try:
             connection = psycopg.connect(
-                settings.dsn,
+                dsn,
                 application_name="ditsops",
-                connect_timeout=settings.connect_timeout,
+                connect_timeout=connect_timeout,
                 options=f"-c statement_timeout={statement} -c lock_timeout={lock} -c standard_conforming_strings=on",
                 autocommit=True,
             )
         except psycopg.Error as error:
-            reason = _first_line(str(error), settings.secrets())
+            reason = _first_line(str(error), secrets)
             raise TargetUnreachable(f"cannot connect to PostgreSQL at {target.describe()}: {reason}") from None
-        return cls(connection, settings, target)
+        return cls(connection, secrets, target)
 
     def close(self) -> None:
         self._conn.close()

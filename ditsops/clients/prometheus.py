@@ -15,14 +15,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.deadline import describe_deadline, within
-from ditsops.clients.http import make_client, request, require_url
+from ditsops.clients.http import make_client, request
 from ditsops.clients.shapes import json_body, prom_alerts, prom_query, prom_rule_groups
 from ditsops.core.errors import TargetError, TargetUnreachable
 from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
 if TYPE_CHECKING:
-    from ditsops.core.config import Settings
-    from ditsops.core.origins import Origin
+    from ditsops.core.origins import Credentials, Origin
 
 
 @dataclass(frozen=True)
@@ -96,19 +95,15 @@ def parse_result(data: dict[str, Any], warnings: list[str]) -> PromResult:
 
 
 class PrometheusClient:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, url: str, credentials: Credentials, *, timeout: float, secrets: frozenset[str]) -> None:
         from prometheus_api_client import PrometheusConnect
         from urllib3.util.retry import Retry
 
-        from ditsops.core.origins import credentials_for
-
-        configured = require_url(settings.prometheus_url, "Prometheus", "prometheus_url")
-        credentials = credentials_for(settings, configured)
-        self.url = without_userinfo(configured)
-        self._configured = configured
-        self._secrets = settings.secrets()
-        self._settings = settings
-        self._deadline = float(settings.http_timeout)
+        self.url = without_userinfo(url)
+        self._configured = url
+        self._credentials = credentials
+        self._secrets = secrets
+        self._deadline = float(timeout)
         self._captured = threading.local()  # each thread's last response (steps may run in parallel)
         session = _origin_session(credentials.origin)
         session.verify = credentials.verify
@@ -120,7 +115,7 @@ class PrometheusClient:
             auth=credentials.basic,
             session=session,
             retry=Retry(total=0),
-            timeout=settings.http_timeout,
+            timeout=timeout,
         )
         self._http = None
 
@@ -131,10 +126,6 @@ class PrometheusClient:
     def _keep(self, response, *args, **kwargs):
         self._captured.response = response
         return response
-
-    @classmethod
-    def connect(cls, settings: Settings) -> PrometheusClient:
-        return cls(settings)
 
     def close(self) -> None:
         self._prom.close()
@@ -200,7 +191,7 @@ class PrometheusClient:
 
     def _client(self):
         if self._http is None:
-            self._http = make_client(self._settings, self._configured)
+            self._http = make_client(self._configured, self._credentials, self._deadline)
         return self._http
 
     def alerts(self) -> list[Alert]:

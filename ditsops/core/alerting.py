@@ -65,17 +65,17 @@ def gather(settings: Settings) -> list[AlertView]:
         )
     alerts = []
     if settings.alertmanager_url:
-        from ditsops.clients.alertmanager import AlertmanagerClient
+        from ditsops.core import connect
 
-        client = AlertmanagerClient.connect(settings)
+        client = connect.alertmanager(settings)
         try:
             alerts += client.alerts()
         finally:
             client.close()
     if settings.prometheus_url:
-        from ditsops.clients.prometheus import PrometheusClient
+        from ditsops.core import connect
 
-        prom = PrometheusClient.connect(settings)
+        prom = connect.prometheus(settings)
         try:
             found = prom.alerts()
         finally:

@@ -387,9 +387,9 @@ def postgres_lease(
         settings = dsn
         if settings.dsn is None:
             raise TargetError("no database configured to lease")
-        from ditsops.clients.postgres import describe_target
+        from ditsops.core.connect import database_target
 
-        where = describe_target(settings)
+        where = database_target(settings)
         target = target or f"{where.host}:{where.port}/{where.dbname}"
         dsn, connect_timeout, secrets = settings.dsn, float(settings.connect_timeout), settings.secrets()
     return PostgresLease(dsn, who, run_id, step, target=target, connect_timeout=connect_timeout, secrets=secrets)

@@ -18,14 +18,11 @@ server answer can make a credential travel.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from ditsops.core.errors import ConfigError
 from ditsops.core.secrets import redact_url, userinfo_of, without_userinfo
-
-if TYPE_CHECKING:
-    from ditsops.core.config import Settings
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # setting -> whether the shared token and basic auth belong to it
@@ -71,7 +68,22 @@ class Credentials:
         return bool(self.headers or self.basic)
 
 
-def credentials_for(settings: Settings, url: str) -> Credentials:
+class Configured(Protocol):
+    """The settings this module reads (core/config.py's Settings has them). A protocol, so
+    that this module sits at the bottom with errors and secrets: clients use `origin_of`
+    and `Credentials` without depending on the settings."""
+
+    prometheus_url: str | None
+    alertmanager_url: str | None
+    dits_url: str | None
+    prometheus_token: str | None
+    http_username: str | None
+    http_password: str | None
+    ca_bundle: str | None
+    insecure: bool
+
+
+def credentials_for(settings: Configured, url: str) -> Credentials:
     """The credentials configured for this URL's origin (none for an unconfigured origin)."""
     target = origin_of(url)
     configured = False

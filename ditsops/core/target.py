@@ -23,10 +23,10 @@ def describer(target: str):
 def _database(settings: Settings) -> list[tuple[str, str]]:
     if settings.dsn is None:
         return [("database", "not configured (--dsn, DITSOPS_DSN, PG* or a profile)")]
-    from ditsops.clients.postgres import describe_target
+    from ditsops.core.connect import database_target
 
     try:
-        return [("database", describe_target(settings).describe())]
+        return [("database", database_target(settings).describe())]
     except DitsopsError as error:
         return [("database", error.message)]
 
@@ -43,10 +43,10 @@ def _url(label: str, attribute: str):
 
 @describer("kubernetes")
 def _kubernetes(settings: Settings) -> list[tuple[str, str]]:
-    from ditsops.clients.kube import load_target
+    from ditsops.core.connect import kube_target
 
     try:
-        api, target = load_target(settings)
+        api, target = kube_target(settings)
     except DitsopsError as error:
         return [("kubernetes", error.message)]
     api.close()

@@ -6,8 +6,8 @@ from typing import Any
 
 from rich.console import Console
 
-from ditsops.clients.dits import Health
 from ditsops.core.durations import format_duration
+from ditsops.core.health import Health
 from ditsops.core.results import Table
 from ditsops.render.tables import render_table
 

@@ -149,12 +149,12 @@ class HttpKind(StepKind):
         return f"GET {redact_url(filled.shown)} (expect HTTP {spec.expect})"
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        from ditsops.clients.dits import DitsClient
+        from ditsops.core import connect
 
         spec: HttpSpec = step.spec
         base, path = base_url(spec, ctx.settings), fill_path(spec.path, ctx.params)
         name = NAMES.get(spec.target, "server")
-        client = ctx.client(f"http:{base}", lambda: DitsClient(ctx.settings, base, name))
+        client = ctx.client(f"http:{base}", lambda: connect.dits(ctx.settings, base, name))
         try:
             probe = client.get(path)
         except TargetUnreachable as error:

@@ -39,9 +39,9 @@ class KubeSpec:
 
 
 def kube_client(ctx: RunContext, namespace: str | None = None):
-    from ditsops.clients.kube import KubeClient
+    from ditsops.core import connect
 
-    return ctx.client("kube", lambda: KubeClient.connect(ctx.settings)).in_namespace(namespace)
+    return ctx.client("kube", lambda: connect.kube(ctx.settings)).in_namespace(namespace)
 
 
 def _seconds(value: Any, default: float) -> float:

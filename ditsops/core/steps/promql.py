@@ -41,9 +41,9 @@ class PromqlSpec:
 
 
 def prometheus(ctx: RunContext):
-    from ditsops.clients.prometheus import PrometheusClient
+    from ditsops.core import connect
 
-    return ctx.client("prometheus", lambda: PrometheusClient.connect(ctx.settings))
+    return ctx.client("prometheus", lambda: connect.prometheus(ctx.settings))
 
 
 @register

@@ -34,9 +34,9 @@ from ditsops.core.template import references_in, render_text, resolve
 
 
 def alertmanager(ctx: RunContext):
-    from ditsops.clients.alertmanager import AlertmanagerClient
+    from ditsops.core import connect
 
-    return ctx.client("alertmanager", lambda: AlertmanagerClient.connect(ctx.settings))
+    return ctx.client("alertmanager", lambda: connect.alertmanager(ctx.settings))
 
 
 @dataclass(frozen=True)

@@ -58,12 +58,12 @@ class SqlSpec:
 
 def database(ctx: RunContext):
     """The run's PostgreSQL client; a connection lost in an earlier step is opened anew."""
-    from ditsops.clients.postgres import PostgresClient
+    from ditsops.core import connect
 
-    client = ctx.client("postgres", lambda: PostgresClient.connect(ctx.settings))
+    client = ctx.client("postgres", lambda: connect.postgres(ctx.settings))
     if client.broken:
         ctx.forget("postgres")
-        client = ctx.client("postgres", lambda: PostgresClient.connect(ctx.settings))
+        client = ctx.client("postgres", lambda: connect.postgres(ctx.settings))
     return client
 
 

@@ -1,0 +1,108 @@
+"""The one way to obtain a client: from the effective Settings to a client of plain values.
+
+Clients (ditsops/clients/) take a URL, the credentials allowed for its origin, timeouts
+and the secrets to scrub, never the settings object; this module reads the settings for
+them. Steps (through `RunContext.client`) and direct commands both come here, so a
+command and a runbook step talk to a target the same way. The client modules are
+imported inside each function: their libraries stay out of `ditsops --help`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ditsops.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ditsops.clients.alertmanager import AlertmanagerClient
+    from ditsops.clients.dits import DitsClient
+    from ditsops.clients.kube import KubeClient, KubeTarget
+    from ditsops.clients.postgres import DbTarget, PostgresClient
+    from ditsops.clients.prometheus import PrometheusClient
+    from ditsops.core.config import Settings
+
+
+def require_url(value: str | None, what: str, setting: str) -> str:
+    if not value:
+        raise ConfigError(
+            f"no {what} URL configured",
+            hint=f"set DITSOPS_{setting.upper()} or '{setting}' in a profile (or use --profile sandbox)",
+        )
+    return value.rstrip("/")
+
+
+def _require_dsn(settings: Settings) -> str:
+    if settings.dsn is None:
+        raise ConfigError(
+            "no database configured",
+            hint="pass --dsn, set DITSOPS_DSN or PGHOST, or use a profile with a dsn",
+        )
+    return settings.dsn
+
+
+def postgres(settings: Settings) -> PostgresClient:
+    from ditsops.clients.postgres import PostgresClient
+
+    return PostgresClient.connect(
+        _require_dsn(settings),
+        connect_timeout=settings.connect_timeout,
+        statement_timeout=settings.statement_timeout,
+        lock_timeout=settings.lock_timeout,
+        secrets=settings.secrets(),
+    )
+
+
+def database_target(settings: Settings) -> DbTarget:
+    """Where the configured database is, without connecting."""
+    from ditsops.clients.postgres import describe_target
+
+    return describe_target(settings.dsn or "")
+
+
+def kube(settings: Settings) -> KubeClient:
+    from ditsops.clients.kube import KubeClient
+
+    return KubeClient.connect(**_kube_options(settings), timeout=float(settings.http_timeout))
+
+
+def kube_target(settings: Settings) -> tuple[Any, KubeTarget]:
+    """An API client and where it points, without a request sent (the header's line)."""
+    from ditsops.clients.kube import load_target
+
+    return load_target(**_kube_options(settings))
+
+
+def _kube_options(settings: Settings) -> dict[str, str | None]:
+    return {"kubeconfig": settings.kubeconfig, "context": settings.kube_context, "namespace": settings.namespace}
+
+
+def prometheus(settings: Settings) -> PrometheusClient:
+    from ditsops.clients.prometheus import PrometheusClient
+
+    url = require_url(settings.prometheus_url, "Prometheus", "prometheus_url")
+    return PrometheusClient(url, **_http_options(settings, url))
+
+
+def alertmanager(settings: Settings) -> AlertmanagerClient:
+    from ditsops.clients.alertmanager import AlertmanagerClient
+
+    url = require_url(settings.alertmanager_url, "Alertmanager", "alertmanager_url")
+    return AlertmanagerClient(url, **_http_options(settings, url))
+
+
+def dits(settings: Settings, url: str | None = None, name: str = "Dits server") -> DitsClient:
+    """The Dits server at `url` (default: dits_url). Another origin than the configured
+    ones gets no credentials (the client's `configured_origin` says so)."""
+    from ditsops.clients.dits import DitsClient
+
+    base = require_url(url or settings.dits_url, "Dits server", "dits_url")
+    return DitsClient(base, **_http_options(settings, base), name=name)
+
+
+def _http_options(settings: Settings, url: str) -> dict[str, Any]:
+    # Credentials stay with their origin: only what core/origins.py allows for url's origin.
+    return {
+        "credentials": settings.credentials_for(url),
+        "timeout": float(settings.http_timeout),
+        "secrets": settings.secrets(),
+    }
