@@ -45,6 +45,7 @@ def register_profile_provider(name: str, provider: Callable[[], Mapping[str, Any
     """The hook through which a part of ditsops outside core (the sandbox) offers a profile."""
     PROFILE_PROVIDERS[name] = provider
 
+
 # libpq reads these itself when no DSN is given; any of them means "the environment names a database".
 LIBPQ_TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
 

@@ -55,8 +55,7 @@ def render_status(console: Console, status: SandboxStatus) -> None:
         )
     else:
         console.print(
-            "[bold red]Sandbox is degraded:[/bold red] some components died. "
-            "Restart it with: ditsops sandbox up"
+            "[bold red]Sandbox is degraded:[/bold red] some components died. Restart it with: ditsops sandbox up"
         )
     width = _name_width([component.name for component in status.components])
     for component in status.components:
@@ -72,7 +71,11 @@ def render_status(console: Console, status: SandboxStatus) -> None:
     for fault in status.faults:
         alert = f" -> {fault.alert}" if fault.alert else ""
         _print_line(
-            console, fault.name, width, _word("active" if fault.alive else "ended"), fault.pid,
+            console,
+            fault.name,
+            width,
+            _word("active" if fault.alive else "ended"),
+            fault.pid,
             f"since {fault.started_at}{alert}",
         )
         if fault.log_file:
@@ -149,9 +152,7 @@ def _word(word: str, width: int = 9) -> str:
     return f"[{_COLOURS.get(word, 'red')}]{word:<{width}}[/]"
 
 
-def _print_line(
-    console: Console, name: str, width: int, state: str, pid: int | None, where: str | None
-) -> None:
+def _print_line(console: Console, name: str, width: int, state: str, pid: int | None, where: str | None) -> None:
     # Plain aligned lines rather than a boxed table: a table on an 80-column terminal
     # folds the address in the middle, and then it cannot be copied whole.
     console.print(f"  {name:<{width}}  {state}  pid {_pid(pid):<7}  {where or '-'}", soft_wrap=True)
