@@ -36,8 +36,20 @@ class Walk:
     alert: str
 
 
+def enough_history(prometheus: str, samples: int = 40) -> bool:
+    """Whether Prometheus holds `samples` scrapes of the server in the last minute: rate
+    baselines (the memory runbook's traffic ratio) read true only after that."""
+    import httpx
+
+    query = 'min(count_over_time(up{job="dits-server"}[1m]))'
+    body = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5).json()
+    result = body["data"]["result"]
+    return bool(result) and float(result[0]["value"][1]) >= samples
+
+
 def start_incident(name: str, prometheus: str) -> str:
     alert = ALERTS[name]
+    wait_until(lambda: enough_history(prometheus), 120, "40 s of Prometheus history", **WATCH)
     wait_until(lambda: alert not in prometheus_alerts(prometheus), RESOLVE_TIMEOUT, f"{alert} quiet before {name}",
                **WATCH)
     fault(name)
@@ -54,7 +66,7 @@ def walk_with_yes(alert: str) -> Walk:
     """`ditsops --profile sandbox runbook --alert ALERT --non-interactive --yes -o json`."""
     done = run_cli("--profile", "sandbox", "runbook", "--alert", alert, "--non-interactive", "--yes",
                    "--output", "json", timeout=600)
-    assert done.stdout.strip(), f"runbook --alert {alert} printed no JSON (exit {done.returncode}): {done.stderr[-2000:]}"
+    assert done.stdout.strip(), f"runbook --alert {alert}: no JSON (exit {done.returncode}): {done.stderr[-2000:]}"
     document = json.loads(done.stdout)
     document["by_id"] = {step["id"]: step for step in document["steps"]}
     return Walk(done.returncode, document, alert)
