@@ -6,7 +6,9 @@ fixture by name and never imports it. Module-scoped fixtures stay one per test m
 
 The `services` marker (registered in pyproject.toml) marks tests that need a real service:
 PostgreSQL, Prometheus, Alertmanager, the sandbox, the in-memory Kubernetes API server, or
-real kubectl. `./scripts/test -m "not services"` runs the fast rest alone. The rule:
+real kubectl — and the modules that stand up loopback stand-ins for them
+(tests/httpcapture.py: capturing and slow-drip servers) mark themselves.
+`./scripts/test -m "not services"` runs the fast rest alone. The rule:
 
 1. A test whose fixture closure (its fixtures and theirs, transitively) holds one of
    SERVICE_FIXTURES is marked automatically: that covers every test that drives the CLI

@@ -21,6 +21,9 @@ import pytest
 from tests.cli import run_cli
 from tests.httpcapture import CapturingServer
 
+# Loopback stand-ins for Prometheus, Alertmanager and Dits: these tests need a service.
+pytestmark = pytest.mark.services
+
 TOKEN = "PromToken-s3cr3t"
 USER, PASSWORD = "admin", "BasicPw-s3cr3t"
 DITS_PASSWORD = "DitsPw-s3cr3t"

@@ -19,6 +19,9 @@ import pytest
 from tests.cli import run_cli
 from tests.httpcapture import SlowDripServer
 
+# Loopback stand-ins for Prometheus, Alertmanager and Dits: these tests need a service.
+pytestmark = pytest.mark.services
+
 DEADLINE = 3
 # What the cut itself may add to the deadline, once start-up is taken out (see `waited`).
 CUT_MARGIN = 2.5
