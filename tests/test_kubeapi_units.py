@@ -7,8 +7,13 @@ import json
 import pytest
 
 from ditsops.sandbox.kubeapi.patch import PatchError, apply_patch, json_patch, merge_patch, strategic_merge_patch
-from ditsops.sandbox.kubeapi.selectors import (SelectorError, from_label_selector_object, parse_field_selector,
-                                               parse_label_selector, selector_string)
+from ditsops.sandbox.kubeapi.selectors import (
+    SelectorError,
+    from_label_selector_object,
+    parse_field_selector,
+    parse_label_selector,
+    selector_string,
+)
 from ditsops.sandbox.kubeapi.strategy import SAFE_ALPHABET, template_hash, templates_equal_ignoring_hash
 from ditsops.sandbox.kubeapi.tables import human_duration
 

@@ -22,7 +22,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 # The release the bad-deploy fault ships. Requests fail with 500 while it is deployed.
@@ -186,7 +186,7 @@ _INFOS = (
 
 
 def log_lines(bad: bool, version: str, count: int, rng: random.Random) -> list[str]:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     lines = []
     for _ in range(count):
         request_id = f"{rng.getrandbits(48):012x}"

@@ -12,11 +12,34 @@ import copy
 from typing import Any
 
 from . import strategy
-from .deployment_util import (DESIRED, MAX_REPLICAS, MAX_REV_HISTORY_CHARS, REVISION, REVISION_HISTORY, RS,
-                              SKIP_ANNOTATIONS, active, annotation_int, by_creation, by_size_newer, by_size_older,
-                              find_new_replica_set, get_condition, has_progress_deadline, is_rolling, max_surge,
-                              new_condition, replicas, revision, round_half_away, scaled_value,
-                              set_condition, set_replicas_annotations, status_of, total)
+from .deployment_util import (
+    DESIRED,
+    MAX_REPLICAS,
+    MAX_REV_HISTORY_CHARS,
+    REVISION,
+    REVISION_HISTORY,
+    RS,
+    SKIP_ANNOTATIONS,
+    active,
+    annotation_int,
+    by_creation,
+    by_size_newer,
+    by_size_older,
+    find_new_replica_set,
+    get_condition,
+    has_progress_deadline,
+    is_rolling,
+    max_surge,
+    new_condition,
+    replicas,
+    revision,
+    round_half_away,
+    scaled_value,
+    set_condition,
+    set_replicas_annotations,
+    status_of,
+    total,
+)
 from .errors import ApiError
 from .events import EventRecorder
 from .replicaset import controller_uid

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 LogKey = tuple[str, str, str]  # namespace, pod, container
 
@@ -23,7 +23,7 @@ class _ContainerLog:
     restarted: int = 0
 
     @classmethod
-    def empty(cls, max_lines: int) -> "_ContainerLog":
+    def empty(cls, max_lines: int) -> _ContainerLog:
         return cls(deque(maxlen=max_lines))
 
 

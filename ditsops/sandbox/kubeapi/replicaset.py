@@ -4,15 +4,15 @@ observedGeneration) like ``pkg/controller/replicaset`` does."""
 
 from __future__ import annotations
 
-import copy
 import calendar
+import copy
 import time
 from typing import Any
 
 from .events import EventRecorder
+from .selectors import LabelSelector, Requirement
 from .store import Obj, Store
 from .strategy import random_suffix
-from .selectors import LabelSelector, Requirement
 
 COMPONENT = "replicaset-controller"
 

@@ -6,9 +6,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .deployment_util import (RS, active, by_creation, deployment_complete, deployment_progressing, get_condition,
-                              has_progress_deadline, max_unavailable, new_condition, remove_condition, replicas,
-                              set_condition, status_of, total)
+from .deployment_util import (
+    RS,
+    active,
+    by_creation,
+    deployment_complete,
+    deployment_progressing,
+    get_condition,
+    has_progress_deadline,
+    max_unavailable,
+    new_condition,
+    remove_condition,
+    replicas,
+    set_condition,
+    status_of,
+    total,
+)
 from .replicaset import parse_time
 from .store import Obj
 

@@ -12,8 +12,9 @@ supports is listed per resource, and anything else is the apiserver's
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 class SelectorError(ValueError):

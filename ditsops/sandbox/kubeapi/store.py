@@ -18,7 +18,8 @@ import json
 import threading
 import time
 from collections import OrderedDict, deque
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import strategy
 from .errors import ApiError, already_exists, bad_request, conflict, expired, namespace_not_found, not_found
@@ -234,7 +235,7 @@ class Store:
                     self._remove(rt, obj)
                     self._cascade(obj["metadata"]["uid"], orphan=False)
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         """``with store:`` holds the lock across several operations."""
         self.lock.acquire()
         return self

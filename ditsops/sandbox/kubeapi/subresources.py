@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .errors import bad_request, conflict, invalid
 from .logs import LogBook
