@@ -37,14 +37,26 @@ pytest_plugins = ["tests.kubeapi_fixtures", "tests.sandboxfixtures", "tests.pgse
 
 # Fixtures that start (or find the binary of) a real service, shared or module-local.
 # Module-local names (server, stack, ...) are service fixtures in every module defining them.
-SERVICE_FIXTURES = frozenset({
-    "pg_bin_dir", "pg_cluster",  # PostgreSQL (pg_dsn, sessions and the sandbox depend on these)
-    "sandbox",  # the whole sandbox: PostgreSQL, Prometheus, Alertmanager, simulator, Kubernetes API
-    "kubeapi", "kubectl",  # the in-memory Kubernetes API server; real kubectl
-    "server", "stepped", "lab", "twins", "slow_rollouts", "kube_rig",  # module-local Kubernetes API servers
-    "alertmanager", "stack", "rigs", "promtool",  # Prometheus / Alertmanager binaries
-    "simulator",  # the sandbox's simulator process
-})
+SERVICE_FIXTURES = frozenset(
+    {
+        "pg_bin_dir",
+        "pg_cluster",  # PostgreSQL (pg_dsn, sessions and the sandbox depend on these)
+        "sandbox",  # the whole sandbox: PostgreSQL, Prometheus, Alertmanager, simulator, Kubernetes API
+        "kubeapi",
+        "kubectl",  # the in-memory Kubernetes API server; real kubectl
+        "server",
+        "stepped",
+        "lab",
+        "twins",
+        "slow_rollouts",
+        "kube_rig",  # module-local Kubernetes API servers
+        "alertmanager",
+        "stack",
+        "rigs",
+        "promtool",  # Prometheus / Alertmanager binaries
+        "simulator",  # the sandbox's simulator process
+    }
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -62,8 +74,11 @@ def _services_only_where_marked(request: pytest.FixtureRequest, monkeypatch: pyt
         return
 
     def refuse(*_: object, **__: object) -> None:
-        pytest.fail(f"{request.node.nodeid} starts a real service: mark it @pytest.mark.services "
-                    "(or request a fixture of SERVICE_FIXTURES in tests/conftest.py)", pytrace=False)
+        pytest.fail(
+            f"{request.node.nodeid} starts a real service: mark it @pytest.mark.services "
+            "(or request a fixture of SERVICE_FIXTURES in tests/conftest.py)",
+            pytrace=False,
+        )
 
     monkeypatch.setattr(KubeAPIServer, "start", refuse)
     monkeypatch.setattr(PgCluster, "start", refuse)
@@ -92,9 +107,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedHo
 @pytest.fixture(scope="session")
 def pg_bin_dir() -> Path:
     """The PostgreSQL server bin dir; skips locally (fails in CI) when it is not installed."""
-    initdb = require_binary(
-        "initdb", PG_INSTALL_HINT, search=[str(directory) for directory in candidate_bin_dirs()]
-    )
+    initdb = require_binary("initdb", PG_INSTALL_HINT, search=[str(directory) for directory in candidate_bin_dirs()])
     return initdb.parent
 
 

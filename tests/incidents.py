@@ -50,8 +50,9 @@ def enough_history(prometheus: str, samples: int = 40) -> bool:
 def start_incident(name: str, prometheus: str) -> str:
     alert = ALERTS[name]
     wait_until(lambda: enough_history(prometheus), 120, "40 s of Prometheus history", **WATCH)
-    wait_until(lambda: alert not in prometheus_alerts(prometheus), RESOLVE_TIMEOUT, f"{alert} quiet before {name}",
-               **WATCH)
+    wait_until(
+        lambda: alert not in prometheus_alerts(prometheus), RESOLVE_TIMEOUT, f"{alert} quiet before {name}", **WATCH
+    )
     fault(name)
     firing_within(prometheus, {alert}, FIRING_TIMEOUT)
     return alert
@@ -64,8 +65,18 @@ def end_incident(name: str, prometheus: str) -> None:
 
 def walk_with_yes(alert: str) -> Walk:
     """`ditsops --profile sandbox runbook --alert ALERT --non-interactive --yes -o json`."""
-    done = run_cli("--profile", "sandbox", "runbook", "--alert", alert, "--non-interactive", "--yes",
-                   "--output", "json", timeout=600)
+    done = run_cli(
+        "--profile",
+        "sandbox",
+        "runbook",
+        "--alert",
+        alert,
+        "--non-interactive",
+        "--yes",
+        "--output",
+        "json",
+        timeout=600,
+    )
     assert done.stdout.strip(), f"runbook --alert {alert}: no JSON (exit {done.returncode}): {done.stderr[-2000:]}"
     document = json.loads(done.stdout)
     document["by_id"] = {step["id"]: step for step in document["steps"]}
@@ -89,8 +100,14 @@ def walk_on_a_terminal(alert: str, answer: str, env_extra: dict[str, str] | None
     every manual step skipped. Returns (exit code, everything shown, whitespace folded so
     that a sentence rich wrapped at the terminal's width reads as one)."""
     env = {**os.environ, "COLUMNS": "120", **(env_extra or {})}
-    child = pexpect.spawn(sys.executable, ["-m", "ditsops", "--profile", "sandbox", "runbook", "--alert", alert],
-                          env=env, encoding="utf-8", timeout=400, dimensions=(50, 120))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ditsops", "--profile", "sandbox", "runbook", "--alert", alert],
+        env=env,
+        encoding="utf-8",
+        timeout=400,
+        dimensions=(50, 120),
+    )
     seen = []
     try:
         while True:

@@ -69,11 +69,17 @@ class Kubectl:
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "HOME": str(self.cache_dir.parent), "KUBECONFIG": str(self.kubeconfig)}
-        result = subprocess.run([str(self.binary), "--cache-dir", str(self.cache_dir), *args],
-                                capture_output=True, text=True, env=env, timeout=timeout)
+        result = subprocess.run(
+            [str(self.binary), "--cache-dir", str(self.cache_dir), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n"
-                                 f"{result.stdout}\n{result.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
         return result
 
 
@@ -83,13 +89,18 @@ def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
     return Kubectl(binary, kubeconfig, tmp_path / "kube-cache")
 
 
-def deployment_body(name: str, image: str = "registry.dits.dev/app:1.0", replicas: int = 3,
-                    **spec: Any) -> dict[str, Any]:
+def deployment_body(
+    name: str, image: str = "registry.dits.dev/app:1.0", replicas: int = 3, **spec: Any
+) -> dict[str, Any]:
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "labels": labels},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": name, "image": image}]}}, **spec},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name, "image": image}]}},
+            **spec,
+        },
     }

@@ -73,8 +73,12 @@ class Sessions:
     def wait_until(self, sql: str, expected, timeout: float = 10.0) -> None:
         """Poll (as a separate session) until sql returns expected; sessions settle asynchronously."""
         with psycopg.connect(self.dsn, autocommit=True) as probe:
-            wait_until(lambda: probe.execute(sql, {"app": self.app}).fetchone()[0], timeout,
-                       f"{sql} -> {expected}", until=lambda got: got == expected)
+            wait_until(
+                lambda: probe.execute(sql, {"app": self.app}).fetchone()[0],
+                timeout,
+                f"{sql} -> {expected}",
+                until=lambda got: got == expected,
+            )
 
     def alive(self) -> set[int]:
         with psycopg.connect(self.dsn, autocommit=True) as probe:

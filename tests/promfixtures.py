@@ -57,5 +57,6 @@ def wait_for_query(prometheus_url: str, expr: str, predicate: Callable[[list], b
         body = httpx.get(f"{prometheus_url}/api/v1/query", params={"query": expr}, timeout=5).json()
         return body.get("data", {}).get("result", [])
 
-    return wait_until(result, timeout, f"{expr} satisfying the predicate", until=predicate, interval=0.5,
-                      ignore=(httpx.HTTPError,))
+    return wait_until(
+        result, timeout, f"{expr} satisfying the predicate", until=predicate, interval=0.5, ignore=(httpx.HTTPError,)
+    )

@@ -78,8 +78,9 @@ def ditsops_json(*args: str, codes: tuple[int, ...] = (0,), timeout: float = 120
 
 def run_runbook(name: str, *extra: str) -> tuple[int, dict[str, Any]]:
     """A non-interactive run; (exit code, the JSON document) with steps by id."""
-    done = run_cli("--profile", "sandbox", "runbook", name, "--non-interactive", *extra, "--output", "json",
-                   timeout=400)
+    done = run_cli(
+        "--profile", "sandbox", "runbook", name, "--non-interactive", *extra, "--output", "json", timeout=400
+    )
     assert done.stdout.strip(), f"runbook {name} printed no JSON (exit {done.returncode}): {done.stderr[-2000:]}"
     document = json.loads(done.stdout)
     document["by_id"] = {step["id"]: step for step in document["steps"]}
@@ -105,12 +106,18 @@ def firing_alerts(prometheus_url: str) -> set[str]:
 def only_firing(prometheus_url: str, alerts: set[str], timeout: float = 30) -> None:
     """Exactly `alerts` fire, once the set has settled: an exact comparison counts only
     firing alerts, and waits (bounded) for one still resolving or about to fire."""
-    wait_until(lambda: firing_alerts(prometheus_url), timeout, f"exactly {sorted(alerts)} firing",
-               until=lambda firing: firing == alerts, **WATCH)
+    wait_until(
+        lambda: firing_alerts(prometheus_url),
+        timeout,
+        f"exactly {sorted(alerts)} firing",
+        until=lambda firing: firing == alerts,
+        **WATCH,
+    )
 
 
 def firing_within(prometheus_url: str, alerts: set[str], timeout: float) -> dict[str, str]:
     """Wait until every alert of `alerts` fires in Prometheus; returns all alerts then."""
+
     def all_firing() -> dict[str, str] | None:
         now = prometheus_alerts(prometheus_url)
         return now if all(now.get(a) == "firing" for a in alerts) else None
@@ -119,8 +126,12 @@ def firing_within(prometheus_url: str, alerts: set[str], timeout: float) -> dict
 
 
 def resolved_within(prometheus_url: str, alerts: set[str], timeout: float) -> None:
-    wait_until(lambda: not (set(prometheus_alerts(prometheus_url)) & alerts), timeout,
-               f"alerts {sorted(alerts)} resolved", **WATCH)
+    wait_until(
+        lambda: not (set(prometheus_alerts(prometheus_url)) & alerts),
+        timeout,
+        f"alerts {sorted(alerts)} resolved",
+        **WATCH,
+    )
 
 
 def fault(*args: str) -> str:

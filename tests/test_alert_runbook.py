@@ -42,8 +42,13 @@ def post_alerts(url: str, *label_sets: dict[str, str]) -> None:
 
 
 def wait_alerts(url: str, count: int) -> None:
-    wait_until(lambda: len(httpx.get(f"{url}/api/v2/alerts", timeout=5).json()), 10,
-               f"{count} alerts in Alertmanager", until=lambda n: n >= count, interval=0.1)
+    wait_until(
+        lambda: len(httpx.get(f"{url}/api/v2/alerts", timeout=5).json()),
+        10,
+        f"{count} alerts in Alertmanager",
+        until=lambda n: n >= count,
+        interval=0.1,
+    )
 
 
 def test_alerts_lists_them_with_the_runbook(alertmanager, isolated_home):
@@ -51,13 +56,18 @@ def test_alerts_lists_them_with_the_runbook(alertmanager, isolated_home):
     wait_alerts(alertmanager.url, 1)
     done = run_cli("alerts", "-o", "json", env={"DITSOPS_ALERTMANAGER_URL": alertmanager.url})
     assert done.returncode == 0, done.stderr
-    [alert] = [a for a in json.loads(done.stdout) if a["alertname"] == "HighErrorRate" and a["labels"]["job"] == "dits-server"]
+    [alert] = [
+        a for a in json.loads(done.stdout) if a["alertname"] == "HighErrorRate" and a["labels"]["job"] == "dits-server"
+    ]
     assert alert["state"] == "firing" and alert["command"] == "ditsops runbook --alert HighErrorRate"
 
 
 def test_several_firing_without_a_terminal_is_a_usage_error(alertmanager, isolated_home):
-    post_alerts(alertmanager.url, {"alertname": "HighErrorRate", "job": "dits-server"},
-                {"alertname": "HighErrorRate", "job": "dits-canary"})
+    post_alerts(
+        alertmanager.url,
+        {"alertname": "HighErrorRate", "job": "dits-server"},
+        {"alertname": "HighErrorRate", "job": "dits-canary"},
+    )
     wait_alerts(alertmanager.url, 2)
     done = run_cli("runbook", "--alert", "HighErrorRate", env={"DITSOPS_ALERTMANAGER_URL": alertmanager.url})
     assert done.returncode == 2
@@ -65,12 +75,21 @@ def test_several_firing_without_a_terminal_is_a_usage_error(alertmanager, isolat
 
 
 def test_the_chosen_alert_fills_parameters_and_starts_the_escalation_clock(alertmanager, isolated_home):
-    post_alerts(alertmanager.url, {"alertname": "HighErrorRate", "job": "dits-server"},
-                {"alertname": "HighErrorRate", "job": "dits-canary"})
+    post_alerts(
+        alertmanager.url,
+        {"alertname": "HighErrorRate", "job": "dits-server"},
+        {"alertname": "HighErrorRate", "job": "dits-canary"},
+    )
     wait_alerts(alertmanager.url, 2)
     env = {**os.environ, "DITSOPS_ALERTMANAGER_URL": alertmanager.url, "COLUMNS": "160"}
-    child = pexpect.spawn(sys.executable, ["-m", "ditsops", "runbook", "--alert", "HighErrorRate", "--dry-run"],
-                          env=env, encoding="utf-8", timeout=60, dimensions=(50, 160))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ditsops", "runbook", "--alert", "HighErrorRate", "--dry-run"],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 160),
+    )
     child.expect(r"Which one\? \[1-2\]")
     before = child.before
     choice = "1" if before.index("job=dits-canary") < before.index("job=dits-server") else "2"
@@ -89,7 +108,9 @@ def test_no_runbook_for_an_alert(alertmanager, isolated_home):
     assert done.returncode == 2 and "no runbook answers alert 'NoSuchAlert'" in done.stderr
 
 
-def test_the_suggested_command_carries_the_profile_and_finds_the_alert_when_pasted(alertmanager, isolated_home, tmp_path):
+def test_the_suggested_command_carries_the_profile_and_finds_the_alert_when_pasted(
+    alertmanager, isolated_home, tmp_path
+):
     post_alerts(alertmanager.url, {"alertname": "LargeUpload", "job": "dits-server"})
     wait_alerts(alertmanager.url, 1)
     config = tmp_path / "ditsops.toml"

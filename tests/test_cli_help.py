@@ -47,7 +47,8 @@ def test_help_exits_0_and_ends_with_an_example(path: tuple[str, ...]) -> None:
     # rich may draw the help inside panel borders; an example line starts after them.
     lines = [line.strip().strip("│").strip() for line in result.output.splitlines()]
     assert any(line.startswith("Example: ditsops") for line in lines), (
-        f"{_label(path)} --help has no line starting with 'Example: ditsops':\n{result.output}")
+        f"{_label(path)} --help has no line starting with 'Example: ditsops':\n{result.output}"
+    )
 
 
 def test_version_prints_name_and_version() -> None:

@@ -32,14 +32,23 @@ def _console_script() -> Path:
 
 
 def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("DITSOPS_", "_DITSOPS_", "_TYPER_", "COMP_"))}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DITSOPS_", "_DITSOPS_", "_TYPER_", "COMP_"))
+    }
     return {**env, "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_STATE_HOME": str(tmp_path / "state"), **extra}
 
 
 def _complete(tmp_path: Path, shell: str, **variables: str) -> list[str]:
-    done = subprocess.run([str(_console_script())], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env=_environment(tmp_path, _DITSOPS_COMPLETE=f"complete_{shell}", **variables), timeout=60)
+    done = subprocess.run(
+        [str(_console_script())],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=_environment(tmp_path, _DITSOPS_COMPLETE=f"complete_{shell}", **variables),
+        timeout=60,
+    )
     assert done.returncode == 0, f"completion for {shell} exited {done.returncode}: {done.stderr}"
     return done.stdout.splitlines()
 
@@ -52,7 +61,8 @@ def test_checked_in_completion_script_is_what_the_cli_prints(shell: str) -> None
     expected = result.stdout.rstrip("\n") + "\n"  # scripts/gen-completions ends each file with one newline
     assert checked_in.exists(), f"{checked_in.relative_to(REPO)} is missing: run scripts/gen-completions"
     assert checked_in.read_text() == expected, (
-        f"{checked_in.relative_to(REPO)} differs from `ditsops completion {shell}`: run scripts/gen-completions")
+        f"{checked_in.relative_to(REPO)} differs from `ditsops completion {shell}`: run scripts/gen-completions"
+    )
 
 
 def test_bash_completes_subcommands(tmp_path: Path) -> None:
@@ -84,8 +94,9 @@ def test_zsh_completes_subcommands(tmp_path: Path) -> None:
 
 
 def test_fish_completes_runbook_names(tmp_path: Path) -> None:
-    candidates = _complete(tmp_path, "fish", _TYPER_COMPLETE_FISH_ACTION="get-args",
-                           _TYPER_COMPLETE_ARGS="ditsops runbook show ")
+    candidates = _complete(
+        tmp_path, "fish", _TYPER_COMPLETE_FISH_ACTION="get-args", _TYPER_COMPLETE_ARGS="ditsops runbook show "
+    )
     assert RUNBOOK in [line.split("\t")[0] for line in candidates]
 
 
@@ -101,7 +112,13 @@ def test_checked_in_bash_script_completes_in_bash(tmp_path: Path) -> None:
         printf '%s\\n' "${{COMPREPLY[@]}}"
     """
     path = f"{_console_script().parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    done = subprocess.run([bash, "--norc", "--noprofile", "-c", program], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env=_environment(tmp_path, PATH=path), timeout=60)
+    done = subprocess.run(
+        [bash, "--norc", "--noprofile", "-c", program],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=_environment(tmp_path, PATH=path),
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert RUNBOOK in done.stdout.splitlines(), (done.stdout, done.stderr)

@@ -78,6 +78,7 @@ def post_alerts(url: str, *label_sets: dict[str, str]) -> None:
         for labels in label_sets
     ]
     httpx.post(f"{url}/api/v2/alerts", json=body, timeout=5).raise_for_status()
+
     def arrived() -> bool:
         names = [a["labels"] for a in httpx.get(f"{url}/api/v2/alerts", timeout=5).json()]
         return all(labels in names for labels in label_sets)

@@ -40,7 +40,6 @@ RUNBOOK = """
 """
 
 
-
 @pytest.fixture
 def setup(tmp_path, pg_dsn, isolated_home, sessions):
     path = tmp_path / "practice.yaml"
@@ -50,8 +49,9 @@ def setup(tmp_path, pg_dsn, isolated_home, sessions):
 
 
 def spawn(env, *args) -> pexpect.spawn:
-    child = pexpect.spawn(sys.executable, ["-m", "ditsops", *args], env=env, encoding="utf-8", timeout=30,
-                          dimensions=(50, 160))
+    child = pexpect.spawn(
+        sys.executable, ["-m", "ditsops", *args], env=env, encoding="utf-8", timeout=30, dimensions=(50, 160)
+    )
     return child
 
 

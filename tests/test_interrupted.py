@@ -53,8 +53,14 @@ def wait_for_event(isolated_home, name: str, timeout: float = 60.0) -> list[dict
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "ditsops", *args], env=env, text=True, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ditsops", *args],
+        env=env,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_api_lost_during_the_rollout_wait_is_recorded_as_applied(slow_rollouts, isolated_home):
@@ -145,8 +151,9 @@ def test_the_report_of_an_interrupted_run_shows_the_applied_change_and_its_undo(
     applied = next(e for e in wait_for_event(isolated_home, "applied") if e["event"] == "applied")
     child.send_signal(signal.SIGINT)
     child.communicate(timeout=60)
-    report = subprocess.run([sys.executable, "-m", "ditsops", "runbook", "report"], env=env, text=True,
-                            capture_output=True, timeout=60)
+    report = subprocess.run(
+        [sys.executable, "-m", "ditsops", "runbook", "report"], env=env, text=True, capture_output=True, timeout=60
+    )
     assert report.returncode == 0, report.stderr
     assert "accepted by the backend" in report.stdout
     assert "## How to undo what was applied" in report.stdout and applied["undo"] in report.stdout

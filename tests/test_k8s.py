@@ -36,6 +36,7 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 
 # -- fixtures ------------------------------------------------------------------------------
 
+
 def start_server(crash_interval: float = 2.0) -> KubeAPIServer:
     server = KubeAPIServer(ready_delay=0.1, crash_interval=crash_interval).start()
     server.seed_dits()
@@ -64,6 +65,7 @@ def kubectl(env: dict[str, str], tmp_path: Path) -> Kubectl:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
 
 def deployment(server: KubeAPIServer, name: str = "dits-server") -> dict[str, Any]:
     return server.get("deployments", NS, name)
@@ -99,10 +101,16 @@ def history(server: KubeAPIServer, name: str = "dits-server") -> list[tuple[Any,
         if not any(ref["uid"] == d["metadata"]["uid"] for ref in rs["metadata"].get("ownerReferences", [])):
             continue
         annotations = rs["metadata"].get("annotations", {})
-        rows.append((int(annotations[REVISION]), rs["metadata"]["name"],
-                     annotations.get("deployment.kubernetes.io/revision-history"),
-                     [c["image"] for c in rs["spec"]["template"]["spec"]["containers"]],
-                     rs["spec"]["replicas"], annotations[REVISION] == d["metadata"]["annotations"][REVISION]))
+        rows.append(
+            (
+                int(annotations[REVISION]),
+                rs["metadata"]["name"],
+                annotations.get("deployment.kubernetes.io/revision-history"),
+                [c["image"] for c in rs["spec"]["template"]["spec"]["containers"]],
+                rs["spec"]["replicas"],
+                annotations[REVISION] == d["metadata"]["annotations"][REVISION],
+            )
+        )
     return sorted(rows)
 
 
@@ -134,6 +142,7 @@ def event(events: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 # -- rollout undo: the same result as kubectl's ------------------------------------------------
 
+
 @pytest.fixture
 def twins(tmp_path: Path, isolated_home) -> Iterator[list[tuple[KubeAPIServer, Kubectl, dict[str, str]]]]:
     """Two servers brought to the same state by the same steps: seeded (revision 1), then
@@ -163,8 +172,9 @@ def test_undo_leaves_the_same_deployment_and_history_as_kubectl(twins, to_revisi
     (reference, kubectl, _), (ours, _, env) = twins
     flag = [f"--to-revision={to_revision}"] if to_revision else []
     assert "rolled back" in kubectl("rollout", "undo", "deployment/dits-server", *flag).stdout
-    done = run_cli("k8s", "undo", "dits-server", "--yes", *(["--to-revision", str(to_revision)] if to_revision else []),
-                   env=env)
+    done = run_cli(
+        "k8s", "undo", "dits-server", "--yes", *(["--to-revision", str(to_revision)] if to_revision else []), env=env
+    )
     assert done.returncode == 0, output(done)
     for api in (reference, ours):
         api.wait_for_rollout(NS, "dits-server")
@@ -203,8 +213,10 @@ def test_undo_refuses_what_kubectl_refuses(server, env, kubectl) -> None:
     done = run_cli("k8s", "undo", "dits-server", "--to-revision", "2", "--yes", env=env)
     assert done.returncode == 0, output(done)
     assert "skipped rollback (current template already matches revision 2)" in output(done)
-    assert "skipped rollback (current template already matches revision 2)" in kubectl(
-        "rollout", "undo", "deployment/dits-server", "--to-revision=2").stdout
+    assert (
+        "skipped rollback (current template already matches revision 2)"
+        in kubectl("rollout", "undo", "deployment/dits-server", "--to-revision=2").stdout
+    )
     assert snapshot(server) == before  # neither ditsops nor kubectl changed anything
 
 
@@ -216,8 +228,10 @@ def test_paused_deployment_is_neither_rolled_back_nor_restarted(server, env, kub
 
     done = run_cli("k8s", "undo", "dits-server", "--yes", env=env)
     assert done.returncode == 1, output(done)
-    assert ("you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
-            in output(done))
+    assert (
+        "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
+        in output(done)
+    )
     done = run_cli("k8s", "restart", "dits-server", "--yes", env=env)
     assert done.returncode == 1, output(done)
     assert "can't restart paused deployment (run rollout resume first)" in output(done)
@@ -226,6 +240,7 @@ def test_paused_deployment_is_neither_rolled_back_nor_restarted(server, env, kub
 
 
 # -- scale, restart, set env -----------------------------------------------------------------
+
 
 def test_scale_with_and_without_the_current_replicas_precondition(server, env, kubectl) -> None:
     before = snapshot(server)
@@ -310,6 +325,7 @@ def test_without_a_terminal_or_yes_actions_are_refused(server, env, kubectl) -> 
 
 # -- the run record --------------------------------------------------------------------------
 
+
 @pytest.fixture
 def rolled_back(server, env, kubectl):
     """A bad deploy of IMAGE_2 rolled back with `ditsops k8s undo --yes`, and its record."""
@@ -344,13 +360,20 @@ def test_recorded_undo_command_runs_as_written(server, env, rolled_back) -> None
 
 # -- reads -----------------------------------------------------------------------------------
 
+
 def test_status_json_has_the_deployment_and_its_running_pods(server, env) -> None:
     done = run_cli("k8s", "status", "dits-server", "-o", "json", env=env)
     assert done.returncode == 0, output(done)
     [view] = json.loads(done.stdout)
     assert {k: view[k] for k in ("name", "desired", "updated", "ready", "available", "revision", "images")} == {
-        "name": "dits-server", "desired": 3, "updated": 3, "ready": 3, "available": 3, "revision": 1,
-        "images": [IMAGE_1]}
+        "name": "dits-server",
+        "desired": 3,
+        "updated": 3,
+        "ready": 3,
+        "available": 3,
+        "revision": 1,
+        "images": [IMAGE_1],
+    }
     pods = {p["metadata"]["name"] for p in server.list("pods", NS, "app=dits-server")}
     assert {p["name"] for p in view["pods"]} == pods and len(pods) == 3
     assert all(p["phase"] == "Running" and p["ready"] == "1/1" and p["restarts"] == 0 for p in view["pods"])
@@ -368,9 +391,11 @@ def test_status_shows_a_crash_loop(tmp_path, isolated_home) -> None:
         crashing.store.update("deployments", deployed, NS)
 
         def backing_off_after_a_restart() -> bool:
-            return any(c.get("restartCount", 0) > 0 and "waiting" in c.get("state", {})
-                       for p in crashing.list("pods", NS, "app=dits-server")
-                       for c in p.get("status", {}).get("containerStatuses", []))
+            return any(
+                c.get("restartCount", 0) > 0 and "waiting" in c.get("state", {})
+                for p in crashing.list("pods", NS, "app=dits-server")
+                for c in p.get("status", {}).get("containerStatuses", [])
+            )
 
         wait_until(backing_off_after_a_restart, timeout=20, interval=0.01)
         # A loaded machine may start the command after the back-off half ended: look again
@@ -392,9 +417,14 @@ def test_status_shows_a_crash_loop(tmp_path, isolated_home) -> None:
 def test_logs_grep_matches_kubectl_prefix(server, env, kubectl) -> None:
     # 24 lines dealt round-robin: 8 per pod. The first line each pod gets is an ERROR that
     # --tail 5 must cut off; later ERROR lines are in and out of the last five.
-    lines = [f"level=error msg=ERROR early {i}" if i < 3 else
-             f"level=error msg=ERROR late {i}" if i % 4 == 0 else
-             f"level=info msg=served request {i}" for i in range(24)]
+    lines = [
+        f"level=error msg=ERROR early {i}"
+        if i < 3
+        else f"level=error msg=ERROR late {i}"
+        if i % 4 == 0
+        else f"level=info msg=served request {i}"
+        for i in range(24)
+    ]
     pods = server.append_log(NS, "app=dits-server", lines, spread=True)
     assert len(pods) == 3
     done = run_cli("k8s", "logs", "-l", "app=dits-server", "--tail", "5", "--grep", "ERROR", env=env)
@@ -430,8 +460,9 @@ def test_history_events_and_rollout_status(server, env, kubectl) -> None:
 
     done = run_cli("k8s", "events", "dits-server", env=env)
     assert done.returncode == 0, output(done)
-    scaling = re.findall(r"ScalingReplicaSet\s+deployment/dits-server\s+(Scaled (?:up|down) replica set \S+)",
-                         done.stdout)
+    scaling = re.findall(
+        r"ScalingReplicaSet\s+deployment/dits-server\s+(Scaled (?:up|down) replica set \S+)", done.stdout
+    )
     new_rs = next(row[1] for row in history(server) if row[5])
     assert f"Scaled up replica set {new_rs}" in scaling and len(scaling) >= 4
 

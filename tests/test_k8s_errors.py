@@ -31,10 +31,14 @@ from tests.cli import run_cli
 NS = "dits"
 GOOD = "registry.dits.dev/dits-server:1.4.2"
 BAD = "registry.dits.dev/dits-server:1.5.0"
-FORBIDDEN = ('deployments.apps "dits-server" is forbidden: User "oncall" cannot patch resource "deployments" '
-             'in API group "apps" in the namespace "dits"')
-MODIFIED = ('Operation cannot be fulfilled on deployments.apps "dits-server": the object has been modified; '
-            'please apply your changes to the latest version and try again')
+FORBIDDEN = (
+    'deployments.apps "dits-server" is forbidden: User "oncall" cannot patch resource "deployments" '
+    'in API group "apps" in the namespace "dits"'
+)
+MODIFIED = (
+    'Operation cannot be fulfilled on deployments.apps "dits-server": the object has been modified; '
+    "please apply your changes to the latest version and try again"
+)
 
 
 @pytest.fixture
@@ -57,13 +61,25 @@ def ditsops(*args: str):
 
 
 def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "details": {"name": "dits-server", "group": "apps", "kind": "deployments"}, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "details": {"name": "dits-server", "group": "apps", "kind": "deployments"},
+        "code": code,
+    }
 
 
 def response(code: int, reason: str, message: str) -> RESTResponse:
-    raw = urllib3.HTTPResponse(body=json.dumps(status_body(code, reason, message)).encode(), status=code,
-                               headers={"Content-Type": "application/json"}, preload_content=True)
+    raw = urllib3.HTTPResponse(
+        body=json.dumps(status_body(code, reason, message)).encode(),
+        status=code,
+        headers={"Content-Type": "application/json"},
+        preload_content=True,
+    )
     return RESTResponse(raw)
 
 
@@ -153,6 +169,7 @@ DEPLOYMENT_PATH = "/apis/apps/v1/namespaces/dits/deployments/dits-server"
 
 # -- 403 and 404 -------------------------------------------------------------------------------
 
+
 def test_forbidden_patch_names_the_verb_and_the_object(server, transport) -> None:
     bad_deploy(server)
     before = unchanged(server)
@@ -160,19 +177,23 @@ def test_forbidden_patch_names_the_verb_and_the_object(server, transport) -> Non
     result = ditsops("k8s", "undo", "dits-server", "--yes")
     assert result.exit_code == 1, result.output
     assert error_lines(result.output) == [
-        f'✖ error: forbidden: you may not patch deployments.apps "dits-server" in namespace dits: {FORBIDDEN}']
+        f'✖ error: forbidden: you may not patch deployments.apps "dits-server" in namespace dits: {FORBIDDEN}'
+    ]
     assert "Traceback" not in result.output
     assert unchanged(server) == before
 
 
 def test_forbidden_read_is_one_line_on_stderr(server, transport) -> None:
-    message = ('deployments.apps "dits-server" is forbidden: User "oncall" cannot get resource "deployments" '
-               'in API group "apps" in the namespace "dits"')
+    message = (
+        'deployments.apps "dits-server" is forbidden: User "oncall" cannot get resource "deployments" '
+        'in API group "apps" in the namespace "dits"'
+    )
     transport.fail("GET", DEPLOYMENT_PATH, response(403, "Forbidden", message))
     result = ditsops("k8s", "status", "dits-server")
     assert result.exit_code == 1, result.output
     assert result.stderr.splitlines() == [
-        f'ditsops: forbidden: you may not get deployments.apps "dits-server" in namespace dits: {message}']
+        f'ditsops: forbidden: you may not get deployments.apps "dits-server" in namespace dits: {message}'
+    ]
     assert result.stdout == ""
 
 
@@ -187,32 +208,40 @@ def test_missing_deployment_is_named(server, kubeconfig) -> None:
 
 # -- 500 and timeouts: the target is unreachable (exit 4) ------------------------------------------
 
+
 def test_server_error_on_a_read_exits_4(server, transport) -> None:
     transport.fail("GET", DEPLOYMENT_PATH, response(500, "InternalError", "etcdserver: request timed out"))
     result = ditsops("k8s", "status", "dits-server")
     assert result.exit_code == 4, result.output
     assert result.stderr.splitlines() == [
-        f"ditsops: the Kubernetes API at {server.url} failed: HTTP 500 etcdserver: request timed out"]
+        f"ditsops: the Kubernetes API at {server.url} failed: HTTP 500 etcdserver: request timed out"
+    ]
 
 
 def test_server_error_when_applying_exits_4_and_changes_nothing(server, transport) -> None:
     bad_deploy(server)
     before = unchanged(server)
-    fault = transport.fail("PATCH", DEPLOYMENT_PATH, response(500, "InternalError", "etcdserver: leader changed"),
-                           dry_run=False)
+    fault = transport.fail(
+        "PATCH", DEPLOYMENT_PATH, response(500, "InternalError", "etcdserver: leader changed"), dry_run=False
+    )
     result = ditsops("k8s", "undo", "dits-server", "--yes")
     assert result.exit_code == 4, result.output
     assert fault.seen == 1 and transport.count("PATCH", DEPLOYMENT_PATH, dry_run=True) == 1  # previewed, then failed
     assert error_lines(result.output) == [
-        f"✖ error: the Kubernetes API at {server.url} failed: HTTP 500 etcdserver: leader changed"]
+        f"✖ error: the Kubernetes API at {server.url} failed: HTTP 500 etcdserver: leader changed"
+    ]
     assert unchanged(server) == before
 
 
-@pytest.mark.parametrize("error", [
-    urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out. (read timeout=15.0)"),
-    urllib3.exceptions.ConnectTimeoutError(None, "Connection to 127.0.0.1 timed out. (connect timeout=15.0)"),
-    urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
-], ids=["read-timeout", "connect-timeout", "connection-reset"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        urllib3.exceptions.ReadTimeoutError(None, "/", "Read timed out. (read timeout=15.0)"),
+        urllib3.exceptions.ConnectTimeoutError(None, "Connection to 127.0.0.1 timed out. (connect timeout=15.0)"),
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
+    ],
+    ids=["read-timeout", "connect-timeout", "connection-reset"],
+)
 def test_transport_failure_in_the_middle_of_an_action_exits_4(server, transport, error) -> None:
     bad_deploy(server)
     before = unchanged(server)
@@ -232,8 +261,9 @@ def test_real_read_timeout_exits_4(tmp_path, isolated_home) -> None:
         silent.listen(8)
         port = silent.getsockname()[1]
         config = write_kubeconfig(tmp_path, port)
-        done = run_cli("k8s", "status", "dits-server", env={"KUBECONFIG": str(config), "DITSOPS_HTTP_TIMEOUT": "1"},
-                       timeout=30)
+        done = run_cli(
+            "k8s", "status", "dits-server", env={"KUBECONFIG": str(config), "DITSOPS_HTTP_TIMEOUT": "1"}, timeout=30
+        )
     assert done.returncode == 4, done.stdout + done.stderr
     expected = f"ditsops: cannot reach the Kubernetes API at http://127.0.0.1:{port}: timed out"
     assert done.stderr.splitlines() == [expected]
@@ -250,8 +280,9 @@ def test_a_silent_api_server_costs_one_timeout_not_four(tmp_path, isolated_home)
         run_cli("k8s", "status", "dits-server", env={"KUBECONFIG": str(write_kubeconfig(tmp_path, closed_port()))})
         baseline = time.monotonic() - began
         began = time.monotonic()
-        done = run_cli("k8s", "status", "dits-server", env={"KUBECONFIG": str(config), "DITSOPS_HTTP_TIMEOUT": "2"},
-                       timeout=30)
+        done = run_cli(
+            "k8s", "status", "dits-server", env={"KUBECONFIG": str(config), "DITSOPS_HTTP_TIMEOUT": "2"}, timeout=30
+        )
         waited = time.monotonic() - began - baseline
     assert done.returncode == 4
     # One 2 s timeout, not four of them (urllib3 retries would make it 8 s).
@@ -260,12 +291,16 @@ def test_a_silent_api_server_costs_one_timeout_not_four(tmp_path, isolated_home)
 
 # -- connection refused: real -------------------------------------------------------------------
 
+
 def write_kubeconfig(tmp_path: Path, port: int) -> Path:
-    config = {"apiVersion": "v1", "kind": "Config",
-              "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
-              "users": [{"name": "gone", "user": {}}],
-              "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone", "namespace": NS}}],
-              "current-context": "gone"}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "users": [{"name": "gone", "user": {}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone", "namespace": NS}}],
+        "current-context": "gone",
+    }
     path = tmp_path / "kubeconfig-gone"
     path.write_text(json.dumps(config))
     return path
@@ -277,8 +312,15 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.parametrize("args", [("k8s", "status", "dits-server"), ("k8s", "logs", "-l", "app=dits-server"),
-                                  ("k8s", "undo", "dits-server", "--yes")], ids=["status", "logs", "undo"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("k8s", "status", "dits-server"),
+        ("k8s", "logs", "-l", "app=dits-server"),
+        ("k8s", "undo", "dits-server", "--yes"),
+    ],
+    ids=["status", "logs", "undo"],
+)
 def test_connection_refused_exits_4_with_one_line(tmp_path, isolated_home, args) -> None:
     port = closed_port()
     done = run_cli(*args, env={"KUBECONFIG": str(write_kubeconfig(tmp_path, port))}, timeout=30)
@@ -292,6 +334,7 @@ def test_connection_refused_exits_4_with_one_line(tmp_path, isolated_home, args)
 
 
 # -- 409 on scale --current-replicas: retried like kubectl ---------------------------------------------
+
 
 def test_conflict_on_guarded_scale_is_retried(server, transport) -> None:
     scale = DEPLOYMENT_PATH + "/scale"

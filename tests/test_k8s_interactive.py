@@ -54,14 +54,18 @@ def env(kubectl: Kubectl, isolated_home) -> dict[str, str]:
 
 
 def spawn(env: dict[str, str], *args: str) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "ditsops", *args], env=env, encoding="utf-8", timeout=30,
-                         dimensions=(50, 250))
+    return pexpect.spawn(
+        sys.executable, ["-m", "ditsops", *args], env=env, encoding="utf-8", timeout=30, dimensions=(50, 250)
+    )
 
 
 def state(server: KubeAPIServer) -> tuple[Any, ...]:
     d = server.get("deployments", NS, "dits-server")
-    return (d["metadata"]["resourceVersion"], d["metadata"]["generation"],
-            d["spec"]["template"]["spec"]["containers"][0]["image"])
+    return (
+        d["metadata"]["resourceVersion"],
+        d["metadata"]["generation"],
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+    )
 
 
 def last_record(isolated_home) -> list[dict[str, Any]]:
@@ -76,8 +80,9 @@ def finish(child: pexpect.spawn) -> str:
     return child.before
 
 
-def test_undo_previews_then_n_changes_nothing_then_y_rolls_back(server, bad_deploy, env, kubectl,
-                                                                isolated_home) -> None:
+def test_undo_previews_then_n_changes_nothing_then_y_rolls_back(
+    server, bad_deploy, env, kubectl, isolated_home
+) -> None:
     before = state(server)
     assert before[2] == BAD
 

@@ -27,15 +27,20 @@ def server(seeded: KubeAPIServer) -> KubeAPIServer:
     return seeded
 
 
-
 @pytest.fixture
 def env(kubectl: Kubectl, isolated_home) -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "COLUMNS": "200", "USER": "oncall-ana"}
 
 
 def waiting_at_the_prompt(env: dict[str, str]) -> pexpect.spawn:
-    child = pexpect.spawn(sys.executable, ["-m", "ditsops", "k8s", "scale", "dits-server", "--replicas", "5"],
-                          env=env, encoding="utf-8", timeout=60, dimensions=(50, 200))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ditsops", "k8s", "scale", "dits-server", "--replicas", "5"],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 200),
+    )
     child.expect(r"\[y/N\]")
     return child
 
@@ -62,8 +67,18 @@ def test_the_lease_is_visible_and_stops_a_second_operator(server, kubectl, env):
 
 def test_ignore_lease_goes_on_and_is_recorded(server, kubectl, env, isolated_home):
     first = waiting_at_the_prompt(env)
-    second = run_cli("--ignore-lease", "k8s", "scale", "dits-server", "--replicas", "4", "--yes",
-                     "-o", "json", env={**env, "USER": "oncall-bo"})
+    second = run_cli(
+        "--ignore-lease",
+        "k8s",
+        "scale",
+        "dits-server",
+        "--replicas",
+        "4",
+        "--yes",
+        "-o",
+        "json",
+        env={**env, "USER": "oncall-bo"},
+    )
     assert second.returncode == 0, second.stdout + second.stderr
     assert server.get("deployments", NS, "dits-server")["spec"]["replicas"] == 4
     # The first engineer's lease was taken over: their `y` no longer acts, and they are told.
@@ -85,6 +100,11 @@ def test_a_killed_run_leaves_a_lease_that_expires(server, kubectl, env):
     blocked = run_cli("k8s", "scale", "dits-server", "--replicas", "4", "--yes", env=env)
     assert blocked.returncode == 5
     # Nobody renews it any more: within its 30 s duration (plus a margin) it no longer counts.
-    wait_until(lambda: run_cli("k8s", "scale", "dits-server", "--replicas", "4", "--yes", env=env), 90,
-               "the expired lease no longer counting", until=lambda done: done.returncode == 0, interval=1)
+    wait_until(
+        lambda: run_cli("k8s", "scale", "dits-server", "--replicas", "4", "--yes", env=env),
+        90,
+        "the expired lease no longer counting",
+        until=lambda done: done.returncode == 0,
+        interval=1,
+    )
     assert server.get("deployments", NS, "dits-server")["spec"]["replicas"] == 4

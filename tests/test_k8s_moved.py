@@ -30,15 +30,15 @@ def server(seeded: KubeAPIServer) -> KubeAPIServer:
     return seeded
 
 
-
 @pytest.fixture
 def env(kubectl: Kubectl, isolated_home) -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": str(kubectl.kubeconfig), "COLUMNS": "200"}
 
 
 def spawn(env: dict[str, str], *args: str) -> pexpect.spawn:
-    return pexpect.spawn(sys.executable, ["-m", "ditsops", *args], env=env, encoding="utf-8", timeout=60,
-                         dimensions=(50, 200))
+    return pexpect.spawn(
+        sys.executable, ["-m", "ditsops", *args], env=env, encoding="utf-8", timeout=60, dimensions=(50, 200)
+    )
 
 
 def replicas(server: KubeAPIServer) -> int:
@@ -123,8 +123,19 @@ def test_undo_moved_by_a_new_deploy_is_not_applied_without_a_new_answer(server, 
 def test_production_yes_needs_the_target_named(server, kubectl, tmp_path, isolated_home, confirm, code, after):
     config = tmp_path / "ditsops.toml"
     config.write_text(f'[profiles.prod]\nkubeconfig = "{kubectl.kubeconfig}"\nproduction = true\n')
-    done = run_cli("--config", str(config), "--profile", "prod", *confirm, "k8s", "scale", "dits-server",
-                   "--replicas", "4", "--yes")
+    done = run_cli(
+        "--config",
+        str(config),
+        "--profile",
+        "prod",
+        *confirm,
+        "k8s",
+        "scale",
+        "dits-server",
+        "--replicas",
+        "4",
+        "--yes",
+    )
     assert done.returncode == code, done.stdout + done.stderr
     assert replicas(server) == after
     if code:

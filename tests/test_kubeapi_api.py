@@ -14,8 +14,10 @@ from ditsops.sandbox.kubeapi import KubeAPIServer
 from tests.helpers import wait_until
 from tests.kubeapi_fixtures import deployment_body
 
-CONFLICT_MESSAGE = ('Operation cannot be fulfilled on deployments.apps "web": the object has been modified; '
-                    "please apply your changes to the latest version and try again")
+CONFLICT_MESSAGE = (
+    'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; '
+    "please apply your changes to the latest version and try again"
+)
 
 
 def _status_body(exc: client.ApiException) -> dict[str, Any]:
@@ -75,8 +77,9 @@ def test_crud_generation_and_status_subresource(kubeapi: KubeAPIServer, apps: An
     assert replaced.metadata.generation == 1 and replaced.metadata.labels["team"] == "core"
     assert int(replaced.metadata.resource_version) > int(got.metadata.resource_version)
 
-    patched = apps.patch_namespaced_deployment("web", "dits", {"spec": {"replicas": 3}},
-                                               _content_type="application/merge-patch+json")
+    patched = apps.patch_namespaced_deployment(
+        "web", "dits", {"spec": {"replicas": 3}}, _content_type="application/merge-patch+json"
+    )
     assert patched.spec.replicas == 3 and patched.metadata.generation == 2
 
     # A write to the main resource cannot change status; one to /status cannot change spec.
@@ -101,9 +104,16 @@ def test_not_found_status_body(kubeapi: KubeAPIServer) -> None:
     kubeapi.ensure_namespace("dits")
     response = httpx.get(f"{kubeapi.url}/apis/apps/v1/namespaces/dits/deployments/nope")
     assert response.status_code == 404
-    assert response.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                               "message": 'deployments.apps "nope" not found', "reason": "NotFound", "code": 404,
-                               "details": {"name": "nope", "group": "apps", "kind": "deployments"}}
+    assert response.json() == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'deployments.apps "nope" not found',
+        "reason": "NotFound",
+        "code": 404,
+        "details": {"name": "nope", "group": "apps", "kind": "deployments"},
+    }
     pod = httpx.get(f"{kubeapi.url}/api/v1/namespaces/dits/pods/nope").json()
     assert pod["message"] == 'pods "nope" not found' and "group" not in pod["details"]
     missing_ns = httpx.post(f"{kubeapi.url}/apis/apps/v1/namespaces/nowhere/deployments", json=deployment_body("x"))
@@ -112,8 +122,9 @@ def test_not_found_status_body(kubeapi: KubeAPIServer) -> None:
 
 def test_stale_resource_version_is_a_conflict(web: dict[str, Any], apps: Any, kubeapi: KubeAPIServer) -> None:
     stale = apps.read_namespaced_deployment("web", "dits").to_dict()
-    apps.patch_namespaced_deployment("web", "dits", {"metadata": {"labels": {"bump": "1"}}},
-                                     _content_type="application/merge-patch+json")
+    apps.patch_namespaced_deployment(
+        "web", "dits", {"metadata": {"labels": {"bump": "1"}}}, _content_type="application/merge-patch+json"
+    )
     stale["spec"]["replicas"] = 5
     with pytest.raises(client.ApiException) as err:
         apps.replace_namespaced_deployment("web", "dits", stale)
@@ -125,8 +136,9 @@ def test_stale_resource_version_is_a_conflict(web: dict[str, Any], apps: Any, ku
     # A merge patch carrying the stale resourceVersion is a precondition and conflicts too.
     stale_rv = stale["metadata"]["resource_version"]  # to_dict() keys are snake_case
     with pytest.raises(client.ApiException) as err:
-        apps.patch_namespaced_deployment("web", "dits", {"metadata": {"resourceVersion": stale_rv}},
-                                         _content_type="application/merge-patch+json")
+        apps.patch_namespaced_deployment(
+            "web", "dits", {"metadata": {"resourceVersion": stale_rv}}, _content_type="application/merge-patch+json"
+        )
     assert err.value.status == 409
     with pytest.raises(client.ApiException) as err:
         apps.create_namespaced_deployment("dits", deployment_body("web"))
@@ -141,8 +153,12 @@ def test_dry_run_all_changes_nothing(web: dict[str, Any], kubeapi: KubeAPIServer
     body["spec"]["replicas"] = 9
     assert apps.replace_namespaced_deployment("web", "dits", body, dry_run="All").spec.replicas == 9
     patched = apps.patch_namespaced_deployment(
-        "web", "dits", [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "x:2"}],
-        dry_run="All", _content_type="application/json-patch+json")
+        "web",
+        "dits",
+        [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "x:2"}],
+        dry_run="All",
+        _content_type="application/json-patch+json",
+    )
     assert patched.spec.template.spec.containers[0].image == "x:2" and patched.metadata.generation == 2
     apps.delete_namespaced_deployment("web", "dits", dry_run="All")
     after = kubeapi.get("deployments", "dits", "web")
@@ -160,16 +176,21 @@ def test_patch_types_over_http(web: dict[str, Any], apps: Any) -> None:
     merge = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "only:1"}]}}}}
     out = apps.patch_namespaced_deployment("web", "dits", merge, _content_type="application/merge-patch+json")
     assert out.spec.template.spec.containers[0].env is None  # merge patch replaces lists
-    response = httpx.patch(f"{apps.api_client.configuration.host}/apis/apps/v1/namespaces/dits/deployments/web",
-                           content=b"{}", headers={"Content-Type": "application/apply-patch+yaml"})
+    response = httpx.patch(
+        f"{apps.api_client.configuration.host}/apis/apps/v1/namespaces/dits/deployments/web",
+        content=b"{}",
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
     assert response.status_code == 415
 
 
 def test_label_and_field_selectors(kubeapi: KubeAPIServer, core: Any) -> None:
     kubeapi.ensure_namespace("dits")
     for name, labels in [("a", {"app": "x", "tier": "api"}), ("b", {"app": "x", "tier": "db"}), ("c", {"app": "y"})]:
-        core.create_namespaced_pod("dits", {"metadata": {"name": name, "labels": labels},
-                                            "spec": {"containers": [{"name": "c", "image": "i:1"}]}})
+        core.create_namespaced_pod(
+            "dits",
+            {"metadata": {"name": name, "labels": labels}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}},
+        )
 
     def names(**kwargs: Any) -> list[str]:
         return [p.metadata.name for p in core.list_namespaced_pod("dits", **kwargs).items]
@@ -198,16 +219,23 @@ def test_pagination_5000_pods_consistent_pages() -> None:
     with server:
         server.ensure_namespace("load")
         for i in range(5000):
-            server.store.create("pods", {"metadata": {"name": f"pod-{i:05d}", "labels": {"batch": str(i % 2)}},
-                                         "spec": {"containers": [{"name": "c", "image": "i:1"}]}}, "load")
+            server.store.create(
+                "pods",
+                {
+                    "metadata": {"name": f"pod-{i:05d}", "labels": {"batch": str(i % 2)}},
+                    "spec": {"containers": [{"name": "c", "image": "i:1"}]},
+                },
+                "load",
+            )
         http = httpx.Client(base_url=server.url, timeout=30)
         first = http.get("/api/v1/namespaces/load/pods", params={"limit": 500}).json()
         list_rv = first["metadata"]["resourceVersion"]
         assert len(first["items"]) == 500 and first["metadata"]["remainingItemCount"] == 4500
         # Writes between pages must not show up in later pages (a snapshot, as etcd serves it).
         server.store.delete("pods", "load", "pod-04999")
-        server.store.create("pods", {"metadata": {"name": "pod-09999"},
-                                     "spec": {"containers": [{"name": "c", "image": "i:1"}]}}, "load")
+        server.store.create(
+            "pods", {"metadata": {"name": "pod-09999"}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}, "load"
+        )
         seen = [p["metadata"]["name"] for p in first["items"]]
         token, pages = first["metadata"]["continue"], 1
         while token:
@@ -236,8 +264,11 @@ def test_all_namespaces_lists_and_namespace_scoping(seeded: KubeAPIServer, apps:
     seeded.ensure_namespace("other")
     apps.create_namespaced_deployment("other", deployment_body("dits-server", replicas=1))
     everywhere = apps.list_deployment_for_all_namespaces()
-    assert sorted((d.metadata.namespace, d.metadata.name) for d in everywhere.items) == \
-        [("dits", "dits-server"), ("dits", "dits-worker"), ("other", "dits-server")]
+    assert sorted((d.metadata.namespace, d.metadata.name) for d in everywhere.items) == [
+        ("dits", "dits-server"),
+        ("dits", "dits-worker"),
+        ("other", "dits-server"),
+    ]
     assert [d.metadata.name for d in apps.list_namespaced_deployment("other").items] == ["dits-server"]
     raw = httpx.get(f"{seeded.url}/apis/apps/v1/deployments").json()
     assert raw["kind"] == "DeploymentList" and raw["metadata"]["resourceVersion"]
@@ -248,26 +279,33 @@ def test_scale_subresource(seeded: KubeAPIServer, apps: Any) -> None:
     scale = apps.read_namespaced_deployment_scale("dits-server", "dits")
     assert (scale.kind, scale.api_version, scale.spec.replicas) == ("Scale", "autoscaling/v1", 3)
     assert scale.status.selector == "app=dits-server" and scale.status.replicas == 3
-    patched = apps.patch_namespaced_deployment_scale("dits-server", "dits", {"spec": {"replicas": 4}},
-                                                     _content_type="application/merge-patch+json")
+    patched = apps.patch_namespaced_deployment_scale(
+        "dits-server", "dits", {"spec": {"replicas": 4}}, _content_type="application/merge-patch+json"
+    )
     assert patched.spec.replicas == 4
-    body = {"apiVersion": "autoscaling/v1", "kind": "Scale",
-            "metadata": {"name": "dits-server", "namespace": "dits",
-                         "resourceVersion": scale.metadata.resource_version},
-            "spec": {"replicas": 5}}
+    body = {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {"name": "dits-server", "namespace": "dits", "resourceVersion": scale.metadata.resource_version},
+        "spec": {"replicas": 5},
+    }
     with pytest.raises(client.ApiException) as err:  # the resourceVersion is from before the patch
         apps.replace_namespaced_deployment_scale("dits-server", "dits", body)
     assert err.value.status == 409
     for _ in range(50):  # the controller's status writes move the resourceVersion too: retry, as clients do
         body["metadata"]["resourceVersion"] = apps.read_namespaced_deployment_scale(
-            "dits-server", "dits").metadata.resource_version
+            "dits-server", "dits"
+        ).metadata.resource_version
         try:
             assert apps.replace_namespaced_deployment_scale("dits-server", "dits", body).spec.replicas == 5
             break
         except client.ApiException as exc:
             assert exc.status == 409
-    deployment = wait_until(lambda: (d := seeded.get("deployments", "dits", "dits-server"))
-                            and d["status"].get("availableReplicas") == 5 and d)
+    deployment = wait_until(
+        lambda: (
+            (d := seeded.get("deployments", "dits", "dits-server")) and d["status"].get("availableReplicas") == 5 and d
+        )
+    )
     assert deployment["spec"]["replicas"] == 5
 
 
@@ -275,8 +313,11 @@ def test_pod_logs_and_sandbox_log_endpoint(seeded: KubeAPIServer, core: Any) -> 
     pods = sorted(p.metadata.name for p in core.list_namespaced_pod("dits", label_selector="app=dits-server").items)
     log = core.read_namespaced_pod_log(pods[0], "dits")
     assert 'msg="starting dits-server" version=1.4.2' in log and "DATABASE_POOL_SIZE=20" in log
-    answer = httpx.post(f"{seeded.url}/sandbox/v1/namespaces/dits/logs", params={"labelSelector": "app=dits-server"},
-                        json={"lines": ["ERROR one", "ERROR two"]}).json()
+    answer = httpx.post(
+        f"{seeded.url}/sandbox/v1/namespaces/dits/logs",
+        params={"labelSelector": "app=dits-server"},
+        json={"lines": ["ERROR one", "ERROR two"]},
+    ).json()
     assert sorted(answer["pods"]) == pods
     for pod in pods:
         assert core.read_namespaced_pod_log(pod, "dits", tail_lines=2) == "ERROR one\nERROR two\n"
@@ -298,22 +339,28 @@ def test_pod_logs_and_sandbox_log_endpoint(seeded: KubeAPIServer, core: Any) -> 
 def test_watch_streams_changes(seeded: KubeAPIServer, apps: Any) -> None:
     listed = apps.list_namespaced_deployment("dits", field_selector="metadata.name=dits-worker")
     rv = listed.metadata.resource_version
-    apps.patch_namespaced_deployment_scale("dits-worker", "dits", {"spec": {"replicas": 3}},
-                                           _content_type="application/merge-patch+json")
+    apps.patch_namespaced_deployment_scale(
+        "dits-worker", "dits", {"spec": {"replicas": 3}}, _content_type="application/merge-patch+json"
+    )
     events = []
-    for event in watch.Watch().stream(apps.list_namespaced_deployment, "dits", resource_version=rv,
-                                      field_selector="metadata.name=dits-worker", timeout_seconds=5):
+    for event in watch.Watch().stream(
+        apps.list_namespaced_deployment,
+        "dits",
+        resource_version=rv,
+        field_selector="metadata.name=dits-worker",
+        timeout_seconds=5,
+    ):
         events.append((event["type"], event["object"].metadata.name, event["object"].spec.replicas))
         if (event["object"].status.available_replicas or 0) == 3:
             break
     assert events[0] == ("MODIFIED", "dits-worker", 3)
     assert all(name == "dits-worker" for _, name, _ in events)
     # No resourceVersion: the current state first, as ADDED events.
-    with httpx.stream("GET", f"{seeded.url}/apis/apps/v1/namespaces/dits/deployments",
-                      params={"watch": "true", "timeoutSeconds": "1"}) as response:
+    with httpx.stream(
+        "GET", f"{seeded.url}/apis/apps/v1/namespaces/dits/deployments", params={"watch": "true", "timeoutSeconds": "1"}
+    ) as response:
         first = json.loads(next(response.iter_lines()))
     assert first["type"] == "ADDED" and first["object"]["kind"] == "Deployment"
-
 
 
 @pytest.mark.services  # starts its own Kubernetes API server
@@ -321,14 +368,20 @@ def test_watch_from_a_compacted_resource_version_is_expired() -> None:
     with KubeAPIServer(controller_interval=None, watch_history=10) as server:
         for i in range(20):
             server.ensure_namespace(f"ns-{i}")
-        with httpx.stream("GET", f"{server.url}/api/v1/namespaces",
-                          params={"watch": "1", "resourceVersion": "2", "timeoutSeconds": "1"}) as response:
+        with httpx.stream(
+            "GET",
+            f"{server.url}/api/v1/namespaces",
+            params={"watch": "1", "resourceVersion": "2", "timeoutSeconds": "1"},
+        ) as response:
             events = [json.loads(line) for line in response.iter_lines() if line]
         assert [e["type"] for e in events] == ["ERROR"]
         assert (events[0]["object"]["code"], events[0]["object"]["reason"]) == (410, "Expired")
         recent = int(server.store.resource_version) - 3
-        with httpx.stream("GET", f"{server.url}/api/v1/namespaces",
-                          params={"watch": "1", "resourceVersion": str(recent), "timeoutSeconds": "1"}) as response:
+        with httpx.stream(
+            "GET",
+            f"{server.url}/api/v1/namespaces",
+            params={"watch": "1", "resourceVersion": str(recent), "timeoutSeconds": "1"},
+        ) as response:
             names = [json.loads(line)["object"]["metadata"]["name"] for line in response.iter_lines() if line]
         assert names == ["ns-17", "ns-18", "ns-19"]
 
@@ -350,6 +403,7 @@ def test_bearer_token_required_when_configured(tmp_path: Any) -> None:
         ok = httpx.get(f"{server.url}/api/v1/namespaces", headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
         from kubernetes import config
+
         api = client.CoreV1Api(config.new_client_from_config(str(server.write_kubeconfig(tmp_path / "kc"))))
         api.create_namespace({"metadata": {"name": "dits"}})
         assert [n.metadata.name for n in api.list_namespace().items] == ["dits"]

@@ -25,9 +25,14 @@ def stepped() -> Iterator[KubeAPIServer]:
 
 def owned_rs(server: KubeAPIServer, name: str, namespace: str = "dits") -> list[dict[str, Any]]:
     uid = server.get("deployments", namespace, name)["metadata"]["uid"]
-    return sorted((rs for rs in server.list("replicasets", namespace)
-                   if any(ref["uid"] == uid for ref in rs["metadata"].get("ownerReferences", []))),
-                  key=lambda rs: int(rs["metadata"]["annotations"][REVISION]))
+    return sorted(
+        (
+            rs
+            for rs in server.list("replicasets", namespace)
+            if any(ref["uid"] == uid for ref in rs["metadata"].get("ownerReferences", []))
+        ),
+        key=lambda rs: int(rs["metadata"]["annotations"][REVISION]),
+    )
 
 
 def set_image(server: KubeAPIServer, name: str, image: str, **annotations: str) -> None:
@@ -38,8 +43,9 @@ def set_image(server: KubeAPIServer, name: str, image: str, **annotations: str) 
 
 
 def pods_of(server: KubeAPIServer, rs: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in server.list("pods", "dits")
-            if p["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]]
+    return [
+        p for p in server.list("pods", "dits") if p["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
+    ]
 
 
 def test_new_deployment_gets_a_replicaset_and_pods_like_upstream(stepped: KubeAPIServer) -> None:
@@ -51,21 +57,39 @@ def test_new_deployment_gets_a_replicaset_and_pods_like_upstream(stepped: KubeAP
     assert rs["metadata"]["name"] == f"web-{pod_hash}"
     assert rs["spec"]["selector"]["matchLabels"] == {"app": "web", "pod-template-hash": pod_hash}
     assert rs["spec"]["template"]["metadata"]["labels"]["pod-template-hash"] == pod_hash
-    assert rs["metadata"]["ownerReferences"] == [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
-                                                  "uid": d["metadata"]["uid"], "controller": True,
-                                                  "blockOwnerDeletion": True}]
+    assert rs["metadata"]["ownerReferences"] == [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": "web",
+            "uid": d["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
     assert {k: v for k, v in rs["metadata"]["annotations"].items()} == {
-        REVISION: "1", "deployment.kubernetes.io/desired-replicas": "3",
-        "deployment.kubernetes.io/max-replicas": "4"}
+        REVISION: "1",
+        "deployment.kubernetes.io/desired-replicas": "3",
+        "deployment.kubernetes.io/max-replicas": "4",
+    }
     assert d["metadata"]["annotations"][REVISION] == "1"
     status = d["status"]
     assert {k: v for k, v in status.items() if k != "conditions"} == {
-        "observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "readyReplicas": 3, "availableReplicas": 3}
+        "observedGeneration": 1,
+        "replicas": 3,
+        "updatedReplicas": 3,
+        "readyReplicas": 3,
+        "availableReplicas": 3,
+    }
     conditions = {c["type"]: (c["status"], c["reason"], c["message"]) for c in status["conditions"]}
     assert conditions == {
         "Available": ("True", "MinimumReplicasAvailable", "Deployment has minimum availability."),
-        "Progressing": ("True", "NewReplicaSetAvailable",
-                        f'ReplicaSet "{rs["metadata"]["name"]}" has successfully progressed.')}
+        "Progressing": (
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{rs["metadata"]["name"]}" has successfully progressed.',
+        ),
+    }
     pods = pods_of(stepped, rs)
     assert len(pods) == 3
     for pod in pods:
@@ -75,8 +99,11 @@ def test_new_deployment_gets_a_replicaset_and_pods_like_upstream(stepped: KubeAP
         assert pod["spec"]["nodeName"] and pod["status"]["phase"] == "Running" and pod["status"]["startTime"]
         [cs] = pod["status"]["containerStatuses"]
         assert cs["ready"] and cs["restartCount"] == 0 and "running" in cs["state"]
-    events = [(e["reason"], e["message"]) for e in stepped.list("events", "dits")
-              if e["involvedObject"]["kind"] == "Deployment"]
+    events = [
+        (e["reason"], e["message"])
+        for e in stepped.list("events", "dits")
+        if e["involvedObject"]["kind"] == "Deployment"
+    ]
     assert events == [("ScalingReplicaSet", f"Scaled up replica set {rs['metadata']['name']} from 0 to 3")]
 
 
@@ -102,8 +129,9 @@ def test_rolling_update_respects_surge_and_unavailability(stepped: KubeAPIServer
 
 
 def test_new_template_then_rollback_reuses_the_old_replicaset(seeded: KubeAPIServer) -> None:
-    set_image(seeded, "dits-server", "registry.dits.dev/dits-server:1.5.0",
-              **{"kubernetes.io/change-cause": "deploy 1.5.0"})
+    set_image(
+        seeded, "dits-server", "registry.dits.dev/dits-server:1.5.0", **{"kubernetes.io/change-cause": "deploy 1.5.0"}
+    )
     seeded.wait_for_rollout("dits", "dits-server")
     first, second = owned_rs(seeded, "dits-server")
     assert second["metadata"]["annotations"][REVISION] == "2"
@@ -117,7 +145,8 @@ def test_new_template_then_rollback_reuses_the_old_replicaset(seeded: KubeAPISer
     del template["metadata"]["labels"]["pod-template-hash"]
     d["spec"]["template"] = template
     d["metadata"]["annotations"]["kubernetes.io/change-cause"] = first["metadata"]["annotations"][
-        "kubernetes.io/change-cause"]
+        "kubernetes.io/change-cause"
+    ]
     seeded.store.update("deployments", d, "dits")
     seeded.wait_for_rollout("dits", "dits-server")
     replica_sets = owned_rs(seeded, "dits-server")
@@ -179,8 +208,9 @@ def test_scaling_recreate_and_cascading_delete(stepped: KubeAPIServer) -> None:
     victim = stepped.list("pods", "dits")[0]["metadata"]["name"]
     stepped.store.delete("pods", "dits", victim)  # the ReplicaSet replaces a deleted pod
     stepped.settle()
-    assert len(stepped.list("pods", "dits")) == 5 and victim not in {p["metadata"]["name"]
-                                                                    for p in stepped.list("pods", "dits")}
+    assert len(stepped.list("pods", "dits")) == 5 and victim not in {
+        p["metadata"]["name"] for p in stepped.list("pods", "dits")
+    }
     stepped.store.delete("deployments", "dits", "web")
     assert stepped.list("replicasets", "dits") == [] and stepped.list("pods", "dits") == []
 
@@ -195,9 +225,12 @@ def test_crashing_image_loops_and_exceeds_the_progress_deadline() -> None:
         server.store.update("deployments", d, "dits")
 
         def crashing() -> list[dict[str, Any]]:
-            return [p for p in server.list("pods", "dits", "app=dits-server")
-                    if p["spec"]["containers"][0]["image"].endswith("crash")
-                    and (p["status"].get("containerStatuses") or [{}])[0].get("restartCount", 0) >= 2]
+            return [
+                p
+                for p in server.list("pods", "dits", "app=dits-server")
+                if p["spec"]["containers"][0]["image"].endswith("crash")
+                and (p["status"].get("containerStatuses") or [{}])[0].get("restartCount", 0) >= 2
+            ]
 
         [pod] = wait_until(crashing, timeout=10)
         [cs] = pod["status"]["containerStatuses"]
@@ -219,11 +252,17 @@ def test_image_rules_make_pods_never_ready(kubeapi: KubeAPIServer) -> None:
     kubeapi.set_image_behavior("app:stuck", "never-ready")
     kubeapi.ensure_namespace("dits")
     kubeapi.create("deployments", deployment_body("web", image="registry.dits.dev/app:stuck", replicas=2), "dits")
-    pods = wait_until(lambda: [p for p in kubeapi.list("pods", "dits") if p["status"].get("phase") == "Running"]
-                      if len(kubeapi.list("pods", "dits")) == 2 else None)
+    pods = wait_until(
+        lambda: (
+            [p for p in kubeapi.list("pods", "dits") if p["status"].get("phase") == "Running"]
+            if len(kubeapi.list("pods", "dits")) == 2
+            else None
+        )
+    )
     for pod in pods:
         ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
         assert (ready["status"], ready["reason"]) == ("False", "ContainersNotReady")
-    available = next(c for c in kubeapi.get("deployments", "dits", "web")["status"]["conditions"]
-                     if c["type"] == "Available")
+    available = next(
+        c for c in kubeapi.get("deployments", "dits", "web")["status"]["conditions"] if c["type"] == "Available"
+    )
     assert (available["status"], available["reason"]) == ("False", "MinimumReplicasUnavailable")

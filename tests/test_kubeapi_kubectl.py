@@ -18,8 +18,11 @@ REVISION = "deployment.kubernetes.io/revision"
 def revisions(server: KubeAPIServer, name: str = "dits-server") -> dict[str, dict[str, Any]]:
     """ReplicaSets owned by the deployment, by revision."""
     uid = server.get("deployments", "dits", name)["metadata"]["uid"]
-    return {rs["metadata"]["annotations"][REVISION]: rs for rs in server.list("replicasets", "dits")
-            if rs["metadata"]["ownerReferences"][0]["uid"] == uid}
+    return {
+        rs["metadata"]["annotations"][REVISION]: rs
+        for rs in server.list("replicasets", "dits")
+        if rs["metadata"]["ownerReferences"][0]["uid"] == uid
+    }
 
 
 def env_of(server: KubeAPIServer, name: str = "dits-server") -> dict[str, str]:
@@ -65,7 +68,8 @@ def test_set_env_set_image_and_undo_to_revision_one(seeded: KubeAPIServer, kubec
     assert sorted(by_revision) == ["2", "3", "4"] and by_revision["4"]["metadata"]["name"] == original
     container = seeded.get("deployments", "dits", "dits-server")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "registry.dits.dev/dits-server:1.4.2" and env_of(seeded) == {
-        "DATABASE_POOL_SIZE": "20"}
+        "DATABASE_POOL_SIZE": "20"
+    }
 
 
 def test_rollout_undo_and_to_revision(seeded: KubeAPIServer, kubectl: Kubectl) -> None:
@@ -95,16 +99,21 @@ def test_rollout_restart_pause_and_resume(seeded: KubeAPIServer, kubectl: Kubect
     assert "restarted" in kubectl("rollout", "restart", "deployment/dits-server").stdout
     kubectl("rollout", "status", "deployment/dits-server", "--timeout=30s")
     template = seeded.get("deployments", "dits", "dits-server")["spec"]["template"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
-                        template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"])
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+    )
     after = {p["metadata"]["name"] for p in seeded.list("pods", "dits", "app=dits-server")}
     assert len(after) == 3 and not before & after and sorted(revisions(seeded)) == ["1", "2"]
     kubectl("rollout", "pause", "deployment/dits-server")
     refused = kubectl("rollout", "undo", "deployment/dits-server", check=False)
     assert "you cannot rollback a paused deployment" in refused.stderr
     kubectl("set", "env", "deployment/dits-server", "Z=1")
-    wait_until(lambda: (d := seeded.get("deployments", "dits", "dits-server"))["status"]["observedGeneration"]
-               == d["metadata"]["generation"])
+    wait_until(
+        lambda: (
+            (d := seeded.get("deployments", "dits", "dits-server"))["status"]["observedGeneration"]
+            == d["metadata"]["generation"]
+        )
+    )
     assert sorted(revisions(seeded)) == ["1", "2"]  # paused: the change is seen, but no new ReplicaSet
     kubectl("rollout", "resume", "deployment/dits-server")
     kubectl("rollout", "status", "deployment/dits-server", "--timeout=30s")
@@ -173,15 +182,44 @@ def test_runs_as_a_process_with_a_kubeconfig(tmp_path: Any) -> None:
 
     binary = require_binary("kubectl", "apt-get install kubectl (or download v1.32 from dl.k8s.io)")
     port, config = free_port(), tmp_path / "kubeconfig"
-    process = subprocess.Popen([sys.executable, "-m", "ditsops.sandbox.kubeapi", "--port", str(port),
-                                "--kubeconfig", str(config), "--seed", "dits", "--ready-delay", "0.05"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ditsops.sandbox.kubeapi",
+            "--port",
+            str(port),
+            "--kubeconfig",
+            str(config),
+            "--seed",
+            "dits",
+            "--ready-delay",
+            "0.05",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         assert process.stdout.readline().strip() == f"kubeapi listening on http://127.0.0.1:{port}"
         assert oct(config.stat().st_mode & 0o777) == "0o600"
-        out = subprocess.run([str(binary), "--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache"),
-                              "get", "deploy", "-o", "name"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [
+                str(binary),
+                "--kubeconfig",
+                str(config),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "get",
+                "deploy",
+                "-o",
+                "name",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert out.stdout.split() == ["deployment.apps/dits-server", "deployment.apps/dits-worker"], out.stderr
     finally:
         process.send_signal(signal.SIGTERM)

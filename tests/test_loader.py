@@ -60,7 +60,9 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
 
 
 def test_every_problem_is_reported_with_its_line(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: sample
         title: Sample
         colour: blue
@@ -81,7 +83,8 @@ def test_every_problem_is_reported_with_its_line(tmp_path):
             note: again
           - id: nothing
             title: No kind
-    """)
+    """,
+    )
     problems = problems_of(path)
     expected = [
         (3, "unknown key 'colour' in runbook"),
@@ -106,7 +109,10 @@ def test_conditions_are_declarative_never_code(tmp_path):
 def test_unknown_action_lists_the_known_ones(tmp_path):
     path = write(tmp_path, GOOD.replace("action: terminate-backends", "action: drop-database"))
     [problem] = problems_of(path)
-    assert "unknown action 'drop-database' (expected one of: cancel-backends, expire-silence, silence, terminate-backends)" in problem
+    assert (
+        "unknown action 'drop-database' (expected one of: cancel-backends, expire-silence, silence, terminate-backends)"
+        in problem
+    )
 
 
 def test_destructive_is_the_kind_not_the_author(tmp_path):

@@ -23,21 +23,42 @@ def uv() -> list[str]:
 def installed(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     env = {**os.environ, "UV_COMPILE_BYTECODE": "0"}
-    subprocess.run([*uv(), "build", "--wheel", "--out-dir", str(work / "dist"), str(ROOT)],
-                   check=True, capture_output=True, env=env, timeout=300)
+    subprocess.run(
+        [*uv(), "build", "--wheel", "--out-dir", str(work / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
     [wheel] = (work / "dist").glob("ditsops-*.whl")
     venv = work / "venv"
     subprocess.run([*uv(), "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True, env=env)
-    subprocess.run([*uv(), "pip", "install", "--python", str(venv / "bin" / "python"), str(wheel)],
-                   check=True, capture_output=True, env=env, timeout=300)
+    subprocess.run(
+        [*uv(), "pip", "install", "--python", str(venv / "bin" / "python"), str(wheel)],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=300,
+    )
     return venv
 
 
 def test_runbook_list_from_an_installed_wheel(installed, tmp_path):
     shipped = sorted(p.stem for p in (ROOT / "runbooks").glob("*.yaml"))
-    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_STATE_HOME": str(tmp_path / "s"), "COLUMNS": "200"}
-    done = subprocess.run([str(installed / "bin" / "ditsops"), "runbook", "list", "--output", "json"],
-                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        **os.environ,
+        "XDG_CONFIG_HOME": str(tmp_path / "c"),
+        "XDG_STATE_HOME": str(tmp_path / "s"),
+        "COLUMNS": "200",
+    }
+    done = subprocess.run(
+        [str(installed / "bin" / "ditsops"), "runbook", "list", "--output", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     import json
 

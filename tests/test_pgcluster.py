@@ -22,22 +22,22 @@ def test_connects_over_tcp_with_the_password(pg_cluster: PgCluster, pg_dsn: str)
             " current_setting('superuser_reserved_connections')"
         ).fetchone()
     assert (user, address, max_connections, reserved) == ("postgres", "127.0.0.1", "100", "3")
-    assert pg_dsn == (
-        f"postgresql://postgres:{pg_cluster.password}@127.0.0.1:{pg_cluster.port}/postgres"
-    )
+    assert pg_dsn == (f"postgresql://postgres:{pg_cluster.password}@127.0.0.1:{pg_cluster.port}/postgres")
 
 
 @pytest.mark.parametrize(
     ("password", "expected"),
     [("wrong-password", "password authentication failed"), ("", "no password supplied")],
 )
-def test_tcp_login_without_the_right_password_is_refused(
-    pg_cluster: PgCluster, password: str, expected: str
-) -> None:
+def test_tcp_login_without_the_right_password_is_refused(pg_cluster: PgCluster, password: str, expected: str) -> None:
     with pytest.raises(psycopg.OperationalError, match=expected):
         psycopg.connect(
-            host=pg_cluster.host, port=pg_cluster.port, user="postgres", password=password,
-            dbname="postgres", connect_timeout=5,
+            host=pg_cluster.host,
+            port=pg_cluster.port,
+            user="postgres",
+            password=password,
+            dbname="postgres",
+            connect_timeout=5,
         )
 
 

@@ -21,7 +21,8 @@ def test_a_slow_query_does_not_delay_the_next_targets_check(tmp_path, isolated_h
     exporter.routes["/health"] = lambda: arrivals.append(time.time())
     try:
         path = tmp_path / "practice.yaml"
-        path.write_text(textwrap.dedent(f"""
+        path.write_text(
+            textwrap.dedent(f"""
             name: practice
             title: Overlap
             steps:
@@ -37,7 +38,8 @@ def test_a_slow_query_does_not_delay_the_next_targets_check(tmp_path, isolated_h
                 title: Waits for its condition
                 when: slow-db ok
                 http: /health
-        """))
+        """)
+        )
         # http steps go to a configured target: the exporter stands in for the Dits server.
         env = {"DITSOPS_DSN": pg_dsn, "DITSOPS_DITS_URL": exporter.url}
         done = run_cli("runbook", str(path), "-o", "json", env=env)

@@ -52,8 +52,21 @@ def replicas(server: KubeAPIServer) -> int:
 
 def test_scale_undo_pasted_in_a_fresh_shell_restores_the_replicas(lab):
     server, config = lab
-    done = run_cli("--config", str(config), "--profile", "lab", "k8s", "scale", "dits-server", "--replicas", "5",
-                   "--yes", "-o", "json", env=fresh_shell())
+    done = run_cli(
+        "--config",
+        str(config),
+        "--profile",
+        "lab",
+        "k8s",
+        "scale",
+        "dits-server",
+        "--replicas",
+        "5",
+        "--yes",
+        "-o",
+        "json",
+        env=fresh_shell(),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     undo = json.loads(done.stdout)["steps"][0]["result"]["undo"]
     assert undo == f"ditsops --config {config} --profile lab --namespace dits k8s scale dits-server --replicas 3"
@@ -84,8 +97,19 @@ def test_rollout_undo_pasted_in_a_fresh_shell_goes_back(lab):
 
 def test_the_report_command_printed_at_the_end_names_the_profile(lab):
     _, config = lab
-    done = run_cli("--config", str(config), "--profile", "lab", "k8s", "scale", "dits-server", "--replicas", "4",
-                   "--yes", env={**fresh_shell(), "COLUMNS": "80"})
+    done = run_cli(
+        "--config",
+        str(config),
+        "--profile",
+        "lab",
+        "k8s",
+        "scale",
+        "dits-server",
+        "--replicas",
+        "4",
+        "--yes",
+        env={**fresh_shell(), "COLUMNS": "80"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     line = next(line for line in done.stdout.splitlines() if line.startswith("Timeline for the postmortem:"))
     command = line.removeprefix("Timeline for the postmortem:").strip()

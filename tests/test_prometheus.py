@@ -51,7 +51,9 @@ def write(tmp_path, body: str):
 
 
 def test_a_step_over_ten_thousand_series_shows_the_count_and_top_n(env, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: practice
         title: Many series
         steps:
@@ -60,7 +62,8 @@ def test_a_step_over_ten_thousand_series_shows_the_count_and_top_n(env, tmp_path
             promql: test_series
             top: 5
             threshold: {warn: 5000, fail: 9000}
-    """)
+    """,
+    )
     done = run_cli("runbook", str(path), env=env)
     assert done.returncode == 3, done.stdout + done.stderr  # the worst series is over fail
     assert "9999 — above fail threshold 9000 · 10000 series (worst: test_series{" in done.stdout
@@ -101,7 +104,9 @@ def test_unreachable_prometheus_exits_4(isolated_home):
 
 
 def test_label_values_are_escaped_and_bare_strings_refused(env, tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         name: practice
         title: Escaping
         params:
@@ -110,7 +115,8 @@ def test_label_values_are_escaped_and_bare_strings_refused(env, tmp_path):
           - id: labelled
             title: Labelled
             promql: test_labelled{path="{{ path }}"}
-    """)
+    """,
+    )
     done = run_cli("runbook", str(path), "-o", "json", env=env)
     assert done.returncode == 0, done.stderr
     step = json.loads(done.stdout)["steps"][0]
@@ -118,7 +124,9 @@ def test_label_values_are_escaped_and_bare_strings_refused(env, tmp_path):
     hostile = run_cli("runbook", str(path), "--set", 'path=x"} or vector(1) #', "-o", "json", env=env)
     assert json.loads(hostile.stdout)["steps"][0]["result"]["count"] == 0
 
-    bare = write(tmp_path, """
+    bare = write(
+        tmp_path,
+        """
         name: practice
         title: Bare
         params:
@@ -127,7 +135,8 @@ def test_label_values_are_escaped_and_bare_strings_refused(env, tmp_path):
           - id: bare
             title: Bare
             promql: "{{ metric }}"
-    """)
+    """,
+    )
     done = run_cli("runbook", "lint", str(bare), env=env)
     assert done.returncode == 2
     assert "is a string outside quotes in PromQL" in done.stderr
@@ -137,9 +146,13 @@ def test_prometheus_stopped_mid_run_fails_that_step_and_the_run_goes_on(tmp_path
     require_binary("prometheus", INSTALL)
     exporter = Exporter(lambda: "test_ratio 1\n")
     started = retry_if_port_taken(lambda: promstack.start_stack(tmp_path / "prom", [exporter.target]))
-    exporter.routes["/stop-prometheus"] = lambda: promstack.stop(started.prometheus.pid, started.prometheus.cmdline_marker)
+    exporter.routes["/stop-prometheus"] = lambda: promstack.stop(
+        started.prometheus.pid, started.prometheus.cmdline_marker
+    )
     try:
-        path = write(tmp_path, f"""
+        path = write(
+            tmp_path,
+            f"""
             name: practice
             title: Prometheus goes away
             steps:
@@ -158,7 +171,8 @@ def test_prometheus_stopped_mid_run_fails_that_step_and_the_run_goes_on(tmp_path
                 title: The database still answers
                 sql: SELECT 1 AS one
                 value: one
-        """)
+        """,
+        )
         env = {"DITSOPS_PROMETHEUS_URL": started.prometheus.url, "DITSOPS_DSN": pg_dsn}
         done = run_cli("runbook", str(path), "-o", "json", env=env)
         assert done.returncode == 4, done.stdout + done.stderr

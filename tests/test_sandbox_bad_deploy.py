@@ -36,8 +36,13 @@ def kubectl(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory):
     cache = tmp_path_factory.mktemp("kube-cache")
 
     def run(*args: str) -> str:
-        done = subprocess.run([str(binary), "--kubeconfig", sandbox.kubeconfig, "--cache-dir", str(cache), *args],
-                              capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(cache)})
+        done = subprocess.run(
+            [str(binary), "--kubeconfig", sandbox.kubeconfig, "--cache-dir", str(cache), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "HOME": str(cache)},
+        )
         assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stdout}{done.stderr}"
         return done.stdout
 
@@ -73,8 +78,12 @@ def test_bad_deploy_fires_high_error_rate_and_the_runbook_rolls_it_back(sandbox:
     inject_bad_deploy(sandbox, kubectl)
     health = httpx.get(f"{sandbox.url('simulator')}/health", timeout=5).json()
     assert health["version"] == "1.5.0"
-    wait_until(lambda: prometheus_alerts(sandbox.prometheus).get("HighErrorRate") == "firing", 60,
-               "HighErrorRate firing", **WATCH)
+    wait_until(
+        lambda: prometheus_alerts(sandbox.prometheus).get("HighErrorRate") == "firing",
+        60,
+        "HighErrorRate firing",
+        **WATCH,
+    )
     only_firing(sandbox.prometheus, {"HighErrorRate"})
 
     code, document = run_runbook("high-error-rate", "--yes")
@@ -112,8 +121,14 @@ def test_interactive_rollback_confirmed_at_a_terminal(sandbox: Sandbox, kubectl)
     wait_until(lambda: error_ratio(sandbox) > 5, 60, "the error ratio over 5%", **WATCH)
 
     env = {**os.environ, "COLUMNS": "200"}
-    child = pexpect.spawn(sys.executable, ["-m", "ditsops", "--profile", "sandbox", "runbook", "high-error-rate"],
-                          env=env, encoding="utf-8", timeout=120, dimensions=(60, 200))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ditsops", "--profile", "sandbox", "runbook", "high-error-rate"],
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(60, 200),
+    )
     try:
         child.expect("Share of requests failing with 5xx")
         child.expect("above fail threshold")

@@ -54,7 +54,7 @@ def activity(dsn: str) -> dict[str, int]:
     with psycopg.connect(dsn, autocommit=True, connect_timeout=5) as conn:
         cursor = conn.execute(ACTIVITY_SQL)
         names = [column.name for column in cursor.description]
-        return dict(zip(names, cursor.fetchone()))
+        return dict(zip(names, cursor.fetchone(), strict=True))
 
 
 def current_state() -> SandboxState:
@@ -80,7 +80,9 @@ def test_up_status_down(sandbox_home: Any) -> None:
     assert f"postgresql://postgres:***@127.0.0.1:{postgres.port}/postgres" in output
     assert password not in output
     assert stat.S_IMODE(state_file().stat().st_mode) == 0o600
-    assert state.profile()["dsn"] == PgCluster.from_dict(postgres.details).dsn and state.profile()["production"] is False
+    assert (
+        state.profile()["dsn"] == PgCluster.from_dict(postgres.details).dsn and state.profile()["production"] is False
+    )
     assert activity(str(state.profile()["dsn"]))["max_connections"] == 50
 
     status = sandbox("status")

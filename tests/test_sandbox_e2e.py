@@ -125,8 +125,14 @@ def fire_and_measure(sandbox: Sandbox, started: dict[str, float], timeout: float
             MEASURED[name] = round(time.monotonic() - started[name], 1)
         return sorted(waiting)
 
-    wait_until(not_yet_firing, timeout, "every injected fault's alert firing", until=lambda left: not left,
-               interval=0.25, ignore=WATCH["ignore"])
+    wait_until(
+        not_yet_firing,
+        timeout,
+        "every injected fault's alert firing",
+        until=lambda left: not left,
+        interval=0.25,
+        ignore=WATCH["ignore"],
+    )
 
 
 # --- 0: up ------------------------------------------------------------------------------
@@ -152,8 +158,11 @@ def test_a_missing_postgresql_names_its_package(isolated_home, monkeypatch):
         raise DitsopsError("initdb not found")
 
     monkeypatch.setattr(components, "find_pg_bin", not_there)
-    with pytest.raises(DitsopsError, match=r"Debian package postgresql\); install with: apt-get install "
-                       r"--no-install-recommends postgresql$"):
+    with pytest.raises(
+        DitsopsError,
+        match=r"Debian package postgresql\); install with: apt-get install "
+        r"--no-install-recommends postgresql$",
+    ):
         lifecycle.up()
     assert load_state() is None
 
@@ -181,7 +190,6 @@ def test_a_failure_halfway_through_up_stops_what_had_started(isolated_home, pg_b
         assert not process_alive(pid, marker), f"{name} still runs"
         assert not data_dir or not Path(data_dir).exists(), f"{name} left {data_dir}"
     assert load_state() is None
-
 
 
 def test_up_starts_every_component_healthy_and_the_profile_points_at_them(sandbox: Sandbox):
@@ -227,7 +235,7 @@ def test_fault_registry_matches_the_simulator():
 
 def check_healthy_runs(names: list[str]) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip(names, pool.map(run_runbook, names)))
+        results = dict(zip(names, pool.map(run_runbook, names), strict=True))
     for name, (code, document) in results.items():
         problems = [
             f"{step['id']}: {step['status']} {step['summary']}"
@@ -293,8 +301,19 @@ def test_simulator_faults_fire_exactly_their_alerts_and_resolve(sandbox: Sandbox
         list(pool.map(check_answering_runbook, TOGETHER))
 
     # A silence mutes the alert in Alertmanager; expiring it brings the alert back.
-    done = run_cli("--profile", "sandbox", "silence", "add", "--alert", "LargeUpload", "--for", "10m",
-                   "--comment", "e2e: known upload", "--yes")
+    done = run_cli(
+        "--profile",
+        "sandbox",
+        "silence",
+        "add",
+        "--alert",
+        "LargeUpload",
+        "--for",
+        "10m",
+        "--comment",
+        "e2e: known upload",
+        "--yes",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     _, silences = ditsops_json("silence", "list")
     silence = next(s for s in silences if s["comment"] == "e2e: known upload")

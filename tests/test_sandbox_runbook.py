@@ -66,8 +66,18 @@ def answer_all(child, answer: str) -> None:
 
 def test_interactive_walk_n_then_y(exhausted):
     env = {**os.environ, "COLUMNS": "160"}
-    args = ["-m", "ditsops", "--profile", "sandbox", "runbook", "db-connections-exhausted", "--set", "older_than=1s",
-            "--set", "idle_older_than=1s"]
+    args = [
+        "-m",
+        "ditsops",
+        "--profile",
+        "sandbox",
+        "runbook",
+        "db-connections-exhausted",
+        "--set",
+        "older_than=1s",
+        "--set",
+        "idle_older_than=1s",
+    ]
 
     child = pexpect.spawn(sys.executable, args, env=env, encoding="utf-8", timeout=60, dimensions=(50, 160))
     child.expect("Connections by state against max_connections")

@@ -142,7 +142,9 @@ def test_metrics_exports_every_spec_metric_with_help_and_type(simulator: Simulat
     buckets = sample_values(text, "dits_http_request_duration_seconds_bucket")
     les = {re.search(r'le="([^"]+)"', labels).group(1) for labels in buckets}
     assert les == {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "10", "+Inf"}
-    statuses = {re.search(r'status="(\d+)"', labels).group(1) for labels in sample_values(text, "dits_http_requests_total")}
+    statuses = {
+        re.search(r'status="(\d+)"', labels).group(1) for labels in sample_values(text, "dits_http_requests_total")
+    }
     assert {"200", "201", "304", "404", "500"} <= statuses
     assert 'mountpoint="/data"' in text
 
@@ -286,7 +288,7 @@ def test_exposition_escaping_and_histogram_floors() -> None:
     tick()
     assert histogram.cumulative() == [1, 2, 3]
     out = Exposition()
-    out.gauge("x", 'help with \\ and\nnewline', [({"path": 'a"b\\c\nd'}, 1.5)])
+    out.gauge("x", "help with \\ and\nnewline", [({"path": 'a"b\\c\nd'}, 1.5)])
     assert out.text() == '# HELP x help with \\\\ and\\nnewline\n# TYPE x gauge\nx{path="a\\"b\\\\c\\nd"} 1.5\n'
 
 
@@ -398,8 +400,13 @@ def test_each_fault_fires_exactly_its_alert_and_clears(rigs: list[Rig]) -> None:
 
         for rig in rigs:
             simcontrol.clear_faults(rig.simulator.control_file)
-        wait_until(lambda: {rig.fault: alerts for rig in rigs if (alerts := rig.alerts(client))},
-                   RESOLVE_WITHIN_SECONDS, "every alert resolved", until=lambda left: not left, interval=1)
+        wait_until(
+            lambda: {rig.fault: alerts for rig in rigs if (alerts := rig.alerts(client))},
+            RESOLVE_WITHIN_SECONDS,
+            "every alert resolved",
+            until=lambda left: not left,
+            interval=1,
+        )
 
 
 # ---------------------------------------------------------------- fixes, against the in-memory Kubernetes API
@@ -458,6 +465,7 @@ def kube_rig(tmp_path: Path) -> Iterator[KubeRig]:
         server.seed_dits()
         source = kubefacts.KubeDeploymentSource(server.url, interval=0.2).start()
         control = tmp_path / "faults.json"
+
         def started() -> InProcessSimulator:
             sim = InProcessSimulator(SimulatorConfig(port=free_port(), control_file=control), image_source=source)
             sim.start()  # "could not listen": the port was taken meanwhile, and a new one is chosen

@@ -43,8 +43,14 @@ def _environment(home: Path) -> dict[str, str]:
 
 
 def _probe(args: list[str], home: Path) -> tuple[int, set[str], str]:
-    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
-                          env=_environment(home), stdin=subprocess.DEVNULL, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=_environment(home),
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     head, _, report = done.stderr.rpartition("\n@@probe@@")
     assert report, f"probe crashed: {done.stderr[-2000:]}"
     result = json.loads(report)
@@ -58,8 +64,14 @@ def _import_chain(args: list[str], home: Path, forbidden: str) -> str:
     chain is the forbidden package's line followed by each later, less indented line. A chain
     that ends at the package itself means it was imported inside a function, at run time.
     """
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", _PROBE, *args], capture_output=True,
-                          text=True, env=_environment(home), stdin=subprocess.DEVNULL, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", _PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=_environment(home),
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
     lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
 
     def depth_and_name(line: str) -> tuple[int, str]:
@@ -72,7 +84,7 @@ def _import_chain(args: list[str], home: Path, forbidden: str) -> str:
         if name != forbidden:
             continue
         chain = [name]
-        for later in lines[index + 1:]:
+        for later in lines[index + 1 :]:
             later_depth, later_name = depth_and_name(later)
             if later_depth < depth:
                 chain.append(later_name)
@@ -99,5 +111,7 @@ def test_command_imports_no_heavy_client_library(args: list[str], tmp_path: Path
     imported = sorted({name for name in FORBIDDEN if any(m == name or m.startswith(name + ".") for m in modules)})
     if imported:
         chains = "\n".join(f"  {name}: {_import_chain(args, tmp_path, name)}" for name in imported)
-        pytest.fail(f"ditsops {' '.join(args)} imports {', '.join(imported)}; import chains:\n{chains}\n"
-                    f"({_IMPORTERS_HINT}; move the import into the function that uses it)")
+        pytest.fail(
+            f"ditsops {' '.join(args)} imports {', '.join(imported)}; import chains:\n{chains}\n"
+            f"({_IMPORTERS_HINT}; move the import into the function that uses it)"
+        )

@@ -122,8 +122,14 @@ def test_a_ticked_manual_step_makes_the_verify_wait_and_shows_its_value(tmp_path
     path.write_text(textwrap.dedent(TICKED.format(app=sessions.app)))
     leaked = [sessions.idle_in_transaction() for _ in range(2)]
     env = {**os.environ, "DITSOPS_DSN": pg_dsn, "COLUMNS": "120"}
-    child = pexpect.spawn(sys.executable, ["-m", "ditsops", "runbook", str(path)], env=env, encoding="utf-8",
-                          timeout=60, dimensions=(40, 120))
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ditsops", "runbook", str(path)],
+        env=env,
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 120),
+    )
     child.expect(r"Done\?")
     child.sendline("y")
     # The verify waits (the engineer changed something) and shows the latest value meanwhile.

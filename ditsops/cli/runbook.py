@@ -75,9 +75,12 @@ def run_command(
 ) -> None:
     """Run a runbook: diagnostics at once, destructive steps after a preview and a confirmation.
 
-    Exit codes: 0 resolved (every verify passed), 1 a step failed, 2 bad usage, invalid runbook or no target configured, 3 not resolved (a check still failing, a fix declined), 4 a target unreachable, 5 a destructive step refused.
+    Exit codes: 0 resolved (every verify passed), 1 a step failed, 2 bad usage, invalid
+    runbook or no target configured, 3 not resolved (a check still failing, a fix
+    declined), 4 a target unreachable, 5 a destructive step refused.
 
-    With --alert NAME: the runbook whose `alert:` is NAME, parameters from the firing alert's labels (--set wins), escalation counted from when it started.
+    With --alert NAME: the runbook whose `alert:` is NAME, parameters from the firing
+    alert's labels (--set wins), escalation counted from when it started.
 
     Example: ditsops --profile sandbox runbook db-connections-exhausted --set older_than=10s
     """

@@ -106,7 +106,6 @@ class PodView:
     node: str
     images: list[str]
 
-
     @property
     def serving(self) -> bool:
         ready, total = self.ready.split("/")

@@ -341,17 +341,20 @@ def rollout_status(deployment: dict[str, Any]) -> tuple[str, bool]:
         available = status.get("availableReplicas", 0)
         if updated < desired:
             return (
-                f'Waiting for deployment "{name}" rollout to finish: {updated} out of {desired} new replicas have been updated...',
+                f'Waiting for deployment "{name}" rollout to finish: '
+                f"{updated} out of {desired} new replicas have been updated...",
                 False,
             )
         if replicas > updated:
             return (
-                f'Waiting for deployment "{name}" rollout to finish: {replicas - updated} old replicas are pending termination...',
+                f'Waiting for deployment "{name}" rollout to finish: '
+                f"{replicas - updated} old replicas are pending termination...",
                 False,
             )
         if available < updated:
             return (
-                f'Waiting for deployment "{name}" rollout to finish: {available} of {updated} updated replicas are available...',
+                f'Waiting for deployment "{name}" rollout to finish: '
+                f"{available} of {updated} updated replicas are available...",
                 False,
             )
         return f'deployment "{name}" successfully rolled out', True

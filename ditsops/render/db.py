@@ -81,7 +81,8 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
         return
     blocked = sum(node.count() for node in forest)
     console.print(
-        f"[title]{blocked} blocked session{'s' if blocked != 1 else ''} behind {len(forest)} blocker{'s' if len(forest) != 1 else ''}[/]"
+        f"[title]{blocked} blocked session{'s' if blocked != 1 else ''} "
+        f"behind {len(forest)} blocker{'s' if len(forest) != 1 else ''}[/]"
     )
 
     def add(tree: Tree, node: BlockingNode) -> None:

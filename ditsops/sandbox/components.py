@@ -38,7 +38,12 @@ from ditsops.sandbox.ports import free_port, wait_for_port
 from ditsops.sandbox.state import Component, ensure_sandbox_dir, stop_process
 
 POSTGRES, KUBEAPI, SIMULATOR, ALERTMANAGER, PROMETHEUS = (
-    "postgres", "kubeapi", "simulator", "alertmanager", "prometheus")
+    "postgres",
+    "kubeapi",
+    "simulator",
+    "alertmanager",
+    "prometheus",
+)
 SANDBOX_MAX_CONNECTIONS = 50
 APP_ROLE = "dits"  # the role the simulated server (and the db-exhaustion load) log in as
 KUBE_CONTEXT = "sandbox"
@@ -87,10 +92,14 @@ def _pg_found() -> bool:
 
 REQUIREMENTS = (
     Requirement("PostgreSQL server (initdb, pg_ctl)", "postgresql", _pg_found),
-    Requirement("Prometheus (prometheus)", "prometheus",
-                lambda: any(shutil.which(n) for n in promstack.PROMETHEUS_BINARIES)),
-    Requirement("Alertmanager (prometheus-alertmanager)", "prometheus-alertmanager",
-                lambda: any(shutil.which(n) for n in promstack.ALERTMANAGER_BINARIES)),
+    Requirement(
+        "Prometheus (prometheus)", "prometheus", lambda: any(shutil.which(n) for n in promstack.PROMETHEUS_BINARIES)
+    ),
+    Requirement(
+        "Alertmanager (prometheus-alertmanager)",
+        "prometheus-alertmanager",
+        lambda: any(shutil.which(n) for n in promstack.ALERTMANAGER_BINARIES),
+    ),
 )
 
 
@@ -137,24 +146,34 @@ def _remove_dir(component: Component) -> list[str]:
     return [str(directory)]
 
 
-def _spawn(argv: list[str], directory: Path, log_name: str, env: dict[str, str] | None = None
-           ) -> subprocess.Popen[bytes]:
+def _spawn(
+    argv: list[str], directory: Path, log_name: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     with (directory / log_name).open("ab") as log:
         process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=directory,
-            env=env, start_new_session=True,  # outlives the CLI and its terminal's Ctrl-C
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+            env=env,
+            start_new_session=True,  # outlives the CLI and its terminal's Ctrl-C
         )
     _CHILDREN[process.pid] = process
     return process
 
 
-def _wait_until(ready: Callable[[], bool], process: subprocess.Popen[bytes], what: str, log_file: Path,
-                timeout: float = START_TIMEOUT) -> None:
+def _wait_until(
+    ready: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    what: str,
+    log_file: Path,
+    timeout: float = START_TIMEOUT,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise DitsopsError(f"{what} exited with status {process.returncode} while starting: "
-                               f"{_log_tail(log_file)}")
+            raise DitsopsError(f"{what} exited with status {process.returncode} while starting: {_log_tail(log_file)}")
         if ready():
             return
         time.sleep(0.1)
@@ -200,8 +219,9 @@ def _create_app_role(cluster: PgCluster, password: str) -> None:
     from psycopg import sql
 
     with psycopg.connect(cluster.dsn, autocommit=True, connect_timeout=5, application_name="ditsops") as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-            sql.Identifier(APP_ROLE), sql.Literal(password)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(password))
+        )
         conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(APP_ROLE)))
         conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(APP_ROLE)))
 
@@ -243,8 +263,12 @@ def _postgres_healthy(component: Component) -> bool:
     pg_isready = cluster.bin_dir / "pg_isready"
     if not pg_isready.exists():
         return _postgres_alive(component) and wait_for_port(cluster.port, cluster.host, timeout=1.0)
-    done = subprocess.run([str(pg_isready), "-q", "-h", cluster.host, "-p", str(cluster.port), "-t", "2"],
-                          stdin=subprocess.DEVNULL, capture_output=True, cwd="/")
+    done = subprocess.run(
+        [str(pg_isready), "-q", "-h", cluster.host, "-p", str(cluster.port), "-t", "2"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        cwd="/",
+    )
     return done.returncode == 0
 
 
@@ -268,23 +292,42 @@ def _start_kubeapi(record: RecordComponent, started: dict[str, Component]) -> Co
     kubeconfig = directory / "kubeconfig"
     marker = f"ditsops.sandbox.kubecluster --port {port}"
     component = Component(
-        name=KUBEAPI, port=port, url=f"http://127.0.0.1:{port}", data_dir=str(directory), cmdline_marker=marker,
+        name=KUBEAPI,
+        port=port,
+        url=f"http://127.0.0.1:{port}",
+        data_dir=str(directory),
+        cmdline_marker=marker,
         profile={"kubeconfig": str(kubeconfig), "kube_context": KUBE_CONTEXT, "namespace": NAMESPACE},
         details={"kubeconfig": str(kubeconfig), "log_file": str(directory / "kubeapi.log")},
     )
     record(component)
     process = _spawn(
-        [sys.executable, "-m", "ditsops.sandbox.kubecluster", "--port", str(port), "--kubeconfig", str(kubeconfig),
-         "--context", KUBE_CONTEXT, "--namespace", NAMESPACE, "--ready-delay", str(KUBE_READY_DELAY)],
-        directory, "kubeapi.log",
+        [
+            sys.executable,
+            "-m",
+            "ditsops.sandbox.kubecluster",
+            "--port",
+            str(port),
+            "--kubeconfig",
+            str(kubeconfig),
+            "--context",
+            KUBE_CONTEXT,
+            "--namespace",
+            NAMESPACE,
+            "--ready-delay",
+            str(KUBE_READY_DELAY),
+        ],
+        directory,
+        "kubeapi.log",
     )
     component.pid = process.pid
     record(component)
     log_file = directory / "kubeapi.log"
     # kubecluster.LISTENING, printed once the seeded deployments have rolled out (not
     # imported: that would load the whole API server into every `ditsops sandbox` command).
-    _wait_until(lambda: "kubeapi listening on" in log_file.read_text(errors="replace"),
-                process, "the Kubernetes API", log_file)
+    _wait_until(
+        lambda: "kubeapi listening on" in log_file.read_text(errors="replace"), process, "the Kubernetes API", log_file
+    )
     return component
 
 
@@ -303,18 +346,36 @@ def _start_simulator(record: RecordComponent, started: dict[str, Component]) -> 
     kube_url = started[KUBEAPI].url or ""
     marker = f"ditsops.sandbox.simulator --port {port}"
     component = Component(
-        name=SIMULATOR, port=port, url=f"http://127.0.0.1:{port}", data_dir=str(directory), cmdline_marker=marker,
+        name=SIMULATOR,
+        port=port,
+        url=f"http://127.0.0.1:{port}",
+        data_dir=str(directory),
+        cmdline_marker=marker,
         profile={"dits_url": f"http://127.0.0.1:{port}"},
-        details={"control_file": str(control_file), "log_file": str(directory / "simulator.log"),
-                 "kube_url": kube_url},
+        details={"control_file": str(control_file), "log_file": str(directory / "simulator.log"), "kube_url": kube_url},
     )
     record(component)
     env = {key: value for key, value in os.environ.items() if key != SIM_DSN_ENV}
     env[SIM_DSN_ENV] = app_dsn(started[POSTGRES])  # never on the command line: `ps` shows that
     process = _spawn(
-        [sys.executable, "-m", "ditsops.sandbox.simulator", "--port", str(port), "--control-file", str(control_file),
-         "--dsn-env", SIM_DSN_ENV, "--kube-url", kube_url, "--kube-namespace", NAMESPACE],
-        directory, "simulator.log", env=env,
+        [
+            sys.executable,
+            "-m",
+            "ditsops.sandbox.simulator",
+            "--port",
+            str(port),
+            "--control-file",
+            str(control_file),
+            "--dsn-env",
+            SIM_DSN_ENV,
+            "--kube-url",
+            kube_url,
+            "--kube-namespace",
+            NAMESPACE,
+        ],
+        directory,
+        "simulator.log",
+        env=env,
     )
     component.pid = process.pid
     record(component)
@@ -341,8 +402,7 @@ def _start_prometheus(record: RecordComponent, started: dict[str, Component]) ->
     record(Component(name=PROMETHEUS, data_dir=str(directory)))
     rules_file = promstack.write_sandbox_rules(directory)
     simulator, alertmanager = started[SIMULATOR], started[ALERTMANAGER]
-    service = promstack.start_prometheus(directory, [f"127.0.0.1:{simulator.port}"], alertmanager.port or 0,
-                                         rules_file)
+    service = promstack.start_prometheus(directory, [f"127.0.0.1:{simulator.port}"], alertmanager.port or 0, rules_file)
     component = _service_component(service, {"prometheus_url": service.url, "params": dict(SANDBOX_PARAMS)})
     component.details["rules_file"] = str(rules_file)
     record(component)
@@ -352,8 +412,9 @@ def _start_prometheus(record: RecordComponent, started: dict[str, Component]) ->
     deadline = time.monotonic() + START_TIMEOUT
     while not _has_result(f"{service.url}/api/v1/query?{query}"):
         if time.monotonic() > deadline:
-            raise DitsopsError(f"Prometheus did not scrape the simulator within {START_TIMEOUT:.0f} s "
-                               f"(log: {service.log_file})")
+            raise DitsopsError(
+                f"Prometheus did not scrape the simulator within {START_TIMEOUT:.0f} s (log: {service.log_file})"
+            )
         time.sleep(0.2)
     return component
 
@@ -368,8 +429,13 @@ def _has_result(url: str) -> bool:
 
 def _service_component(service: promstack.ServiceProcess, profile: dict[str, object]) -> Component:
     return Component(
-        name=service.name, pid=service.pid, port=service.port, url=service.url, data_dir=str(service.directory),
-        cmdline_marker=service.cmdline_marker, profile=profile,
+        name=service.name,
+        pid=service.pid,
+        port=service.port,
+        url=service.url,
+        data_dir=str(service.directory),
+        cmdline_marker=service.cmdline_marker,
+        profile=profile,
         details={"log_file": str(service.log_file), "config_file": str(service.config_file)},
     )
 

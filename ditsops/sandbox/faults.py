@@ -76,9 +76,7 @@ def fault_kind(name: str) -> FaultKind:
     try:
         return FAULTS[name]
     except KeyError:
-        raise UsageError(
-            f"unknown fault {name!r}; known faults: {', '.join(known_faults())}"
-        ) from None
+        raise UsageError(f"unknown fault {name!r}; known faults: {', '.join(known_faults())}") from None
 
 
 def inject(name: str) -> InjectResult:
@@ -134,9 +132,7 @@ def clear_faults(state: SandboxState, names: list[str]) -> list[str]:
 def _require_state() -> SandboxState:
     state = load_state()
     if state is None or POSTGRES not in state.components:
-        raise DitsopsError(
-            "the sandbox is not up", hint="start it with: ditsops sandbox up"
-        )
+        raise DitsopsError("the sandbox is not up", hint="start it with: ditsops sandbox up")
     return state
 
 
@@ -160,10 +156,7 @@ WHERE application_name = %s AND pid <> pg_backend_pid()
 def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
     cluster = _sandbox_cluster(state)
     if cluster is None or not cluster.is_running():
-        raise DitsopsError(
-            "the sandbox's PostgreSQL is not running; restart the sandbox with: "
-            "ditsops sandbox up"
-        )
+        raise DitsopsError("the sandbox's PostgreSQL is not running; restart the sandbox with: ditsops sandbox up")
     with _admin_connection(cluster) as conn:
         max_connections = int(_scalar(conn, "SHOW max_connections"))
         reserved = int(_scalar(conn, "SHOW superuser_reserved_connections"))
@@ -175,8 +168,7 @@ def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
     log_file = directory / "db-exhaustion.log"
     with log_file.open("w", encoding="utf-8") as log_handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ditsops.sandbox.load", "--dsn-file", str(dsn_file),
-             *plan.to_args()],
+            [sys.executable, "-m", "ditsops.sandbox.load", "--dsn-file", str(dsn_file), *plan.to_args()],
             stdin=subprocess.DEVNULL,
             stdout=log_handle,
             stderr=subprocess.STDOUT,
@@ -242,8 +234,10 @@ def _wait_for_simulator_exhausted(state: SandboxState) -> None:
     if component is None or not component.is_alive():
         return
     simfaults.wait_for_simulator(
-        component, lambda document: document is None or "db-exhaustion" in document.get("faults", []),
-        "its database pool exhausted")
+        component,
+        lambda document: document is None or "db-exhaustion" in document.get("faults", []),
+        "its database pool exhausted",
+    )
 
 
 def _wait_for_load(
@@ -255,7 +249,7 @@ def _wait_for_load(
     with _admin_connection(cluster) as conn:
         while time.monotonic() < deadline:
             row = conn.execute(_LOAD_COUNTS_SQL, [load.APPLICATION_NAME]).fetchone()
-            counts = dict(zip(("total", "lock_waiters", "sleeping", "idle_in_transaction"), row))
+            counts = dict(zip(("total", "lock_waiters", "sleeping", "idle_in_transaction"), row, strict=True))
             if (
                 counts["total"] >= plan.total
                 and counts["lock_waiters"] >= plan.lock_waiters
@@ -265,8 +259,7 @@ def _wait_for_load(
                 return counts
             if process.poll() is not None:
                 raise DitsopsError(
-                    f"the db-exhaustion load exited early (code {process.returncode}): "
-                    + _file_tail(log_file)
+                    f"the db-exhaustion load exited early (code {process.returncode}): " + _file_tail(log_file)
                 )
             time.sleep(0.1)
     raise DitsopsError(
@@ -303,9 +296,7 @@ def _admin_connection(cluster: PgCluster) -> Any:
     import psycopg
 
     try:
-        return psycopg.connect(
-            cluster.dsn, application_name="ditsops", autocommit=True, connect_timeout=5
-        )
+        return psycopg.connect(cluster.dsn, application_name="ditsops", autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__  # one line
         raise TargetUnreachable(
@@ -459,7 +450,7 @@ FAULTS: dict[str, FaultKind] = {
     ),
     "bad-deploy": FaultKind(
         name="bad-deploy",
-        summary="dits-server 1.5.0 is rolled out (kubectl set image + change-cause \"deploy 1.5.0\"); "
+        summary='dits-server 1.5.0 is rolled out (kubectl set image + change-cause "deploy 1.5.0"); '
         "it fails about 15% of API requests with 500 and logs ERROR lines",
         alert="HighErrorRate",
         inject=_inject_bad_deploy,

@@ -75,7 +75,9 @@ class KubeHTTP:
     def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            self.base_url + path, data=data, method=method,
+            self.base_url + path,
+            data=data,
+            method=method,
             headers={"Accept": "application/json", "Content-Type": content_type},
         )
         try:
@@ -94,8 +96,14 @@ class KubeHTTP:
     def get_deployment(self, namespace: str = NAMESPACE, name: str = DEPLOYMENT) -> dict[str, Any]:
         return self.request("GET", self.deployment_path(namespace, name))
 
-    def set_image(self, image: str, change_cause: str, namespace: str = NAMESPACE,
-                  name: str = DEPLOYMENT, container: str | None = None) -> dict[str, Any]:
+    def set_image(
+        self,
+        image: str,
+        change_cause: str,
+        namespace: str = NAMESPACE,
+        name: str = DEPLOYMENT,
+        container: str | None = None,
+    ) -> dict[str, Any]:
         """`kubectl set image deployment/NAME C=IMAGE` and `kubectl annotate ... change-cause=`,
         as one strategic-merge patch (containers merge by name, so the others stay)."""
         patch = {
@@ -104,8 +112,9 @@ class KubeHTTP:
         }
         return self.request("PATCH", self.deployment_path(namespace, name), patch, STRATEGIC_MERGE_PATCH)
 
-    def restore_template(self, template: dict[str, Any], change_cause: str | None,
-                         namespace: str = NAMESPACE, name: str = DEPLOYMENT) -> dict[str, Any]:
+    def restore_template(
+        self, template: dict[str, Any], change_cause: str | None, namespace: str = NAMESPACE, name: str = DEPLOYMENT
+    ) -> dict[str, Any]:
         """What `kubectl rollout undo` sends: a JSON patch of spec.template and the annotations."""
         current = self.get_deployment(namespace, name)
         annotations = dict((current.get("metadata") or {}).get("annotations") or {})
@@ -119,8 +128,9 @@ class KubeHTTP:
         ]
         return self.request("PATCH", self.deployment_path(namespace, name), operations, JSON_PATCH)
 
-    def wait_for_rollout(self, namespace: str = NAMESPACE, name: str = DEPLOYMENT,
-                         timeout: float = 60.0) -> dict[str, Any]:
+    def wait_for_rollout(
+        self, namespace: str = NAMESPACE, name: str = DEPLOYMENT, timeout: float = 60.0
+    ) -> dict[str, Any]:
         """Until `kubectl rollout status` would say "successfully rolled out"."""
         deadline = time.monotonic() + timeout
         while True:
@@ -136,11 +146,11 @@ class KubeHTTP:
                 )
             time.sleep(0.1)
 
-    def append_logs(self, lines: list[str], selector: str, namespace: str = NAMESPACE,
-                    mode: str = "round-robin") -> dict[str, Any]:
+    def append_logs(
+        self, lines: list[str], selector: str, namespace: str = NAMESPACE, mode: str = "round-robin"
+    ) -> dict[str, Any]:
         query = urllib.parse.urlencode({"labelSelector": selector})
-        return self.request("POST", f"/sandbox/v1/namespaces/{namespace}/logs?{query}",
-                            {"lines": lines, "mode": mode})
+        return self.request("POST", f"/sandbox/v1/namespaces/{namespace}/logs?{query}", {"lines": lines, "mode": mode})
 
 
 def rollout_complete(deployment: dict[str, Any]) -> bool:
@@ -173,15 +183,20 @@ def _status_message(error: urllib.error.HTTPError) -> str:
 # --- logs -----------------------------------------------------------------------------
 
 _ERRORS = (
-    ("POST", "/api/v1/repos/:id/commits", "panicked at 'called `Option::unwrap()` on a `None` value', "
-     "src/repo/commit.rs:212:41"),
+    (
+        "POST",
+        "/api/v1/repos/:id/commits",
+        "panicked at 'called `Option::unwrap()` on a `None` value', src/repo/commit.rs:212:41",
+    ),
     ("PUT", "/api/v1/chunks/:hash", "chunk manifest decode failed: unknown field `compression_v2`"),
     ("GET", "/api/v1/repos/:id/commits", "query failed: column commits.parent_ids does not exist"),
     ("GET", "/api/v1/chunks/:hash", "internal error: index out of bounds: the len is 4 but the index is 4"),
 )
 _INFOS = (
-    ("GET", "/api/v1/chunks/:hash", 200), ("PUT", "/api/v1/chunks/:hash", 201),
-    ("GET", "/api/v1/repos/:id/commits", 200), ("GET", "/api/v1/repos/:id", 304),
+    ("GET", "/api/v1/chunks/:hash", 200),
+    ("PUT", "/api/v1/chunks/:hash", 201),
+    ("GET", "/api/v1/repos/:id/commits", 200),
+    ("GET", "/api/v1/repos/:id", 304),
 )
 
 
@@ -192,12 +207,16 @@ def log_lines(bad: bool, version: str, count: int, rng: random.Random) -> list[s
         request_id = f"{rng.getrandbits(48):012x}"
         if bad:
             method, path, error = rng.choice(_ERRORS)
-            lines.append(f"{now} ERROR dits_server::api: {method} {path} -> 500 Internal Server Error: "
-                         f"{error} request_id={request_id} version={version}")
+            lines.append(
+                f"{now} ERROR dits_server::api: {method} {path} -> 500 Internal Server Error: "
+                f"{error} request_id={request_id} version={version}"
+            )
         else:
             method, path, status = rng.choice(_INFOS)
-            lines.append(f"{now} INFO dits_server::api: {method} {path} -> {status} in {rng.randint(2, 40)}ms "
-                         f"request_id={request_id} version={version}")
+            lines.append(
+                f"{now} INFO dits_server::api: {method} {path} -> {status} in {rng.randint(2, 40)}ms "
+                f"request_id={request_id} version={version}"
+            )
     return lines
 
 
@@ -208,9 +227,17 @@ class KubeLogWriter:
     `error_lines` ERROR lines per `interval`, good ones one INFO line every few intervals.
     """
 
-    def __init__(self, api_url: str, state: Callable[[], tuple[bool, str]], namespace: str = NAMESPACE,
-                 selector: str = f"app={DEPLOYMENT}", interval: float = 0.5, error_lines: int = 2,
-                 info_every: int = 4, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        state: Callable[[], tuple[bool, str]],
+        namespace: str = NAMESPACE,
+        selector: str = f"app={DEPLOYMENT}",
+        interval: float = 0.5,
+        error_lines: int = 2,
+        info_every: int = 4,
+        seed: int | None = None,
+    ) -> None:
         self.client = KubeHTTP(api_url)
         self.state, self.namespace, self.selector = state, namespace, selector
         self.interval, self.error_lines, self.info_every = interval, error_lines, info_every

@@ -157,7 +157,7 @@ def status() -> SandboxStatus:
             url=component.url,
             data_dir=component.data_dir,
         )
-        for component, (alive, healthy) in zip((state.components[name] for name in names), checks)
+        for component, (alive, healthy) in zip((state.components[name] for name in names), checks, strict=True)
     ]
     fault_statuses = [
         FaultStatus(
@@ -172,9 +172,7 @@ def status() -> SandboxStatus:
         )
         for name, fault in state.faults.items()
     ]
-    return SandboxStatus(
-        up=True, state_file=state_file(), components=components, faults=fault_statuses
-    )
+    return SandboxStatus(up=True, state_file=state_file(), components=components, faults=fault_statuses)
 
 
 def _check(kind: ComponentKind | None, component: Component) -> tuple[bool, bool]:

@@ -55,21 +55,23 @@ class LoadPlan:
 
     @property
     def total(self) -> int:
-        return (
-            self.idle_in_transaction + self.sleeping + self.lock_waiters + self.idle
-            + self.lock_holders
-        )
+        return self.idle_in_transaction + self.sleeping + self.lock_waiters + self.idle + self.lock_holders
 
     def to_dict(self) -> dict[str, int]:
         return {**asdict(self), "total": self.total}
 
     def to_args(self) -> list[str]:
         return [
-            "--idle-in-transaction", str(self.idle_in_transaction),
-            "--sleeping", str(self.sleeping),
-            "--lock-waiters", str(self.lock_waiters),
-            "--idle", str(self.idle),
-            "--lock-row", str(self.lock_row),
+            "--idle-in-transaction",
+            str(self.idle_in_transaction),
+            "--sleeping",
+            str(self.sleeping),
+            "--lock-waiters",
+            str(self.lock_waiters),
+            "--idle",
+            str(self.idle),
+            "--lock-row",
+            str(self.lock_row),
             *(["--release-when-done"] if self.release_when_done else []),
         ]
 
@@ -77,8 +79,9 @@ class LoadPlan:
 def lock_queue_plan(waiters: int = 6, row: int = 2) -> LoadPlan:
     """The lock-contention fault: one holder idle in transaction and `waiters` sessions queued
     behind it on their own row (so it never meets db-exhaustion's), each leaving once served."""
-    return LoadPlan(idle_in_transaction=0, sleeping=0, lock_waiters=waiters, idle=0, lock_row=row,
-                    release_when_done=True)
+    return LoadPlan(
+        idle_in_transaction=0, sleeping=0, lock_waiters=waiters, idle=0, lock_row=row, release_when_done=True
+    )
 
 
 def row_query_pattern(row: int) -> str:
@@ -92,22 +95,15 @@ def plan_load(max_connections: int, superuser_reserved: int = 3) -> LoadPlan:
     With max_connections=50: 18 idle in transaction, 18 sleeping, 1 lock holder, 3
     waiters, 6 idle = 46 connections (92%); 4 slots stay open for ditsops.
     """
-    total = min(
-        math.floor(max_connections * TARGET_SHARE), max_connections - superuser_reserved - 1
-    )
+    total = min(math.floor(max_connections * TARGET_SHARE), max_connections - superuser_reserved - 1)
     if total < 10:
         from ditsops.core.errors import DitsopsError
 
-        raise DitsopsError(
-            f"max_connections={max_connections} is too small to simulate exhaustion "
-            "(needs at least 15)"
-        )
+        raise DitsopsError(f"max_connections={max_connections} is too small to simulate exhaustion (needs at least 15)")
     lock_waiters = 3
     rest = total - 1 - lock_waiters
     busy = int(rest * 0.43)
-    return LoadPlan(
-        idle_in_transaction=busy, sleeping=busy, lock_waiters=lock_waiters, idle=rest - 2 * busy
-    )
+    return LoadPlan(idle_in_transaction=busy, sleeping=busy, lock_waiters=lock_waiters, idle=rest - 2 * busy)
 
 
 class ConnectionLoad:
@@ -150,21 +146,15 @@ class ConnectionLoad:
     def _prepare_lock_table(self) -> None:
         import psycopg
 
-        with psycopg.connect(
-            self.dsn, application_name=APPLICATION_NAME, autocommit=True, connect_timeout=10
-        ) as conn:
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (id integer PRIMARY KEY, note text)"
-            )
+        with psycopg.connect(self.dsn, application_name=APPLICATION_NAME, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (id integer PRIMARY KEY, note text)")
             conn.execute(
                 f"INSERT INTO {LOCK_TABLE} (id, note) VALUES ({int(self.plan.lock_row)}, "
                 "'repository metadata') ON CONFLICT (id) DO NOTHING"
             )
 
     def _spawn(self, role: str, ready: threading.Event) -> None:
-        thread = threading.Thread(
-            target=self._hold, args=(role, ready), name=role, daemon=True
-        )
+        thread = threading.Thread(target=self._hold, args=(role, ready), name=role, daemon=True)
         self._threads.append(thread)
         thread.start()
 
@@ -193,8 +183,7 @@ class ConnectionLoad:
         except psycopg.Error as exc:
             if not self.stopping.is_set():
                 # Terminated (or the server went away): not reconnecting is the point.
-                log.info("%s: session ended by the server, not reconnecting (%s)",
-                         role, _first_line(exc))
+                log.info("%s: session ended by the server, not reconnecting (%s)", role, _first_line(exc))
         finally:
             with self._guard:
                 self._busy_connections.discard(conn)
@@ -274,9 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock-row", type=int, default=1)
     parser.add_argument("--release-when-done", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(threadName)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(threadName)s %(message)s")
     plan = LoadPlan(
         idle_in_transaction=args.idle_in_transaction,
         sleeping=args.sleeping,

@@ -122,7 +122,7 @@ class Exposition:
             base = dict(labels or {})
             cumulative = histogram.cumulative()
             bounds: Sequence[float] = (*histogram.bounds, math.inf)
-            for bound, count in zip(bounds, cumulative):
+            for bound, count in zip(bounds, cumulative, strict=True):
                 self._sample(f"{name}_bucket", count, {**base, "le": format_value(bound)})
             self._sample(f"{name}_sum", histogram.total, base)
             self._sample(f"{name}_count", cumulative[-1], base)

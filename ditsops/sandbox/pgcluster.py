@@ -115,9 +115,16 @@ class PgCluster:
             return
         _run_server_binary(
             [
-                str(self.bin_dir / "pg_ctl"), "start", "--silent",
-                "-D", str(self.data_dir), "-l", str(self.log_file),
-                "-w", "-t", str(max(1, int(timeout))),
+                str(self.bin_dir / "pg_ctl"),
+                "start",
+                "--silent",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                str(max(1, int(timeout))),
             ],
             what="pg_ctl start",
             cwd=self.root_dir,
@@ -139,8 +146,16 @@ class PgCluster:
             try:
                 _run_server_binary(
                     [
-                        str(self.bin_dir / "pg_ctl"), "stop", "--silent",
-                        "-D", str(self.data_dir), "-m", mode, "-w", "-t", str(max(1, int(wait))),
+                        str(self.bin_dir / "pg_ctl"),
+                        "stop",
+                        "--silent",
+                        "-D",
+                        str(self.data_dir),
+                        "-m",
+                        mode,
+                        "-w",
+                        "-t",
+                        str(max(1, int(wait))),
                     ],
                     what=f"pg_ctl stop -m {mode}",
                     cwd=self.root_dir,
@@ -237,10 +252,17 @@ def create_cluster(
         try:
             _run_server_binary(
                 [
-                    str(bin_dir / "initdb"), "-D", str(cluster.data_dir), "-U", cluster.user,
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(cluster.data_dir),
+                    "-U",
+                    cluster.user,
                     f"--pwfile={password_file}",
-                    "--auth-host=scram-sha-256", "--auth-local=scram-sha-256",
-                    "-E", "UTF8", "--locale=C",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
                     "--no-sync",  # a throwaway cluster needs no durability
                 ],
                 what="initdb",
@@ -294,19 +316,14 @@ def _as_server_owner(command: list[str]) -> list[str]:
 
 
 def _check_owner_can_reach(directory: Path) -> None:
-    probe = subprocess.run(
-        _as_server_owner(["test", "-w", str(directory)]), capture_output=True, cwd="/"
-    )
+    probe = subprocess.run(_as_server_owner(["test", "-w", str(directory)]), capture_output=True, cwd="/")
     if probe.returncode != 0:
         raise DitsopsError(
-            f"the postgres user cannot reach {directory}; choose a base directory outside "
-            "/root (e.g. set TMPDIR=/tmp)"
+            f"the postgres user cannot reach {directory}; choose a base directory outside /root (e.g. set TMPDIR=/tmp)"
         )
 
 
-def _run_server_binary(
-    command: list[str], *, what: str, cwd: Path, log_file: Path | None = None
-) -> None:
+def _run_server_binary(command: list[str], *, what: str, cwd: Path, log_file: Path | None = None) -> None:
     """Run initdb/pg_ctl (as postgres when root); a failure becomes a one-line DitsopsError."""
     try:
         completed = subprocess.run(
@@ -318,9 +335,7 @@ def _run_server_binary(
             errors="replace",
         )
     except OSError as exc:
-        raise DitsopsError(
-            f"{what} could not run: {exc}", hint=f"install the server: {PG_INSTALL_HINT}"
-        ) from exc
+        raise DitsopsError(f"{what} could not run: {exc}", hint=f"install the server: {PG_INSTALL_HINT}") from exc
     if completed.returncode != 0:
         # The server log says why (pg_ctl itself only says "Examine the log output").
         server_says = _log_tail(log_file) if log_file is not None else ""
@@ -336,8 +351,7 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     except OSError:
         return ""
     telling = [
-        line for line in text.splitlines()
-        if any(word in line for word in ("FATAL", "PANIC", "ERROR", "could not"))
+        line for line in text.splitlines() if any(word in line for word in ("FATAL", "PANIC", "ERROR", "could not"))
     ]
     tail = _tail("\n".join(telling) if telling else text, lines)
     return _LOG_PREFIX.sub("", tail.replace(" | ", "\n")).replace("\n", " | ")

@@ -68,8 +68,7 @@ def find_binary(candidates: tuple[str, ...], what: str) -> Path:
         if found:
             return Path(found)
     raise DitsopsError(
-        f"{what} is not installed (looked for {', '.join(candidates)} on PATH); "
-        f"install it with: {INSTALL_COMMAND}",
+        f"{what} is not installed (looked for {', '.join(candidates)} on PATH); install it with: {INSTALL_COMMAND}",
         hint=INSTALL_COMMAND,
     )
 

@@ -36,10 +36,14 @@ ROLLOUT_TIMEOUT = 60.0
 def simulator(state: SandboxState) -> Component:
     component = state.component(SIMULATOR)
     if component is None or not component.details.get("control_file"):
-        raise DitsopsError("the sandbox has no Dits simulator", hint="restart it with: ditsops sandbox down && ditsops sandbox up")
+        raise DitsopsError(
+            "the sandbox has no Dits simulator", hint="restart it with: ditsops sandbox down && ditsops sandbox up"
+        )
     if not component.is_alive():
-        raise DitsopsError("the sandbox's Dits simulator is not running; restart the sandbox with: "
-                           "ditsops sandbox down && ditsops sandbox up")
+        raise DitsopsError(
+            "the sandbox's Dits simulator is not running; restart the sandbox with: "
+            "ditsops sandbox down && ditsops sandbox up"
+        )
     return component
 
 
@@ -52,22 +56,32 @@ def simulator_faults(component: Component, timeout: float = 1.0) -> dict[str, An
         return None
 
 
-def wait_for_simulator(component: Component, predicate: Callable[[dict[str, Any] | None], bool],
-                       what: str, timeout: float = VISIBLE_TIMEOUT) -> None:
+def wait_for_simulator(
+    component: Component,
+    predicate: Callable[[dict[str, Any] | None], bool],
+    what: str,
+    timeout: float = VISIBLE_TIMEOUT,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate(simulator_faults(component)):
             return
         time.sleep(0.1)
-    raise DitsopsError(f"the simulator did not show {what} within {timeout:.0f} s "
-                       f"(log: {component.details.get('log_file')})")
+    raise DitsopsError(
+        f"the simulator did not show {what} within {timeout:.0f} s (log: {component.details.get('log_file')})"
+    )
 
 
 # --- the simulator's faults ------------------------------------------------------------
 
 
-def control_fault(name: str) -> tuple[Callable[[SandboxState], ActiveFault], Callable[[SandboxState, ActiveFault], None],
-                                      Callable[[SandboxState, ActiveFault], bool]]:
+def control_fault(
+    name: str,
+) -> tuple[
+    Callable[[SandboxState], ActiveFault],
+    Callable[[SandboxState, ActiveFault], None],
+    Callable[[SandboxState, ActiveFault], bool],
+]:
     """inject, clear and still-active for the simulator fault `name`."""
 
     def inject(state: SandboxState) -> ActiveFault:
@@ -75,17 +89,24 @@ def control_fault(name: str) -> tuple[Callable[[SandboxState], ActiveFault], Cal
         control_file = Path(component.details["control_file"])
         simcontrol.set_fault(control_file, name)
         fault = ActiveFault(
-            name=name, pid=component.pid, started_at=now_iso(), cmdline_marker=component.cmdline_marker,
+            name=name,
+            pid=component.pid,
+            started_at=now_iso(),
+            cmdline_marker=component.cmdline_marker,
             log_file=component.details.get("log_file"),
-            details={"played_by": SIMULATOR, "control_file": str(control_file),
-                     "description": simcontrol.FAULT_DESCRIPTIONS.get(name, "")},
+            details={
+                "played_by": SIMULATOR,
+                "control_file": str(control_file),
+                "description": simcontrol.FAULT_DESCRIPTIONS.get(name, ""),
+            },
         )
         try:
             if name == "service-down":  # the listener closes: nothing answers any more
                 wait_for_simulator(component, lambda document: document is None, "its port closed")
             else:
-                wait_for_simulator(component, lambda document: bool(document) and name in document["faults"],
-                                   f"fault {name} applied")
+                wait_for_simulator(
+                    component, lambda document: bool(document) and name in document["faults"], f"fault {name} applied"
+                )
         except BaseException:
             simcontrol.set_fault(control_file, name, active=False)
             raise
@@ -101,8 +122,11 @@ def control_fault(name: str) -> tuple[Callable[[SandboxState], ActiveFault], Cal
             if name == "service-down":
                 wait_for_simulator(component, lambda document: document is not None, "its port open again")
             else:
-                wait_for_simulator(component, lambda document: document is not None and name not in document["requested"],
-                                   f"fault {name} cleared")
+                wait_for_simulator(
+                    component,
+                    lambda document: document is not None and name not in document["requested"],
+                    f"fault {name} cleared",
+                )
 
     def still_active(state: SandboxState, fault: ActiveFault) -> bool:
         """Requested and not ended by a fix (the simulator lists those as healed). A simulator
@@ -126,8 +150,10 @@ def control_fault(name: str) -> tuple[Callable[[SandboxState], ActiveFault], Cal
 def inject_bad_deploy(state: SandboxState) -> ActiveFault:
     kube = state.component(KUBEAPI)
     if kube is None or not kube.is_alive():
-        raise DitsopsError("the sandbox's Kubernetes API is not running; restart the sandbox with: "
-                           "ditsops sandbox down && ditsops sandbox up")
+        raise DitsopsError(
+            "the sandbox's Kubernetes API is not running; restart the sandbox with: "
+            "ditsops sandbox down && ditsops sandbox up"
+        )
     sim = simulator(state)
     client = kube_client(state.components)
     try:
@@ -136,7 +162,10 @@ def inject_bad_deploy(state: SandboxState) -> ActiveFault:
         bad_image = kubesource.with_tag(previous_image, kubesource.BAD_DEPLOY_TAG)
         annotations = before["metadata"].get("annotations") or {}
         fault = ActiveFault(
-            name="bad-deploy", pid=kube.pid, started_at=now_iso(), cmdline_marker=kube.cmdline_marker,
+            name="bad-deploy",
+            pid=kube.pid,
+            started_at=now_iso(),
+            cmdline_marker=kube.cmdline_marker,
             log_file=sim.details.get("log_file"),
             details={
                 "played_by": KUBEAPI,
@@ -153,8 +182,9 @@ def inject_bad_deploy(state: SandboxState) -> ActiveFault:
     except kubesource.KubeError as exc:
         raise DitsopsError(f"bad-deploy: {exc.message}") from None
     fault.details["revision"] = (after["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision")
-    wait_for_simulator(sim, lambda document: bool(document) and bool(document.get("image_bad")),
-                       f"the bad image {bad_image} deployed")
+    wait_for_simulator(
+        sim, lambda document: bool(document) and bool(document.get("image_bad")), f"the bad image {bad_image} deployed"
+    )
     return fault
 
 
@@ -169,16 +199,19 @@ def clear_bad_deploy(state: SandboxState, fault: ActiveFault) -> None:
         if kubesource.is_bad_image(kubesource.container_image(current)):
             template = fault.details.get("previous_template")
             if not template:
-                raise DitsopsError("bad-deploy: no previous template recorded; roll back with: "
-                                   "ditsops --profile sandbox k8s undo dits-server")
+                raise DitsopsError(
+                    "bad-deploy: no previous template recorded; roll back with: "
+                    "ditsops --profile sandbox k8s undo dits-server"
+                )
             client.restore_template(template, fault.details.get("previous_change_cause"))
         client.wait_for_rollout(timeout=ROLLOUT_TIMEOUT)
     except kubesource.KubeError as exc:
         raise DitsopsError(f"bad-deploy --clear: {exc.message}") from None
     sim = state.component(SIMULATOR)
     if sim is not None and sim.is_alive():
-        wait_for_simulator(sim, lambda document: document is not None and not document.get("image_bad"),
-                           "a good image deployed again")
+        wait_for_simulator(
+            sim, lambda document: document is not None and not document.get("image_bad"), "a good image deployed again"
+        )
 
 
 def bad_deploy_active(state: SandboxState, fault: ActiveFault) -> bool:

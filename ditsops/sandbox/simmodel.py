@@ -333,7 +333,9 @@ class DitsModel:
             "Unix time the last GC run finished",
             [(None, round(self.gc_last_run_timestamp(), 3))],
         )
-        out.gauge("dits_upload_size_bytes", "Size of the largest upload in progress", [(None, self.upload_size_bytes())])
+        out.gauge(
+            "dits_upload_size_bytes", "Size of the largest upload in progress", [(None, self.upload_size_bytes())]
+        )
         out.gauge(
             "node_filesystem_avail_bytes",
             "Filesystem space available to non-root users in bytes.",

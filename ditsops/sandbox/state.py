@@ -106,14 +106,8 @@ class SandboxState:
         return cls(
             version=int(data.get("version", STATE_VERSION)),
             created_at=str(data.get("created_at", "")),
-            components={
-                name: Component.from_dict(value)
-                for name, value in dict(data.get("components", {})).items()
-            },
-            faults={
-                name: ActiveFault.from_dict(value)
-                for name, value in dict(data.get("faults", {})).items()
-            },
+            components={name: Component.from_dict(value) for name, value in dict(data.get("components", {})).items()},
+            faults={name: ActiveFault.from_dict(value) for name, value in dict(data.get("faults", {})).items()},
         )
 
 

@@ -2,7 +2,9 @@
 
     - id: error-rate
       title: Share of requests failing
-      promql: 100 * sum(rate(dits_http_requests_total{status=~"5.."}[{{ window }}])) / sum(rate(dits_http_requests_total[{{ window }}]))
+      promql: >-
+        100 * sum(rate(dits_http_requests_total{status=~"5.."}[{{ window }}]))
+        / sum(rate(dits_http_requests_total[{{ window }}]))
       unit: percent
       threshold: {warn: 1, fail: 5}
       top: 10                       # a vector of many series shows its count and the worst N

@@ -92,7 +92,8 @@ class SqlKind(StepKind):
             for name in set(args) - set(names):
                 reader.problem(
                     "args",
-                    f"diagnostic {text!r} takes no argument '{name}' (takes: {', '.join(sorted(set(names))) or 'none'})",
+                    f"diagnostic {text!r} takes no argument '{name}' "
+                    f"(takes: {', '.join(sorted(set(names))) or 'none'})",
                 )
         else:
             if args:

@@ -59,7 +59,10 @@ class VerifyKind(StepKind):
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
         spec: VerifySpec = step.spec
-        return f"re-run '{spec.step}' every {format_duration(spec.every)} until {spec.until}, for at most {format_duration(spec.within)}"
+        return (
+            f"re-run '{spec.step}' every {format_duration(spec.every)} until {spec.until}, "
+            f"for at most {format_duration(spec.within)}"
+        )
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         spec: VerifySpec = step.spec

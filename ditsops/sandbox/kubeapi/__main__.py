@@ -1,6 +1,6 @@
 """Run the in-memory Kubernetes API as a process until interrupted.
 
-    python -m ditsops.sandbox.kubeapi --port 6443 --kubeconfig /tmp/kubeconfig --seed dits
+python -m ditsops.sandbox.kubeapi --port 6443 --kubeconfig /tmp/kubeconfig --seed dits
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from .server import KubeAPIServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ditsops.sandbox.kubeapi",
-                                     description="In-memory Kubernetes API server (a practice and test double).")
+    parser = argparse.ArgumentParser(
+        prog="python -m ditsops.sandbox.kubeapi",
+        description="In-memory Kubernetes API server (a practice and test double).",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on start)")
     parser.add_argument("--kubeconfig", help="write a kubeconfig pointing at this server here")
@@ -28,11 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--crash-interval", type=float, default=2.0, help="seconds per crash-loop restart")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+    )
 
-    server = KubeAPIServer(args.host, args.port, ready_delay=args.ready_delay, token=args.token,
-                           crash_interval=args.crash_interval)
+    server = KubeAPIServer(
+        args.host, args.port, ready_delay=args.ready_delay, token=args.token, crash_interval=args.crash_interval
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -38,8 +38,14 @@ class Request:
     alive: Callable[[], bool] = lambda: True
 
     @classmethod
-    def build(cls, method: str, target: str, headers: dict[str, str], body: bytes = b"",
-              alive: Callable[[], bool] = lambda: True) -> Request:
+    def build(
+        cls,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes = b"",
+        alive: Callable[[], bool] = lambda: True,
+    ) -> Request:
         path, _, raw_query = target.partition("?")
         query = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
         return cls(method, path.rstrip("/") or "/", query, {k.lower(): v for k, v in headers.items()}, body, alive)
@@ -72,8 +78,11 @@ def _accept(headers: dict[str, str]) -> tuple[str | None, str]:
             continue
         if "as" not in opts:
             return None, media
-        if opts.get("g") == "meta.k8s.io" and opts["as"] in ("Table", "PartialObjectMetadata",
-                                                             "PartialObjectMetadataList"):
+        if opts.get("g") == "meta.k8s.io" and opts["as"] in (
+            "Table",
+            "PartialObjectMetadata",
+            "PartialObjectMetadataList",
+        ):
             return opts["as"], opts.get("v", "v1")
     return None, JSON
 
@@ -98,8 +107,11 @@ class KubeAPI:
 
     def _route(self, req: Request) -> Response:
         path, method = req.path, req.method
-        static = {"/version": discovery.KUBE_VERSION, "/api": discovery.api_versions(),
-                  "/apis": discovery.api_group_list()}
+        static = {
+            "/version": discovery.KUBE_VERSION,
+            "/api": discovery.api_versions(),
+            "/apis": discovery.api_group_list(),
+        }
         if path in static:
             return Response.json(200, static[path]) if method == "GET" else self._no_method()
         if path in ("/healthz", "/livez", "/readyz"):
@@ -107,7 +119,7 @@ class KubeAPI:
         if path == "/openapi/v3":
             return Response.json(200, discovery.openapi_v3_root())
         if path.startswith("/openapi/v3/"):
-            doc = discovery.openapi_v3_group_version(path[len("/openapi/v3/"):])
+            doc = discovery.openapi_v3_group_version(path[len("/openapi/v3/") :])
             if doc is None:
                 raise path_not_found()
             return Response.json(200, doc)
@@ -175,13 +187,19 @@ class KubeAPI:
             try:
                 return protobuf.decode(req.body)
             except protobuf.ProtobufError as exc:
-                raise ApiError(415, "UnsupportedMediaType",
-                               f"the body of the request was in an unknown format - accepted media types "
-                               f"include: {JSON} ({exc}; use kubectl create -f or apply -f)") from None
+                raise ApiError(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {JSON} ({exc}; use kubectl create -f or apply -f)",
+                ) from None
         if req.body and media not in (JSON, ""):
-            raise ApiError(415, "UnsupportedMediaType",
-                           f"the body of the request was in an unknown format - accepted media types include: "
-                           f"{JSON} (this sandbox does not decode {media}; use kubectl create -f or apply -f)")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{JSON} (this sandbox does not decode {media}; use kubectl create -f or apply -f)",
+            )
         try:
             return json.loads(req.body or b"null")
         except ValueError as exc:
@@ -197,35 +215,55 @@ class KubeAPI:
                 raise bad_request(f'dryRun: Unsupported value: "{value}": supported values: "All"')
         return bool(values)
 
-    def _render(self, req: Request, rt: ResourceType, items: list[Obj], meta: dict[str, Any],
-                single: bool) -> Response:
+    def _render(self, req: Request, rt: ResourceType, items: list[Obj], meta: dict[str, Any], single: bool) -> Response:
         as_, _ = _accept(req.headers)
         if as_ == "Table":
             return Response.json(200, to_table(rt.plural, items, meta, req.query.get("includeObject", "Metadata")))
         if as_ == "PartialObjectMetadata" and single:
-            return Response.json(200, {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                       "metadata": items[0]["metadata"]})
+            return Response.json(
+                200, {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": items[0]["metadata"]}
+            )
         if as_ in ("PartialObjectMetadata", "PartialObjectMetadataList") and not single:
-            return Response.json(200, {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                                       "metadata": meta, "items": [
-                                           {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                                            "metadata": o["metadata"]} for o in items]})
+            return Response.json(
+                200,
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": [
+                        {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]}
+                        for o in items
+                    ],
+                },
+            )
         if single:
             return Response.json(200, items[0])
-        return Response.json(200, {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta,
-                                   "items": [_strip_type(o) for o in items]})
+        return Response.json(
+            200,
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": meta,
+                "items": [_strip_type(o) for o in items],
+            },
+        )
 
-    def _selected(self, req: Request, rt: ResourceType, namespace: str | None, *,
-                  paginate: bool) -> tuple[list[Obj], dict[str, Any]]:
+    def _selected(
+        self, req: Request, rt: ResourceType, namespace: str | None, *, paginate: bool
+    ) -> tuple[list[Obj], dict[str, Any]]:
         limit = req.query.get("limit")
         try:
             limit_n = int(limit) if limit else None
         except ValueError:
             raise bad_request(f"limit: invalid value {limit!r}") from None
-        return self.store.list(rt.plural, namespace, labels=parse_label_selector(req.query.get("labelSelector")),
-                               fields=parse_field_selector(req.query.get("fieldSelector"), rt.plural),
-                               limit=limit_n if paginate else None,
-                               continue_token=req.query.get("continue") if paginate else None)
+        return self.store.list(
+            rt.plural,
+            namespace,
+            labels=parse_label_selector(req.query.get("labelSelector")),
+            fields=parse_field_selector(req.query.get("fieldSelector"), rt.plural),
+            limit=limit_n if paginate else None,
+            continue_token=req.query.get("continue") if paginate else None,
+        )
 
     # ------------------------------------------------------------ verbs
 
@@ -237,31 +275,34 @@ class KubeAPI:
     def _get(self, req: Request, rt: ResourceType, namespace: str | None, name: str) -> Response:
         with self.store:
             obj = self.store.get(rt.plural, namespace, name)
-            return self._render(req, rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                                single=True)
+            return self._render(req, rt, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]}, single=True)
 
     def _create(self, req: Request, rt: ResourceType, namespace: str | None) -> Response:
         body = self._body(req)
         created = self.store.create(rt.plural, body, namespace, dry_run=self._dry_run(req))
         return Response.json(201, created)
 
-    def _update(self, req: Request, rt: ResourceType, namespace: str | None, name: str,
-                subresource: str | None = None) -> Response:
+    def _update(
+        self, req: Request, rt: ResourceType, namespace: str | None, name: str, subresource: str | None = None
+    ) -> Response:
         body = self._body(req)
-        updated = self.store.update(rt.plural, body, namespace, name, subresource=subresource,
-                                    dry_run=self._dry_run(req))
+        updated = self.store.update(
+            rt.plural, body, namespace, name, subresource=subresource, dry_run=self._dry_run(req)
+        )
         return Response.json(200, updated)
 
-    def _patch(self, req: Request, rt: ResourceType, namespace: str | None, name: str,
-               subresource: str | None = None) -> Response:
+    def _patch(
+        self, req: Request, rt: ResourceType, namespace: str | None, name: str, subresource: str | None = None
+    ) -> Response:
         content_type = req.headers.get("content-type", "")
         if content_type.split(";")[0].strip() not in PATCH_TYPES:
             raise unsupported_media_type(content_type)
         with self.store:
             current = self.store.get(rt.plural, namespace, name)
             patched = apply_patch(content_type, current, req.body)
-            updated = self.store.update(rt.plural, patched, namespace, name, subresource=subresource,
-                                        dry_run=self._dry_run(req))
+            updated = self.store.update(
+                rt.plural, patched, namespace, name, subresource=subresource, dry_run=self._dry_run(req)
+            )
         return Response.json(200, updated)
 
     def _delete_options(self, req: Request) -> tuple[dict[str, Any], bool, str | None]:
@@ -275,25 +316,39 @@ class KubeAPI:
 
     def _delete(self, req: Request, rt: ResourceType, namespace: str | None, name: str) -> Response:
         preconditions, dry_run, propagation = self._delete_options(req)
-        old = self.store.delete(rt.plural, namespace, name, dry_run=dry_run, preconditions=preconditions,
-                                propagation=propagation)
+        old = self.store.delete(
+            rt.plural, namespace, name, dry_run=dry_run, preconditions=preconditions, propagation=propagation
+        )
         if rt in (PODS, NAMESPACES):  # these answer with the object (graceful deletion upstream)
             return Response.json(200, old)
         details = {"name": name, "kind": rt.plural, "uid": old["metadata"]["uid"]}
         if rt.group:
             details["group"] = rt.group
-        return Response.json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                                   "details": details})
+        return Response.json(
+            200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+        )
 
     def _delete_collection(self, req: Request, rt: ResourceType, namespace: str | None) -> Response:
         _, dry_run, propagation = self._delete_options(req)
         with self.store:
             items, meta = self._selected(req, rt, namespace, paginate=False)
             for obj in items:
-                self.store.delete(rt.plural, obj["metadata"].get("namespace"), obj["metadata"]["name"],
-                                  dry_run=dry_run, propagation=propagation)
-        return Response.json(200, {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta,
-                                   "items": [_strip_type(o) for o in items]})
+                self.store.delete(
+                    rt.plural,
+                    obj["metadata"].get("namespace"),
+                    obj["metadata"]["name"],
+                    dry_run=dry_run,
+                    propagation=propagation,
+                )
+        return Response.json(
+            200,
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": meta,
+                "items": [_strip_type(o) for o in items],
+            },
+        )
 
     def _watch(self, req: Request, rt: ResourceType, namespace: str | None, name: str | None) -> Response:
         fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
@@ -302,16 +357,20 @@ class KubeAPI:
             fields = lambda o: o["metadata"]["name"] == name and by_name(o)  # noqa: E731
         timeout = float(req.query.get("timeoutSeconds") or 1800)
         as_, _ = _accept(req.headers)
-        watch_req = WatchRequest(rt, namespace, parse_label_selector(req.query.get("labelSelector")), fields,
-                                 req.query.get("resourceVersion"), timeout,
-                                 req.query.get("sendInitialEvents", "").lower() == "true",
-                                 req.query.get("allowWatchBookmarks", "").lower() == "true",
-                                 req.query.get("includeObject", "Metadata") if as_ == "Table" else None)
-        return Response(200, stream=stream(self.store, watch_req, self.stopping, req.alive),
-                        content_type=JSON)
+        watch_req = WatchRequest(
+            rt,
+            namespace,
+            parse_label_selector(req.query.get("labelSelector")),
+            fields,
+            req.query.get("resourceVersion"),
+            timeout,
+            req.query.get("sendInitialEvents", "").lower() == "true",
+            req.query.get("allowWatchBookmarks", "").lower() == "true",
+            req.query.get("includeObject", "Metadata") if as_ == "Table" else None,
+        )
+        return Response(200, stream=stream(self.store, watch_req, self.stopping, req.alive), content_type=JSON)
 
-    def _subresource(self, req: Request, rt: ResourceType, namespace: str | None, name: str,
-                     sub: str) -> Response:
+    def _subresource(self, req: Request, rt: ResourceType, namespace: str | None, name: str, sub: str) -> Response:
         if sub not in rt.subresources:
             raise path_not_found()
         method = req.method
@@ -326,20 +385,28 @@ class KubeAPI:
             if method == "GET":
                 return Response.json(200, subresources.scale_of(self.store.get(rt.plural, namespace, name)))
             if method == "PUT":
-                return Response.json(200, subresources.update_scale(self.store, rt.plural, namespace or "", name,
-                                                                    self._body(req), dry_run=self._dry_run(req)))
+                return Response.json(
+                    200,
+                    subresources.update_scale(
+                        self.store, rt.plural, namespace or "", name, self._body(req), dry_run=self._dry_run(req)
+                    ),
+                )
             if method == "PATCH":
                 content_type = req.headers.get("content-type", "")
                 if content_type.split(";")[0].strip() not in PATCH_TYPES:
                     raise unsupported_media_type(content_type)
-                return Response.json(200, subresources.patch_scale(self.store, rt.plural, namespace or "", name,
-                                                                   content_type, req.body,
-                                                                   dry_run=self._dry_run(req)))
+                return Response.json(
+                    200,
+                    subresources.patch_scale(
+                        self.store, rt.plural, namespace or "", name, content_type, req.body, dry_run=self._dry_run(req)
+                    ),
+                )
         elif sub == "log" and method == "GET":
             text_type = "text/plain"
             if req.query.get("follow", "").lower() in ("true", "1"):
-                chunks = subresources.follow_log(self.store, self.logs, namespace or "", name, req.query,
-                                                 self.stopping, req.alive)
+                chunks = subresources.follow_log(
+                    self.store, self.logs, namespace or "", name, req.query, self.stopping, req.alive
+                )
                 return Response(200, stream=chunks, content_type=text_type)
             text = subresources.read_log(self.store, self.logs, namespace or "", name, req.query)
             return Response(200, text.encode(), text_type)
@@ -356,6 +423,11 @@ class KubeAPI:
         mode = (body.get("mode") or req.query.get("mode") or "all").lower()
         if mode not in ("all", "round-robin"):
             raise bad_request('mode must be "all" or "round-robin"')
-        pods = self.appender.append(namespace, parse_label_selector(req.query.get("labelSelector")), lines,
-                                    container=req.query.get("container"), spread=mode == "round-robin")
+        pods = self.appender.append(
+            namespace,
+            parse_label_selector(req.query.get("labelSelector")),
+            lines,
+            container=req.query.get("container"),
+            spread=mode == "round-robin",
+        )
         return Response.json(200, {"pods": pods, "lines": len(lines), "mode": mode})

@@ -24,8 +24,16 @@ log = logging.getLogger(__name__)
 
 
 class Controller:
-    def __init__(self, store: Store, logs: LogBook, *, ready_delay: float = 0.5, crash_interval: float = 2.0,
-                 interval: float = 0.1, min_gap: float = 0.02) -> None:
+    def __init__(
+        self,
+        store: Store,
+        logs: LogBook,
+        *,
+        ready_delay: float = 0.5,
+        crash_interval: float = 2.0,
+        interval: float = 0.1,
+        min_gap: float = 0.02,
+    ) -> None:
         self.store = store
         self.recorder = EventRecorder(store)
         self.kubelet = Kubelet(store, self.recorder, logs, ready_delay=ready_delay, crash_interval=crash_interval)

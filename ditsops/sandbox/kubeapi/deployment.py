@@ -52,6 +52,7 @@ COMPONENT = "deployment-controller"
 
 # ------------------------------------------------------------------ the controller
 
+
 class DeploymentController:
     def __init__(self, store: Store, recorder: EventRecorder) -> None:
         self.store, self.recorder = store, recorder
@@ -118,8 +119,15 @@ class _Sync(RolloutMixin):
             elif owner is None and selector.matches(rs["metadata"].get("labels")):
                 rs = copy.deepcopy(rs)
                 rs["metadata"].setdefault("ownerReferences", []).append(
-                    {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name, "uid": uid,
-                     "controller": True, "blockOwnerDeletion": True})
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": self.name,
+                        "uid": uid,
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                )
                 owned.append(self.update_rs(rs))
         return owned
 
@@ -130,11 +138,15 @@ class _Sync(RolloutMixin):
             return
         paused_cond = cond is not None and cond.get("reason") == "DeploymentPaused"
         if self.d["spec"].get("paused") and not paused_cond:
-            set_condition(status, new_condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused",
-                                                self.ctl.now()))
+            set_condition(
+                status,
+                new_condition("Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", self.ctl.now()),
+            )
         elif not self.d["spec"].get("paused") and paused_cond:
-            set_condition(status, new_condition("Progressing", "Unknown", "DeploymentResumed",
-                                                "Deployment is resumed", self.ctl.now()))
+            set_condition(
+                status,
+                new_condition("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", self.ctl.now()),
+            )
         else:
             return
         self.update_status()
@@ -178,8 +190,9 @@ class _Sync(RolloutMixin):
                     total_len -= len(parts.pop(0)) + 1
                 if total_len <= MAX_REV_HISTORY_CHARS:
                     annotations[REVISION_HISTORY] = ",".join(parts + [old_revision])
-        if not exists and set_replicas_annotations(rs, self.d["spec"].get("replicas", 1),
-                                                   self.d["spec"].get("replicas", 1) + max_surge(self.d)):
+        if not exists and set_replicas_annotations(
+            rs, self.d["spec"].get("replicas", 1), self.d["spec"].get("replicas", 1) + max_surge(self.d)
+        ):
             changed = True
         return changed
 
@@ -205,9 +218,16 @@ class _Sync(RolloutMixin):
                 return self.update_rs(existing)
             needs_update = self.set_deployment_revision(existing["metadata"]["annotations"].get(REVISION, ""))
             if has_progress_deadline(self.d) and get_condition(status, "Progressing") is None:
-                set_condition(status, new_condition("Progressing", "True", "FoundNewReplicaSet",
-                                                    f'Found new replica set "{existing["metadata"]["name"]}"',
-                                                    self.ctl.now()))
+                set_condition(
+                    status,
+                    new_condition(
+                        "Progressing",
+                        "True",
+                        "FoundNewReplicaSet",
+                        f'Found new replica set "{existing["metadata"]["name"]}"',
+                        self.ctl.now(),
+                    ),
+                )
                 needs_update = True
             if needs_update:
                 self.update_status()
@@ -220,11 +240,21 @@ class _Sync(RolloutMixin):
         selector = copy.deepcopy(self.d["spec"]["selector"])
         selector.setdefault("matchLabels", {})[strategy.HASH_LABEL] = pod_hash
         new_rs: Obj = {
-            "metadata": {"name": f"{self.name}-{pod_hash}", "namespace": self.ns,
-                         "labels": dict(template["metadata"]["labels"]),
-                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name,
-                                              "uid": self.d["metadata"]["uid"], "controller": True,
-                                              "blockOwnerDeletion": True}]},
+            "metadata": {
+                "name": f"{self.name}-{pod_hash}",
+                "namespace": self.ns,
+                "labels": dict(template["metadata"]["labels"]),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": self.name,
+                        "uid": self.d["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
             "spec": {"replicas": 0, "selector": selector, "template": template},
         }
         if self.d["spec"].get("minReadySeconds"):
@@ -238,19 +268,29 @@ class _Sync(RolloutMixin):
                 raise
             clash = self.store.get("replicasets", self.ns, new_rs["metadata"]["name"])
             if controller_uid(clash) == self.d["metadata"]["uid"] and strategy.templates_equal_ignoring_hash(
-                    clash["spec"]["template"], self.d["spec"]["template"]):
+                clash["spec"]["template"], self.d["spec"]["template"]
+            ):
                 return copy.deepcopy(clash)
             status["collisionCount"] = status.get("collisionCount", 0) + 1  # a hash collision: retry
             self.update_status()
             raise
         if created["spec"]["replicas"] > 0:
-            self.event("ScalingReplicaSet", f"Scaled up replica set {created['metadata']['name']} from 0 to "
-                                            f"{created['spec']['replicas']}")
+            self.event(
+                "ScalingReplicaSet",
+                f"Scaled up replica set {created['metadata']['name']} from 0 to {created['spec']['replicas']}",
+            )
         needs_update = self.set_deployment_revision(new_revision)
         if has_progress_deadline(self.d):
-            set_condition(status, new_condition("Progressing", "True", "NewReplicaSetCreated",
-                                                f'Created new replica set "{created["metadata"]["name"]}"',
-                                                self.ctl.now()))
+            set_condition(
+                status,
+                new_condition(
+                    "Progressing",
+                    "True",
+                    "NewReplicaSetCreated",
+                    f'Created new replica set "{created["metadata"]["name"]}"',
+                    self.ctl.now(),
+                ),
+            )
             needs_update = True
         if needs_update:
             self.update_status()
@@ -260,8 +300,9 @@ class _Sync(RolloutMixin):
         want = self.d["spec"].get("replicas", 1)
         if not is_rolling(self.d):
             return want
-        surge = scaled_value(((self.d["spec"].get("strategy") or {}).get("rollingUpdate") or {})
-                             .get("maxSurge", 0), want, True)
+        surge = scaled_value(
+            ((self.d["spec"].get("strategy") or {}).get("rollingUpdate") or {}).get("maxSurge", 0), want, True
+        )
         current = total(all_rss)
         max_total = want + surge
         if current >= max_total:
@@ -289,8 +330,12 @@ class _Sync(RolloutMixin):
             if replicas(target) != want:
                 self.scale_rs_and_record(target, want)
             return
-        if new_rs and replicas(new_rs) == want and annotation_int(new_rs, DESIRED) == want \
-                and status_of(new_rs, "availableReplicas") == want:  # IsSaturated
+        if (
+            new_rs
+            and replicas(new_rs) == want
+            and annotation_int(new_rs, DESIRED) == want
+            and status_of(new_rs, "availableReplicas") == want
+        ):  # IsSaturated
             for old in active(old_rss):
                 self.scale_rs_and_record(old, 0)
             return
@@ -348,8 +393,10 @@ class _Sync(RolloutMixin):
         probe["spec"]["replicas"] = new_scale
         self.update_rs_from(rs, probe)
         if size_changed:
-            self.event("ScalingReplicaSet", f"Scaled {operation} replica set {rs['metadata']['name']} from "
-                                            f"{old_scale} to {new_scale}")
+            self.event(
+                "ScalingReplicaSet",
+                f"Scaled {operation} replica set {rs['metadata']['name']} from {old_scale} to {new_scale}",
+            )
         return size_changed
 
     def update_rs_from(self, rs: Obj, changed: Obj) -> None:
@@ -366,8 +413,11 @@ class _Sync(RolloutMixin):
             return
         for rs in sorted(old_rss, key=lambda r: (revision(r), by_creation(r)))[:diff]:
             st = rs.get("status") or {}
-            if st.get("replicas", 0) or replicas(rs) or \
-                    rs["metadata"].get("generation", 1) > st.get("observedGeneration", 0):
+            if (
+                st.get("replicas", 0)
+                or replicas(rs)
+                or rs["metadata"].get("generation", 1) > st.get("observedGeneration", 0)
+            ):
                 continue
             try:
                 self.store.delete("replicasets", self.ns, rs["metadata"]["name"])

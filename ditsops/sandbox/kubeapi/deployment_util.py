@@ -4,7 +4,7 @@ fenceposts (maxSurge/maxUnavailable), revisions, replica counts, conditions."""
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from . import strategy
 from .store import Obj
@@ -13,10 +13,16 @@ REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
-SKIP_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration", REVISION, REVISION_HISTORY, DESIRED,
-                    MAX_REPLICAS, "deprecated.deployment.rollback.to"}
+SKIP_ANNOTATIONS = {
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+}
 MAX_REV_HISTORY_CHARS = 2000
-RS = Optional[Obj]
+RS = Obj | None
 
 
 def scaled_value(value: Any, total: int, round_up: bool) -> int:
@@ -122,8 +128,14 @@ def get_condition(status: dict[str, Any], type_: str) -> dict[str, Any] | None:
 
 
 def new_condition(type_: str, status: str, reason: str, message: str, now: str) -> dict[str, Any]:
-    return {"type": type_, "status": status, "lastUpdateTime": now, "lastTransitionTime": now,
-            "reason": reason, "message": message}
+    return {
+        "type": type_,
+        "status": status,
+        "lastUpdateTime": now,
+        "lastTransitionTime": now,
+        "reason": reason,
+        "message": message,
+    }
 
 
 def set_condition(status: dict[str, Any], cond: dict[str, Any]) -> None:
@@ -150,18 +162,23 @@ def has_progress_deadline(d: Obj) -> bool:
 
 def deployment_complete(d: Obj, status: dict[str, Any]) -> bool:
     want = d["spec"].get("replicas", 1)
-    return (status.get("updatedReplicas", 0) == want and status.get("replicas", 0) == want
-            and status.get("availableReplicas", 0) == want
-            and status.get("observedGeneration", 0) >= d["metadata"].get("generation", 1))
+    return (
+        status.get("updatedReplicas", 0) == want
+        and status.get("replicas", 0) == want
+        and status.get("availableReplicas", 0) == want
+        and status.get("observedGeneration", 0) >= d["metadata"].get("generation", 1)
+    )
 
 
 def deployment_progressing(d: Obj, new: dict[str, Any]) -> bool:
     old = d.get("status") or {}
     g = lambda s, k: s.get(k, 0)  # noqa: E731
-    return (g(new, "updatedReplicas") > g(old, "updatedReplicas")
-            or g(new, "replicas") - g(new, "updatedReplicas") < g(old, "replicas") - g(old, "updatedReplicas")
-            or g(new, "readyReplicas") > g(old, "readyReplicas")
-            or g(new, "availableReplicas") > g(old, "availableReplicas"))
+    return (
+        g(new, "updatedReplicas") > g(old, "updatedReplicas")
+        or g(new, "replicas") - g(new, "updatedReplicas") < g(old, "replicas") - g(old, "updatedReplicas")
+        or g(new, "readyReplicas") > g(old, "readyReplicas")
+        or g(new, "availableReplicas") > g(old, "availableReplicas")
+    )
 
 
 def round_half_away(value: float) -> int:

@@ -13,17 +13,27 @@ from typing import Any
 
 from .resources import RESOURCES, ResourceType
 
-KUBE_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.4-ditsops-sandbox",
-                "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
-                "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.8", "compiler": "gc",
-                "platform": "linux/amd64"}
+KUBE_VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.4-ditsops-sandbox",
+    "gitCommit": "0000000000000000000000000000000000000000",
+    "gitTreeState": "clean",
+    "buildDate": "2026-01-01T00:00:00Z",
+    "goVersion": "go1.23.8",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 
 _SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"]}
 
 
 def api_versions() -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    }
 
 
 def _group_versions() -> dict[str, list[str]]:
@@ -47,13 +57,17 @@ def api_group(group: str) -> dict[str, Any] | None:
     if not versions:
         return None
     entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries,
-            "preferredVersion": entries[0]}
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": entries, "preferredVersion": entries[0]}
 
 
 def _resource_entry(rt: ResourceType) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
-                             "kind": rt.kind, "verbs": list(rt.verbs)}
+    entry: dict[str, Any] = {
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(rt.verbs),
+    }
     if rt.short_names:
         entry["shortNames"] = list(rt.short_names)
     if rt.categories:
@@ -68,8 +82,13 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             continue
         resources.append(_resource_entry(rt))
         for sub in rt.subresources:
-            entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                                     "kind": rt.kind, "verbs": _SUBRESOURCE_VERBS[sub]}
+            entry: dict[str, Any] = {
+                "name": f"{rt.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": _SUBRESOURCE_VERBS[sub],
+            }
             if sub == "scale":
                 entry.update(group="autoscaling", version="v1", kind="Scale")
             elif sub == "log":
@@ -88,14 +107,16 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
 # documents say exactly that and nothing more; without component schemas kubectl computes
 # apply patches from its compiled-in types, as it does for any server without OpenAPI.
 
+
 def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
 def openapi_v3_root() -> dict[str, Any]:
     gvs = sorted({(rt.group, rt.version) for rt in RESOURCES})
-    return {"paths": {_gv_path(g, v): {"serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash=sandbox1"}
-                      for g, v in gvs}}
+    return {
+        "paths": {_gv_path(g, v): {"serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash=sandbox1"} for g, v in gvs}
+    }
 
 
 def openapi_v3_group_version(path: str) -> dict[str, Any] | None:
@@ -103,15 +124,30 @@ def openapi_v3_group_version(path: str) -> dict[str, Any] | None:
     for rt in RESOURCES:
         if _gv_path(rt.group, rt.version) != path:
             continue
-        base = f"/{path}/namespaces/{{namespace}}/{rt.plural}/{{name}}" if rt.namespaced \
+        base = (
+            f"/{path}/namespaces/{{namespace}}/{rt.plural}/{{name}}"
+            if rt.namespaced
             else f"/{path}/{rt.plural}/{{name}}"
+        )
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        params = [{"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-                  {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}}]
-        paths[base] = {"patch": {"operationId": f"patch{rt.kind}", "x-kubernetes-action": "patch",
-                                 "x-kubernetes-group-version-kind": gvk, "parameters": params,
-                                 "responses": {"200": {"description": "OK"}}}}
+        params = [
+            {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+            {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
+        ]
+        paths[base] = {
+            "patch": {
+                "operationId": f"patch{rt.kind}",
+                "x-kubernetes-action": "patch",
+                "x-kubernetes-group-version-kind": gvk,
+                "parameters": params,
+                "responses": {"200": {"description": "OK"}},
+            }
+        }
     if not paths:
         return None
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes (ditsops sandbox)", "version": "v1.32.4"},
-            "paths": paths, "components": {"schemas": {}}}
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes (ditsops sandbox)", "version": "v1.32.4"},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }

@@ -51,8 +51,9 @@ def already_exists(rt: ResourceType, name: str) -> ApiError:
 
 def conflict(rt: ResourceType, name: str, why: str | None = None) -> ApiError:
     why = why or "the object has been modified; please apply your changes to the latest version and try again"
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
-                    _details(rt, name))
+    return ApiError(
+        409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}', _details(rt, name)
+    )
 
 
 def invalid(rt: ResourceType, name: str, causes: list[tuple[str, str]]) -> ApiError:
@@ -61,9 +62,11 @@ def invalid(rt: ResourceType, name: str, causes: list[tuple[str, str]]) -> ApiEr
     text = ", ".join(f"{field}: {msg}" for field, msg in causes)
     if len(causes) > 1:
         text = "[" + text + "]"
-    details: dict[str, Any] = {"name": name, "kind": rt.kind,
-                               "causes": [{"reason": "FieldValueInvalid", "message": msg, "field": field}
-                                          for field, msg in causes]}
+    details: dict[str, Any] = {
+        "name": name,
+        "kind": rt.kind,
+        "causes": [{"reason": "FieldValueInvalid", "message": msg, "field": field} for field, msg in causes],
+    }
     if rt.group:
         details["group"] = rt.group
     return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {text}', details)
@@ -82,10 +85,13 @@ def path_not_found() -> ApiError:
 
 
 def unsupported_media_type(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types include: "
-                    f"application/json-patch+json, application/merge-patch+json, "
-                    f"application/strategic-merge-patch+json (got {content_type!r})")
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"application/json-patch+json, application/merge-patch+json, "
+        f"application/strategic-merge-patch+json (got {content_type!r})",
+    )
 
 
 def expired(message: str) -> ApiError:

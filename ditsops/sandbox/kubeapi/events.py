@@ -18,8 +18,17 @@ class EventRecorder:
         self.store = store
         self._seen: dict[tuple[str, ...], str] = {}
 
-    def record(self, obj: Obj, type_: str, reason: str, message: str, component: str, *,
-               host: str | None = None, field_path: str | None = None) -> None:
+    def record(
+        self,
+        obj: Obj,
+        type_: str,
+        reason: str,
+        message: str,
+        component: str,
+        *,
+        host: str | None = None,
+        field_path: str | None = None,
+    ) -> None:
         meta = obj["metadata"]
         namespace = meta.get("namespace") or "default"
         key = (namespace, meta.get("uid", ""), type_, reason, message, component, field_path or "")
@@ -35,10 +44,14 @@ class EventRecorder:
                 return
             if self.store.try_get("namespaces", None, namespace) is None:
                 return
-            involved: dict[str, Any] = {"kind": obj.get("kind"), "namespace": meta.get("namespace"),
-                                        "name": meta["name"], "uid": meta.get("uid"),
-                                        "apiVersion": obj.get("apiVersion"),
-                                        "resourceVersion": meta.get("resourceVersion")}
+            involved: dict[str, Any] = {
+                "kind": obj.get("kind"),
+                "namespace": meta.get("namespace"),
+                "name": meta["name"],
+                "uid": meta.get("uid"),
+                "apiVersion": obj.get("apiVersion"),
+                "resourceVersion": meta.get("resourceVersion"),
+            }
             if field_path:
                 involved["fieldPath"] = field_path
             source: dict[str, str] = {"component": component}
@@ -73,4 +86,3 @@ class EventRecorder:
             self.store.delete("events", event["metadata"]["namespace"], event["metadata"]["name"])
         live = {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.store.objects("events")}
         self._seen = {k: v for k, v in self._seen.items() if (k[0], v) in live}
-

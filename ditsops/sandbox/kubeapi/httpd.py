@@ -93,9 +93,18 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.api.handle(request)
         except Exception:  # a bug must answer 500 like the apiserver, not drop the connection
             log.exception("request %s %s failed", self.command, self.path)
-            response = Response.json(500, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                           "status": "Failure", "message": "internal error", "reason":
-                                           "InternalError", "code": 500})
+            response = Response.json(
+                500,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": "internal error",
+                    "reason": "InternalError",
+                    "code": 500,
+                },
+            )
         self._send(response)
 
     def _read_chunked(self) -> bytes:

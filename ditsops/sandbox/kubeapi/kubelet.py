@@ -63,8 +63,10 @@ def startup_lines(pod: Obj, container: dict[str, Any], when: float) -> list[str]
     image = container.get("image", "")
     app, _, version = image.rsplit("/", 1)[-1].partition(":")
     ts = rfc3339(when)
-    lines = [f'ts={ts} level=info msg="starting {app}" version={version or "latest"} '
-             f'pod={pod["metadata"]["name"]} container={container["name"]}']
+    lines = [
+        f'ts={ts} level=info msg="starting {app}" version={version or "latest"} '
+        f"pod={pod['metadata']['name']} container={container['name']}"
+    ]
     for env in container.get("env") or []:
         if "value" in env:
             shown = "<redacted>" if any(w in env["name"].upper() for w in _SECRET_WORDS) else env["value"]
@@ -75,8 +77,9 @@ def startup_lines(pod: Obj, container: dict[str, Any], when: float) -> list[str]
 
 
 class Kubelet:
-    def __init__(self, store: Store, recorder: EventRecorder, logs: LogBook, *, ready_delay: float,
-                 crash_interval: float = 2.0) -> None:
+    def __init__(
+        self, store: Store, recorder: EventRecorder, logs: LogBook, *, ready_delay: float, crash_interval: float = 2.0
+    ) -> None:
         self.store, self.recorder, self.logs = store, recorder, logs
         self.ready_delay = ready_delay
         self.crash_interval = crash_interval
@@ -122,22 +125,28 @@ class Kubelet:
         return "ready"
 
     def _schedule(self, pod: Obj, now: float) -> None:
-        sim = _Sim(next_at=now + self.ready_delay, behavior=self._behavior(pod),
-                   pod=(pod["metadata"]["namespace"], pod["metadata"]["name"]),
-                   completes=pod["spec"].get("restartPolicy") in ("Never", "OnFailure"))
+        sim = _Sim(
+            next_at=now + self.ready_delay,
+            behavior=self._behavior(pod),
+            pod=(pod["metadata"]["namespace"], pod["metadata"]["name"]),
+            completes=pod["spec"].get("restartPolicy") in ("Never", "OnFailure"),
+        )
         self._sims[pod["metadata"]["uid"]] = sim
         pod = copy.deepcopy(pod)
         meta, spec = pod["metadata"], pod["spec"]
         spec.setdefault("nodeName", NODE_NAME)
         status = pod.setdefault("status", {})
-        status.update({"phase": "Pending", "hostIP": NODE_IP, "hostIPs": [{"ip": NODE_IP}],
-                       "startTime": rfc3339(now)})
+        status.update({"phase": "Pending", "hostIP": NODE_IP, "hostIPs": [{"ip": NODE_IP}], "startTime": rfc3339(now)})
         status["containerStatuses"] = [self._waiting(c, "ContainerCreating") for c in spec["containers"]]
         self._set_conditions(pod, ready=False, now=now, scheduled=True)
         self.store.update("pods", pod, meta["namespace"], subresource="*")
-        self.recorder.record(pod, "Normal", "Scheduled",
-                             f"Successfully assigned {meta['namespace']}/{meta['name']} to {NODE_NAME}",
-                             "default-scheduler")
+        self.recorder.record(
+            pod,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {meta['namespace']}/{meta['name']} to {NODE_NAME}",
+            "default-scheduler",
+        )
 
     def _advance(self, pod: Obj, sim: _Sim, now: float) -> None:
         pod = copy.deepcopy(pod)
@@ -149,8 +158,7 @@ class Kubelet:
             status["podIP"] = f"10.244.{n // 250}.{n % 250 + 2}"
             status["podIPs"] = [{"ip": status["podIP"]}]
             for c in containers:
-                self._event(pod, c, "Normal", "Pulled",
-                            f'Container image "{c["image"]}" already present on machine')
+                self._event(pod, c, "Normal", "Pulled", f'Container image "{c["image"]}" already present on machine')
                 self._event(pod, c, "Normal", "Created", f"Created container: {c['name']}")
                 self._event(pod, c, "Normal", "Started", f"Started container {c['name']}")
                 self.logs.append(self._key(pod, c), startup_lines(pod, c, now), now)
@@ -171,16 +179,24 @@ class Kubelet:
                 status["containerStatuses"] = [self._running(c, now, ready=False) for c in containers]
                 self._set_conditions(pod, ready=False, now=now)
             for c in containers:
-                self._event(pod, c, "Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with "
-                            "statuscode: 503")
+                self._event(
+                    pod, c, "Warning", "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503"
+                )
             sim.next_at = now + 10.0
         elif sim.behavior == "pull-error":
             for c in containers:
-                self._event(pod, c, "Warning", "Failed", f'Failed to pull image "{c["image"]}": rpc error: '
-                            f"code = NotFound desc = failed to pull and unpack image \"{c['image']}\": not found")
+                self._event(
+                    pod,
+                    c,
+                    "Warning",
+                    "Failed",
+                    f'Failed to pull image "{c["image"]}": rpc error: '
+                    f'code = NotFound desc = failed to pull and unpack image "{c["image"]}": not found',
+                )
                 self._event(pod, c, "Normal", "BackOff", f'Back-off pulling image "{c["image"]}"')
             status["containerStatuses"] = [
-                self._waiting(c, "ImagePullBackOff", f'Back-off pulling image "{c["image"]}"') for c in containers]
+                self._waiting(c, "ImagePullBackOff", f'Back-off pulling image "{c["image"]}"') for c in containers
+            ]
             self._set_conditions(pod, ready=False, now=now)
             sim.next_at = now + 10.0
         else:
@@ -194,12 +210,20 @@ class Kubelet:
         previous = {s["name"]: s for s in status.get("containerStatuses") or []}
         if sim.running or first_start:  # the run ends: the process exits
             for c in containers:  # on a first start the startup lines were just written
-                fatal = (f'ts={rfc3339(now)} level=fatal msg="unrecoverable error, exiting" '
-                         f'error="invalid configuration" exit_code=1')
+                fatal = (
+                    f'ts={rfc3339(now)} level=fatal msg="unrecoverable error, exiting" '
+                    f'error="invalid configuration" exit_code=1'
+                )
                 self.logs.append(self._key(pod, c), [fatal], now)
-                self._event(pod, c, "Warning", "BackOff", f"Back-off restarting failed container {c['name']} "
-                            f"in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}"
-                            f"({pod['metadata']['uid']})")
+                self._event(
+                    pod,
+                    c,
+                    "Warning",
+                    "BackOff",
+                    f"Back-off restarting failed container {c['name']} "
+                    f"in pod {pod['metadata']['name']}_{pod['metadata']['namespace']}"
+                    f"({pod['metadata']['uid']})",
+                )
             restarts = {c["name"]: previous.get(c["name"], {}).get("restartCount", 0) for c in containers}
             status["containerStatuses"] = [self._crashed(pod, c, now, restarts[c["name"]]) for c in containers]
             sim.running = False
@@ -210,9 +234,13 @@ class Kubelet:
                 self.logs.append(key, startup_lines(pod, c, now), now)
                 self._event(pod, c, "Normal", "Started", f"Started container {c['name']}")
             status["containerStatuses"] = [
-                {**self._running(c, now, ready=False),
-                 "restartCount": previous.get(c["name"], {}).get("restartCount", 0) + 1,
-                 "lastState": previous.get(c["name"], {}).get("lastState", {})} for c in containers]
+                {
+                    **self._running(c, now, ready=False),
+                    "restartCount": previous.get(c["name"], {}).get("restartCount", 0) + 1,
+                    "lastState": previous.get(c["name"], {}).get("lastState", {}),
+                }
+                for c in containers
+            ]
             sim.running = True
         self._set_conditions(pod, ready=False, now=now)
         sim.next_at = now + self.crash_interval / 2
@@ -223,8 +251,9 @@ class Kubelet:
         return pod["metadata"]["namespace"], pod["metadata"]["name"], container["name"]
 
     def _event(self, pod: Obj, container: dict[str, Any], type_: str, reason: str, message: str) -> None:
-        self.recorder.record(pod, type_, reason, message, "kubelet", host=NODE_NAME,
-                             field_path=f"spec.containers{{{container['name']}}}")
+        self.recorder.record(
+            pod, type_, reason, message, "kubelet", host=NODE_NAME, field_path=f"spec.containers{{{container['name']}}}"
+        )
 
     @staticmethod
     def _ids(container: dict[str, Any], now: float) -> dict[str, str]:
@@ -234,40 +263,90 @@ class Kubelet:
 
     def _waiting(self, c: dict[str, Any], reason: str, message: str | None = None) -> dict[str, Any]:
         waiting = {"reason": reason, **({"message": message} if message else {})}
-        return {"name": c["name"], "state": {"waiting": waiting}, "lastState": {}, "ready": False,
-                "restartCount": 0, "image": c["image"], "imageID": "", "started": False}
+        return {
+            "name": c["name"],
+            "state": {"waiting": waiting},
+            "lastState": {},
+            "ready": False,
+            "restartCount": 0,
+            "image": c["image"],
+            "imageID": "",
+            "started": False,
+        }
 
     def _running(self, c: dict[str, Any], now: float, *, ready: bool) -> dict[str, Any]:
-        return {"name": c["name"], "state": {"running": {"startedAt": rfc3339(now)}}, "lastState": {},
-                "ready": ready, "restartCount": 0, "image": c["image"], **self._ids(c, now), "started": True}
+        return {
+            "name": c["name"],
+            "state": {"running": {"startedAt": rfc3339(now)}},
+            "lastState": {},
+            "ready": ready,
+            "restartCount": 0,
+            "image": c["image"],
+            **self._ids(c, now),
+            "started": True,
+        }
 
     def _finished(self, c: dict[str, Any], status: dict[str, Any], now: float, code: int) -> dict[str, Any]:
         """A container that ran to its end (a Job's): terminated with its exit code."""
-        started = next((((s.get("state") or {}).get("running") or {}).get("startedAt")
-                        for s in status.get("containerStatuses") or [] if s.get("name") == c["name"]), None)
+        started = next(
+            (
+                ((s.get("state") or {}).get("running") or {}).get("startedAt")
+                for s in status.get("containerStatuses") or []
+                if s.get("name") == c["name"]
+            ),
+            None,
+        )
         ids = self._ids(c, now)
-        terminated = {"exitCode": code, "reason": "Error" if code else "Completed",
-                      "startedAt": started or rfc3339(now), "finishedAt": rfc3339(now),
-                      "containerID": ids["containerID"]}
-        return {"name": c["name"], "state": {"terminated": terminated}, "lastState": {}, "ready": False,
-                "restartCount": 0, "image": c["image"], **ids, "started": False}
+        terminated = {
+            "exitCode": code,
+            "reason": "Error" if code else "Completed",
+            "startedAt": started or rfc3339(now),
+            "finishedAt": rfc3339(now),
+            "containerID": ids["containerID"],
+        }
+        return {
+            "name": c["name"],
+            "state": {"terminated": terminated},
+            "lastState": {},
+            "ready": False,
+            "restartCount": 0,
+            "image": c["image"],
+            **ids,
+            "started": False,
+        }
 
     def _crashed(self, pod: Obj, c: dict[str, Any], now: float, restarts: int) -> dict[str, Any]:
         meta = pod["metadata"]
         ids = self._ids(c, now)
-        terminated = {"exitCode": 1, "reason": "Error", "startedAt": rfc3339(now), "finishedAt": rfc3339(now),
-                      "containerID": ids["containerID"]}
-        return {"name": c["name"],
-                "state": {"waiting": {"reason": "CrashLoopBackOff",
-                                      "message": f"back-off {10 * 2 ** min(restarts, 5)}s restarting failed "
-                                                 f"container={c['name']} pod={meta['name']}_{meta['namespace']}"
-                                                 f"({meta['uid']})"}},
-                "lastState": {"terminated": terminated}, "ready": False, "restartCount": restarts,
-                "image": c["image"], "imageID": ids["imageID"], "containerID": ids["containerID"],
-                "started": False}
+        terminated = {
+            "exitCode": 1,
+            "reason": "Error",
+            "startedAt": rfc3339(now),
+            "finishedAt": rfc3339(now),
+            "containerID": ids["containerID"],
+        }
+        return {
+            "name": c["name"],
+            "state": {
+                "waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": f"back-off {10 * 2 ** min(restarts, 5)}s restarting failed "
+                    f"container={c['name']} pod={meta['name']}_{meta['namespace']}"
+                    f"({meta['uid']})",
+                }
+            },
+            "lastState": {"terminated": terminated},
+            "ready": False,
+            "restartCount": restarts,
+            "image": c["image"],
+            "imageID": ids["imageID"],
+            "containerID": ids["containerID"],
+            "started": False,
+        }
 
-    def _set_conditions(self, pod: Obj, *, ready: bool, now: float, scheduled: bool = False,
-                        finished: bool = False) -> None:
+    def _set_conditions(
+        self, pod: Obj, *, ready: bool, now: float, scheduled: bool = False, finished: bool = False
+    ) -> None:
         status = pod["status"]
         old = {c["type"]: c for c in status.get("conditions") or []}
         unready = [c["name"] for c in pod["spec"]["containers"]]

@@ -70,8 +70,16 @@ class LogBook:
             for key in [k for k in self._logs if k[0] == namespace and k[1] == pod]:
                 del self._logs[key]
 
-    def read(self, key: LogKey, *, previous: bool = False, tail_lines: int | None = None,
-             since: float | None = None, timestamps: bool = False, limit_bytes: int | None = None) -> str:
+    def read(
+        self,
+        key: LogKey,
+        *,
+        previous: bool = False,
+        tail_lines: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
+        limit_bytes: int | None = None,
+    ) -> str:
         with self._lock:
             log = self._logs.get(key)
             entries = list((log.previous if previous else log.current) or []) if log else []
@@ -84,8 +92,7 @@ class LogBook:
             text = text.encode()[:limit_bytes].decode(errors="ignore")
         return text
 
-    def follow_from(self, key: LogKey, cursor: tuple[int, int] | None, timestamps: bool
-                    ) -> tuple[str, tuple[int, int]]:
+    def follow_from(self, key: LogKey, cursor: tuple[int, int] | None, timestamps: bool) -> tuple[str, tuple[int, int]]:
         """New text since cursor (restart generation, lines appended) and the next cursor."""
         with self._lock:
             log = self._logs.get(key)

@@ -56,6 +56,7 @@ def apply_patch(content_type: str, original: dict[str, Any], body: bytes) -> dic
 
 # ------------------------------------------------------------------ RFC 6902
 
+
 def _pointer(path: str) -> list[str]:
     if path == "":
         return []
@@ -165,6 +166,7 @@ def json_patch(original: dict[str, Any], operations: Any) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ RFC 7386
 
+
 def merge_patch(original: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
@@ -181,11 +183,21 @@ def merge_patch(original: Any, patch: Any) -> Any:
 
 # patchMergeKey of the list fields in core/v1 and apps/v1 that declare patchStrategy=merge.
 MERGE_KEYS: dict[str, str] = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
-    "env": "name", "volumes": "name", "volumeMounts": "mountPath", "volumeDevices": "devicePath",
-    "imagePullSecrets": "name", "ports": "containerPort", "hostAliases": "ip",
-    "topologySpreadConstraints": "topologyKey", "ownerReferences": "uid", "conditions": "type",
-    "resourceClaims": "name", "schedulingGates": "name",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "volumeDevices": "devicePath",
+    "imagePullSecrets": "name",
+    "ports": "containerPort",
+    "hostAliases": "ip",
+    "topologySpreadConstraints": "topologyKey",
+    "ownerReferences": "uid",
+    "conditions": "type",
+    "resourceClaims": "name",
+    "schedulingGates": "name",
 }
 # Primitive lists with patchStrategy=merge (set semantics instead of replace).
 MERGED_PRIMITIVE_LISTS = {"finalizers"}

@@ -31,8 +31,10 @@ def parse_time(text: str | None) -> float:
 
 
 def pod_ready(pod: Obj) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def pod_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
@@ -57,8 +59,14 @@ def _deletion_rank(pod: Obj) -> tuple[Any, ...]:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready" and cond.get("status") == "True":
             ready_since = parse_time(cond.get("lastTransitionTime"))
-    return (bool(pod["spec"].get("nodeName")), phase_rank, pod_ready(pod), -ready_since, -_restarts(pod),
-            tuple(-ord(ch) for ch in pod["metadata"].get("creationTimestamp", "")))
+    return (
+        bool(pod["spec"].get("nodeName")),
+        phase_rank,
+        pod_ready(pod),
+        -ready_since,
+        -_restarts(pod),
+        tuple(-ord(ch) for ch in pod["metadata"].get("creationTimestamp", "")),
+    )
 
 
 class ReplicaSetController:
@@ -85,9 +93,10 @@ class ReplicaSetController:
             pods.sort(key=_deletion_rank)
             for pod in pods[: len(pods) - want]:
                 self.store.delete("pods", meta["namespace"], pod["metadata"]["name"])
-                self.recorder.record(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
-                                     COMPONENT)
-            pods = pods[len(pods) - want:]
+                self.recorder.record(
+                    rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}", COMPONENT
+                )
+            pods = pods[len(pods) - want :]
         self._update_status(rs, pods)
 
     def _create_pod(self, rs: Obj) -> Obj:
@@ -98,15 +107,24 @@ class ReplicaSetController:
             "generateName": f"{meta['name']}-",
             "namespace": meta["namespace"],
             "labels": dict(tmeta.get("labels") or {}),
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": meta["name"],
-                                 "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}],
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
         }
         if tmeta.get("annotations"):
             pod_meta["annotations"] = dict(tmeta["annotations"])
         while self.store.try_get("pods", meta["namespace"], pod_meta["name"]) is not None:
             pod_meta["name"] = f"{meta['name']}-{random_suffix()}"
-        pod = self.store.create("pods", {"metadata": pod_meta, "spec": copy.deepcopy(template.get("spec") or {})},
-                                meta["namespace"])
+        pod = self.store.create(
+            "pods", {"metadata": pod_meta, "spec": copy.deepcopy(template.get("spec") or {})}, meta["namespace"]
+        )
         self.recorder.record(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}", COMPONENT)
         return pod
 

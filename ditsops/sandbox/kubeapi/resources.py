@@ -34,18 +34,37 @@ class ResourceType:
         return self.kind + "List"
 
 
-NAMESPACES = ResourceType("namespaces", "namespace", "Namespace", "", "v1", False, ("ns",),
-                          verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-                          subresources=("status",))
+NAMESPACES = ResourceType(
+    "namespaces",
+    "namespace",
+    "Namespace",
+    "",
+    "v1",
+    False,
+    ("ns",),
+    verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+    subresources=("status",),
+)
 PODS = ResourceType("pods", "pod", "Pod", "", "v1", True, ("po",), ("all",), subresources=("log", "status"))
 EVENTS = ResourceType("events", "event", "Event", "", "v1", True, ("ev",))
-DEPLOYMENTS = ResourceType("deployments", "deployment", "Deployment", "apps", "v1", True, ("deploy",), ("all",),
-                           subresources=("scale", "status"))
-REPLICASETS = ResourceType("replicasets", "replicaset", "ReplicaSet", "apps", "v1", True, ("rs",), ("all",),
-                           subresources=("scale", "status"))
+DEPLOYMENTS = ResourceType(
+    "deployments",
+    "deployment",
+    "Deployment",
+    "apps",
+    "v1",
+    True,
+    ("deploy",),
+    ("all",),
+    subresources=("scale", "status"),
+)
+REPLICASETS = ResourceType(
+    "replicasets", "replicaset", "ReplicaSet", "apps", "v1", True, ("rs",), ("all",), subresources=("scale", "status")
+)
 JOBS = ResourceType("jobs", "job", "Job", "batch", "v1", True, (), ("all",), subresources=("status",))
-CRONJOBS = ResourceType("cronjobs", "cronjob", "CronJob", "batch", "v1", True, ("cj",), ("all",),
-                        subresources=("status",))
+CRONJOBS = ResourceType(
+    "cronjobs", "cronjob", "CronJob", "batch", "v1", True, ("cj",), ("all",), subresources=("status",)
+)
 # The locks leader election (and ditsops, around a destructive step) take; no short name upstream.
 LEASES = ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1", True)
 

@@ -122,8 +122,10 @@ class RolloutMixin(_Base):
         old_uids = {rs["metadata"]["uid"] for rs in old_rss}
         for pod in self.store.objects("pods", self.ns):
             refs = pod["metadata"].get("ownerReferences") or []
-            if any(r.get("uid") in old_uids for r in refs) and \
-                    (pod.get("status") or {}).get("phase") not in ("Failed", "Succeeded"):
+            if any(r.get("uid") in old_uids for r in refs) and (pod.get("status") or {}).get("phase") not in (
+                "Failed",
+                "Succeeded",
+            ):
                 return True
         return False
 
@@ -147,11 +149,23 @@ class RolloutMixin(_Base):
             status["conditions"] = conditions
         now = self.ctl.now()
         if available >= d["spec"].get("replicas", 1) - max_unavailable(d):
-            set_condition(status, new_condition("Available", "True", "MinimumReplicasAvailable",
-                                                "Deployment has minimum availability.", now))
+            set_condition(
+                status,
+                new_condition(
+                    "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.", now
+                ),
+            )
         else:
-            set_condition(status, new_condition("Available", "False", "MinimumReplicasUnavailable",
-                                                "Deployment does not have minimum availability.", now))
+            set_condition(
+                status,
+                new_condition(
+                    "Available",
+                    "False",
+                    "MinimumReplicasUnavailable",
+                    "Deployment does not have minimum availability.",
+                    now,
+                ),
+            )
         return status
 
     def sync_deployment_status(self, all_rss: list[RS], new_rs: RS) -> None:
@@ -165,14 +179,21 @@ class RolloutMixin(_Base):
         if not has_progress_deadline(d):
             remove_condition(status, "Progressing")
         current = get_condition(d.get("status") or {}, "Progressing")
-        complete = status.get("replicas", 0) == status.get("updatedReplicas", 0) and current is not None \
+        complete = (
+            status.get("replicas", 0) == status.get("updatedReplicas", 0)
+            and current is not None
             and current.get("reason") == "NewReplicaSetAvailable"
+        )
         now = self.ctl.now()
         what = f'ReplicaSet "{new_rs["metadata"]["name"]}"' if new_rs else f'Deployment "{self.name}"'
         if has_progress_deadline(d) and not complete:
             if deployment_complete(d, status):
-                set_condition(status, new_condition("Progressing", "True", "NewReplicaSetAvailable",
-                                                    f"{what} has successfully progressed.", now))
+                set_condition(
+                    status,
+                    new_condition(
+                        "Progressing", "True", "NewReplicaSetAvailable", f"{what} has successfully progressed.", now
+                    ),
+                )
             elif deployment_progressing(d, status):
                 cond = new_condition("Progressing", "True", "ReplicaSetUpdated", f"{what} is progressing.", now)
                 if current is not None:
@@ -181,8 +202,12 @@ class RolloutMixin(_Base):
                     remove_condition(status, "Progressing")
                 set_condition(status, cond)
             elif self.timed_out(status):
-                set_condition(status, new_condition("Progressing", "False", "ProgressDeadlineExceeded",
-                                                    f"{what} has timed out progressing.", now))
+                set_condition(
+                    status,
+                    new_condition(
+                        "Progressing", "False", "ProgressDeadlineExceeded", f"{what} has timed out progressing.", now
+                    ),
+                )
         if status != d.get("status"):
             self.update_status(status)
 

@@ -135,8 +135,9 @@ def parse_label_selector(text: str | None) -> LabelSelector:
                 take()
                 bound = take()
                 if not bound.lstrip("-").isdigit():
-                    raise SelectorError("unable to parse requirement: for 'Gt', 'Lt' operators, "
-                                        "the value must be an integer")
+                    raise SelectorError(
+                        "unable to parse requirement: for 'Gt', 'Lt' operators, the value must be an integer"
+                    )
                 reqs.append(Requirement(key, "gt" if nxt == ">" else "lt", (bound,)))
             elif nxt in ("in", "notin"):
                 take()
@@ -151,12 +152,14 @@ def parse_label_selector(text: str | None) -> LabelSelector:
                         continue
                     values.append(_check_value(tok))
                 if not values and nxt == "in":
-                    raise SelectorError("unable to parse requirement: for 'in', 'notin' operators, "
-                                        "values set can't be empty")
+                    raise SelectorError(
+                        "unable to parse requirement: for 'in', 'notin' operators, values set can't be empty"
+                    )
                 reqs.append(Requirement(key, nxt, tuple(values)))
             else:
-                raise SelectorError(f"unable to parse requirement: found '{nxt}', "
-                                    "expected: in, notin, =, ==, !=, gt, lt")
+                raise SelectorError(
+                    f"unable to parse requirement: found '{nxt}', expected: in, notin, =, ==, !=, gt, lt"
+                )
         if i < len(tokens):
             if take() != ",":
                 raise SelectorError(f"unable to parse requirement: found '{tokens[i - 1]}', expected: ','")
@@ -184,6 +187,7 @@ def selector_string(selector: dict[str, Any] | None) -> str:
 
 # ---------------------------------------------------------------- field selectors
 
+
 @dataclass(frozen=True)
 class FieldRequirement:
     field: str
@@ -203,13 +207,31 @@ def _dig(obj: dict[str, Any], dotted: str) -> str:
 _COMMON = ("metadata.name", "metadata.namespace")
 # The field labels each resource's registry strategy exposes (GetAttrs/ToSelectableFields).
 SUPPORTED_FIELDS: dict[str, tuple[str, ...]] = {
-    "pods": _COMMON + ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-                       "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
-                       "status.podIP", "status.nominatedNodeName"),
-    "events": _COMMON + ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-                         "involvedObject.uid", "involvedObject.apiVersion",
-                         "involvedObject.resourceVersion", "involvedObject.fieldPath",
-                         "reason", "reportingComponent", "source", "type"),
+    "pods": _COMMON
+    + (
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
+    "events": _COMMON
+    + (
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ),
     "namespaces": _COMMON + ("status.phase",),
     "replicasets": _COMMON + ("status.replicas",),
     "deployments": _COMMON,
@@ -239,7 +261,7 @@ def parse_field_selector(text: str | None, resource: str) -> Callable[[dict[str,
         field, op = match.group(1).strip(), match.group(2)
         value = match.group(3).replace("\\,", ",").replace("\\=", "=")
         if field not in SUPPORTED_FIELDS.get(resource, _COMMON):
-            raise SelectorError(f'field label not supported: {field}')
+            raise SelectorError(f"field label not supported: {field}")
         reqs.append(FieldRequirement(field, value, op == "!="))
 
     def predicate(obj: dict[str, Any]) -> bool:

@@ -24,19 +24,22 @@ DITS_IMAGE = "registry.dits.dev/dits-server:1.4.2"
 WORKER_IMAGE = "registry.dits.dev/dits-worker:1.4.2"
 
 
-def dits_deployment(name: str, image: str, replicas: int, env: dict[str, str], port: int | None,
-                    change_cause: str) -> Obj:
-    container: dict[str, Any] = {"name": name, "image": image,
-                                 "env": [{"name": k, "value": v} for k, v in env.items()]}
+def dits_deployment(
+    name: str, image: str, replicas: int, env: dict[str, str], port: int | None, change_cause: str
+) -> Obj:
+    container: dict[str, Any] = {"name": name, "image": image, "env": [{"name": k, "value": v} for k, v in env.items()]}
     if port:
         container["ports"] = [{"name": "http", "containerPort": port}]
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "labels": dict(labels),
-                     "annotations": {"kubernetes.io/change-cause": change_cause}},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": dict(labels)},
-                 "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": dict(labels), "annotations": {"kubernetes.io/change-cause": change_cause}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": {"containers": [container]}},
+        },
     }
 
 
@@ -45,14 +48,23 @@ def dits_gc_cronjob(image: str = WORKER_IMAGE) -> Obj:
     labels = {"app": "dits-gc"}
     container = {"name": "gc", "image": image, "command": ["dits-worker", "gc", "--once"]}
     return {
-        "apiVersion": "batch/v1", "kind": "CronJob",
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
         "metadata": {"name": "dits-gc", "labels": dict(labels)},
-        "spec": {"schedule": "0 * * * *", "concurrencyPolicy": "Forbid",
-                 "jobTemplate": {"metadata": {"labels": dict(labels)},
-                                 "spec": {"backoffLimit": 2,
-                                          "template": {"metadata": {"labels": dict(labels)},
-                                                       "spec": {"restartPolicy": "Never",
-                                                                "containers": [container]}}}}},
+        "spec": {
+            "schedule": "0 * * * *",
+            "concurrencyPolicy": "Forbid",
+            "jobTemplate": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "backoffLimit": 2,
+                    "template": {
+                        "metadata": {"labels": dict(labels)},
+                        "spec": {"restartPolicy": "Never", "containers": [container]},
+                    },
+                },
+            },
+        },
     }
 
 
@@ -68,16 +80,29 @@ class KubeAPIServer:
     resume from before it gets 410 Expired.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, ready_delay: float = 0.5, token: str | None = None,
-                 *, crash_interval: float = 2.0, controller_interval: float | None = 0.1,
-                 watch_history: int = 50_000) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ready_delay: float = 0.5,
+        token: str | None = None,
+        *,
+        crash_interval: float = 2.0,
+        controller_interval: float | None = 0.1,
+        watch_history: int = 50_000,
+    ) -> None:
         self.host, self.token = host, token
         self.store = Store(watch_history=watch_history)
         self.logs = LogBook()
         self._stopping = threading.Event()
         self.api = KubeAPI(self.store, self.logs, self._stopping)
-        self.controller = Controller(self.store, self.logs, ready_delay=ready_delay, crash_interval=crash_interval,
-                                     interval=controller_interval or 0.1)
+        self.controller = Controller(
+            self.store,
+            self.logs,
+            ready_delay=ready_delay,
+            crash_interval=crash_interval,
+            interval=controller_interval or 0.1,
+        )
         self._run_controller = controller_interval is not None
         self._httpd = make_server(host, port, self.api, token)
         self.port = self._httpd.server_address[1]
@@ -91,8 +116,9 @@ class KubeAPIServer:
 
     def start(self) -> KubeAPIServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                                            name="kubeapi-http", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="kubeapi-http", daemon=True
+            )
             self._thread.start()
             if self._run_controller:
                 self.controller.start()
@@ -116,12 +142,13 @@ class KubeAPIServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def write_kubeconfig(self, path: str | os.PathLike[str], context: str = "sandbox",
-                         namespace: str = "dits") -> Path:
+    def write_kubeconfig(self, path: str | os.PathLike[str], context: str = "sandbox", namespace: str = "dits") -> Path:
         """A kubeconfig (JSON, which is YAML) for kubectl and the Python client, mode 0600."""
         user: dict[str, Any] = {"token": self.token} if self.token else {}
         config = {
-            "apiVersion": "v1", "kind": "Config", "preferences": {},
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
             "clusters": [{"name": context, "cluster": {"server": self.url}}],
             "users": [{"name": context, "user": user}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}],
@@ -156,17 +183,20 @@ class KubeAPIServer:
             if exc.reason != "AlreadyExists":
                 raise
 
-    def append_log(self, namespace: str, selector: str, lines: list[str], *, container: str | None = None,
-                   spread: bool = False) -> list[str]:
+    def append_log(
+        self, namespace: str, selector: str, lines: list[str], *, container: str | None = None, spread: bool = False
+    ) -> list[str]:
         """Append lines to the logs of running pods matching selector; returns the pod names.
 
         Every line goes to every pod unless ``spread``, which deals them round-robin."""
-        return self.api.appender.append(namespace, parse_label_selector(selector), list(lines),
-                                        container=container, spread=spread)
+        return self.api.appender.append(
+            namespace, parse_label_selector(selector), list(lines), container=container, spread=spread
+        )
 
     def set_image_behavior(self, image_substring: str, behavior: str) -> None:
         """Make containers whose image contains the substring ready / never-ready / crash / pull-error."""
         from .kubelet import BEHAVIORS
+
         if behavior not in BEHAVIORS:
             raise ValueError(f"behavior must be one of {BEHAVIORS}")
         self.controller.kubelet.image_rules.insert(0, (image_substring, behavior))
@@ -186,10 +216,12 @@ class KubeAPIServer:
             cond = get_condition(status, "Progressing") or {}
             if cond.get("reason") == "ProgressDeadlineExceeded":
                 raise TimeoutError(f'deployment "{name}" exceeded its progress deadline')
-            if d["metadata"].get("generation", 1) <= status.get("observedGeneration", 0) \
-                    and status.get("updatedReplicas", 0) >= want \
-                    and status.get("replicas", 0) <= status.get("updatedReplicas", 0) \
-                    and status.get("availableReplicas", 0) >= status.get("updatedReplicas", 0):
+            if (
+                d["metadata"].get("generation", 1) <= status.get("observedGeneration", 0)
+                and status.get("updatedReplicas", 0) >= want
+                and status.get("replicas", 0) <= status.get("updatedReplicas", 0)
+                and status.get("availableReplicas", 0) >= status.get("updatedReplicas", 0)
+            ):
                 return d
             if time.monotonic() > deadline:
                 raise TimeoutError(f'deployment "{name}" did not finish rolling out in {timeout}s')
@@ -202,10 +234,12 @@ class KubeAPIServer:
         and the CronJob ``dits-gc`` (hourly; never fired here, see ``job.py``)."""
         self.ensure_namespace(namespace)
         seeds = [
-            dits_deployment("dits-server", DITS_IMAGE, 3, {"DATABASE_POOL_SIZE": "20"}, 8080,
-                            "initial deploy of dits-server 1.4.2"),
-            dits_deployment("dits-worker", WORKER_IMAGE, 2, {"DATABASE_POOL_SIZE": "5"}, None,
-                            "initial deploy of dits-worker 1.4.2"),
+            dits_deployment(
+                "dits-server", DITS_IMAGE, 3, {"DATABASE_POOL_SIZE": "20"}, 8080, "initial deploy of dits-server 1.4.2"
+            ),
+            dits_deployment(
+                "dits-worker", WORKER_IMAGE, 2, {"DATABASE_POOL_SIZE": "5"}, None, "initial deploy of dits-worker 1.4.2"
+            ),
         ]
         for seed in seeds:
             if self.store.try_get("deployments", namespace, seed["metadata"]["name"]) is None:
@@ -222,6 +256,8 @@ class KubeAPIServer:
         last = time.time() // 3600 * 3600
         if last > self.store.clock():
             cronjob = copy.deepcopy(cronjob)
-            cronjob["status"] = {"lastScheduleTime": strategy.rfc3339(last),
-                                 "lastSuccessfulTime": strategy.rfc3339(last + 37)}
+            cronjob["status"] = {
+                "lastScheduleTime": strategy.rfc3339(last),
+                "lastSuccessfulTime": strategy.rfc3339(last + 37),
+            }
             self.store.update("cronjobs", cronjob, namespace, subresource="status")

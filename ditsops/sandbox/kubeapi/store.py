@@ -31,8 +31,10 @@ Key = tuple[str, str]  # (namespace or "", name)
 
 _SNAPSHOT_LIMIT = 64  # paginated lists kept for continue tokens
 _SNAPSHOT_TTL = 300.0  # seconds; etcd compacts after about five minutes too
-_EXPIRED_CONTINUE = ("The provided continue parameter is too old to display a consistent list result. "
-                     "You can start a new list without the continue parameter.")
+_EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. "
+    "You can start a new list without the continue parameter."
+)
 
 
 class WatchEvent:
@@ -79,9 +81,16 @@ class Store:
             keys = sorted(k for k in items if namespace is None or k[0] == namespace)
             return [items[k] for k in keys]
 
-    def list(self, plural: str, namespace: str | None = None, *, labels: LabelSelector | None = None,
-             fields: Callable[[Obj], bool] | None = None, limit: int | None = None,
-             continue_token: str | None = None) -> tuple[list[Obj], dict[str, Any]]:
+    def list(
+        self,
+        plural: str,
+        namespace: str | None = None,
+        *,
+        labels: LabelSelector | None = None,
+        fields: Callable[[Obj], bool] | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> tuple[list[Obj], dict[str, Any]]:
         """Items and list metadata (resourceVersion, continue, remainingItemCount).
 
         A paginated list is served from a snapshot taken by its first page, so every page
@@ -95,9 +104,11 @@ class Store:
                 matched = entry[1]
             else:
                 offset, list_rv = 0, self._rv
-                matched = [o for o in self.objects(plural, namespace)
-                           if (labels is None or labels.matches(o["metadata"].get("labels")))
-                           and (fields is None or fields(o))]
+                matched = [
+                    o
+                    for o in self.objects(plural, namespace)
+                    if (labels is None or labels.matches(o["metadata"].get("labels"))) and (fields is None or fields(o))
+                ]
                 snap_id = None
             meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
             if not limit or limit <= 0 or offset + limit >= len(matched):
@@ -113,8 +124,9 @@ class Store:
 
     def _expire_snapshots(self) -> None:
         now = self.clock()
-        while self._snapshots and (len(self._snapshots) > _SNAPSHOT_LIMIT
-                                   or next(iter(self._snapshots.values()))[0] < now - _SNAPSHOT_TTL):
+        while self._snapshots and (
+            len(self._snapshots) > _SNAPSHOT_LIMIT or next(iter(self._snapshots.values()))[0] < now - _SNAPSHOT_TTL
+        ):
             self._snapshots.popitem(last=False)
 
     def history_since(self, rv: int) -> list[WatchEvent]:
@@ -160,8 +172,16 @@ class Store:
             self._record("ADDED", rt, obj, None)
             return obj
 
-    def update(self, plural: str, obj: Obj, namespace: str | None = None, name: str | None = None, *,
-               subresource: str | None = None, dry_run: bool = False) -> Obj:
+    def update(
+        self,
+        plural: str,
+        obj: Obj,
+        namespace: str | None = None,
+        name: str | None = None,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
         """Replace an object (PUT). A stale metadata.resourceVersion is a 409 Conflict; an
         update that changes nothing keeps the resourceVersion, like etcd's no-op guard."""
         rt = BY_PLURAL[plural]
@@ -184,8 +204,16 @@ class Store:
             self._record("MODIFIED", rt, obj, old)
             return obj
 
-    def delete(self, plural: str, namespace: str | None, name: str, *, dry_run: bool = False,
-               preconditions: dict[str, Any] | None = None, propagation: str | None = None) -> Obj:
+    def delete(
+        self,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        *,
+        dry_run: bool = False,
+        preconditions: dict[str, Any] | None = None,
+        propagation: str | None = None,
+    ) -> Obj:
         """Delete an object now (no graceful termination) and cascade to its dependents
         synchronously, the garbage collector's Background policy; Orphan unlinks them."""
         rt = BY_PLURAL[plural]
@@ -193,12 +221,20 @@ class Store:
             old = self.get(plural, namespace if rt.namespaced else None, name)
             pre = preconditions or {}
             if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
-                raise conflict(rt, name, f"Precondition failed: UID in precondition: {pre['uid']}, "
-                                         f"UID in object meta: {old['metadata']['uid']}")
+                raise conflict(
+                    rt,
+                    name,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, "
+                    f"UID in object meta: {old['metadata']['uid']}",
+                )
             if pre.get("resourceVersion") and pre["resourceVersion"] != old["metadata"]["resourceVersion"]:
-                raise conflict(rt, name, f"Precondition failed: ResourceVersion in precondition: "
-                                         f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                                         f"{old['metadata']['resourceVersion']}")
+                raise conflict(
+                    rt,
+                    name,
+                    f"Precondition failed: ResourceVersion in precondition: "
+                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                    f"{old['metadata']['resourceVersion']}",
+                )
             if dry_run:
                 return old
             self._remove(rt, old)
@@ -259,8 +295,9 @@ def _decode_continue(token: str) -> tuple[str, int, int]:
         data = json.loads(raw)
         return str(data["snap"]), int(data["offset"]), int(data["rv"])
     except (binascii.Error, ValueError, KeyError, TypeError):
-        raise bad_request("continue key is not valid: incorrect encoded start resourceVersion (version "
-                          "meta.k8s.io/v1)") from None
+        raise bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)"
+        ) from None
 
 
 def copy_all(objs: Iterable[Obj]) -> list[Obj]:

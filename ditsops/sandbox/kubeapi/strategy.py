@@ -75,6 +75,7 @@ def templates_equal_ignoring_hash(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 # ----------------------------------------------------------------- defaults
 
+
 def _default_pod_spec(spec: dict[str, Any]) -> None:
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", 30)
@@ -150,6 +151,7 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
 
 # ----------------------------------------------------------------- validation
 
+
 def _go_map(value: dict[str, Any] | None) -> str:
     inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted((value or {}).items()))
     return "map[string]string{" + inner + "}"
@@ -160,8 +162,13 @@ def _validate_name(rt: ResourceType, name: str) -> list[tuple[str, str]]:
     if not name:
         return [("metadata.name", "Required value: name or generateName is required")]
     if not pattern.match(name) or len(name) > (63 if rt is NAMESPACES else 253):
-        return [("metadata.name", f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
-                 "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character")]
+        return [
+            (
+                "metadata.name",
+                f'Invalid value: "{name}": a lowercase {what} must consist of lower case '
+                "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            )
+        ]
     return []
 
 
@@ -200,25 +207,42 @@ def _validate_workload(rt: ResourceType, obj: dict[str, Any]) -> list[tuple[str,
             causes.append(("spec.selector", f"Invalid value: {exc}"))
         else:
             if not parsed.requirements:
-                causes.append(("spec.selector", f"Invalid value: {json.dumps(selector)}: empty selector is "
-                               f"invalid for {rt.singular}"))
+                causes.append(
+                    (
+                        "spec.selector",
+                        f"Invalid value: {json.dumps(selector)}: empty selector is invalid for {rt.singular}",
+                    )
+                )
             elif not parsed.matches(labels):
-                causes.append(("spec.template.metadata.labels",
-                               f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`"))
+                causes.append(
+                    (
+                        "spec.template.metadata.labels",
+                        f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`",
+                    )
+                )
     causes += _validate_pod_spec("spec.template.spec", (spec.get("template") or {}).get("spec") or {})
     if rt is DEPLOYMENTS:
         strategy = spec.get("strategy") or {}
         if strategy.get("type") not in ("RollingUpdate", "Recreate"):
-            causes.append(("spec.strategy.type", f'Unsupported value: "{strategy.get("type")}": supported '
-                           'values: "Recreate", "RollingUpdate"'))
+            causes.append(
+                (
+                    "spec.strategy.type",
+                    f'Unsupported value: "{strategy.get("type")}": supported values: "Recreate", "RollingUpdate"',
+                )
+            )
         elif strategy["type"] == "Recreate" and strategy.get("rollingUpdate"):
-            causes.append(("spec.strategy.rollingUpdate",
-                           "Forbidden: may not be specified when strategy `type` is 'Recreate'"))
+            causes.append(
+                ("spec.strategy.rollingUpdate", "Forbidden: may not be specified when strategy `type` is 'Recreate'")
+            )
         rolling = strategy.get("rollingUpdate") or {}
-        if strategy.get("type") == "RollingUpdate" and rolling.get("maxSurge") in (0, "0%") \
-                and rolling.get("maxUnavailable") in (0, "0%"):
-            causes.append(("spec.strategy.rollingUpdate.maxUnavailable",
-                           "Invalid value: 0: may not be 0 when `maxSurge` is 0"))
+        if (
+            strategy.get("type") == "RollingUpdate"
+            and rolling.get("maxSurge") in (0, "0%")
+            and rolling.get("maxUnavailable") in (0, "0%")
+        ):
+            causes.append(
+                ("spec.strategy.rollingUpdate.maxUnavailable", "Invalid value: 0: may not be 0 when `maxSurge` is 0")
+            )
     return causes
 
 
@@ -232,8 +256,10 @@ def _micro_time(lease: dict[str, Any], field: str) -> None:
         return
     match = _MICRO_TIME.match(value) if isinstance(value, str) else None
     if match is None:
-        raise bad_request(f'Lease in version "v1" cannot be handled as a Lease: parsing time "{value}" as '
-                          '"2006-01-02T15:04:05.000000Z07:00": cannot parse')
+        raise bad_request(
+            f'Lease in version "v1" cannot be handled as a Lease: parsing time "{value}" as '
+            '"2006-01-02T15:04:05.000000Z07:00": cannot parse'
+        )
     stamp, fraction, zone = match.groups()
     spec[field] = f"{stamp}.{(fraction or '').ljust(6, '0')[:6]}{zone}"
 
@@ -255,8 +281,12 @@ def _validate_job_template(path: str, template: dict[str, Any]) -> list[tuple[st
     spec = template.get("spec") or {}
     causes = _validate_pod_spec(f"{path}.spec", spec)
     if spec.get("restartPolicy") not in ("OnFailure", "Never"):
-        causes.append((f"{path}.spec.restartPolicy", f'Unsupported value: "{spec.get("restartPolicy")}": '
-                       'supported values: "OnFailure", "Never"'))
+        causes.append(
+            (
+                f"{path}.spec.restartPolicy",
+                f'Unsupported value: "{spec.get("restartPolicy")}": supported values: "OnFailure", "Never"',
+            )
+        )
     return causes
 
 
@@ -283,8 +313,9 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None =
     if rt in (DEPLOYMENTS, REPLICASETS):
         causes += _validate_workload(rt, obj)
         if old is not None and (obj.get("spec") or {}).get("selector") != (old.get("spec") or {}).get("selector"):
-            causes.append(("spec.selector", f"Invalid value: {json.dumps(obj['spec'].get('selector'))}: "
-                           "field is immutable"))
+            causes.append(
+                ("spec.selector", f"Invalid value: {json.dumps(obj['spec'].get('selector'))}: field is immutable")
+            )
     elif rt is PODS and old is None:
         causes += _validate_pod_spec("spec", obj.get("spec") or {})
     elif rt is JOBS:
@@ -302,6 +333,7 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None =
 
 
 # ----------------------------------------------------------------- create/update
+
 
 def _check_shape(obj: Any) -> dict[str, Any]:
     if not isinstance(obj, dict) or not isinstance(obj.get("metadata", {}), dict):
@@ -344,12 +376,17 @@ def prepare_for_update(rt: ResourceType, obj: Any, old: dict[str, Any], subresou
     obj = _check_shape(obj)
     meta, old_meta = obj["metadata"], old["metadata"]
     if meta.get("name") and meta["name"] != old_meta["name"]:
-        raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
-                          f"({old_meta['name']})")
+        raise bad_request(
+            f"the name of the object ({meta['name']}) does not match the name on the URL ({old_meta['name']})"
+        )
     if meta.get("uid") and meta["uid"] != old_meta["uid"]:
-        raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {rt.qualified} "{old_meta["name"]}": '
-                       f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
-                       f"{old_meta['uid']}")
+        raise ApiError(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {rt.qualified} "{old_meta["name"]}": '
+            f"Precondition failed: UID in precondition: {meta['uid']}, UID in object meta: "
+            f"{old_meta['uid']}",
+        )
     obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
     for key in ("name", "namespace", "uid", "creationTimestamp", "generation", "deletionTimestamp"):
         if key in old_meta:

@@ -22,16 +22,20 @@ _SCALE = ResourceType("scale", "scale", "Scale", "autoscaling", "v1", True)
 
 # ------------------------------------------------------------------ scale
 
+
 def scale_of(obj: Obj) -> dict[str, Any]:
     meta = obj["metadata"]
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                     if k in meta},
+        "metadata": {
+            k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta
+        },
         "spec": {"replicas": obj["spec"].get("replicas", 1)},
-        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                   "selector": selector_string(obj["spec"].get("selector"))},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": selector_string(obj["spec"].get("selector")),
+        },
     }
 
 
@@ -47,22 +51,24 @@ def update_scale(store: Store, plural: str, namespace: str, name: str, scale: An
             raise conflict(rt, name)
         replicas = (scale.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or replicas < 0:
-            raise invalid(_SCALE, name, [("spec.replicas",
-                                          f"Invalid value: {replicas}: must be greater than or equal to 0")])
+            raise invalid(
+                _SCALE, name, [("spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")]
+            )
         changed = copy.deepcopy(obj)
         changed["spec"]["replicas"] = replicas
         return scale_of(store.update(plural, changed, namespace, name, dry_run=dry_run))
 
 
-def patch_scale(store: Store, plural: str, namespace: str, name: str, content_type: str, body: bytes, *,
-                dry_run: bool) -> dict:
+def patch_scale(
+    store: Store, plural: str, namespace: str, name: str, content_type: str, body: bytes, *, dry_run: bool
+) -> dict:
     with store:
         current = scale_of(store.get(plural, namespace, name))
-        return update_scale(store, plural, namespace, name, apply_patch(content_type, current, body),
-                            dry_run=dry_run)
+        return update_scale(store, plural, namespace, name, apply_patch(content_type, current, body), dry_run=dry_run)
 
 
 # ------------------------------------------------------------------ log
+
 
 def _int(query: dict[str, str], key: str) -> int | None:
     if key not in query:
@@ -79,8 +85,7 @@ def _container(pod: Obj, query: dict[str, str]) -> str:
     wanted = query.get("container")
     if not wanted:
         if len(names) != 1:
-            raise bad_request(f"a container name must be specified for pod {name}, choose one of: "
-                              f"[{' '.join(names)}]")
+            raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(names)}]")
         return names[0]
     if wanted not in names:
         raise bad_request(f"container {wanted} is not valid for pod {name}")
@@ -93,13 +98,16 @@ def read_log(store: Store, logs: LogBook, namespace: str, name: str, query: dict
     container = _container(pod, query)
     key = (namespace, name, container)
     previous = query.get("previous", "false").lower() in ("true", "1")
-    status = next((s for s in (pod.get("status") or {}).get("containerStatuses") or []
-                   if s.get("name") == container), None)
+    status = next(
+        (s for s in (pod.get("status") or {}).get("containerStatuses") or [] if s.get("name") == container), None
+    )
     waiting = ((status or {}).get("state") or {}).get("waiting") or {}
     if previous and not logs.has_previous(key):
         raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
-    if not previous and (status is None or waiting.get("reason") in ("ContainerCreating", "ErrImagePull",
-                                                                    "ImagePullBackOff", "PodInitializing")):
+    if not previous and (
+        status is None
+        or waiting.get("reason") in ("ContainerCreating", "ErrImagePull", "ImagePullBackOff", "PodInitializing")
+    ):
         reason = waiting.get("reason") or "ContainerCreating"
         raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
     since: float | None = None
@@ -107,13 +115,19 @@ def read_log(store: Store, logs: LogBook, namespace: str, name: str, query: dict
         since = time.time() - (_int(query, "sinceSeconds") or 0)
     elif query.get("sinceTime"):
         since = parse_time(query["sinceTime"])
-    return logs.read(key, previous=previous, tail_lines=_int(query, "tailLines"), since=since,
-                     timestamps=query.get("timestamps", "false").lower() in ("true", "1"),
-                     limit_bytes=_int(query, "limitBytes"))
+    return logs.read(
+        key,
+        previous=previous,
+        tail_lines=_int(query, "tailLines"),
+        since=since,
+        timestamps=query.get("timestamps", "false").lower() in ("true", "1"),
+        limit_bytes=_int(query, "limitBytes"),
+    )
 
 
-def follow_log(store: Store, logs: LogBook, namespace: str, name: str, query: dict[str, str],
-               stopping: Any, alive: Any) -> Iterator[bytes]:
+def follow_log(
+    store: Store, logs: LogBook, namespace: str, name: str, query: dict[str, str], stopping: Any, alive: Any
+) -> Iterator[bytes]:
     """``follow=true``: what is there now, then new lines until the pod or the client goes."""
     first = read_log(store, logs, namespace, name, query)
     pod = store.get("pods", namespace, name)
@@ -135,6 +149,7 @@ def follow_log(store: Store, logs: LogBook, namespace: str, name: str, query: di
 
 # ------------------------------------------------------------------ sandbox log append
 
+
 class LogAppender:
     """Feeds simulated application output into running pods' logs.
 
@@ -146,10 +161,20 @@ class LogAppender:
         self.store, self.logs = store, logs
         self._rotation: dict[tuple[str, str], itertools.count] = {}
 
-    def append(self, namespace: str, selector: LabelSelector, lines: list[str], *, container: str | None = None,
-               spread: bool = False) -> list[str]:
-        pods = [p for p in self.store.objects(PODS.plural, namespace)
-                if selector.matches(p["metadata"].get("labels")) and _running(p)]
+    def append(
+        self,
+        namespace: str,
+        selector: LabelSelector,
+        lines: list[str],
+        *,
+        container: str | None = None,
+        spread: bool = False,
+    ) -> list[str]:
+        pods = [
+            p
+            for p in self.store.objects(PODS.plural, namespace)
+            if selector.matches(p["metadata"].get("labels")) and _running(p)
+        ]
         if not pods:
             return []
         targets = []
@@ -173,11 +198,11 @@ class LogAppender:
 def _running(pod: Obj) -> bool:
     status = pod.get("status") or {}
     return status.get("phase") == "Running" and any(
-        "running" in (s.get("state") or {}) for s in status.get("containerStatuses") or [])
+        "running" in (s.get("state") or {}) for s in status.get("containerStatuses") or []
+    )
 
 
 def parse_lines(body: Any) -> list[str]:
     if not isinstance(body, dict) or not isinstance(body.get("lines"), list):
         raise bad_request('the body must be a JSON object {"lines": ["..."]}')
     return [str(line) for line in body["lines"]]
-

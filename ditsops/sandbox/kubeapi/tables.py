@@ -59,17 +59,31 @@ def _containers(template_spec: dict[str, Any]) -> tuple[str, str]:
 def _deployment(d: Obj, now: float) -> list[Any]:
     spec, status = d.get("spec") or {}, d.get("status") or {}
     names, images = _containers((spec.get("template") or {}).get("spec") or {})
-    return [d["metadata"]["name"], f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
-            status.get("updatedReplicas", 0), status.get("availableReplicas", 0),
-            _age(d["metadata"].get("creationTimestamp"), now), names, images, selector_string(spec.get("selector"))]
+    return [
+        d["metadata"]["name"],
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        _age(d["metadata"].get("creationTimestamp"), now),
+        names,
+        images,
+        selector_string(spec.get("selector")),
+    ]
 
 
 def _replicaset(rs: Obj, now: float) -> list[Any]:
     spec, status = rs.get("spec") or {}, rs.get("status") or {}
     names, images = _containers((spec.get("template") or {}).get("spec") or {})
-    return [rs["metadata"]["name"], spec.get("replicas", 1), status.get("replicas", 0),
-            status.get("readyReplicas", 0), _age(rs["metadata"].get("creationTimestamp"), now), names, images,
-            selector_string(spec.get("selector"))]
+    return [
+        rs["metadata"]["name"],
+        spec.get("replicas", 1),
+        status.get("replicas", 0),
+        status.get("readyReplicas", 0),
+        _age(rs["metadata"].get("creationTimestamp"), now),
+        names,
+        images,
+        selector_string(spec.get("selector")),
+    ]
 
 
 def _pod(pod: Obj, now: float) -> list[Any]:
@@ -100,15 +114,25 @@ def _pod(pod: Obj, now: float) -> list[Any]:
     if restarts and last_restart:
         restarts_text = f"{restarts} ({human_duration(now - last_restart)} ago)"
     total = len((pod.get("spec") or {}).get("containers") or [])
-    return [pod["metadata"]["name"], f"{ready}/{total}", reason, restarts_text,
-            _age(pod["metadata"].get("creationTimestamp"), now), status.get("podIP") or "<none>",
-            (pod.get("spec") or {}).get("nodeName") or "<none>", status.get("nominatedNodeName") or "<none>",
-            "<none>"]
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{total}",
+        reason,
+        restarts_text,
+        _age(pod["metadata"].get("creationTimestamp"), now),
+        status.get("podIP") or "<none>",
+        (pod.get("spec") or {}).get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        "<none>",
+    ]
 
 
 def _namespace(ns: Obj, now: float) -> list[Any]:
-    return [ns["metadata"]["name"], (ns.get("status") or {}).get("phase", ""),
-            _age(ns["metadata"].get("creationTimestamp"), now)]
+    return [
+        ns["metadata"]["name"],
+        (ns.get("status") or {}).get("phase", ""),
+        _age(ns["metadata"].get("creationTimestamp"), now),
+    ]
 
 
 def _event(ev: Obj, now: float) -> list[Any]:
@@ -120,8 +144,18 @@ def _event(ev: Obj, now: float) -> list[Any]:
     source_text = source.get("component") or ev.get("reportingComponent", "")
     if source.get("host"):
         source_text += ", " + source["host"]
-    return [last, ev.get("type", ""), ev.get("reason", ""), target, obj.get("fieldPath", ""), source_text,
-            (ev.get("message") or "").strip(), first, ev.get("count", 1), ev["metadata"]["name"]]
+    return [
+        last,
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        target,
+        obj.get("fieldPath", ""),
+        source_text,
+        (ev.get("message") or "").strip(),
+        first,
+        ev.get("count", 1),
+        ev["metadata"]["name"],
+    ]
 
 
 def _job_status(job: Obj) -> str:
@@ -141,15 +175,24 @@ def _job(job: Obj, now: float) -> list[Any]:
     if spec.get("completions") is not None:
         completions = f"{succeeded}/{spec['completions']}"
     else:
-        completions = f"{succeeded}/1 of {spec.get('parallelism', 1)}" if spec.get("parallelism", 1) > 1 \
-            else f"{succeeded}/1"
+        completions = (
+            f"{succeeded}/1 of {spec.get('parallelism', 1)}" if spec.get("parallelism", 1) > 1 else f"{succeeded}/1"
+        )
     duration = ""
     if status.get("startTime"):
         end = parse_time(status["completionTime"]) if status.get("completionTime") else now
         duration = human_duration(end - parse_time(status["startTime"]))
     names, images = _containers((spec.get("template") or {}).get("spec") or {})
-    return [job["metadata"]["name"], _job_status(job), completions, duration,
-            _age(job["metadata"].get("creationTimestamp"), now), names, images, selector_string(spec.get("selector"))]
+    return [
+        job["metadata"]["name"],
+        _job_status(job),
+        completions,
+        duration,
+        _age(job["metadata"].get("creationTimestamp"), now),
+        names,
+        images,
+        selector_string(spec.get("selector")),
+    ]
 
 
 def _cronjob(cj: Obj, now: float) -> list[Any]:
@@ -157,10 +200,18 @@ def _cronjob(cj: Obj, now: float) -> list[Any]:
     job_spec = (spec.get("jobTemplate") or {}).get("spec") or {}
     names, images = _containers((job_spec.get("template") or {}).get("spec") or {})
     last = _age(status["lastScheduleTime"], now) if status.get("lastScheduleTime") else "<none>"
-    return [cj["metadata"]["name"], spec.get("schedule", ""), spec.get("timeZone") or "<none>",
-            "True" if spec.get("suspend") else "False", len(status.get("active") or []), last,
-            _age(cj["metadata"].get("creationTimestamp"), now), names, images,
-            selector_string(job_spec.get("selector")) or "<none>"]
+    return [
+        cj["metadata"]["name"],
+        spec.get("schedule", ""),
+        spec.get("timeZone") or "<none>",
+        "True" if spec.get("suspend") else "False",
+        len(status.get("active") or []),
+        last,
+        _age(cj["metadata"].get("creationTimestamp"), now),
+        names,
+        images,
+        selector_string(job_spec.get("selector")) or "<none>",
+    ]
 
 
 def _lease(lease: Obj, now: float) -> list[Any]:
@@ -175,27 +226,71 @@ def _default(obj: Obj, now: float) -> list[Any]:
 
 _NAME: Column = ("Name", "string", "name", 0)
 _AGE: Column = ("Age", "string", "", 0)
-_WORKLOAD_WIDE: list[Column] = [("Containers", "string", "", 1), ("Images", "string", "", 1),
-                                ("Selector", "string", "", 1)]
+_WORKLOAD_WIDE: list[Column] = [
+    ("Containers", "string", "", 1),
+    ("Images", "string", "", 1),
+    ("Selector", "string", "", 1),
+]
 PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, float], list[Any]]]] = {
-    "deployments": ([_NAME, ("Ready", "string", "", 0), ("Up-to-date", "integer", "", 0),
-                     ("Available", "integer", "", 0), _AGE] + _WORKLOAD_WIDE, _deployment),
-    "replicasets": ([_NAME, ("Desired", "integer", "", 0), ("Current", "integer", "", 0),
-                     ("Ready", "integer", "", 0), _AGE] + _WORKLOAD_WIDE, _replicaset),
-    "pods": ([_NAME, ("Ready", "string", "", 0), ("Status", "string", "", 0), ("Restarts", "string", "", 0),
-              _AGE, ("IP", "string", "", 1), ("Node", "string", "", 1), ("Nominated Node", "string", "", 1),
-              ("Readiness Gates", "string", "", 1)], _pod),
+    "deployments": (
+        [_NAME, ("Ready", "string", "", 0), ("Up-to-date", "integer", "", 0), ("Available", "integer", "", 0), _AGE]
+        + _WORKLOAD_WIDE,
+        _deployment,
+    ),
+    "replicasets": (
+        [_NAME, ("Desired", "integer", "", 0), ("Current", "integer", "", 0), ("Ready", "integer", "", 0), _AGE]
+        + _WORKLOAD_WIDE,
+        _replicaset,
+    ),
+    "pods": (
+        [
+            _NAME,
+            ("Ready", "string", "", 0),
+            ("Status", "string", "", 0),
+            ("Restarts", "string", "", 0),
+            _AGE,
+            ("IP", "string", "", 1),
+            ("Node", "string", "", 1),
+            ("Nominated Node", "string", "", 1),
+            ("Readiness Gates", "string", "", 1),
+        ],
+        _pod,
+    ),
     "namespaces": ([_NAME, ("Status", "string", "", 0), _AGE], _namespace),
-    "jobs": ([_NAME, ("Status", "string", "", 0), ("Completions", "string", "", 0), ("Duration", "string", "", 0),
-              _AGE] + _WORKLOAD_WIDE, _job),
-    "cronjobs": ([_NAME, ("Schedule", "string", "", 0), ("Timezone", "string", "", 0), ("Suspend", "boolean", "", 0),
-                  ("Active", "integer", "", 0), ("Last Schedule", "string", "", 0), _AGE] + _WORKLOAD_WIDE,
-                 _cronjob),
+    "jobs": (
+        [_NAME, ("Status", "string", "", 0), ("Completions", "string", "", 0), ("Duration", "string", "", 0), _AGE]
+        + _WORKLOAD_WIDE,
+        _job,
+    ),
+    "cronjobs": (
+        [
+            _NAME,
+            ("Schedule", "string", "", 0),
+            ("Timezone", "string", "", 0),
+            ("Suspend", "boolean", "", 0),
+            ("Active", "integer", "", 0),
+            ("Last Schedule", "string", "", 0),
+            _AGE,
+        ]
+        + _WORKLOAD_WIDE,
+        _cronjob,
+    ),
     "leases": ([_NAME, ("Holder", "string", "", 0), _AGE], _lease),
-    "events": ([("Last Seen", "string", "", 0), ("Type", "string", "", 0), ("Reason", "string", "", 0),
-                ("Object", "string", "", 0), ("Subobject", "string", "", 1), ("Source", "string", "", 1),
-                ("Message", "string", "", 0), ("First Seen", "string", "", 1), ("Count", "integer", "", 1),
-                ("Name", "string", "", 1)], _event),
+    "events": (
+        [
+            ("Last Seen", "string", "", 0),
+            ("Type", "string", "", 0),
+            ("Reason", "string", "", 0),
+            ("Object", "string", "", 0),
+            ("Subobject", "string", "", 1),
+            ("Source", "string", "", 1),
+            ("Message", "string", "", 0),
+            ("First Seen", "string", "", 1),
+            ("Count", "integer", "", 1),
+            ("Name", "string", "", 1),
+        ],
+        _event,
+    ),
 }
 
 
@@ -207,16 +302,25 @@ def _row_object(obj: Obj, include: str) -> Any:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]}
 
 
-def to_table(plural: str, items: list[Obj], list_meta: dict[str, Any], include_object: str = "Metadata",
-             *, with_columns: bool = True) -> dict[str, Any]:
+def to_table(
+    plural: str,
+    items: list[Obj],
+    list_meta: dict[str, Any],
+    include_object: str = "Metadata",
+    *,
+    with_columns: bool = True,
+) -> dict[str, Any]:
     columns, printer = PRINTERS.get(plural, ([_NAME, ("Created At", "date", "", 0)], _default))
     now = time.time()
     table: dict[str, Any] = {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
-        "columnDefinitions": [{"name": n, "type": t, "format": f, "description": "", "priority": p}
-                              for n, t, f, p in columns] if with_columns else [],
+        "columnDefinitions": [
+            {"name": n, "type": t, "format": f, "description": "", "priority": p} for n, t, f, p in columns
+        ]
+        if with_columns
+        else [],
         "rows": [{"cells": printer(obj, now), "object": _row_object(obj, include_object)} for obj in items],
     }
     return table

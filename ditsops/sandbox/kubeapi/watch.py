@@ -41,14 +41,16 @@ def _encode(type_: str, obj: Any) -> bytes:
     return json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
-def stream(store: Store, req: WatchRequest, stopping: threading.Event,
-           alive: Callable[[], bool]) -> Iterator[bytes]:
+def stream(store: Store, req: WatchRequest, stopping: threading.Event, alive: Callable[[], bool]) -> Iterator[bytes]:
     def matches(obj: Obj | None) -> bool:
         if obj is None:
             return False
         meta = obj["metadata"]
-        return (req.namespace is None or meta.get("namespace") == req.namespace) \
-            and req.labels.matches(meta.get("labels")) and req.fields(obj)
+        return (
+            (req.namespace is None or meta.get("namespace") == req.namespace)
+            and req.labels.matches(meta.get("labels"))
+            and req.fields(obj)
+        )
 
     first_table = True
 
@@ -56,8 +58,13 @@ def stream(store: Store, req: WatchRequest, stopping: threading.Event,
         nonlocal first_table
         if req.table is None or type_ in ("BOOKMARK", "ERROR"):
             return _encode(type_, obj)
-        table = to_table(req.rt.plural, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
-                         req.table, with_columns=first_table)
+        table = to_table(
+            req.rt.plural,
+            [obj],
+            {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+            req.table,
+            with_columns=first_table,
+        )
         first_table = False
         return _encode(type_, table)
 
@@ -76,9 +83,14 @@ def stream(store: Store, req: WatchRequest, stopping: threading.Event,
     for obj in initial:
         yield emit("ADDED", obj)
     if req.send_initial_events and req.bookmarks:
-        yield _encode("BOOKMARK", {"kind": req.rt.kind, "apiVersion": req.rt.api_version,
-                                   "metadata": {"resourceVersion": str(start),
-                                                "annotations": {"k8s.io/initial-events-end": "true"}}})
+        yield _encode(
+            "BOOKMARK",
+            {
+                "kind": req.rt.kind,
+                "apiVersion": req.rt.api_version,
+                "metadata": {"resourceVersion": str(start), "annotations": {"k8s.io/initial-events-end": "true"}},
+            },
+        )
     deadline = time.monotonic() + req.timeout
     last = start
     while not stopping.is_set() and time.monotonic() < deadline:
