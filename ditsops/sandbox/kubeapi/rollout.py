@@ -4,7 +4,7 @@ sync in ``deployment.py``, which provides the reads and writes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .deployment_util import (
     RS,
@@ -23,17 +23,39 @@ from .deployment_util import (
     total,
 )
 from .replicaset import parse_time
-from .store import Obj
-
-if TYPE_CHECKING:
-    from .deployment import _Sync
-
-    _Base = _Sync
-else:
-    _Base = object
+from .store import Obj, Store
 
 
-class RolloutMixin(_Base):
+class _Clock(Protocol):
+    def now(self) -> str: ...
+
+
+class RolloutMixin:
+    """The rollout half of one deployment sync. The sync in ``deployment.py`` (which mixes
+    this in) provides the state and the writes declared below; declaring them here, not
+    importing that module, keeps the dependency one way: deployment -> rollout."""
+
+    ctl: _Clock
+    store: Store
+    d: Obj
+    ns: str
+    name: str
+
+    def update_status(self, status: dict[str, Any] | None = None) -> None:
+        raise NotImplementedError
+
+    def get_all_replica_sets_and_sync_revision(self, rs_list: list[Obj], create: bool) -> tuple[RS, list[Obj]]:
+        raise NotImplementedError
+
+    def new_rs_new_replicas(self, all_rss: list[RS], new_rs: Obj) -> int:
+        raise NotImplementedError
+
+    def scale_rs_and_record(self, rs: Obj, new_scale: int) -> bool:
+        raise NotImplementedError
+
+    def cleanup(self, old_rss: list[Obj]) -> None:
+        raise NotImplementedError
+
     # ------------------------------------------------------------ rolling.go
 
     def rollout_rolling(self, rs_list: list[Obj]) -> None:
