@@ -215,10 +215,9 @@ def _start_postgres(record: RecordComponent, started: dict[str, Component]) -> C
 def _create_app_role(cluster: PgCluster, password: str) -> None:
     """The `dits` role: what the server logs in as. Not a superuser, so that it can run out
     of connections (the superuser slots stay for ditsops); reads all of pg_stat_activity."""
-    import psycopg
     from psycopg import sql
 
-    with psycopg.connect(cluster.dsn, autocommit=True, connect_timeout=5, application_name="ditsops") as conn:
+    with cluster.admin() as conn:
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(password))
         )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import DitsopsError, TargetUnreachable, UsageError
+from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.sandbox import load, simcontrol
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.sandbox.state import (
@@ -157,7 +157,7 @@ def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
     cluster = _sandbox_cluster(state)
     if cluster is None or not cluster.is_running():
         raise DitsopsError("the sandbox's PostgreSQL is not running; restart the sandbox with: ditsops sandbox up")
-    with _admin_connection(cluster) as conn:
+    with cluster.admin() as conn:
         max_connections = int(_scalar(conn, "SHOW max_connections"))
         reserved = int(_scalar(conn, "SHOW superuser_reserved_connections"))
     plan = load.plan_load(max_connections, reserved)
@@ -220,7 +220,7 @@ def _limit_app_role(state: SandboxState, cluster: PgCluster, limit: int) -> int 
         return None
     from psycopg import sql
 
-    with _admin_connection(cluster) as conn:
+    with cluster.admin() as conn:
         conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(sql.Identifier(role), sql.Literal(limit)))
     return limit
 
@@ -246,7 +246,7 @@ def _wait_for_load(
     """Poll pg_stat_activity until every planned session is there, in its planned state."""
     deadline = time.monotonic() + LOAD_READY_TIMEOUT
     counts: dict[str, int] = {}
-    with _admin_connection(cluster) as conn:
+    with cluster.admin() as conn:
         while time.monotonic() < deadline:
             row = conn.execute(_LOAD_COUNTS_SQL, [load.APPLICATION_NAME]).fetchone()
             counts = dict(zip(("total", "lock_waiters", "sleeping", "idle_in_transaction"), row, strict=True))
@@ -276,7 +276,7 @@ def _clear_db_exhaustion(state: SandboxState, fault: ActiveFault) -> None:
         return  # no server, no sessions left to end
     _limit_app_role(state, cluster, -1)
     # Sessions the load could not close (killed process, cancel lost) end here.
-    with _admin_connection(cluster) as conn:
+    with cluster.admin() as conn:
         deadline = time.monotonic() + 10.0
         while True:
             remaining = conn.execute(
@@ -290,18 +290,6 @@ def _clear_db_exhaustion(state: SandboxState, fault: ActiveFault) -> None:
 
 
 # --- helpers ------------------------------------------------------------------------
-
-
-def _admin_connection(cluster: PgCluster) -> Any:
-    import psycopg
-
-    try:
-        return psycopg.connect(cluster.dsn, application_name="ditsops", autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        message = " ".join(str(exc).split()) or type(exc).__name__  # one line
-        raise TargetUnreachable(
-            f"cannot connect to the sandbox PostgreSQL at {cluster.masked_dsn}: {message}"
-        ) from None
 
 
 def _scalar(conn: Any, query: str) -> Any:

@@ -90,7 +90,7 @@ def _wait_for_queue(
 
     deadline = time.monotonic() + READY_TIMEOUT
     seen: dict[str, Any] = {}
-    with faults._admin_connection(cluster) as conn:
+    with cluster.admin() as conn:
         while time.monotonic() < deadline:
             row = conn.execute(_QUEUE_SQL, [load.APPLICATION_NAME, load.row_query_pattern(plan.lock_row)]).fetchone()
             seen = {"waiters": row[0], "holder_pid": row[1], "holders": row[2]}
@@ -120,7 +120,7 @@ def clear(state: SandboxState, fault: ActiveFault) -> None:
         # Sessions the load could not close itself (killed, cancel lost) end here; only this
         # fault's, on its own row, never db-exhaustion's.
         row = int(fault.details.get("lock_row") or load.lock_queue_plan().lock_row)
-        with faults._admin_connection(cluster) as conn:
+        with cluster.admin() as conn:
             conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = %s AND query LIKE %s AND pid <> pg_backend_pid()",

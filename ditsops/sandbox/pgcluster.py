@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ditsops.core.errors import DitsopsError
+from ditsops.core.errors import DitsopsError, TargetUnreachable
 from ditsops.sandbox.ports import free_port, wait_for_port
 from ditsops.sandbox.state import kill_now, process_alive, wait_for_exit
 
@@ -97,6 +97,21 @@ class PgCluster:
     def masked_dsn(self) -> str:
         """The DSN as shown to people: the password replaced by ***."""
         return f"postgresql://{self.user}:***@{self.host}:{self.port}/postgres"
+
+    def admin(self) -> Any:
+        """A superuser session (autocommit) for the sandbox's own setup and faults: the one
+        place the sandbox opens PostgreSQL outside the simulated server and its load, which
+        play the application and so use the driver as the application would. A refused
+        connection is one line naming the server, never the password."""
+        import psycopg
+
+        try:
+            return psycopg.connect(self.dsn, application_name="ditsops", autocommit=True, connect_timeout=5)
+        except psycopg.OperationalError as exc:
+            message = " ".join(str(exc).split()) or type(exc).__name__  # one line
+            raise TargetUnreachable(
+                f"cannot connect to the sandbox PostgreSQL at {self.masked_dsn}: {message}"
+            ) from None
 
     def pid(self) -> int | None:
         """The postmaster's pid from postmaster.pid, or None when it is not there."""
