@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ditsops.sandbox.metrics import Exposition, Histogram
+from ditsops.sandbox.simdash import DashboardNumbers
 
 HTTP_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 TRANSFER_BUCKETS = (1e6, 5e6, 10e6, 50e6, 100e6, 500e6, 1e9)
@@ -33,6 +34,7 @@ EXHAUSTED_SHARES = (0.94, 0.96, 0.98)  # of the pool, under db-exhaustion
 GC_PERIOD_SECONDS = 90.0  # short, so the GC counters visibly move in the sandbox
 TWO_DAYS = 2 * 86400.0
 HISTORY_SECONDS = 3 * 86400.0  # counters start as if the server had run for three days
+LARGE_UPLOAD_BYTES_PER_SECOND = 4.2e8  # the 150 GB push of large-upload, on top of normal traffic
 
 DATA_FS = {"device": "/dev/nvme1n1", "fstype": "xfs", "mountpoint": "/data"}
 DATA_FS_SIZE = 16 * 2**40
@@ -139,6 +141,8 @@ class DitsModel:
         self.upload_size = Walk(self.rng, 3e8, 12e9, 4e8)
         self.disk_free_share = Walk(self.rng, 0.33, 0.42, 0.000001)  # ~5 GB a day: hours-left stays calm
         self.mem_available_share = Walk(self.rng, 0.38, 0.5, 0.01)
+        self.bytes_uploaded = self.chunk_uploads * CHUNK_BYTES  # with large-upload's push on top
+        self.dashboard = DashboardNumbers(self.rng)  # created last: the other walks keep their seeds
 
     # ------------------------------------------------------------------ behaviour
     @staticmethod
@@ -181,6 +185,7 @@ class DitsModel:
             self.upload_size.move(dt)
             self.disk_free_share.move(dt)
             self.mem_available_share.move(dt)
+            self.dashboard.advance(dt)
 
     def set_pool_max(self, size: int) -> None:
         """The pool size the server runs with (its DATABASE_POOL_SIZE)."""
@@ -218,9 +223,14 @@ class DitsModel:
         self.repositories += 0.002 * dt
         self.chunk_uploads += uploads
         self.chunk_downloads += downloads
+        self.bytes_uploaded += uploads * CHUNK_BYTES
         self.chunks_stored += uploads * 0.37  # the rest deduplicated away
         speed_cdf = lognormal_cdf(60e6, 0.9)
         self.transfer_speed.observe_distribution(uploads + downloads, speed_cdf, lognormal_mean(60e6, 0.9))
+        if "large-upload" in faults:  # one client pushing flat out: many bytes, at a high speed
+            self.bytes_uploaded += LARGE_UPLOAD_BYTES_PER_SECOND * dt
+            pushed = LARGE_UPLOAD_BYTES_PER_SECOND * dt / CHUNK_BYTES
+            self.transfer_speed.observe_distribution(pushed, lognormal_cdf(4e8, 0.2), lognormal_mean(4e8, 0.2))
 
     def _advance_locks_and_db(self, now: float, dt: float, faults: frozenset[str]) -> None:
         traffic = self.request_rate(now, faults) / BASE_REQUESTS_PER_SECOND
@@ -304,12 +314,17 @@ class DitsModel:
         out.counter("dits_commits_total", "Total commits across all repos", [(None, self.commits)])
         out.gauge("dits_chunks_stored", "Total chunks in storage", [(None, math.floor(self.chunks_stored))])
         size = math.floor(self.chunks_stored) * CHUNK_BYTES
-        out.gauge("dits_chunks_size_bytes", "Total size of stored chunks", [(None, size)])
+        tiers = self.dashboard.tier_bytes(size)
+        out.gauge(
+            "dits_chunks_size_bytes",
+            "Total size of stored chunks, by storage tier",
+            [({"tier": t}, b) for t, b in tiers],
+        )
         out.counter("dits_chunk_uploads_total", "Total chunk uploads", [(None, self.chunk_uploads)])
         out.counter("dits_chunk_downloads_total", "Total chunk downloads", [(None, self.chunk_downloads)])
         ratio = round(2.7 * wave(self.now, 900.0, 0.02), 3)
         out.gauge("dits_deduplication_ratio", "Current deduplication ratio", [(None, ratio)])
-        out.counter("dits_bytes_uploaded_total", "Total bytes uploaded", [(None, self.chunk_uploads * CHUNK_BYTES)])
+        out.counter("dits_bytes_uploaded_total", "Total bytes uploaded", [(None, self.bytes_uploaded)])
         out.counter(
             "dits_bytes_downloaded_total", "Total bytes downloaded", [(None, self.chunk_downloads * CHUNK_BYTES)]
         )
@@ -324,6 +339,7 @@ class DitsModel:
         out.gauge("dits_db_connections_idle", "Idle database connections in the pool", [(None, self.db_idle_now)])
         out.gauge("dits_db_connections_max", "Maximum size of the database connection pool", [(None, self.pool_max)])
         out.histogram("dits_db_query_duration_seconds", "Database query duration", [(None, self.db_query)])
+        self.dashboard.render(out, self.request_rate(self.now, self.faults), self.faults)
         out.counter("dits_gc_runs_total", "Total GC runs", [(None, self.gc_runs)])
         out.counter("dits_gc_chunks_deleted_total", "Chunks deleted by GC", [(None, self.gc_chunks_deleted)])
         out.counter("dits_gc_bytes_reclaimed_total", "Bytes reclaimed by GC", [(None, self.gc_bytes_reclaimed)])
