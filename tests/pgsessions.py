@@ -52,6 +52,13 @@ class Sessions:
         conn.pgconn.send_query(f"SELECT count(*) FROM {self.table}".encode())
         return conn
 
+    def exclusive_waiter(self) -> psycopg.Connection:
+        """Queues for ACCESS EXCLUSIVE on a lock_holder's table: every waiter that comes after
+        it waits on both (pg_blocking_pids names the holder and this queued request)."""
+        conn = self._open(autocommit=True)
+        conn.pgconn.send_query(f"BEGIN; LOCK TABLE {self.table} IN ACCESS EXCLUSIVE MODE".encode())
+        return conn
+
     def row_lock_holder(self) -> psycopg.Connection:
         """Idle in transaction holding a row lock (SELECT ... FOR UPDATE on row 1)."""
         with psycopg.connect(self.dsn, autocommit=True) as setup:

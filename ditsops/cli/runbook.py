@@ -257,7 +257,8 @@ def lint_command(
         except RunbookError as error:  # every file is checked; all problems of all invalid ones, exit 2
             problems += error.problems
             continue
-        console.print(f"[ok]ok[/] {path} ({len(runbook.steps)} steps)")
+        # soft_wrap: the path is never broken mid-word, whatever the width (a terminal wraps the line)
+        console.print(f"[ok]ok[/] {escape(str(path))} ({len(runbook.steps)} steps)", soft_wrap=True)
     if problems:
         raise RunbookError(problems)
 

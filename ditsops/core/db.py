@@ -110,6 +110,9 @@ class Activity:
     longest: list[Backend]
     server_version: str
     filters: dict[str, str] = field(default_factory=dict)
+    # ditsops' own connection (1), never in `counts` nor `total`: without filters
+    # total + this_session == cluster_total, the number held against max_connections.
+    this_session: int = 1
 
     @property
     def percent_used(self) -> float:
@@ -121,6 +124,7 @@ class Activity:
             "waiting_on_lock": self.waiting_on_lock,
             "total": self.total,
             "cluster_total": self.cluster_total,
+            "this_session": self.this_session,
             "max_connections": self.max_connections,
             "superuser_reserved": self.superuser_reserved,
             "percent_used": round(self.percent_used, 1),
@@ -217,6 +221,7 @@ def activity(
         max_connections=row["max_connections"],
         superuser_reserved=row["superuser_reserved"],
         cluster_total=row["cluster_total"],
+        this_session=row["this_session"],
         longest=longest,
         server_version=client.version_text,
         filters={k: v for k, v in scope.items() if v},
@@ -243,29 +248,61 @@ class BlockingNode:
     blocks: tuple[BlockingNode, ...] = ()
 
     def count(self) -> int:
+        """Sessions shown under this one: each blocked session is in a forest once."""
         return sum(1 + child.count() for child in self.blocks)
+
+    def pids(self) -> list[int]:
+        return [self.backend.pid, *(pid for child in self.blocks for pid in child.pids())]
+
+
+def blocked_count(forest: list[BlockingNode]) -> int:
+    """Sessions waiting on a lock: what `cardinality(pg_blocking_pids(pid)) > 0` counts."""
+    return len({pid for root in forest for pid in _waiting(root)})
+
+
+def _waiting(node: BlockingNode) -> list[int]:
+    own = [node.backend.pid] if node.backend.blocked_by else []
+    return own + [pid for child in node.blocks for pid in _waiting(child)]
 
 
 def blocking(client: PostgresClient) -> list[BlockingNode]:
-    """Lock-wait forest: roots are sessions that block others without waiting themselves.
+    """Lock-wait forest: each session waiting on a lock once, under the blocker nearest it
+    in the lock queue, and every pid blocking it still in its `blocked_by`.
 
-    A session blocked by several pids appears under each of them; a wait cycle (a
-    deadlock not yet detected) is cut where it would repeat.
+    pg_blocking_pids names every pid a waiter waits for: the holder and the waiters queued
+    ahead of it with a conflicting request. A waiter goes under the one of them furthest
+    down its chain of waits (A holds, B waits on A, C on A and B: A > B > C), so no session
+    is listed, or counted, twice. Roots are blockers that wait on nothing. A waiter whose
+    blockers are not sessions (a prepared transaction's pid 0) and a wait cycle (a
+    deadlock not yet detected, cut at its lowest pid) start trees of their own.
     """
     found = {b.pid: b for b in (Backend.from_row(r) for r in client.named("blocking").dicts())}
+    blockers = {pid: [b for b in backend.blocked_by if b in found and b != pid] for pid, backend in found.items()}
+    depth = dict.fromkeys(found, 0)
+    for _ in range(len(found)):  # longest chain of waits; bounded, so a cycle cannot loop
+        moved = False
+        for pid, ahead in blockers.items():
+            deepest = max((depth[b] + 1 for b in ahead), default=0)
+            if deepest > depth[pid]:
+                depth[pid], moved = deepest, True
+        if not moved:
+            break
     children: dict[int, list[int]] = {}
-    for backend in found.values():
-        for blocker in backend.blocked_by:
-            children.setdefault(blocker, []).append(backend.pid)
+    for pid, ahead in blockers.items():
+        if ahead:
+            parent = max(ahead, key=lambda b: (depth[b], -b))
+            children.setdefault(parent, []).append(pid)
+    placed: set[int] = set()
 
-    def build(pid: int, path: frozenset[int]) -> BlockingNode:
-        kids = [build(c, path | {c}) for c in sorted(children.get(pid, [])) if c not in path and c in found]
-        return BlockingNode(found[pid], tuple(kids))
+    def build(pid: int) -> BlockingNode:
+        placed.add(pid)
+        return BlockingNode(found[pid], tuple(build(c) for c in sorted(children.get(pid, [])) if c not in placed))
 
-    roots = [pid for pid in found if pid in children and not found[pid].blocked_by]
-    if not roots:  # only cycles: start anywhere so they are still shown
-        roots = sorted(pid for pid in children if pid in found)[:1]
-    return [build(pid, frozenset({pid})) for pid in sorted(roots)]
+    forest = [build(pid) for pid in sorted(found) if not blockers[pid] and not found[pid].blocked_by]
+    forest += [build(pid) for pid in sorted(found) if not blockers[pid] and found[pid].blocked_by]
+    while len(placed) < len(found):  # only a wait cycle is left unplaced
+        forest.append(build(min(pid for pid in found if pid not in placed)))
+    return forest
 
 
 @dataclass(frozen=True)
@@ -288,8 +325,8 @@ def signal_backends(
     *,
     blocking: bool = False,
     wait: float = 5.0,
-    sleep=None,
-    clock=None,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
     on_signalled: Callable[[list[Backend]], None] | None = None,
 ) -> SignalReport:
     """Send the signal to exactly the previewed backends that still have the same backend_start.

@@ -14,8 +14,9 @@ from ditsops.render.tables import render_table
 def render_settings(console: Console, settings: Settings, path: Path) -> None:
     exists = "" if path.exists() else " (not present)"
     console.print(f"[muted]config file: {path}{exists}[/]")
+    # The value last: a long URL or path then runs over only its own line on a narrow terminal.
     rows = [
-        (key, "" if value is None else str(value), settings.sources.get(key, ""))
+        (key, settings.sources.get(key, ""), "" if value is None else str(value))
         for key, value in settings.redacted().items()
     ]
-    render_table(console, Table(("setting", "value", "source"), rows))
+    render_table(console, Table(("setting", "source", "value"), rows), too_narrow="long lines")

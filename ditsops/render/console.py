@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.segment import Segment, Segments
 from rich.theme import Theme
 
 from ditsops.core.results import Status
@@ -75,3 +76,29 @@ def make_consoles(*, no_color: bool = False, environ: Mapping[str, str] | None =
         out=Console(theme=THEME, no_color=no_color, highlight=False, soft_wrap=False, _environ=environ),
         err=Console(theme=THEME, stderr=True, no_color=no_color, highlight=False, _environ=environ),
     )
+
+
+UNBOUNDED = 100_000  # the width a table is laid out at where output has no width
+
+
+def unbounded(console: Console) -> bool:
+    """Output that has no width: a pipe or a file (kubectl's rule: nothing is cut there).
+    A console rich treats as a terminal (a tty, or FORCE_COLOR/TTY_COMPATIBLE) keeps its width."""
+    return not console.is_terminal
+
+
+def print_at(console: Console, renderable: RenderableType, width: int) -> None:
+    """Print `renderable` laid out `width` columns wide, wider than the console if it must
+    be: its lines are never cut to the console's width (a terminal wraps them, a pipe keeps
+    them whole). Trailing blanks are dropped, so a wide last column pads no line. Human
+    text keeps the console's width; tables come through here."""
+    options = console.options.update_width(max(width, 1))
+    lines = []
+    for line in console.render_lines(renderable, options, pad=False, new_lines=False):
+        while line and not line[-1].text.strip():
+            line.pop()
+        if line:
+            last = line[-1]
+            line[-1] = Segment(last.text.rstrip(), last.style, last.control)
+        lines.extend([*line, Segment.line()])
+    console.print(Segments(lines), crop=False)

@@ -157,20 +157,17 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
 
 
 def render_runbook_list(console: Console, entries) -> None:
-    from rich.table import Table as RichTable
+    from ditsops.core.results import Table
 
-    table = RichTable(box=None, header_style="bold", pad_edge=False)
-    for column in ("name", "alert", "severity", "steps", "title"):
-        table.add_column(column)
+    rows: list[tuple[Any, ...]] = []
     for entry in entries:
         if entry.runbook is None:
-            from rich.markup import escape
-
-            table.add_row(entry.path.stem, "", "", "", f"[failing]invalid: {escape(entry.problems[0])}[/]")
+            rows.append((entry.path.stem, "", "", "", Text(f"invalid: {entry.problems[0]}", style="failing")))
             continue
         book = entry.runbook
-        table.add_row(book.name, book.alert or "", book.severity or "", str(len(book.steps)), book.title)
-    console.print(table)
+        rows.append((book.name, book.alert or "", book.severity or "", len(book.steps), book.title))
+    # render_table's column policy: names and alerts whole at any width, piped or not
+    render_table(console, Table(("name", "alert", "severity", "steps", "title"), rows))
     _render_shadows(console, entries)
 
 
