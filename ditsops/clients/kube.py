@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -260,7 +261,9 @@ class KubeClient:
         tail: int | None = None,
         since_seconds: int | None = None,
         previous: bool = False,
+        timestamps: bool = False,
     ) -> str:
+        """The log text; with `timestamps`, each line starts with the kubelet's RFC 3339 time."""
         return self.request(
             "GET",
             self._path("pods", pod, "log"),
@@ -271,8 +274,66 @@ class KubeClient:
                 "tailLines": tail,
                 "sinceSeconds": since_seconds,
                 "previous": "true" if previous else None,
+                "timestamps": "true" if timestamps else None,
             },
         )
+
+    def follow_logs(
+        self,
+        pod: str,
+        *,
+        container: str | None = None,
+        tail: int | None = None,
+        since_seconds: int | None = None,
+        timestamps: bool = True,
+    ) -> Iterator[str]:
+        """`follow=true` (kubectl logs -f): the lines there now (the last `tail`), then each new
+        line as the kubelet writes it, until the pod goes or the caller stops iterating.
+
+        Connecting is bounded by the timeout; reading is not, as with kubectl: a quiet pod
+        may write nothing for hours. Lines come without their newline."""
+        import urllib3
+
+        what = f'logs of pod "{pod}"'
+        query = {
+            "follow": "true",
+            "container": container,
+            "tailLines": tail,
+            "sinceSeconds": since_seconds,
+            "timestamps": "true" if timestamps else None,
+        }
+        params = self._api.param_serialize(
+            method="GET",
+            resource_path=self._path("pods", pod, "log"),
+            query_params=[(k, v) for k, v in query.items() if v is not None],
+            header_params={"Accept": "*/*"},
+            auth_settings=["BearerToken"],
+        )
+        try:
+            response = self._api.call_api(*params, _request_timeout=(self.timeout, None)).response
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise TargetUnreachable(
+                f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}"
+            ) from None
+        try:
+            if not 200 <= response.status < 300:
+                raise self._error("GET", what, response.status, response.read(), what)
+            pending = b""
+            try:
+                for chunk in response.stream(64 * 1024, decode_content=True):
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        yield line.decode("utf-8", "replace")
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                raise TargetUnreachable(
+                    f"lost the log stream of pod {pod!r} from {self.target.server}: {_short(error)}"
+                ) from None
+            if pending:
+                yield pending.decode("utf-8", "replace")
+        finally:
+            response.release_conn()
 
     # -- writes ------------------------------------------------------------------------
 

@@ -201,6 +201,7 @@ def status(client: KubeClient, name: str | None = None, selector: str | None = N
 class LogLine:
     pod: str
     text: str
+    time: str = ""  # the kubelet's RFC 3339 time of the line, when it gave one
 
 
 def logs(
@@ -214,20 +215,24 @@ def logs(
     container: str | None = None,
     max_pods: int = 50,
 ) -> tuple[list[LogLine], int]:
-    """Lines from every pod matching the selector, each with its pod; and how many pods were read."""
+    """Lines from every pod matching the selector, each with its pod, merged in time order
+    (the kubelet's timestamps); and how many pods were read. `tail` counts per pod."""
+    from ditsops.core.kubelogs import in_time_order, stamped
+
     pattern = re.compile(grep) if grep else None
     pods = client.list("pods", selector=selector, limit=max_pods)
-    lines = []
+    found = []
     for pod in pods:
+        name = pod["metadata"]["name"]
         text = client.logs(
-            pod["metadata"]["name"], container=container, tail=tail, since_seconds=since_seconds, previous=previous
+            name, container=container, tail=tail, since_seconds=since_seconds, previous=previous, timestamps=True
         )
-        lines += [
-            LogLine(pod["metadata"]["name"], line)
-            for line in text.splitlines()
-            if line and (pattern is None or pattern.search(line))
-        ]
-    return lines, len(pods)
+        found += [stamped(name, raw) for raw in text.splitlines()]
+    return [
+        LogLine(line.pod, line.text, line.time)
+        for line in in_time_order(found)
+        if line.text and (pattern is None or pattern.search(line.text))
+    ], len(pods)
 
 
 @dataclass(frozen=True)

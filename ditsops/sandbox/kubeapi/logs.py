@@ -80,9 +80,26 @@ class LogBook:
         timestamps: bool = False,
         limit_bytes: int | None = None,
     ) -> str:
+        return self.read_with_cursor(
+            key, previous=previous, tail_lines=tail_lines, since=since, timestamps=timestamps, limit_bytes=limit_bytes
+        )[0]
+
+    def read_with_cursor(
+        self,
+        key: LogKey,
+        *,
+        previous: bool = False,
+        tail_lines: int | None = None,
+        since: float | None = None,
+        timestamps: bool = False,
+        limit_bytes: int | None = None,
+    ) -> tuple[str, tuple[int, int]]:
+        """The text `read` gives, and the follow cursor just after it, taken together: a
+        line appended in between is neither lost nor sent twice by `follow_from`."""
         with self._lock:
             log = self._logs.get(key)
             entries = list((log.previous if previous else log.current) or []) if log else []
+            cursor = (log.restarted, log.appended) if log else (0, 0)
         if since is not None:
             entries = [e for e in entries if e[0] >= since]
         if tail_lines is not None:
@@ -90,7 +107,7 @@ class LogBook:
         text = "".join(_format(e, timestamps) for e in entries)
         if limit_bytes is not None and limit_bytes >= 0:
             text = text.encode()[:limit_bytes].decode(errors="ignore")
-        return text
+        return text, cursor
 
     def follow_from(self, key: LogKey, cursor: tuple[int, int] | None, timestamps: bool) -> tuple[str, tuple[int, int]]:
         """New text since cursor (restart generation, lines appended) and the next cursor."""

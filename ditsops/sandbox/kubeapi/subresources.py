@@ -94,6 +94,13 @@ def _container(pod: Obj, query: dict[str, str]) -> str:
 
 def read_log(store: Store, logs: LogBook, namespace: str, name: str, query: dict[str, str]) -> str:
     """The body of GET pods/{name}/log, or the kubelet's 400 when there is nothing to show."""
+    return _read_log(store, logs, namespace, name, query)[0]
+
+
+def _read_log(
+    store: Store, logs: LogBook, namespace: str, name: str, query: dict[str, str]
+) -> tuple[str, tuple[int, int]]:
+    """read_log's text and the follow cursor right after it."""
     pod = store.get("pods", namespace, name)
     container = _container(pod, query)
     key = (namespace, name, container)
@@ -115,7 +122,7 @@ def read_log(store: Store, logs: LogBook, namespace: str, name: str, query: dict
         since = time.time() - (_int(query, "sinceSeconds") or 0)
     elif query.get("sinceTime"):
         since = parse_time(query["sinceTime"])
-    return logs.read(
+    return logs.read_with_cursor(
         key,
         previous=previous,
         tail_lines=_int(query, "tailLines"),
@@ -129,12 +136,11 @@ def follow_log(
     store: Store, logs: LogBook, namespace: str, name: str, query: dict[str, str], stopping: Any, alive: Any
 ) -> Iterator[bytes]:
     """``follow=true``: what is there now, then new lines until the pod or the client goes."""
-    first = read_log(store, logs, namespace, name, query)
+    first, cursor = _read_log(store, logs, namespace, name, query)
     pod = store.get("pods", namespace, name)
     key = (namespace, name, _container(pod, query))
     uid = pod["metadata"]["uid"]
     timestamps = query.get("timestamps", "false").lower() in ("true", "1")
-    _, cursor = logs.follow_from(key, None, timestamps)
     if first:
         yield first.encode()
     while not stopping.is_set() and alive():
