@@ -137,10 +137,11 @@ def events_command(
     ctx: typer.Context,
     deployment: Annotated[str | None, typer.Argument(help="Only objects of this name.")] = None,
     output: OutputOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Show messages whole instead of cut to the terminal.")] = False,
 ) -> None:
     """Recent events, newest first (warnings highlighted).
 
-    Example: ditsops k8s events dits-server
+    Example: ditsops k8s events dits-server --full
     """
     from ditsops.core import kube
     from ditsops.render.kube import render_events
@@ -150,7 +151,13 @@ def events_command(
         found = kube.events(client, deployment)
     finally:
         client.close()
-    _emit(ctx, output, [e.__dict__ for e in found], lambda console: render_events(console, found), client.target)
+    _emit(
+        ctx,
+        output,
+        [e.__dict__ for e in found],
+        lambda console: render_events(console, found, full=full),
+        client.target,
+    )
 
 
 @app.command("history")

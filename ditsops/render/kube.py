@@ -41,9 +41,10 @@ def render_status(console: Console, views, target) -> None:
             f"\n[title]{d.name}[/] [{style}]{d.available}/{d.desired} available[/], {d.updated} up-to-date, "
             f"{d.ready} ready, revision {d.revision}{paused}"
         )
-        console.print(f"  images: {', '.join(d.images)}")
+        # soft_wrap: an image reference is never broken mid-word (a terminal wraps the line)
+        console.print(f"  images: {escape(', '.join(d.images))}", soft_wrap=True)
         for kind, status, reason, message in d.conditions:
-            console.print(f"  [muted]{kind}={status} {reason}: {message}[/]")
+            console.print(f"  [muted]{kind}={status} {reason}: {escape(message)}[/]")
         render_table(console, pod_table(d.pods), styles={"reason": _POD_STYLE})
 
 
@@ -54,7 +55,9 @@ def render_logs(console: Console, lines, pods: int) -> None:
     console.print(f"[muted]{len(lines)} lines from {pods} pods[/]")
 
 
-def render_events(console: Console, events) -> None:
+def render_events(console: Console, events, *, full: bool = False) -> None:
+    """One line an event on a terminal, its message cut with `…` (whole with full, and
+    always whole off a terminal); the object named whole."""
     if not events:
         console.print("[muted]No events.[/]")
         return
@@ -65,6 +68,7 @@ def render_events(console: Console, events) -> None:
             [(_age(e.age), e.type, e.reason, e.object, e.message) for e in events],
         ),
         styles={"type": {"Warning": "warning"}},
+        full=full,
     )
 
 

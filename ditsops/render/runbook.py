@@ -167,7 +167,8 @@ def render_runbook_list(console: Console, entries) -> None:
         book = entry.runbook
         rows.append((book.name, book.alert or "", book.severity or "", len(book.steps), book.title))
     # render_table's column policy: names and alerts whole at any width, piped or not
-    render_table(console, Table(("name", "alert", "severity", "steps", "title"), rows))
+    table = Table(("name", "alert", "severity", "steps", "title"), rows)
+    render_table(console, table, expendable=("steps",))
     _render_shadows(console, entries)
 
 

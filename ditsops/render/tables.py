@@ -136,8 +136,10 @@ def render_table(
             if name in names and names.index(name) in columns:
                 columns.remove(names.index(name))
                 hidden.append(name)
-        if _fits(columns, natural, kind, room, TIGHT_TEXT):
-            widths = _widths(columns, natural, kind, room)
+        widths = _widths(columns, natural, kind, room)
+        # --full folds text in its column: not in a sliver of one (records instead)
+        folds_fit = not full or all(widths[i] >= min(natural[i], MIN_TEXT) for i in columns if kind[i] != "identifier")
+        if _fits(columns, natural, kind, room, TIGHT_TEXT) and folds_fit:
             shown = {i: max(widths[i], min(natural[i], TIGHT_TEXT)) for i in columns}
             _print_table(console, names, rows, columns, shown, kind, full=full)
             if hidden:
@@ -186,9 +188,15 @@ def _print_records(
         if number:
             console.print()
         for index in columns:
-            value = row[index]
-            if kinds[index] != "identifier" and not full:
-                value = _shorten(value, room, kinds[index])
-            # soft_wrap: an identifier longer than the line is wrapped by the terminal, never cut or folded here
-            line = Text(f"{names[index]:<{label}}", style="bold") + Text(" " * GAP) + value
-            console.print(line, soft_wrap=not (full and kinds[index] != "identifier"))
+            name, value = Text(f"{names[index]:<{label}}", style="bold"), row[index]
+            if kinds[index] == "identifier":
+                # soft_wrap: longer than the line, it is wrapped by the terminal, never cut or folded here
+                console.print(name + Text(" " * GAP) + value, soft_wrap=True)
+            elif full:  # whole, folded beside its name
+                grid = RichTable.grid(padding=(0, GAP // 2 * 2))
+                grid.add_column(width=label, no_wrap=True)
+                grid.add_column(overflow="fold")
+                grid.add_row(name, value)
+                print_at(console, grid, console.width)  # without the grid's trailing blanks
+            else:
+                console.print(name + Text(" " * GAP) + _shorten(value, room, kinds[index]), soft_wrap=True)
