@@ -8,13 +8,14 @@ The promise kept here is "what the engineer confirms is what happens":
   plan and is asked again (`--yes` never approves a plan nobody saw), without a terminal
   the step is refused (exit 5).
 - What the backend accepted is recorded as applied the moment it is accepted (the kind
-  calls `ctx.applied(...)`), before any wait that follows, so a Ctrl-C, a lost connection
+  calls `ctx.accepted(...)`), before any wait that follows, so a Ctrl-C, a lost connection
   or a timeout during the rollout wait still leaves "applied" and its undo in the record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from ditsops.core.errors import DitsopsError, StateMoved, TargetUnreachable
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from ditsops.core.model import Step
     from ditsops.core.steps.base import ActionKind, RunContext
 
-REFUSED_NO_TERMINAL = "refused: no terminal to confirm at (use --yes to allow destructive steps)"
+NO_TERMINAL = "no terminal to confirm at (use --yes to allow destructive steps)"
+REFUSED_NO_TERMINAL = f"refused: {NO_TERMINAL}"  # as the record's decision says it
 MAX_REPREVIEWS = 5  # a target that keeps moving is not something to keep chasing
 
 
@@ -37,29 +39,62 @@ class Accepted:
     """What the backend took for the step in progress, as the kind reported it."""
 
     summary: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, object] = field(default_factory=dict)
 
     @property
     def undo(self) -> str | None:
-        return self.data.get("undo")
+        undo = self.data.get("undo")
+        return undo if isinstance(undo, str) else None
+
+
+class Decided(Enum):
+    APPROVED = "approved"  # --yes (and --confirm-target on production), y, or the typed name
+    DECLINED = "declined"  # the engineer said no
+    REFUSED = "refused"  # nobody could say yes: no terminal and no --yes, a moved state without a terminal
 
 
 @dataclass(frozen=True)
 class Decision:
-    approved: bool
-    how: str
-    refused: bool = False  # no terminal and no --yes, or a moved state without a terminal
+    """Whether one preview may be applied, and in whose words."""
+
+    decided: Decided
+    reason: str  # "answered y", "declined (answered n)", "no terminal to confirm at (...)"
+
+    @classmethod
+    def approve(cls, reason: str) -> Decision:
+        return cls(Decided.APPROVED, reason)
+
+    @classmethod
+    def decline(cls, reason: str) -> Decision:
+        return cls(Decided.DECLINED, reason)
+
+    @classmethod
+    def refuse(cls, reason: str) -> Decision:
+        return cls(Decided.REFUSED, reason)
+
+    @property
+    def approved(self) -> bool:
+        return self.decided is Decided.APPROVED
+
+    @property
+    def how(self) -> str:
+        """As the record's decision line says it: a refusal says so first."""
+        return f"refused: {self.reason}" if self.decided is Decided.REFUSED else self.reason
+
+    def not_applied(self) -> StepResult:
+        """What a step ends with when its preview was not approved."""
+        return StepResult(Status.REFUSED if self.decided is Decided.REFUSED else Status.DECLINED, self.reason)
 
 
 class Acting:
     def __init__(self, ctx: RunContext, ui: Interaction, options: RunOptions, record: RunRecord) -> None:
         self.ctx, self.ui, self.options, self.record = ctx, ui, options, record
         self.accepted: dict[str, Accepted] = {}  # step id -> what its backend accepted
-        self.current: str | None = None  # the step being acted on (for an interruption's message)
+        self.current: str | None = None  # the step last acted on (for an interruption's message)
+        self.applying: Step | None = None  # the step being acted on now: what `applied` is about
 
-    def act(self, kind: ActionKind, step: Step) -> tuple[Preview | None, StepResult]:
-        self.current = step.id
-        self.ctx.applied = lambda summary, data, step=step: self._applied(step, summary, data)
+    def act(self, kind: ActionKind[Any], step: Step) -> tuple[Preview | None, StepResult]:
+        self.current, self.applying = step.id, step
         lease = None if self.options.dry_run else kind.lease(step, self.ctx)
         try:
             if lease is not None:
@@ -80,7 +115,7 @@ class Acting:
                 unreachable=isinstance(error, TargetUnreachable),
             )
         finally:
-            self.ctx.applied = None
+            self.applying = None
             if lease is not None:
                 lease.release()
                 self.record.write("lease-released", step=step.id, target=lease.target)
@@ -110,7 +145,7 @@ class Acting:
             self.record.write("lease", step=step.id, target=lease.target, run=self.ctx.run_id, by=who())
         return None
 
-    def _act(self, kind: ActionKind, step: Step, lease: TargetLease | None) -> tuple[Preview | None, StepResult]:
+    def _act(self, kind: ActionKind[Any], step: Step, lease: TargetLease | None) -> tuple[Preview | None, StepResult]:
         preview = self._preview(kind, step)
         if preview.empty:
             return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do: {preview.summary}")
@@ -120,8 +155,7 @@ class Acting:
         for _ in range(MAX_REPREVIEWS):
             self._write_decision(step, preview, decision)
             if not decision.approved:
-                status = Status.REFUSED if decision.refused else Status.DECLINED
-                return preview, StepResult(status, decision.how.removeprefix("refused: "))
+                return preview, decision.not_applied()
             try:
                 if lease is not None:
                     lease.check()  # a lease lost while the engineer read the preview: do not act
@@ -143,7 +177,7 @@ class Acting:
             return preview, result
         return preview, StepResult(Status.REFUSED, "the target kept changing under every preview; nothing was changed")
 
-    def _preview(self, kind: ActionKind, step: Step) -> Preview:
+    def _preview(self, kind: ActionKind[Any], step: Step) -> Preview:
         preview = kind.preview(step, self.ctx)
         self.record.write("preview", step=step.id, summary=preview.summary, command=preview.command, items=preview.data)
         self.ui.show_preview(step, preview)
@@ -154,29 +188,31 @@ class Acting:
         production = self.ctx.settings.production
         if self.options.assume_yes and not again:
             if not production:
-                return Decision(True, "confirmed in advance with --yes")
+                return Decision.approve("confirmed in advance with --yes")
             if preview.target in self.options.confirm_targets:
-                return Decision(True, f"confirmed in advance with --yes --confirm-target {preview.target}")
+                return Decision.approve(f"confirmed in advance with --yes --confirm-target {preview.target}")
             if not self.options.interactive:
-                return Decision(
-                    False,
-                    f"refused: a production profile: --yes needs --confirm-target {preview.target} "
-                    "(the name a terminal would ask you to type)",
-                    refused=True,
+                return Decision.refuse(
+                    f"a production profile: --yes needs --confirm-target {preview.target} "
+                    "(the name a terminal would ask you to type)"
                 )
         if not self.options.interactive:
-            return Decision(False, REFUSED_NO_TERMINAL, refused=True)
+            return Decision.refuse(NO_TERMINAL)
         if self.ui.confirm(step, preview, production=production):
-            return Decision(True, "typed the target name" if production else "answered y")
-        return Decision(False, "declined (the typed name did not match)" if production else "declined (answered n)")
+            return Decision.approve("typed the target name" if production else "answered y")
+        return Decision.decline("declined (the typed name did not match)" if production else "declined (answered n)")
 
     def _write_decision(self, step: Step, preview: Preview, decision: Decision) -> None:
         self.record.write(
             "decision", step=step.id, approved=decision.approved, how=decision.how, by=who(), target=preview.target
         )
 
-    def _applied(self, step: Step, summary: str, data: dict[str, Any]) -> None:
-        """The backend accepted (part of) the step's change: on record before anything else."""
+    def applied(self, summary: str, data: dict[str, object]) -> None:
+        """The backend accepted (part of) the change of the step being acted on: on record
+        before anything else. Outside an action there is no change to record."""
+        step = self.applying
+        if step is None:
+            return
         self.accepted[step.id] = Accepted(summary, data)
         self.record.write("applied", step=step.id, summary=summary, **data)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +81,7 @@ class Backend:
         )
 
     def to_json(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
+        data = asdict(self)
         for key in ("backend_start", "query_start", "xact_start"):
             data[key] = data[key].isoformat() if data[key] else None
         data["blocked_by"] = list(self.blocked_by)

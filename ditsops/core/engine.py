@@ -31,7 +31,7 @@ from ditsops.core.errors import (
 )
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Escalation, Runbook, Step
-from ditsops.core.params import display
+from ditsops.core.params import ParamValue, display
 from ditsops.core.record import RunRecord, who
 from ditsops.core.results import Preview, Status, StepResult
 from ditsops.core.steps.base import ActionKind, RunContext
@@ -54,7 +54,7 @@ class RunOptions:
 
 
 class Interaction(Protocol):
-    def run_started(self, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None: ...
+    def run_started(self, runbook: Runbook, params: dict[str, ParamValue], target: list[tuple[str, str]]) -> None: ...
     def step_started(self, step: Step, number: int, total: int, shown: str) -> None: ...
     def step_finished(self, step: Step, result: StepResult) -> None: ...
     def show_preview(self, step: Step, preview: Preview) -> None: ...
@@ -81,14 +81,21 @@ class RunOutcome:
     runbook: Runbook
     steps: list[StepOutcome] = field(default_factory=list)
     latest: dict[str, StepResult] = field(default_factory=dict)
-    exit_code: int = ExitCode.OK
+    exit_code: ExitCode = ExitCode.OK
     reason: str = ""
     record: RunRecord | None = None
     report_command: str = ""  # how to turn the record into the postmortem timeline
 
 
 class _Escalations:
-    def __init__(self, reminders: tuple[Escalation, ...], started: float, clock, ui: Interaction, record: RunRecord):
+    def __init__(
+        self,
+        reminders: tuple[Escalation, ...],
+        started: float,
+        clock: Callable[[], float],
+        ui: Interaction,
+        record: RunRecord,
+    ) -> None:
         self.pending = list(reminders)
         self.started, self.clock, self.ui, self.record = started, clock, ui, record
 
@@ -102,15 +109,15 @@ class _Escalations:
 
 def run_runbook(
     runbook: Runbook,
-    params: dict[str, Any],
+    params: dict[str, ParamValue],
     settings: Settings,
     ui: Interaction,
     options: RunOptions,
     record: RunRecord,
     target: list[tuple[str, str]],
     *,
-    clock=time.monotonic,
-    sleep=time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> RunOutcome:
     ids = [s.id for s in runbook.steps]
     if options.from_step and options.from_step not in ids:
@@ -122,20 +129,10 @@ def run_runbook(
         sleep(seconds)
         escalations.check()
 
-    ctx = RunContext(
-        settings=settings,
-        params=params,
-        dry_run=options.dry_run,
-        run_id=record.run_id,
-        clock=clock,
-        sleep=sleep_and_watch,
-    )
-    ctx.manual = ui.manual if options.interactive else None
     outcome = RunOutcome(
         runbook=runbook, record=record, report_command=ditsops_command(settings, "runbook", "report", record.run_id)
     )
-    walker = _Walker(runbook, ctx, ui, options, record, outcome)
-    ctx.rerun = walker.rerun
+    walker = _Walker(runbook, settings, params, ui, options, record, outcome, clock=clock, sleep=sleep_and_watch)
 
     record.write(
         "run-start",
@@ -181,7 +178,7 @@ def run_runbook(
         record.write("run-end", exit_code=ExitCode.ERROR, reason=f"internal error: {type(error).__name__}")
         raise
     finally:
-        ctx.close()
+        walker.ctx.close()
         if restore is not None:
             signal.signal(signal.SIGINT, restore)
     record.write("run-end", exit_code=outcome.exit_code, reason=outcome.reason)
@@ -247,20 +244,36 @@ class _Prefetch:
 
 
 class _Walker:
+    """Walks the steps in order. It is also the RunHooks of the steps' RunContext: what a
+    step may ask of the walk (re-run a check, ask the engineer, report, record a change)."""
+
     def __init__(
-        self, runbook, ctx: RunContext, ui: Interaction, options: RunOptions, record: RunRecord, outcome: RunOutcome
-    ):
-        self.runbook, self.ctx, self.ui, self.options, self.record, self.outcome = (
-            runbook,
-            ctx,
-            ui,
-            options,
-            record,
-            outcome,
+        self,
+        runbook: Runbook,
+        settings: Settings,
+        params: dict[str, ParamValue],
+        ui: Interaction,
+        options: RunOptions,
+        record: RunRecord,
+        outcome: RunOutcome,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> None:
+        self.runbook, self.ui, self.options, self.record, self.outcome = runbook, ui, options, record, outcome
+        self.ctx = RunContext(
+            settings=settings,
+            params=params,
+            dry_run=options.dry_run,
+            run_id=record.run_id,
+            clock=clock,
+            sleep=sleep,
+            hooks=self,
         )
         self.total = len(runbook.steps)
+        self.current: Step | None = None  # the step whose turn it is (progress is about it)
         self.prefetch = _Prefetch(runbook.steps, self._measure)
-        self.acting = Acting(ctx, ui, options, record)
+        self.acting = Acting(self.ctx, ui, options, record)
 
     def walk(self, step: Step, number: int) -> None:
         kind = step_kinds.kind_of(step.kind)
@@ -272,7 +285,7 @@ class _Walker:
             return
         shown = kind.describe(step, self.ctx.params)
         self.ui.step_started(step, number, self.total, shown)
-        self.ctx.progress = lambda message, live, step=step: self.ui.progress(step, message, live=live)
+        self.current = step
         preview = None
         self.prefetch.start_from(number - 1)
         ahead = self.prefetch.take(number - 1)
@@ -313,6 +326,18 @@ class _Walker:
             headline = summarize(result.value, step.unit, step.threshold, result.status)
             result.summary = f"{headline} · {result.summary}" if result.summary else headline
         return result
+
+    # -- RunHooks: what a step may ask of the walk ------------------------------------------
+
+    def manual(self, step: Step, text: str) -> bool | None:
+        return self.ui.manual(step, text) if self.options.interactive else None
+
+    def progress(self, message: str, live: bool) -> None:
+        if self.current is not None:
+            self.ui.progress(self.current, message, live=live)
+
+    def applied(self, summary: str, data: dict[str, object]) -> None:
+        self.acting.applied(summary, data)
 
     def rerun(self, step_id: str) -> StepResult:
         """Run an earlier diagnostic again (for verify) and record the new result as its latest."""

@@ -6,8 +6,12 @@ boundary; the CLI's single handler turns them into a one-line message and an exi
 
 from __future__ import annotations
 
+from enum import IntEnum
 
-class ExitCode:
+
+class ExitCode(IntEnum):
+    """What the process exits with; the record's `exit_code` and `--output json` carry the number."""
+
     OK = 0
     ERROR = 1
     USAGE = 2  # bad usage or an invalid runbook
@@ -20,7 +24,7 @@ class ExitCode:
 class DitsopsError(Exception):
     """Base of every error ditsops reports to the user as one line."""
 
-    exit_code = ExitCode.ERROR
+    exit_code: ExitCode = ExitCode.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,7 @@ def _params(doc: LineDict, problems: _Problems) -> list[ParamSpec]:
         )
         if "default" in body and body["default"] is not None:
             try:
-                spec = ParamSpec(**{**spec.__dict__, "default": convert(spec, body["default"])})
+                spec = replace(spec, default=convert(spec, body["default"]))
             except ValueError as error:
                 problems.add(body.line_of("default"), f"parameter '{name}': default {error}")
         elif not spec.required:
@@ -252,7 +253,8 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
     )
     spec = kind.parse(value, reader)
 
-    for name in sorted((kind.references(spec) | references_in(item.get("title", ""))) - set(param_specs)):
+    used = kind.references(spec) if spec is not None else set()
+    for name in sorted((used | references_in(item.get("title", ""))) - set(param_specs)):
         problems.add(
             item.line_of(selector), f"{where}: uses {{{{ {name} }}}} but the runbook has no parameter '{name}'"
         )
@@ -270,7 +272,7 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
             when = parse_conditions(item["when"])
         except ValueError as error:
             problems.add(item.line_of("when"), f"{where}: {error}")
-    for ref in {c.step for c in when} | kind.step_references(spec):
+    for ref in {c.step for c in when} | (kind.step_references(spec) if spec is not None else set()):
         if ref not in seen:
             problems.add(
                 item.line_of("when" if "when" in item else selector),

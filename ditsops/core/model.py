@@ -47,7 +47,7 @@ class Step:
     id: str
     title: str
     kind: str  # registry key of its step kind, e.g. "sql", "action:terminate-backends"
-    spec: Any  # the kind's own parsed, typed fields
+    spec: object  # the kind's own parsed, typed fields: its kind reads them with `spec_of(step)`
     why: str = ""
     when: tuple[Condition, ...] = ()
     threshold: Threshold | None = None

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TypeAlias
 
 from ditsops.core.durations import format_duration, parse_duration
+
+# A parameter's typed value (None: an optional parameter left unset, without a default).
+ParamValue: TypeAlias = str | int | float | bool | timedelta | None
 
 # Kubernetes object names and label values, database and user names: safe to place
 # anywhere (label value, SQL bound parameter, kubectl argument) without quoting.
@@ -20,7 +24,7 @@ TYPES = ("string", "name", "integer", "number", "duration", "boolean", "choice")
 class ParamSpec:
     name: str
     type: str = "string"
-    default: Any = None
+    default: ParamValue = None
     description: str = ""
     minimum: float | None = None
     maximum: float | None = None
@@ -28,30 +32,29 @@ class ParamSpec:
     required: bool = False
 
 
-def convert(spec: ParamSpec, raw: Any) -> Any:
+def convert(spec: ParamSpec, raw: object) -> ParamValue:
     """The typed value of raw for spec, or ValueError naming what was expected."""
     kind = spec.type
     if kind == "duration":
-        value: Any = raw if isinstance(raw, timedelta) else parse_duration(str(raw))
-        seconds = value.total_seconds()
-        _check_bounds(spec, seconds, format_duration)
-        return value
+        duration = raw if isinstance(raw, timedelta) else parse_duration(str(raw))
+        _check_bounds(spec, duration.total_seconds(), format_duration)
+        return duration
     if kind == "integer":
         if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
             raise ValueError(f"{raw!r} is not an integer")
         try:
-            value = int(str(raw).strip())
+            integer = int(str(raw).strip())
         except ValueError:
             raise ValueError(f"{raw!r} is not an integer") from None
-        _check_bounds(spec, value, str)
-        return value
+        _check_bounds(spec, integer, str)
+        return integer
     if kind == "number":
         try:
-            value = float(str(raw).strip())
+            number = float(str(raw).strip())
         except ValueError:
             raise ValueError(f"{raw!r} is not a number") from None
-        _check_bounds(spec, value, str)
-        return value
+        _check_bounds(spec, number, str)
+        return number
     if kind == "boolean":
         lowered = str(raw).strip().lower()
         if lowered in {"true", "yes", "1", "on"}:
@@ -78,14 +81,14 @@ def convert(spec: ParamSpec, raw: Any) -> Any:
     return text
 
 
-def _check_bounds(spec: ParamSpec, value: float, show) -> None:
+def _check_bounds(spec: ParamSpec, value: float, show: Callable[[float], str]) -> None:
     if spec.minimum is not None and value < spec.minimum:
         raise ValueError(f"{show(value)} is below the minimum {show(spec.minimum)}")
     if spec.maximum is not None and value > spec.maximum:
         raise ValueError(f"{show(value)} is above the maximum {show(spec.maximum)}")
 
 
-def display(value: Any) -> str:
+def display(value: ParamValue) -> str:
     """A parameter value as the engineer would type it."""
     if isinstance(value, timedelta):
         from ditsops.core.durations import to_prometheus

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
-class Status:
+class Status(StrEnum):
+    """A step's status; a str, so records, JSON and tables show exactly these words."""
+
     OK = "ok"
     WARNING = "warning"
     FAILING = "failing"
@@ -41,7 +44,7 @@ class TreeNode:
 
 @dataclass
 class StepResult:
-    status: str
+    status: Status
     summary: str = ""
     value: float | None = None
     tables: list[Table] = field(default_factory=list)

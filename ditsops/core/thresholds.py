@@ -7,7 +7,7 @@ from ditsops.core.model import Threshold
 from ditsops.core.results import Status
 
 
-def evaluate(threshold: Threshold | None, value: float | None) -> str:
+def evaluate(threshold: Threshold | None, value: float | None) -> Status:
     if threshold is None or value is None:
         return Status.INFO
     worse = (lambda v, bound: v > bound) if threshold.direction == "above" else (lambda v, bound: v < bound)
@@ -45,7 +45,7 @@ def format_bytes(value: float) -> str:
     return f"{size:.1f} PiB"
 
 
-def summarize(value: float | None, unit: str | None, threshold: Threshold | None, status: str) -> str:
+def summarize(value: float | None, unit: str | None, threshold: Threshold | None, status: Status) -> str:
     """'92.0% — above fail threshold 90%' or '12.0% — within thresholds (warn 80%, fail 90%)'."""
     shown = format_value(value, unit)
     if threshold is None or value is None:

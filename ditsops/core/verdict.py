@@ -17,16 +17,16 @@ from ditsops.core import steps as step_kinds
 from ditsops.core.errors import ExitCode
 from ditsops.core.model import Escalation, Step
 from ditsops.core.results import Status, StepResult
+from ditsops.core.steps.note import NoteSpec
+from ditsops.core.steps.verify import RECOVERED, VerifySpec
 from ditsops.core.thresholds import format_value
 
-# What counts as recovered for a verify step's `until` (shared with the verify kind).
 CONDITION_NOT_MET = "condition not met"
-RECOVERED = {"ok": {Status.OK, Status.INFO}, "not-failing": {Status.OK, Status.INFO, Status.WARNING}}
 
 
 @dataclass(frozen=True)
 class Verdict:
-    exit_code: int
+    exit_code: ExitCode
     reason: str
 
     @property
@@ -107,6 +107,8 @@ def _unverified(verifies: Sequence[Walked], latest: dict[str, StepResult], steps
     open_checks: dict[str, str] = {}
     for walked in verifies:
         spec = walked.step.spec
+        if not isinstance(spec, VerifySpec):
+            continue  # verify is the one kind that concludes
         result = latest.get(spec.step)
         if result is None:
             open_checks[spec.step] = f"{spec.step} not checked in this run"
@@ -129,7 +131,7 @@ def _human_tasks(walked: Sequence[Walked]) -> list[str]:
     """The `needs:` of manual fixes that applied to this incident (their condition held)."""
     tasks = []
     for w in walked:
-        needs = getattr(w.step.spec, "needs", None)
-        if needs and not w.result.summary.startswith(CONDITION_NOT_MET):
-            tasks.append(needs)
+        spec = w.step.spec
+        if isinstance(spec, NoteSpec) and spec.needs and not w.result.summary.startswith(CONDITION_NOT_MET):
+            tasks.append(spec.needs)
     return list(dict.fromkeys(tasks))

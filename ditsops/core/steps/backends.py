@@ -94,7 +94,8 @@ def sql_equivalent(action: str, backends: list[db.Backend]) -> str:
     return f"SELECT pg_{action}_backend(pid) FROM pg_stat_activity WHERE pid IN ({pids});"
 
 
-class _SignalBackends(ActionKind):
+class _SignalBackends(ActionKind[BackendsSpec]):
+    spec_type = BackendsSpec
     key = "action"
     fields = ("filters", "limit")
     target = "database"
@@ -131,11 +132,11 @@ class _SignalBackends(ActionKind):
         return references_in(spec.filters) if spec else set()
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        selection = build_filter(resolve(step.spec.filters, params))
+        selection = build_filter(resolve(self.spec_of(step).filters, params))
         return f"{self.signal} client backends matching: {selection.describe()}"
 
     def preview(self, step: Step, ctx: RunContext) -> Preview:
-        spec: BackendsSpec = step.spec
+        spec = self.spec_of(step)
         for key, raw in spec.filters.items():
             value = resolve(raw, ctx.params)
             if references_in(raw) and (value is None or value == [] or not str(value).strip()):

@@ -124,7 +124,8 @@ def base_url(spec: HttpSpec, settings: Any) -> str:
 
 
 @register
-class HttpKind(StepKind):
+class HttpKind(StepKind[HttpSpec]):
+    spec_type = HttpSpec
     prefetch = True
     key = "http"
     fields = ("expect",)
@@ -144,14 +145,14 @@ class HttpKind(StepKind):
         return references(spec.path) if spec else set()
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        spec: HttpSpec = step.spec
+        spec = self.spec_of(step)
         filled = HttpSpec(spec.target, fill_path(spec.path, params), spec.expect)
         return f"GET {redact_url(filled.shown)} (expect HTTP {spec.expect})"
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         from ditsops.core import connect
 
-        spec: HttpSpec = step.spec
+        spec = self.spec_of(step)
         base, path = base_url(spec, ctx.settings), fill_path(spec.path, ctx.params)
         name = NAMES.get(spec.target, "server")
         client = ctx.client(f"http:{base}", lambda: connect.dits(ctx.settings, base, name))

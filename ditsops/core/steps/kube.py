@@ -14,7 +14,7 @@ Actions: rollout-undo, restart, scale, set-env (each followed until rolled out).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -50,7 +50,8 @@ def _seconds(value: Any, default: float) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else parse_duration(str(value)).total_seconds()
 
 
-class _KubeKind(StepKind):
+class _KubeKind(StepKind[KubeSpec]):
+    spec_type = KubeSpec
     key = "kube"
     target = "kubernetes"
     required: tuple[str, ...] = ()
@@ -68,7 +69,7 @@ class _KubeKind(StepKind):
         return references_in(spec.fields) if spec else set()
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        values = step.spec.values(params)
+        values = self.spec_of(step).values(params)
         shown = " ".join(f"{k}={v}" for k, v in values.items() if k != "namespace")
         return f"kube {self.name} {shown}".strip()
 
@@ -77,14 +78,14 @@ class _KubeKind(StepKind):
 
 
 @register
-class Status_(_KubeKind):
+class DeploymentStatus(_KubeKind):
     prefetch = True
     name = "status"
     fields = ("deployment", "selector", *COMMON)
     thresholds = True
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         views = kube.status(kube_client(ctx, v.get("namespace")), v.get("deployment"), v.get("selector"))
         missing = sum(max(d.desired - d.available, 0) for d in views)
         rows = [
@@ -108,7 +109,7 @@ class Status_(_KubeKind):
                 Table(("deployment", "ready", "up-to-date", "available", "revision", "images", ""), rows),
                 kube.pod_table([p for d in views for p in d.pods]),
             ],
-            data={"deployments": [d.__dict__ | {"pods": [p.__dict__ for p in d.pods]} for d in views]},
+            data={"deployments": [asdict(d) for d in views]},
         )
 
 
@@ -121,7 +122,7 @@ class Pods(_KubeKind):
     thresholds = True
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         pods = [kube.pod_view(p) for p in kube_client(ctx, v.get("namespace")).list("pods", selector=v["selector"])]
         unready = [p for p in pods if not p.serving]
         reasons = sorted({p.reason for p in unready if p.reason})
@@ -131,7 +132,7 @@ class Pods(_KubeKind):
             summary,
             value=float(len(unready)),
             tables=[kube.pod_table(pods)],
-            data={"pods": [p.__dict__ for p in pods]},
+            data={"pods": [asdict(p) for p in pods]},
         )
 
 
@@ -145,7 +146,7 @@ class Logs(_KubeKind):
     thresholds = True
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         since = int(_seconds(v["since"], 0)) if v.get("since") else None
         lines, pods = kube.logs(
             kube_client(ctx, v.get("namespace")),
@@ -180,7 +181,7 @@ class Events(_KubeKind):
     thresholds = True
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         found = kube.events(kube_client(ctx, v.get("namespace")), v.get("deployment"))
         warnings = [e for e in found if e.type == "Warning"]
         rows = [(timedelta(seconds=e.age or 0), e.type, e.reason, e.object, e.message) for e in found[:30]]
@@ -193,7 +194,7 @@ class Events(_KubeKind):
                     ("age", "type", "reason", "object", "message"), rows, total=len(found) if len(found) > 30 else None
                 )
             ],
-            data={"events": [e.__dict__ for e in found[:100]]},
+            data={"events": [asdict(e) for e in found[:100]]},
         )
 
 
@@ -208,7 +209,7 @@ class History(_KubeKind):
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         """The value is the age in seconds of the current revision: `history below 3600`
         reads as "a rollout happened in the last hour"."""
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         client = kube_client(ctx, v.get("namespace"))
         revisions = kube.history(client, client.get("deployments", v["deployment"]))
         current = next((r for r in revisions if r.current), None)
@@ -234,7 +235,7 @@ class History(_KubeKind):
             summary,
             value=current.age if current else None,
             tables=[Table(("revision", "", "images", "change-cause", "age", "pods"), rows)],
-            data={"revisions": [r.__dict__ for r in revisions]},
+            data={"revisions": [asdict(r) for r in revisions]},
         )
 
 
@@ -245,7 +246,7 @@ class RolloutStatus(_KubeKind):
     required = ("deployment",)
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         message, done = rollout.follow_rollout(
             kube_client(ctx, v.get("namespace")),
             v["deployment"],
@@ -260,7 +261,7 @@ class RolloutStatus(_KubeKind):
 # -- actions -----------------------------------------------------------------------------
 
 
-class _Action(_KubeKind, ActionKind):
+class _Action(_KubeKind, ActionKind[KubeSpec]):
     required = ("deployment",)
 
     def plan(self, v: dict[str, Any], client) -> rollout.Plan:
@@ -270,12 +271,12 @@ class _Action(_KubeKind, ActionKind):
         from ditsops.core.lease import kube_lease
         from ditsops.core.record import who
 
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         client = kube_client(ctx, v.get("namespace"))
         return kube_lease(client, client.namespace, str(v["deployment"]), who(), ctx.run_id, step.id)
 
     def preview(self, step: Step, ctx: RunContext) -> Preview:
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         client = kube_client(ctx, v.get("namespace"))
         plan = self.plan(v, client)
         if plan.skipped:
@@ -294,13 +295,13 @@ class _Action(_KubeKind, ActionKind):
                 "kubectl": plan.kubectl,
                 "undo": retarget(ctx.settings, plan.undo),
                 "before": rollout.summary_of(plan.before),
-                "changes": [c.__dict__ for c in found],
+                "changes": [asdict(c) for c in found],
                 "notes": plan.notes,
             },
         )
 
     def apply(self, step: Step, preview: Preview, ctx: RunContext) -> StepResult:
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         plan: rollout.Plan = preview.items
         client = kube_client(ctx, v.get("namespace"))
         rollout.apply(client, plan, sleep=ctx.sleep, clock=ctx.clock)

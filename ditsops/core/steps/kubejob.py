@@ -43,7 +43,7 @@ def wait_seconds(value: Any) -> float:
 
 
 @register
-class CreateJob(_KubeKind, ActionKind):
+class CreateJob(_KubeKind, ActionKind[KubeSpec]):
     name = "create-job"
     fields = ("cronjob", "name", "wait", *COMMON)
     required = ("cronjob",)
@@ -76,13 +76,13 @@ class CreateJob(_KubeKind, ActionKind):
         return kube_lease(client, client.namespace, str(v["cronjob"]), who(), ctx.run_id, step.id)
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        v = step.spec.values(params)
+        v = self.spec_of(step).values(params)
         return f"kube create-job --from=cronjob/{v.get('cronjob')}" + (f" name={v['name']}" if v.get("name") else "")
 
     def _values(self, step: Step, ctx: RunContext) -> tuple[dict[str, Any], float]:
         from ditsops.core.errors import UsageError
 
-        v = step.spec.values(ctx.params)
+        v = self.spec_of(step).values(ctx.params)
         try:
             jobs.check_name(str(v.get("cronjob") or ""), "cronjob")
             if v.get("namespace"):

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ditsops.core.model import Step
+from ditsops.core.params import ParamValue
 from ditsops.core.results import Status, StepResult
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
@@ -31,8 +32,9 @@ class NoteSpec:
 
 
 @register
-class NoteKind(StepKind):
+class NoteKind(StepKind[NoteSpec]):
     key = "note"
+    spec_type = NoteSpec
     fields = ("needs",)
 
     def parse(self, value: Any, reader: FieldReader) -> NoteSpec | None:
@@ -45,15 +47,15 @@ class NoteKind(StepKind):
     def references(self, spec: NoteSpec | None) -> set[str]:
         return references(spec.text) if spec else set()
 
-    def describe(self, step: Step, params: dict[str, Any]) -> str:
-        return render_text(step.spec.text, params)
+    def describe(self, step: Step, params: dict[str, ParamValue]) -> str:
+        return render_text(self.spec_of(step).text, params)
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        answer = ctx.manual(step, self.describe(step, ctx.params)) if ctx.manual else None
+        answer = ctx.manual(step, self.describe(step, ctx.params))
         if answer is None:
             return StepResult(Status.PENDING, "manual step: not ticked off (nobody at a terminal to do it)")
         if answer:
-            if step.spec.needs:
+            if self.spec_of(step).needs:
                 ctx.actions_applied += 1  # the engineer made a fix by hand: verify steps wait for it
             return StepResult(Status.DONE, "done")
         return StepResult(Status.SKIPPED, "skipped by the engineer")

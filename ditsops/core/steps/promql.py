@@ -49,7 +49,8 @@ def prometheus(ctx: RunContext):
 
 
 @register
-class PromqlKind(StepKind):
+class PromqlKind(StepKind[PromqlSpec]):
+    spec_type = PromqlSpec
     prefetch = True
     key = "promql"
     fields = ("top", "range", "when_empty")
@@ -84,7 +85,7 @@ class PromqlKind(StepKind):
         return [("promql", problem) for problem in promql.check(spec.query, params)]
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        spec: PromqlSpec = step.spec
+        spec = self.spec_of(step)
         # Shown before it runs: a value that cannot stand where it is keeps its placeholder
         # here, and running the step refuses it with the parameter's name.
         text = promql.fill(spec.query, params, strict=False)
@@ -93,7 +94,7 @@ class PromqlKind(StepKind):
         return text
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        spec: PromqlSpec = step.spec
+        spec = self.spec_of(step)
         expr = promql.fill(spec.query, ctx.params)
         client = prometheus(ctx)
         if spec.since:

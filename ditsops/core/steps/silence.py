@@ -47,7 +47,8 @@ class SilenceSpec:
 
 
 @register
-class SilenceKind(ActionKind):
+class SilenceKind(ActionKind[SilenceSpec]):
+    spec_type = SilenceSpec
     key = "action"
     name = "silence"
     fields = ("matchers", "duration", "comment")
@@ -76,7 +77,7 @@ class SilenceKind(ActionKind):
         return references_in([*spec.matchers, spec.duration, spec.comment]) if spec else set()
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        spec: SilenceSpec = step.spec
+        spec = self.spec_of(step)
         try:
             shown = " ".join(matcher_text(m) for m in _matchers(spec, params))
         except RunAborted:
@@ -84,7 +85,7 @@ class SilenceKind(ActionKind):
         return f"silence {shown} for {render_text(spec.duration, params)}"
 
     def preview(self, step: Step, ctx: RunContext) -> Preview:
-        spec: SilenceSpec = step.spec
+        spec = self.spec_of(step)
         matchers = _matchers(spec, ctx.params)
         value = resolve(spec.duration, ctx.params)
         duration = value if isinstance(value, timedelta) else parse_duration(str(value))
@@ -137,7 +138,8 @@ class SilenceKind(ActionKind):
 
 
 @register
-class ExpireSilenceKind(ActionKind):
+class ExpireSilenceKind(ActionKind[str]):
+    spec_type = str
     key = "action"
     name = "expire-silence"
     fields = ("silence",)
@@ -150,10 +152,10 @@ class ExpireSilenceKind(ActionKind):
         return references_in(spec or "")
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        return f"expire silence {render_text(step.spec, params)}"
+        return f"expire silence {render_text(self.spec_of(step), params)}"
 
     def preview(self, step: Step, ctx: RunContext) -> Preview:
-        silence_id = render_text(step.spec, ctx.params)
+        silence_id = render_text(self.spec_of(step), ctx.params)
         silence = alertmanager(ctx).silence(silence_id)
         shown = " ".join(m.describe() for m in silence.matchers)
         if silence.state == "expired":

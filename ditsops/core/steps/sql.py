@@ -25,7 +25,7 @@ from typing import Any
 
 from ditsops import sql as named_sql
 from ditsops.core.model import Step
-from ditsops.core.results import StepResult, Table
+from ditsops.core.results import Status, StepResult, Table
 from ditsops.core.sqlguard import check as check_diagnostic
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
@@ -68,7 +68,8 @@ def database(ctx: RunContext):
 
 
 @register
-class SqlKind(StepKind):
+class SqlKind(StepKind[SqlSpec]):
+    spec_type = SqlSpec
     prefetch = True
     key = "sql"
     fields = ("args", "value", "limit", "columns")
@@ -128,7 +129,7 @@ class SqlKind(StepKind):
         return [] if spec.named else [("sql", problem) for problem in sql_placeholder_problems(spec.query)]
 
     def describe(self, step: Step, params: dict[str, Any]) -> str:
-        spec: SqlSpec = step.spec
+        spec = self.spec_of(step)
         if spec.named:
             shown = ", ".join(f"{k}={render_text(str(v), params)}" for k, v in spec.args.items())
             body = [line for line in named_sql.load(spec.named).strip().splitlines() if not line.startswith("--")]
@@ -137,7 +138,7 @@ class SqlKind(StepKind):
         return shown_sql(spec.query, params)
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        spec: SqlSpec = step.spec
+        spec = self.spec_of(step)
         if spec.named:
             values = {name: None for name in spec.names}
             values.update(resolve(spec.args, ctx.params))
@@ -151,7 +152,7 @@ class SqlKind(StepKind):
             Table(result.columns, rows[: spec.limit], total=len(rows) if len(rows) > spec.limit else None), spec.columns
         )
         return StepResult(
-            status="info",
+            status=Status.INFO,
             summary=f"{len(rows)} row{'s' if len(rows) != 1 else ''}",
             value=value,
             tables=[table],

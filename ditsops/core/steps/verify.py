@@ -19,10 +19,13 @@ from typing import Any
 
 from ditsops.core.durations import format_duration, parse_duration
 from ditsops.core.model import Step
+from ditsops.core.params import ParamValue
 from ditsops.core.results import Status, StepResult
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
-from ditsops.core.verdict import RECOVERED
+
+# What counts as recovered for a verify step's `until` (the run's verdict uses it too).
+RECOVERED = {"ok": {Status.OK, Status.INFO}, "not-failing": {Status.OK, Status.INFO, Status.WARNING}}
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,9 @@ class VerifySpec:
 
 
 @register
-class VerifyKind(StepKind):
+class VerifyKind(StepKind[VerifySpec]):
     key = "verify"
+    spec_type = VerifySpec
     fields = ("within", "every", "until")
     concludes = True
 
@@ -57,15 +61,15 @@ class VerifyKind(StepKind):
     def step_references(self, spec: VerifySpec | None) -> set[str]:
         return {spec.step} if spec else set()
 
-    def describe(self, step: Step, params: dict[str, Any]) -> str:
-        spec: VerifySpec = step.spec
+    def describe(self, step: Step, params: dict[str, ParamValue]) -> str:
+        spec = self.spec_of(step)
         return (
             f"re-run '{spec.step}' every {format_duration(spec.every)} until {spec.until}, "
             f"for at most {format_duration(spec.within)}"
         )
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
-        spec: VerifySpec = step.spec
+        spec = self.spec_of(step)
         started = ctx.clock()
         deadline = started + spec.within if ctx.actions_applied else started
         while True:
