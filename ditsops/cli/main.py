@@ -2,32 +2,124 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
+import typer.main
+from typer import _click as click  # typer's own copy of click (typer >= 0.25 vendors it)
+from typer._click.exceptions import UsageError
+from typer._click.shell_completion import CompletionItem
+from typer.core import TyperCommand, TyperGroup
 
 from ditsops import __version__
-from ditsops.cli import alerts as alerts_cli
-from ditsops.cli import config as config_cli
-from ditsops.cli import db as db_cli
-from ditsops.cli import health as health_cli
-from ditsops.cli import k8s as k8s_cli
-from ditsops.cli import prom as prom_cli
-from ditsops.cli import runbook as runbook_cli
-from ditsops.cli import sandbox as sandbox_cli
+from ditsops.cli import coercion
 from ditsops.cli.common import app_state
 from ditsops.core.errors import DitsopsError, ExitCode
 
+# The command groups, imported only when invoked (click's lazy-group pattern): `ditsops
+# --help` and `ditsops runbook list` then pay for one group at most, not for all of them
+# and what they import. Each entry: name -> (module, attribute, the one-line help that
+# `ditsops --help` shows without importing the module). The attribute is a Typer app (a
+# group) or a command function. tests/test_cli_help.py checks each line against the
+# loaded command's own help, so the two cannot drift apart.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "alerts": (
+        "ditsops.cli.alerts",
+        "alerts_command",
+        "Firing and pending alerts (Alertmanager when configured, else Prometheus), with the runbook for each.",
+    ),
+    "health": (
+        "ditsops.cli.health",
+        "health_command",
+        "Check the Dits server's health endpoints. Exit 0 healthy, 1 degraded, 4 unreachable.",
+    ),
+    "runbook": (
+        "ditsops.cli.runbook",
+        "app",
+        "Walk a runbook step by step, or list, show and lint runbooks; report and verify run records.",
+    ),
+    "db": (
+        "ditsops.cli.db",
+        "app",
+        "PostgreSQL diagnostics (read-only) and backend terminate/cancel (with confirmation).",
+    ),
+    "k8s": (
+        "ditsops.cli.k8s",
+        "app",
+        "Inspect and act on Dits deployments: status, logs, events, history, undo, restart, scale, set-env, "
+        "rollout-status, create-job.",
+    ),
+    "prom": ("ditsops.cli.prom", "app", "Query Prometheus."),
+    "silence": (
+        "ditsops.cli.alerts",
+        "silence_app",
+        "Alertmanager silences: add (with a preview and confirmation), list, expire.",
+    ),
+    "config": ("ditsops.cli.config", "app", "Show the effective configuration."),
+    "sandbox": (
+        "ditsops.cli.sandbox",
+        "app",
+        "A disposable Dits incident environment on 127.0.0.1 to practise runbooks on: PostgreSQL, a Dits server "
+        "simulator, an in-memory Kubernetes API, Prometheus and Alertmanager, and faults that make each alert fire.",
+    ),
+}
+
+
+coercion.install()  # option values convert without importing pydantic (see cli/coercion.py)
+
 
 class _RootGroup(TyperGroup):
-    """The one place errors become a one-line message and a defined exit code.
+    """The one place errors become a one-line message and a defined exit code; and the
+    lazy loading of the command groups in LAZY_COMMANDS.
 
     Click's own usage errors (exit 2) are handled by click before this is reached.
     """
+
+    _listing = False  # while the command list is drawn: summaries stand in for the commands
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*LAZY_COMMANDS, *(name for name in super().list_commands(ctx) if name not in LAZY_COMMANDS)]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            if self._listing:
+                return TyperCommand(name=cmd_name, help=LAZY_COMMANDS[cmd_name][2])
+            self.commands[cmd_name] = _load_command(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_help(self, ctx: typer.Context, formatter: click.HelpFormatter) -> None:
+        with self._summaries_only():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: typer.Context, incomplete: str) -> list[CompletionItem]:
+        with self._summaries_only():  # `ditsops <TAB>` offers names and help, importing no group
+            return super().shell_complete(ctx, incomplete)
+
+    def resolve_command(
+        self, ctx: typer.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as error:  # typer's "Did you mean", over the lazy names too
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if matches:
+                error.message = f"{error.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
+
+    @contextmanager
+    def _summaries_only(self) -> Iterator[None]:
+        self._listing = True
+        try:
+            yield
+        finally:
+            self._listing = False
 
     def invoke(self, ctx):
         try:
@@ -66,15 +158,22 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(runbook_cli.app, name="runbook")
-app.add_typer(db_cli.app, name="db")
-app.add_typer(k8s_cli.app, name="k8s")
-app.add_typer(prom_cli.app, name="prom")
-app.command("alerts")(alerts_cli.alerts_command)
-app.add_typer(alerts_cli.silence_app, name="silence")
-app.command("health")(health_cli.health_command)
-app.add_typer(config_cli.app, name="config")
-app.add_typer(sandbox_cli.app, name="sandbox")
+
+
+def _load_command(name: str) -> click.Command:
+    """The click command of a lazy entry, built as `app.add_typer`/`app.command` would."""
+    module, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    holder = typer.Typer(rich_markup_mode=app.rich_markup_mode)
+    holder.callback()(lambda: None)  # a callback keeps the holder a group even with one command
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    group = typer.main.get_command(holder)
+    assert isinstance(group, TyperGroup)
+    return group.commands[name]
+
 
 _DEBUG = {"on": bool(os.environ.get("DITSOPS_DEBUG"))}
 
@@ -149,6 +248,8 @@ def main(
 
     Example: ditsops --profile sandbox db activity
     """
+    import ditsops.sandbox  # noqa: F401 - the hook: importing the sandbox registers its `sandbox` profile
+
     state = app_state(ctx)
     state.profile, state.config, state.output, state.dsn = profile, config, output, dsn
     state.kube_context, state.namespace = kube_context, namespace

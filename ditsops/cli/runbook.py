@@ -184,12 +184,12 @@ def list_command(ctx: typer.Context, output: OutputOption = None) -> None:
 
     Example: ditsops runbook list
     """
-    from ditsops.core.catalog import catalog
+    from ditsops.core.catalog import listing
     from ditsops.render.output import print_json
     from ditsops.render.runbook import render_runbook_list
 
     state = app_state(ctx)
-    entries = catalog()
+    entries = listing()  # from the runbook index: unchanged files are not parsed again
     if state.output_format(output) == "json":
         print_json(
             state.consoles.out,

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ditsops.core import paths
 from ditsops.core.errors import RunbookError, UsageError
-from ditsops.core.loader import load_runbook
-from ditsops.core.model import Runbook
+from ditsops.core.runbook_index import RunbookSummary, lookup
+
+if TYPE_CHECKING:
+    from ditsops.core.model import Runbook
+
+# The loader (YAML, every step kind) is imported by the functions that parse: listing
+# reads the runbook index and parses only what changed (core/runbook_index.py).
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -68,7 +74,27 @@ class CatalogEntry:
     shadows: Path | None = None  # the shipped runbook this own one hides
 
 
+@dataclass(frozen=True)
+class ListedRunbook:
+    """A runbook as listings show it: its summary from the index, or its problems."""
+
+    path: Path
+    runbook: RunbookSummary | None
+    problems: tuple[str, ...] = ()
+    shadows: Path | None = None  # the shipped runbook this own one hides
+
+
+def listing() -> list[ListedRunbook]:
+    """Every runbook file with its summary or problems, parsing only the files that changed
+    since the runbook index last saw them (`runbook list`)."""
+    files = runbook_files()
+    found = lookup(files)
+    return [ListedRunbook(path, found[path].summary, found[path].problems, shadowed(path)) for path in files]
+
+
 def catalog() -> list[CatalogEntry]:
+    from ditsops.core.loader import load_runbook
+
     entries = []
     for path in runbook_files():
         shadows = shadowed(path)
@@ -81,6 +107,8 @@ def catalog() -> list[CatalogEntry]:
 
 def find(name_or_path: str) -> Runbook:
     """A runbook by name, or by path to a YAML file."""
+    from ditsops.core.loader import load_runbook
+
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.exists():
         return load_runbook(candidate)

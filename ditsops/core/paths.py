@@ -22,6 +22,11 @@ def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / "ditsops"
 
 
+def cache_dir() -> Path:
+    """What ditsops may throw away and rebuild (the runbook index)."""
+    return _xdg("XDG_CACHE_HOME", ".cache") / "ditsops"
+
+
 def default_config_file() -> Path:
     return Path(os.environ.get("DITSOPS_CONFIG") or config_dir() / "config.toml")
 
