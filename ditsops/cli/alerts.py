@@ -6,11 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ditsops.cli.common import OutputOption, app_state, run_action
-
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Preview only.")]
-NonInteractive = Annotated[bool, typer.Option("--non-interactive", help="Never prompt (refuses without --yes).")]
+from ditsops.cli.common import OutputOption, app_state
+from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption, run_action
 
 
 def alerts_command(ctx: typer.Context, output: OutputOption = None) -> None:
@@ -58,9 +55,9 @@ def silence_add(
     alert: Annotated[str | None, typer.Option("--alert", help="Alert name (adds alertname=NAME).")] = None,
     duration: Annotated[str, typer.Option("--for", help="How long (30m, 2h).")] = "1h",
     comment: Annotated[str, typer.Option("--comment", "-c", help="Why; required, shown to everyone paged.")] = "",
-    yes: Yes = False,
-    dry_run: DryRun = False,
-    non_interactive: NonInteractive = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
     output: OutputOption = None,
 ) -> None:
     """Silence alerts: shows which firing alerts it would mute, then asks. Author is $USER@host.
@@ -91,7 +88,8 @@ def silence_add(
         kind="action:silence",
         spec=SilenceSpec(tuple(given), duration, comment),
     )
-    run_action(ctx, step, "Silence alerts", yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
+    flags = ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
+    run_action(ctx, step, "Silence alerts", flags)
 
 
 @silence_app.command("list")
@@ -138,9 +136,9 @@ def silence_list(
 def silence_expire(
     ctx: typer.Context,
     silence_id: Annotated[str, typer.Argument(help="Silence id (from `silence list`).")],
-    yes: Yes = False,
-    dry_run: DryRun = False,
-    non_interactive: NonInteractive = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
     output: OutputOption = None,
 ) -> None:
     """Expire a silence so its alerts notify again (after a preview and confirmation).
@@ -150,4 +148,5 @@ def silence_expire(
     from ditsops.core.model import Step
 
     step = Step(id="silence-expire", title="Expire this silence", kind="action:expire-silence", spec=silence_id)
-    run_action(ctx, step, "Expire a silence", yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
+    flags = ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
+    run_action(ctx, step, "Expire a silence", flags)

@@ -7,20 +7,22 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
-from rich.markup import escape
 
 from ditsops.core.config import Settings, load_settings
 from ditsops.core.errors import UsageError
 from ditsops.render.console import Consoles, make_consoles
 
-OUTPUTS = ("table", "json")
+# A Literal is a click Choice: --help lists the choices and a wrong one is a usage error (exit 2).
+OutputFormat = Literal["table", "json"]
+OUTPUT_HELP = "Output format: a table for people, or one JSON document for scripts."
 
-OutputOption = Annotated[
-    str | None, typer.Option("--output", "-o", help="Output format: table or json.", show_default=False)
-]
+# The same option is global (`ditsops -o json db activity`) and per command (`ditsops db
+# activity -o json`), with the same meaning: the command's own, when given, wins.
+OutputOption = Annotated[OutputFormat | None, typer.Option("--output", "-o", help=OUTPUT_HELP, show_default=False)]
+GlobalOutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help=OUTPUT_HELP)]
 DsnOption = Annotated[
     str | None,
     typer.Option("--dsn", help="PostgreSQL DSN (prefer DITSOPS_DSN: options are visible in ps).", show_default=False),
@@ -54,7 +56,7 @@ class Terminal:
 class AppState:
     profile: str | None = None
     config: Path | None = None
-    output: str = "table"
+    output: OutputFormat = "table"
     debug: bool = False
     dsn: str | None = None
     kube_context: str | None = None
@@ -73,11 +75,9 @@ class AppState:
         merged = {**given, **{k: v for k, v in options.items() if v is not None}}
         return load_settings(profile=self.profile, config_path=self.config, options=merged)
 
-    def output_format(self, override: str | None) -> str:
-        chosen = override or self.output
-        if chosen not in OUTPUTS:
-            raise UsageError(f"--output must be one of {', '.join(OUTPUTS)}, got {chosen!r}")
-        return chosen
+    def output_format(self, override: OutputFormat | None) -> OutputFormat:
+        """The command's own --output when given, else the global one."""
+        return override or self.output
 
     def interactive(self, *, non_interactive: bool = False, json_output: bool = False) -> bool:
         """A person can answer prompts: stdin and the stream we talk on are terminals."""
@@ -102,57 +102,3 @@ def parse_assignments(items: list[str] | None) -> dict[str, str]:
             raise UsageError(f"--set {item!r}: expected key=value")
         values[key.strip()] = value
     return values
-
-
-def run_action(
-    ctx: typer.Context,
-    step,
-    title: str,
-    *,
-    yes: bool,
-    dry_run: bool,
-    non_interactive: bool,
-    output: str | None,
-    full: bool = False,
-    **options: Any,
-) -> None:
-    """Run one destructive step as a one-step runbook: the same preview, confirmation,
-    refusal rules, exit codes and run record as inside a runbook."""
-    from ditsops.cli.prompts import interaction_for
-    from ditsops.core import steps as step_kinds
-    from ditsops.core.engine import RunOptions, run_runbook
-    from ditsops.core.model import Runbook
-    from ditsops.core.names import check_run_names
-    from ditsops.core.record import RunRecord
-    from ditsops.core.target import header
-
-    state = app_state(ctx)
-    fmt = state.output_format(output)
-    settings = state.settings(**options)
-    runbook = Runbook(name=step.id, title=title, steps=(step,))
-    check_run_names(runbook, {}, settings)  # a bad --namespace or name is a usage error, exit 2
-    interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
-    mode = "dry run" if dry_run else "interactive" if interactive else "non-interactive"
-    consoles = state.consoles
-    ui = interaction_for(consoles, json_output=fmt == "json", full=full, mode=mode)
-    record = RunRecord.create(runbook.name, settings.secrets())
-    outcome = run_runbook(
-        runbook,
-        {},
-        settings,
-        ui,
-        RunOptions(
-            interactive=interactive,
-            assume_yes=yes,
-            dry_run=dry_run,
-            confirm_targets=state.confirm_targets,
-            ignore_lease=state.ignore_lease,
-        ),
-        record,
-        header(settings, [step_kinds.kind_of(step.kind).target]),
-    )
-    for done in outcome.steps:
-        if done.result.status == "error":
-            # A direct command's failure also goes to stderr, as one line, for scripts.
-            consoles.err.print(f"[bold red]ditsops:[/] {escape(done.result.summary)}", soft_wrap=True)
-    raise typer.Exit(outcome.exit_code)

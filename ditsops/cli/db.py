@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import typer
 
-from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state
+from ditsops.cli.common import DsnOption, FullOption, OutputFormat, OutputOption, app_state
+from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from ditsops.clients.postgres import PostgresClient
+    from ditsops.core.db import Backend
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -85,10 +91,10 @@ def long_queries_command(
         ctx,
         "long_queries",
         _duration(older_than),
-        limit,
-        output,
-        full,
-        dsn,
+        limit=limit,
+        output=output,
+        full=full,
+        dsn=dsn,
         title=f"Queries running longer than {older_than}",
         empty=f"No query has run longer than {older_than}.",
         age="query",
@@ -112,26 +118,56 @@ def idle_in_transaction_command(
         ctx,
         "idle_in_transaction",
         _duration(older_than),
-        limit,
-        output,
-        full,
-        dsn,
+        limit=limit,
+        output=output,
+        full=full,
+        dsn=dsn,
         title=f"Idle in transaction longer than {older_than}",
         empty=f"No session idle in transaction longer than {older_than}.",
         age="state",
     )
 
 
-def _list(ctx, which: str, older, limit, output, full, dsn, *, title: str, empty: str, age: str) -> None:
+# The backend listings by name: each names the core function that finds its sessions.
+Listing = Literal["long_queries", "idle_in_transaction"]
+
+
+class _Finder(Protocol):
+    def __call__(self, client: PostgresClient, older_than: timedelta, *, limit: int = ...) -> list[Backend]: ...
+
+
+def _finder(which: Listing) -> _Finder:
     from ditsops.core import db
+
+    finders: dict[Listing, _Finder] = {
+        "long_queries": db.long_queries,
+        "idle_in_transaction": db.idle_in_transaction,
+    }
+    return finders[which]
+
+
+def _list(
+    ctx: typer.Context,
+    which: Listing,
+    older: timedelta,
+    *,
+    limit: int,
+    output: OutputFormat | None,
+    full: bool,
+    dsn: str | None,
+    title: str,
+    empty: str,
+    age: str,
+) -> None:
     from ditsops.render.db import render_backends
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
     fmt = state.output_format(output)
+    find = _finder(which)
     client = _connect(ctx, dsn)
     try:
-        found = getattr(db, which)(client, older, limit=limit)
+        found = find(client, older, limit=limit)
     finally:
         client.close()
     if fmt == "json":
@@ -169,9 +205,11 @@ def blocking_command(
         render_blocking(state.consoles.out, forest, full=full)
 
 
-def _signal(ctx, action: str, raw: dict, *, limit: int, **run: object) -> None:
+def _signal(
+    ctx: typer.Context, action: str, raw: dict[str, Any], *, limit: int, flags: ActionFlags, dsn: str | None
+) -> None:
     """raw: the filters as given (pids, state, older_than, user, application, database, blocking)."""
-    from ditsops.cli.common import run_action
+    from ditsops.cli.launch import run_action
     from ditsops.core.durations import to_prometheus
     from ditsops.core.model import Step
     from ditsops.core.steps.backends import BackendsSpec, build_filter
@@ -191,7 +229,7 @@ def _signal(ctx, action: str, raw: dict, *, limit: int, **run: object) -> None:
         kind=f"action:{action}-backends",
         spec=BackendsSpec(filters, limit),
     )
-    run_action(ctx, step, f"{action.capitalize()} PostgreSQL backends", **run)
+    run_action(ctx, step, f"{action.capitalize()} PostgreSQL backends", flags, dsn=dsn)
 
 
 def _signal_command(action: str):
@@ -216,11 +254,9 @@ def _signal_command(action: str):
             ),
         ] = False,
         limit: Annotated[int, typer.Option("--limit", help="At most this many backends.", min=1)] = 200,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; act on what the preview shows.")] = False,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be hit; change nothing.")] = False,
-        non_interactive: Annotated[
-            bool, typer.Option("--non-interactive", help="Never prompt (refuses without --yes).")
-        ] = False,
+        yes: YesOption = False,
+        dry_run: DryRunOption = False,
+        non_interactive: NonInteractiveOption = False,
         output: OutputOption = None,
         full: FullOption = False,
         dsn: DsnOption = None,
@@ -239,11 +275,7 @@ def _signal_command(action: str):
             action,
             raw,
             limit=limit,
-            yes=yes,
-            dry_run=dry_run,
-            non_interactive=non_interactive,
-            output=output,
-            full=full,
+            flags=ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full),
             dsn=dsn,
         )
 

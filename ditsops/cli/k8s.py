@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ditsops.cli.common import OutputOption, app_state, run_action
+from ditsops.cli.common import OutputOption, app_state
+from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption, run_action
 from ditsops.core.errors import UsageError
 
 app = typer.Typer(
@@ -15,9 +16,6 @@ app = typer.Typer(
     "undo, restart, scale, set-env, rollout-status, create-job.\n\nExample: ditsops k8s status dits-server",
 )
 
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Server-side dry run and preview only.")]
-NonInteractive = Annotated[bool, typer.Option("--non-interactive", help="Never prompt (refuses without --yes).")]
 Timeout = Annotated[str, typer.Option("--timeout", help="How long to follow the rollout (30s, 5m).")]
 
 
@@ -205,12 +203,12 @@ def rollout_status_command(
     raise typer.Exit(0 if done else 1)
 
 
-def _act(ctx, kind: str, title: str, fields: dict, yes: bool, dry_run: bool, non_interactive: bool, output) -> None:
+def _act(ctx: typer.Context, kind: str, title: str, fields: dict[str, object], flags: ActionFlags) -> None:
     from ditsops.core.model import Step
     from ditsops.core.steps.kube import KubeSpec
 
     step = Step(id=f"k8s-{kind}", title=title, kind=f"kube:{kind}", spec=KubeSpec(fields))
-    run_action(ctx, step, title, yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
+    run_action(ctx, step, title, flags)
 
 
 @app.command("undo")
@@ -221,9 +219,9 @@ def undo_command(
         int, typer.Option("--to-revision", help="Revision to go back to (default: the previous one).", min=0)
     ] = 0,
     timeout: Timeout = "5m",
-    yes: Yes = False,
-    dry_run: DryRun = False,
-    non_interactive: NonInteractive = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
     output: OutputOption = None,
 ) -> None:
     """Roll back to the previous (or a given) revision, exactly like kubectl rollout undo.
@@ -235,10 +233,7 @@ def undo_command(
         "rollout-undo",
         f"Roll back {deployment}",
         {"deployment": deployment, "to_revision": to_revision, "timeout": timeout},
-        yes,
-        dry_run,
-        non_interactive,
-        output,
+        ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output),
     )
 
 
@@ -247,9 +242,9 @@ def restart_command(
     ctx: typer.Context,
     deployment: Annotated[str, typer.Argument(help="Deployment.")],
     timeout: Timeout = "5m",
-    yes: Yes = False,
-    dry_run: DryRun = False,
-    non_interactive: NonInteractive = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
     output: OutputOption = None,
 ) -> None:
     """Replace every pod (kubectl.kubernetes.io/restartedAt), like kubectl rollout restart.
@@ -261,10 +256,7 @@ def restart_command(
         "restart",
         f"Restart {deployment}",
         {"deployment": deployment, "timeout": timeout},
-        yes,
-        dry_run,
-        non_interactive,
-        output,
+        ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output),
     )
 
 
@@ -277,9 +269,9 @@ def scale_command(
         int | None, typer.Option("--current-replicas", help="Refuse unless it has exactly this many now.", min=0)
     ] = None,
     timeout: Timeout = "5m",
-    yes: Yes = False,
-    dry_run: DryRun = False,
-    non_interactive: NonInteractive = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
     output: OutputOption = None,
 ) -> None:
     """Scale through the scale subresource, with kubectl's --current-replicas precondition.
@@ -289,7 +281,13 @@ def scale_command(
     fields = {"deployment": deployment, "replicas": replicas, "timeout": timeout}
     if current_replicas is not None:
         fields["current_replicas"] = current_replicas
-    _act(ctx, "scale", f"Scale {deployment} to {replicas}", fields, yes, dry_run, non_interactive, output)
+    _act(
+        ctx,
+        "scale",
+        f"Scale {deployment} to {replicas}",
+        fields,
+        ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output),
+    )
 
 
 @app.command("set-env")
@@ -299,9 +297,9 @@ def set_env_command(
     assignments: Annotated[list[str], typer.Argument(help="KEY=VALUE to set, KEY- to remove.")],
     container: Annotated[str | None, typer.Option("--container", "-c", help="Only this container.")] = None,
     timeout: Timeout = "5m",
-    yes: Yes = False,
-    dry_run: DryRun = False,
-    non_interactive: NonInteractive = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
     output: OutputOption = None,
 ) -> None:
     """Set (KEY=VALUE) or remove (KEY-) environment variables, like kubectl set env.
@@ -320,7 +318,13 @@ def set_env_command(
     fields = {"deployment": deployment, "env": env, "timeout": timeout}
     if container:
         fields["container"] = container
-    _act(ctx, "set-env", f"Set env on {deployment}", fields, yes, dry_run, non_interactive, output)
+    _act(
+        ctx,
+        "set-env",
+        f"Set env on {deployment}",
+        fields,
+        ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output),
+    )
 
 
 @app.command("create-job")
@@ -336,9 +340,9 @@ def create_job_command(
     wait: Annotated[
         str, typer.Option("--wait", help="Follow the Job until it completes or fails, at most this long (0: do not).")
     ] = "0",
-    yes: Yes = False,
-    dry_run: DryRun = False,
-    non_interactive: NonInteractive = False,
+    yes: YesOption = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
     output: OutputOption = None,
 ) -> None:
     """Run a CronJob now: a Job from its template, exactly like kubectl create job NAME --from=cronjob/CRON.
@@ -358,4 +362,10 @@ def create_job_command(
     fields = {"cronjob": from_cronjob, "wait": wait}
     if name:
         fields["name"] = name
-    _act(ctx, "create-job", f"Run cronjob {from_cronjob} now", fields, yes, dry_run, non_interactive, output)
+    _act(
+        ctx,
+        "create-job",
+        f"Run cronjob {from_cronjob} now",
+        fields,
+        ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output),
+    )

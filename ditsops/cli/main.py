@@ -20,7 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from ditsops import __version__
 from ditsops.cli import coercion
-from ditsops.cli.common import app_state
+from ditsops.cli.common import GlobalOutputOption, app_state
 from ditsops.core.errors import DitsopsError, ExitCode
 
 # The command groups, imported only when invoked (click's lazy-group pattern): `ditsops
@@ -206,7 +206,7 @@ def main(
             show_envvar=False,
         ),
     ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="Output format: table or json.")] = "table",
+    output: GlobalOutputOption = "table",
     dsn: Annotated[
         str | None,
         typer.Option(

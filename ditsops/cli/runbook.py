@@ -11,6 +11,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
+from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
 from ditsops.core.errors import DitsopsError, UsageError
 
 
@@ -62,13 +63,9 @@ def run_command(
         list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")
     ] = None,
     from_step: Annotated[str | None, typer.Option("--from", help="Start at this step id (resume).")] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Run diagnostics and preview actions without applying any.")
-    ] = False,
-    non_interactive: Annotated[
-        bool, typer.Option("--non-interactive", help="Never prompt: destructive steps need --yes.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Confirm destructive steps in advance.")] = False,
+    dry_run: DryRunOption = False,
+    non_interactive: NonInteractiveOption = False,
+    yes: YesOption = False,
     output: OutputOption = None,
     full: FullOption = False,
     dsn: DsnOption = None,
@@ -84,60 +81,21 @@ def run_command(
 
     Example: ditsops --profile sandbox runbook db-connections-exhausted --set older_than=10s
     """
-    from ditsops.cli.prompts import interaction_for
     from ditsops.core import catalog
-    from ditsops.core import steps as step_kinds
-    from ditsops.core.engine import RunOptions, run_runbook
     from ditsops.core.loader import resolve_params
-    from ditsops.core.names import check_run_names
-    from ditsops.core.record import RunRecord
-    from ditsops.core.target import header
-    from ditsops.render.runbook import file_line
 
-    state = app_state(ctx)
-    fmt = state.output_format(output)
-    settings = state.settings(dsn=dsn)
-    interactive = state.interactive(non_interactive=non_interactive, json_output=fmt == "json")
+    flags = ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full)
+    launch = RunLaunch.complete(ctx, flags, dsn=dsn)
     labels, elapsed = {}, 0.0
     if alert:
-        runbook, labels, elapsed = _from_alert(state, settings, alert, name, interactive)
+        runbook, labels, elapsed = _from_alert(launch.state, launch.settings, alert, name, launch.interactive)
     elif name:
         runbook = catalog.find(name)
     else:
         raise UsageError("name a runbook or give --alert NAME", hint="ditsops runbook list")
-    params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=settings.params)
-    check_run_names(runbook, params, settings)  # Kubernetes names are DNS-1123 before any step runs
-    mode = (
-        "dry run"
-        if dry_run
-        else "interactive"
-        if interactive
-        else ("non-interactive, --yes" if yes else "non-interactive (destructive steps refused without --yes)")
-    )
-    ui = interaction_for(state.consoles, json_output=fmt == "json", full=full, mode=mode)
-    targets = [step_kinds.kind_of(s.kind).target for s in runbook.steps]
-    target = header(settings, targets)
-    shadows = catalog.shadowed(runbook.source)
-    if shadows:  # an own runbook hides the shipped one of that name: say which file runs
-        target.insert(0, file_line(runbook.source, shadows))
-    record = RunRecord.create(runbook.name, settings.secrets())
-    outcome = run_runbook(
-        runbook,
-        params,
-        settings,
-        ui,
-        RunOptions(
-            interactive=interactive,
-            assume_yes=yes,
-            dry_run=dry_run,
-            from_step=from_step,
-            elapsed_before=elapsed,
-            confirm_targets=state.confirm_targets,
-            ignore_lease=state.ignore_lease,
-        ),
-        record,
-        target,
-    )
+    params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=launch.settings.params)
+    launch.validate(runbook, params)
+    outcome = launch.run(runbook, params, from_step=from_step, elapsed_before=elapsed)
     raise typer.Exit(outcome.exit_code)
 
 

@@ -1,0 +1,139 @@
+"""The one way a run starts: runbooks, and destructive direct commands as one-step runbooks.
+
+The safety options are declared here, once, with one help text each, and gathered into
+`ActionFlags`. `RunLaunch` follows kubectl's `UndoOptions`: `complete` fills in what the
+global state decides (settings, output format, whether a person can answer), `validate`
+checks the run before anything is contacted, `run` chooses the interaction, creates the
+record, builds the target header and calls the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ditsops.cli.common import AppState, OutputFormat, app_state
+
+if TYPE_CHECKING:
+    from ditsops.core.config import Settings
+    from ditsops.core.engine import RunOutcome
+    from ditsops.core.model import Runbook, Step
+
+YesOption = Annotated[
+    bool,
+    typer.Option(
+        "--yes",
+        "-y",
+        help="Confirm destructive steps in advance: act on what the preview shows without asking.",
+    ),
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Run diagnostics and preview every action; apply none."),
+]
+NonInteractiveOption = Annotated[
+    bool,
+    typer.Option("--non-interactive", help="Never prompt: destructive steps are refused (exit 5) unless --yes."),
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionFlags:
+    """The run's options as given on its command line (the global ones come from AppState)."""
+
+    yes: bool = False
+    dry_run: bool = False
+    non_interactive: bool = False
+    output: OutputFormat | None = None
+    full: bool = False
+
+
+@dataclass(frozen=True)
+class RunLaunch:
+    """A run about to start, completed from the flags and the global state."""
+
+    flags: ActionFlags
+    state: AppState
+    settings: Settings
+    json_output: bool
+    interactive: bool  # a person at a terminal can answer the questions
+
+    @classmethod
+    def complete(cls, ctx: typer.Context, flags: ActionFlags, **settings_options: Any) -> RunLaunch:
+        """settings_options: command-line settings of this command (dsn=...) over the global ones."""
+        state = app_state(ctx)
+        json_output = state.output_format(flags.output) == "json"
+        return cls(
+            flags=flags,
+            state=state,
+            settings=state.settings(**settings_options),
+            json_output=json_output,
+            interactive=state.interactive(non_interactive=flags.non_interactive, json_output=json_output),
+        )
+
+    @property
+    def mode(self) -> str:
+        """How the run treats destructive steps, for the header."""
+        if self.flags.dry_run:
+            return "dry run"
+        if self.interactive:
+            return "interactive"
+        if self.flags.yes:
+            return "non-interactive, --yes"
+        return "non-interactive (destructive steps refused without --yes)"
+
+    def validate(self, runbook: Runbook, params: dict[str, Any]) -> None:
+        """Before any step runs: every Kubernetes name the steps will use is DNS-1123 (else exit 2)."""
+        from ditsops.core.names import check_run_names
+
+        check_run_names(runbook, params, self.settings)
+
+    def run(
+        self, runbook: Runbook, params: dict[str, Any], *, from_step: str | None = None, elapsed_before: float = 0.0
+    ) -> RunOutcome:
+        from ditsops.cli.prompts import interaction_for
+        from ditsops.core import steps as step_kinds
+        from ditsops.core.engine import RunOptions, run_runbook
+        from ditsops.core.record import RunRecord
+        from ditsops.core.target import header
+
+        ui = interaction_for(self.state.consoles, json_output=self.json_output, full=self.flags.full, mode=self.mode)
+        target = header(self.settings, [step_kinds.kind_of(step.kind).target for step in runbook.steps])
+        if runbook.source is not None:
+            from ditsops.core.catalog import shadowed
+            from ditsops.render.runbook import file_line
+
+            shadows = shadowed(runbook.source)
+            if shadows:  # an own runbook hides the shipped one of that name: say which file runs
+                target.insert(0, file_line(runbook.source, shadows))
+        record = RunRecord.create(runbook.name, self.settings.secrets())
+        options = RunOptions(
+            interactive=self.interactive,
+            assume_yes=self.flags.yes,
+            dry_run=self.flags.dry_run,
+            from_step=from_step,
+            elapsed_before=elapsed_before,
+            confirm_targets=self.state.confirm_targets,
+            ignore_lease=self.state.ignore_lease,
+        )
+        return run_runbook(runbook, params, self.settings, ui, options, record, target)
+
+
+def run_action(ctx: typer.Context, step: Step, title: str, flags: ActionFlags, **settings_options: Any) -> None:
+    """Run one destructive step as a one-step runbook: the same preview, confirmation,
+    refusal rules, exit codes and run record as inside a runbook."""
+    from ditsops.core.model import Runbook
+    from ditsops.core.results import Status
+
+    launch = RunLaunch.complete(ctx, flags, **settings_options)
+    runbook = Runbook(name=step.id, title=title, steps=(step,))
+    launch.validate(runbook, {})
+    outcome = launch.run(runbook, {})
+    for done in outcome.steps:
+        if done.result.status == Status.ERROR:
+            # A direct command's failure also goes to stderr, as one line, for scripts.
+            launch.state.consoles.err.print(f"[bold red]ditsops:[/] {escape(done.result.summary)}", soft_wrap=True)
+    raise typer.Exit(outcome.exit_code)
