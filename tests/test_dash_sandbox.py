@@ -1,0 +1,110 @@
+"""`ditsops dash` against the sandbox: every expression of the three dashboards parses in the
+installed Prometheus, every panel returns data, bad-deploy shows in the Error Rate panel, and
+on a real terminal the dashboard draws every title at 80 and 160 columns and `--watch`
+refreshes until q.
+
+One sandbox for the module (the fixture is module-scoped); bad-deploy runs last and is
+cleared, so the tests before it see a quiet system.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import httpx
+import pexpect
+import pytest
+
+from ditsops.core import dashboards, dashquery
+from tests.helpers import wait_until
+from tests.sandboxfixtures import WATCH, Sandbox, ditsops_json, fault
+
+ERROR_PANEL = "Error Rate"
+
+
+def panels(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {panel["title"]: panel for panel in document["panels"]}
+
+
+def missing_data(document: dict[str, Any]) -> list[str]:
+    """Panels in error or without a single value, as 'title: why'."""
+    problems = []
+    for title, panel in panels(document).items():
+        values = [v for s in panel["series"] for _, v in s["points"] if v is not None]
+        if panel["error"] or not values:
+            problems.append(f"{title}: {panel['error'] or 'no data'}")
+    return problems
+
+
+@pytest.mark.parametrize("name", dashboards.SHIPPED)
+def test_every_expression_parses_in_the_installed_prometheus(sandbox: Sandbox, name: str) -> None:
+    board = dashboards.load(name)
+    window = dashquery.time_range("1h")
+    values = {**dashquery.builtins(window.since, window.step), **dashquery.resolve_variables(board, {})}
+    for panel in board.panels:
+        for target in panel.targets:
+            expr = dashquery.substitute(target.expr, values)
+            answer = httpx.get(f"{sandbox.prometheus}/api/v1/format_query", params={"query": expr}, timeout=10).json()
+            assert answer["status"] == "success", f"{name}/{panel.title}: {expr}: {answer}"
+
+
+@pytest.mark.parametrize("name", dashboards.SHIPPED)
+def test_every_panel_of_the_dashboard_returns_data(sandbox: Sandbox, name: str) -> None:
+    def fetched() -> dict[str, Any]:
+        return ditsops_json("dash", name, "--since", "5m")[1]
+
+    # Rates need two scrapes; a young Prometheus gets them within seconds.
+    document = wait_until(fetched, 60, f"every panel of {name} with data", until=lambda d: not missing_data(d), **WATCH)
+    assert document["variables"] == {"job": "dits-server", **({"gc_window": "1h"} if name == "storage" else {})}
+
+
+@pytest.mark.parametrize("columns", [80, 160])
+def test_dash_overview_on_a_terminal_draws_every_panel_title(sandbox: Sandbox, columns: int) -> None:
+    child = spawn(["dash", "overview", "--since", "5m"], columns)
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = child.before or ""
+    assert child.exitstatus == 0, shown[-2000:]
+    assert "Traceback" not in shown
+    for panel in dashboards.load("overview").panels:
+        assert panel.title in shown, f"{panel.title} missing at {columns} columns"
+
+
+def test_watch_refreshes_in_place_and_q_leaves_with_exit_0(sandbox: Sandbox) -> None:
+    child = spawn(["dash", "overview", "--since", "5m", "--watch", "1s"], 160)
+    for _ in range(3):  # the first view and two refreshes, each drawn whole again
+        child.expect("Dits Overview", timeout=60)
+    child.send("q")
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+    assert child.exitstatus == 0
+    assert "Traceback" not in (child.before or "")
+
+
+def test_bad_deploy_raises_the_error_rate_panel_above_5_percent(sandbox: Sandbox) -> None:
+    def error_rate() -> float:
+        panel = panels(ditsops_json("dash", "overview", "--since", "5m")[1])[ERROR_PANEL]
+        assert panel["error"] is None, panel["error"]
+        return panel["series"][0]["value"] or 0.0
+
+    before = wait_until(error_rate, 60, "an error rate", until=lambda v: v is not None, **WATCH)
+    assert before < 5, f"the sandbox was already failing: {before:.1f}%"
+    fault("bad-deploy")
+    try:
+        wait_until(error_rate, 120, "the Error Rate panel above 5%", until=lambda v: v > 5, **WATCH)
+    finally:
+        fault("bad-deploy", "--clear")
+
+
+def spawn(args: list[str], columns: int) -> pexpect.spawn:
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "60"}
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "ditsops", "--profile", "sandbox", *args],
+        env=env,
+        encoding="utf-8",
+        timeout=120,
+        dimensions=(60, columns),
+    )
