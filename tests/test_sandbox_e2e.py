@@ -19,6 +19,7 @@ missing binary, and a start that fails halfway, leave nothing behind.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -220,6 +221,29 @@ def test_up_starts_every_component_healthy_and_the_profile_points_at_them(sandbo
     by_name = {d["name"]: d for d in deployments}
     assert by_name["dits-server"]["images"] == ["registry.dits.dev/dits-server:1.4.2"]
     assert len(by_name["dits-server"]["pods"]) == 3 and "dits-worker" in by_name
+
+
+def test_status_json_gives_scripts_the_kubeconfig_and_every_url(sandbox: Sandbox):
+    """`sandbox status -o json`, through a pipe at 80 columns, before or after the command name."""
+    before = run_cli("-o", "json", "sandbox", "status", env={"COLUMNS": "80"})
+    after = run_cli("sandbox", "status", "-o", "json", env={"COLUMNS": "80"})
+    assert before.returncode == 0 and after.returncode == 0, before.stderr + after.stderr
+    status = json.loads(after.stdout)
+    assert json.loads(before.stdout)["urls"] == status["urls"]
+    assert status["up"] is True and status["healthy"] is True
+    assert status["kubeconfig"] == sandbox.kubeconfig and Path(status["kubeconfig"]).is_file()
+    assert status["kube_context"] == "sandbox" and status["namespace"] == "dits"
+    urls = status["urls"]
+    assert urls["prometheus"] == sandbox.url("prometheus")
+    assert urls["alertmanager"] == sandbox.url("alertmanager")
+    assert urls["dits"] == [sandbox.url("simulator")]
+    assert urls["kubernetes"] == sandbox.url("kubeapi")
+    # The DSN names the server, with its password redacted.
+    postgres = sandbox.state.components["postgres"]
+    assert urls["postgres"] == f"postgresql://postgres:***@127.0.0.1:{postgres.port}/postgres"
+    assert postgres.details["password"] not in after.stdout + before.stdout
+    assert {c["name"] for c in status["components"]} == set(COMPONENTS)
+    assert all(c["running"] and c["healthy"] for c in status["components"])
 
 
 def test_fault_registry_matches_the_simulator():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,6 +13,9 @@ from typer.core import TyperGroup
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
 from ditsops.core.errors import DitsopsError, UsageError
+
+if TYPE_CHECKING:
+    from ditsops.core.model import Runbook
 
 
 class _RunbookGroup(TyperGroup):
@@ -179,16 +182,73 @@ def list_command(ctx: typer.Context, output: OutputOption = None) -> None:
 def show_command(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Runbook name or path.", autocompletion=_complete_runbook)],
+    output: OutputOption = None,
 ) -> None:
     """Show a runbook's parameters and steps, marking the destructive ones.
 
     Example: ditsops runbook show db-connections-exhausted
     """
     from ditsops.core.catalog import find, shadowed
+    from ditsops.render.output import print_json
     from ditsops.render.runbook import render_runbook_show
 
+    state = app_state(ctx)
     runbook = find(name)
-    render_runbook_show(app_state(ctx).consoles.out, runbook, shadowed(runbook.source))
+    if state.output_format(output) == "json":
+        print_json(state.consoles.out, _runbook_json(runbook, shadowed(runbook.source)))
+        return
+    render_runbook_show(state.consoles.out, runbook, shadowed(runbook.source))
+
+
+def _runbook_json(runbook: Runbook, shadows: Path | None) -> dict[str, Any]:
+    """What `runbook show` shows, for scripts: parameters, steps (destructive or not), escalation."""
+    from ditsops.core import steps as step_kinds
+    from ditsops.core.durations import to_prometheus
+    from ditsops.core.params import display
+
+    return {
+        "name": runbook.name,
+        "title": runbook.title,
+        "alert": runbook.alert,
+        "severity": runbook.severity,
+        "summary": runbook.summary,
+        "path": str(runbook.source) if runbook.source else None,
+        "shadows": str(shadows) if shadows else None,
+        "params": [
+            {
+                "name": spec.name,
+                "type": spec.type,
+                "default": display(spec.default) if spec.default is not None else None,
+                "required": spec.required or spec.default is None,
+                "description": spec.description,
+                "choices": list(spec.choices),
+            }
+            for spec in runbook.params
+        ],
+        "steps": [
+            {
+                "number": number,
+                "id": step.id,
+                "title": step.title,
+                "kind": step.kind,
+                "destructive": step_kinds.kind_of(step.kind).destructive,
+                "why": step.why,
+                "when": [condition.describe() for condition in step.when],
+                "unit": step.unit,
+                "threshold": {
+                    "warn": step.threshold.warn,
+                    "fail": step.threshold.fail,
+                    "direction": step.threshold.direction,
+                }
+                if step.threshold
+                else None,
+            }
+            for number, step in enumerate(runbook.steps, 1)
+        ],
+        "escalation": [
+            {"after": to_prometheus(reminder.after), "say": reminder.say} for reminder in runbook.escalation
+        ],
+    }
 
 
 @app.command("lint")
@@ -277,12 +337,20 @@ def verify_command(
 
 
 @app.command("runs")
-def runs_command(ctx: typer.Context) -> None:
-    """List recorded runs, oldest first.
+def runs_command(ctx: typer.Context, output: OutputOption = None) -> None:
+    """List recorded runs, newest last: when, runbook, who, profile, exit code, verdict and run id.
+
+    The run id (or a prefix of it) is what `runbook report` and `runbook verify` take.
 
     Example: ditsops runbook runs
     """
-    from ditsops.core.record import list_runs
+    from ditsops.core.runs import run_summaries
+    from ditsops.render.output import print_json
+    from ditsops.render.runs import render_runs
 
-    for path in list_runs():
-        app_state(ctx).consoles.out.print(path.stem)
+    state = app_state(ctx)
+    runs = run_summaries()
+    if state.output_format(output) == "json":
+        print_json(state.consoles.out, [run.to_json() for run in runs])
+    else:
+        render_runs(state.consoles.out, runs)

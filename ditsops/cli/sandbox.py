@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 import ditsops.sandbox  # noqa: F401 - the hook: importing the sandbox registers its `sandbox` profile
+from ditsops.cli.common import OutputOption, app_state
 from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.sandbox import (
     faults,  # light: the fault registry imports its players lazily
     render,  # its renderers live with it: render/ never imports the sandbox
 )
+
+if TYPE_CHECKING:
+    from ditsops.sandbox.lifecycle import SandboxStatus
 
 # lifecycle (and through it the components: yaml, urllib, the kube and Prometheus helpers)
 # is imported inside each command, so that `ditsops --help` stays fast.
@@ -64,18 +68,82 @@ def down() -> None:
 
 
 @app.command()
-def status() -> None:
+def status(ctx: typer.Context, output: OutputOption = None) -> None:
     """Show each component (running or dead, healthy or not; pid; URL) and the faults in effect.
 
     Healthy means the process runs and answers its health check: pg_isready, the
     Kubernetes API's /version, the simulator's /health/live, Prometheus' and
     Alertmanager's /-/ready.
 
-    Example: ditsops sandbox status
+    With -o json: also the kubeconfig path and every URL by role (the PostgreSQL DSN with
+    its password as ***), for scripts.
+
+    Example: ditsops sandbox status -o json | jq -r .kubeconfig
     """
+    from ditsops.render.output import print_json
     from ditsops.sandbox import lifecycle
 
-    render.render_status(_console(), lifecycle.status())
+    report = lifecycle.status()
+    if app_state(ctx).output_format(output) == "json":
+        print_json(_console(), _status_json(report))
+        return
+    render.render_status(_console(), report)
+
+
+# The sandbox's components by the role a script looks them up by.
+_ROLES = {
+    "postgres": "postgres",
+    "kubeapi": "kubernetes",
+    "simulator": "dits",
+    "prometheus": "prometheus",
+    "alertmanager": "alertmanager",
+}
+
+
+def _status_json(report: SandboxStatus) -> dict[str, Any]:
+    """Component URLs are stored without secrets (the DSN's password is ***); the profile's
+    real DSN is never read here."""
+    urls: dict[str, Any] = {role: [] if role == "dits" else None for role in _ROLES.values()}
+    for component in report.components:
+        role = _ROLES.get(component.name, component.name)
+        if role == "dits":
+            urls["dits"] += [component.url] if component.url else []
+        else:
+            urls[role] = component.url
+    return {
+        "up": report.up,
+        "healthy": report.healthy,
+        "profile": "sandbox",
+        "state_file": str(report.state_file),
+        "kubeconfig": report.kubeconfig,
+        "kube_context": report.kube_context,
+        "namespace": report.namespace,
+        "urls": urls,
+        "components": [
+            {
+                "name": c.name,
+                "running": c.alive,
+                "healthy": c.healthy,
+                "pid": c.pid,
+                "port": c.port,
+                "url": c.url,
+                "data_dir": c.data_dir,
+            }
+            for c in report.components
+        ],
+        "faults": [
+            {
+                "name": f.name,
+                "active": f.alive,
+                "alert": f.alert,
+                "summary": f.summary,
+                "pid": f.pid,
+                "started_at": f.started_at,
+                "log_file": f.log_file,
+            }
+            for f in report.faults
+        ],
+    }
 
 
 def _complete_fault(incomplete: str) -> list[str]:

@@ -80,6 +80,10 @@ class SandboxStatus:
     state_file: Path
     components: list[ComponentStatus]
     faults: list[FaultStatus]
+    # Where kubectl finds the sandbox's Kubernetes API (from the profile; never its DSN).
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    namespace: str | None = None
 
     @property
     def healthy(self) -> bool:
@@ -172,7 +176,20 @@ def status() -> SandboxStatus:
         )
         for name, fault in state.faults.items()
     ]
-    return SandboxStatus(up=True, state_file=state_file(), components=components, faults=fault_statuses)
+    profile = state.profile()
+    return SandboxStatus(
+        up=True,
+        state_file=state_file(),
+        components=components,
+        faults=fault_statuses,
+        kubeconfig=_text(profile.get("kubeconfig")),
+        kube_context=_text(profile.get("kube_context")),
+        namespace=_text(profile.get("namespace")),
+    )
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _check(kind: ComponentKind | None, component: Component) -> tuple[bool, bool]:
