@@ -92,7 +92,7 @@ class IsolatedHome(NamedTuple):
 
 @pytest.fixture
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedHome:
-    """XDG config and state in tmp dirs, and no DITSOPS_* or libpq PG* settings leaking in."""
+    """XDG config, state and cache in tmp dirs, and no DITSOPS_* or libpq PG* settings leaking in."""
     for name in list(os.environ):
         if name.startswith(("DITSOPS_", "PG")):
             monkeypatch.delenv(name)
@@ -101,6 +101,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedHo
         directory.mkdir()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home.config))
     monkeypatch.setenv("XDG_STATE_HOME", str(home.state))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the runbook index (core/runbook_index.py)
     return home
 
 

@@ -3,7 +3,12 @@
 DESIGN.md, "Performance budgets": `ditsops --help` and `ditsops runbook list` import none
 of kubernetes, psycopg, requests, httpx, prometheus_api_client; the clients import them
 inside the function that needs them. `runbook show` and `runbook lint` only read YAML,
-so they are held to the same budget (yaml itself is allowed).
+so they are held to the same budget (yaml itself is allowed). No command here imports
+pydantic either: typer would convert option values through it (cli/coercion.py).
+
+Issue 11, "Start-up at the floor": `--help` imports no command group (they load when
+invoked, cli/main.py LAZY_COMMANDS), and `runbook list` with an up-to-date runbook index
+parses no YAML and does not import the loader.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-FORBIDDEN = ("psycopg", "kubernetes", "requests", "httpx", "prometheus_api_client", "urllib3")
+FORBIDDEN = ("psycopg", "kubernetes", "requests", "httpx", "prometheus_api_client", "urllib3", "pydantic")
 
 # Runs the console-script entry exactly as the `ditsops` script does, then reports the
 # exit code and every module that was imported on the way.
@@ -39,7 +44,13 @@ _IMPORTERS_HINT = "run `python -X importtime -m ditsops ARGS 2>&1 | less` to see
 def _environment(home: Path) -> dict[str, str]:
     """No user config, runbooks or DSN from the machine: the shipped catalogue only."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("DITSOPS_", "PG"))}
-    return {**env, "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"), "COLUMNS": "120"}
+    return {
+        **env,
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "COLUMNS": "120",
+    }
 
 
 def _probe(args: list[str], home: Path) -> tuple[int, set[str], str]:
@@ -115,3 +126,37 @@ def test_command_imports_no_heavy_client_library(args: list[str], tmp_path: Path
             f"ditsops {' '.join(args)} imports {', '.join(imported)}; import chains:\n{chains}\n"
             f"({_IMPORTERS_HINT}; move the import into the function that uses it)"
         )
+
+
+def _imported(modules: set[str], package: str) -> bool:
+    return any(m == package or m.startswith(package + ".") for m in modules)
+
+
+def test_help_lists_every_group_without_importing_one(tmp_path: Path) -> None:
+    from ditsops.cli.main import LAZY_COMMANDS
+
+    code, modules, output = _probe(["--help"], tmp_path)
+    assert code == 0, output
+    loaded = sorted({module for module, _, _ in LAZY_COMMANDS.values()} & modules)
+    assert not loaded, f"ditsops --help imported command groups: {loaded}"
+    for name in LAZY_COMMANDS:
+        assert f" {name} " in output, f"ditsops --help does not list {name}:\n{output}"
+
+
+def test_runbook_list_reads_the_index_and_parses_nothing_unchanged(tmp_path: Path) -> None:
+    own = tmp_path / "config" / "ditsops" / "runbooks"
+    own.mkdir(parents=True)
+    (own / "own-check.yaml").write_text(
+        "name: own-check\ntitle: My own check\nsteps:\n  - {id: up, title: Up, promql: up}\n", encoding="utf-8"
+    )
+    first_code, first_modules, first = _probe(["runbook", "list"], tmp_path)  # builds the index
+    assert first_code == 0, first
+    assert _imported(first_modules, "ditsops.core.loader")  # the files were parsed once
+    code, modules, output = _probe(["runbook", "list"], tmp_path)
+    assert code == 0, output
+    assert output == first  # the same listing, own runbook included
+    assert "own-check" in output and "My own check" in output
+    parsed = sorted(m for m in ("yaml", "ditsops.core.loader", "ditsops.core.yamllines") if _imported(modules, m))
+    assert not parsed, f"runbook list with an up-to-date index still imported {parsed}"
+    groups = sorted(m for m in modules if m.startswith("ditsops.cli.") and m.count(".") == 2)
+    assert "ditsops.cli.db" not in groups and "ditsops.cli.k8s" not in groups, groups
