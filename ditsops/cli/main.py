@@ -57,6 +57,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "rollout-status, create-job.",
     ),
     "prom": ("ditsops.cli.prom", "app", "Query Prometheus."),
+    "dash": (
+        "ditsops.cli.dash",
+        "dash_command",
+        "Render a Grafana dashboard from Prometheus: charts, stats, gauges, pies, heatmaps, tables.",
+    ),
     "silence": (
         "ditsops.cli.alerts",
         "silence_app",

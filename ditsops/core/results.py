@@ -51,6 +51,7 @@ class StepResult:
     trees: list[TreeNode] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     data: Any = None  # JSON-ready details for --output json and the run record
+    panel: Any = None  # a dashboard panel's data (core/dashquery.DashboardData) the walk draws
     unreachable: bool = False  # the error was a target that could not be reached
     not_configured: bool = False  # skipped: this run has no settings for the step's target
 

@@ -69,6 +69,10 @@ def render_step_started(console: Console, step: Step, number: int, total: int, s
 def render_step_result(console: Console, result: StepResult, *, full: bool = False) -> None:
     style = STATUS_STYLE.get(result.status, "")
     mark = STATUS_MARK.get(result.status, "•")
+    if result.panel is not None:  # a `panel:` step: the dashboard panel, drawn as `ditsops dash` draws it
+        from ditsops.render.dash import render_panel
+
+        render_panel(console, result.panel.panels[0], result.panel.time)
     for table in result.tables:
         render_table(console, table, full=full)
     # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
