@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core.config import Settings
-from ditsops.core.errors import ConfigError
+from ditsops.core.errors import ConfigError, UsageError
 from ditsops.core.invocation import ditsops_command
 
+if TYPE_CHECKING:
+    from ditsops.clients.alertmanager import Silence
+    from ditsops.clients.prometheus import Alert
+
 STATE_ORDER = {"firing": 0, "pending": 1, "inhibited": 2, "silenced": 3}
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}  # any other severity sorts after these
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,7 @@ class AlertView:
         }
 
 
-def runbook_for(alert, by_alert: dict[str, str]) -> str | None:
+def runbook_for(alert: Alert, by_alert: dict[str, str]) -> str | None:
     named = alert.annotations.get("runbook")
     return named or by_alert.get(alert.name)
 
@@ -53,9 +58,10 @@ def suggest(settings: Settings, alertname: str, runbook: str | None, by_alert: d
     return ditsops_command(settings, "runbook", runbook)
 
 
-def gather(settings: Settings) -> list[AlertView]:
+def gather(settings: Settings, severities: Collection[str] = ()) -> list[AlertView]:
     """Alertmanager's view (firing, silenced, inhibited) plus Prometheus' pending alerts;
-    Prometheus alone when no Alertmanager is configured."""
+    Prometheus alone when no Alertmanager is configured. Only the given severities when
+    some are given; in `by_severity` order."""
     from ditsops.core.catalog import catalog
 
     if not settings.alertmanager_url and not settings.prometheus_url:
@@ -87,13 +93,66 @@ def gather(settings: Settings) -> list[AlertView]:
         for a in alerts
         for name in [runbook_for(a, by_alert)]
     ]
+    return by_severity(with_severity(views, severities))
+
+
+def severity_rank(severity: str) -> int:
+    """critical, warning, info, then every other severity (and none)."""
+    return SEVERITY_ORDER.get(severity.lower(), len(SEVERITY_ORDER))
+
+
+def by_severity(views: Iterable[AlertView]) -> list[AlertView]:
+    """Most severe first; within a severity the oldest first (the one firing longest is
+    usually the cause), alerts of unknown age after those; then state, then name."""
     oldest = datetime.max.replace(tzinfo=UTC)
     return sorted(
         views,
         key=lambda v: (
-            STATE_ORDER.get(v.alert.state, 9),
-            SEVERITY_ORDER.get(v.alert.severity, 9),
+            severity_rank(v.alert.severity),
             v.alert.since or oldest,
+            STATE_ORDER.get(v.alert.state, 9),
             v.alert.name,
         ),
     )
+
+
+def parse_severities(given: Iterable[str]) -> tuple[str, ...]:
+    """`--severity critical --severity warning` or `--severity critical,warning`, lower-cased."""
+    found: list[str] = []
+    for item in given:
+        for part in item.split(","):
+            name = part.strip().lower()
+            if not name:
+                raise UsageError(f"--severity {item!r}: expected a severity such as critical, warning or info")
+            if name not in found:
+                found.append(name)
+    return tuple(found)
+
+
+def with_severity(views: Iterable[AlertView], severities: Collection[str]) -> list[AlertView]:
+    """The alerts whose severity label is one of `severities` (any case); all when none given."""
+    wanted = {s.lower() for s in severities}
+    return [v for v in views if not wanted or v.alert.severity.lower() in wanted]
+
+
+def silence_by_prefix(silences: Sequence[Silence], prefix: str) -> Silence:
+    """The one silence whose id is `prefix` or starts with it (amtool's short ids).
+
+    None, or several, is a usage error naming what was found: expiring the wrong silence
+    would page people, so a prefix never picks one of several."""
+    wanted = prefix.strip().lower()
+    if not wanted:
+        raise UsageError("give a silence id, or a prefix of one that no other silence shares")
+    exact = [s for s in silences if s.id.lower() == wanted]
+    if exact:
+        return exact[0]
+    found = [s for s in silences if s.id.lower().startswith(wanted)]
+    if not found:
+        raise UsageError(f"no silence id starts with {prefix!r}", hint="ditsops silence list --expired shows every id")
+    if len(found) > 1:
+        listed = "; ".join(
+            f"{s.id} ({s.state}: {' '.join(m.describe() for m in s.matchers)})"
+            for s in sorted(found, key=lambda s: s.id)
+        )
+        raise UsageError(f"silence id prefix {prefix!r} is ambiguous, it matches {len(found)} silences: {listed}")
+    return found[0]
