@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ditsops.cli.common import OutputOption  # the one --output declaration: a table|json Choice
+
 if TYPE_CHECKING:
     from ditsops.cli.common import AppState
     from ditsops.core.dashquery import DashboardData
@@ -45,9 +47,7 @@ def dash_command(
             show_default=False,
         ),
     ] = None,
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="Output format: table or json.", show_default=False)
-    ] = None,
+    output: OutputOption = None,
 ) -> None:
     """Render a Grafana dashboard from Prometheus: charts, stats, gauges, pies, heatmaps, tables.
 
