@@ -8,24 +8,50 @@ import typer
 
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption, run_action
+from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
 
 
-def alerts_command(ctx: typer.Context, output: OutputOption = None) -> None:
+def alerts_command(
+    ctx: typer.Context,
+    severity: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--severity",
+            "-s",
+            help="Only alerts of this severity label (critical, warning, info, ...); repeatable or a comma list.",
+            show_default=False,
+        ),
+    ] = None,
+    output: OutputOption = None,
+    watch: WatchOption = False,
+    interval: IntervalOption = None,
+) -> None:
     """Firing and pending alerts (Alertmanager when configured, else Prometheus), with the runbook for each.
 
-    Example: ditsops --profile sandbox alerts
+    Sorted by severity (critical, warning, info, then any other), oldest first within a severity.
+
+    Example: ditsops --profile sandbox alerts --severity critical --watch
     """
-    from ditsops.core.alerting import gather
+    from ditsops.core.alerting import gather, parse_severities
     from ditsops.render.alerts import render_alerts
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
-    views = gather(state.settings())
+    severities = parse_severities(severity or [])
+    every = watch_interval(watch, interval)
+    json_output = state.output_format(output) == "json"
     _warn_invalid_runbooks(state.consoles.err)
-    if state.output_format(output) == "json":
-        print_json(state.consoles.out, [v.to_json() for v in views])
-    else:
-        render_alerts(state.consoles.out, views)
+
+    def draw(console) -> None:
+        views = gather(state.settings(), severities)
+        if json_output:
+            print_json(console, [v.to_json() for v in views])
+        else:
+            render_alerts(console, views)
+
+    if every is not None:
+        run_watch(state, "alerts", every, draw, json_output=json_output)
+    draw(state.consoles.out)
 
 
 def _warn_invalid_runbooks(err) -> None:
@@ -135,7 +161,9 @@ def silence_list(
 @silence_app.command("expire")
 def silence_expire(
     ctx: typer.Context,
-    silence_id: Annotated[str, typer.Argument(help="Silence id (from `silence list`).")],
+    silence_id: Annotated[
+        str, typer.Argument(help="Silence id (from `silence list`), or a prefix of it no other silence shares.")
+    ],
     yes: YesOption = False,
     dry_run: DryRunOption = False,
     non_interactive: NonInteractiveOption = False,
@@ -143,10 +171,19 @@ def silence_expire(
 ) -> None:
     """Expire a silence so its alerts notify again (after a preview and confirmation).
 
-    Example: ditsops silence expire 6c1a2d4e-0b7f-4c51-9f7e-2a6a4c9b1d10
+    A prefix of the id is enough (as amtool's short ids); one matching several silences is refused (exit 2).
+
+    Example: ditsops silence expire 6c1a2d4e
     """
+    from ditsops.core import connect
+    from ditsops.core.alerting import silence_by_prefix
     from ditsops.core.model import Step
 
+    client = connect.alertmanager(app_state(ctx).settings())
+    try:
+        silence_id = silence_by_prefix(client.silences(), silence_id).id
+    finally:
+        client.close()
     step = Step(id="silence-expire", title="Expire this silence", kind="action:expire-silence", spec=silence_id)
     flags = ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output)
     run_action(ctx, step, "Expire a silence", flags)

@@ -7,12 +7,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import typer
 
-from ditsops.cli.common import DsnOption, FullOption, OutputFormat, OutputOption, app_state
+from ditsops.cli.common import AppState, DsnOption, FullOption, OutputFormat, OutputOption, app_state
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption
+from ditsops.cli.watch import BACKEND_ERRORS, IntervalOption, KeptClient, WatchOption, run_watch, watch_interval
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import Console
+
     from ditsops.clients.postgres import PostgresClient
     from ditsops.core.db import Backend
 
@@ -50,10 +55,14 @@ def activity_command(
     output: OutputOption = None,
     full: FullOption = False,
     dsn: DsnOption = None,
+    watch: WatchOption = False,
+    interval: IntervalOption = None,
 ) -> None:
     """Connections by state against max_connections, lock waits, then the longest-running queries.
 
-    Example: ditsops db activity --app dits-server
+    With --watch, refreshed on one kept session (as pg_activity) until q or Ctrl-C.
+
+    Example: ditsops db activity --app dits-server --watch
     """
     from ditsops.core import db
     from ditsops.render.db import render_activity
@@ -61,17 +70,17 @@ def activity_command(
 
     state = app_state(ctx)
     fmt = state.output_format(output)
-    client = _connect(ctx, dsn)
-    try:
-        report = db.activity(client, top=top, database=database, user=user, application=app_name)
-    finally:
-        client.close()
-    for warning in client.warnings:
-        state.consoles.err.print(f"[warning]{warning}[/]")
-    if fmt == "json":
-        print_json(state.consoles.out, report.to_json())
-    else:
-        render_activity(state.consoles.out, report, full=full)
+    every = watch_interval(watch, interval)
+    session = _session(ctx, dsn)
+
+    def draw(console: Console) -> None:
+        report = db.activity(session.get(), top=top, database=database, user=user, application=app_name)
+        if fmt == "json":
+            print_json(console, report.to_json())
+        else:
+            render_activity(console, report, full=full)
+
+    _show(state, session, "db activity", every, draw, json_output=fmt == "json")
 
 
 @app.command("long-queries")
@@ -178,11 +187,18 @@ def _list(
 
 @app.command("blocking")
 def blocking_command(
-    ctx: typer.Context, output: OutputOption = None, full: FullOption = False, dsn: DsnOption = None
+    ctx: typer.Context,
+    output: OutputOption = None,
+    full: FullOption = False,
+    dsn: DsnOption = None,
+    watch: WatchOption = False,
+    interval: IntervalOption = None,
 ) -> None:
     """Sessions waiting on a lock, as a tree under the sessions blocking them.
 
-    Example: ditsops db blocking
+    With --watch, refreshed on one kept session until q or Ctrl-C.
+
+    Example: ditsops db blocking --watch
     """
     from ditsops.core import db
     from ditsops.render.db import render_blocking
@@ -190,19 +206,52 @@ def blocking_command(
 
     state = app_state(ctx)
     fmt = state.output_format(output)
-    client = _connect(ctx, dsn)
+    every = watch_interval(watch, interval)
+    session = _session(ctx, dsn)
+
+    def node(n):
+        return {**n.backend.to_json(), "blocks": [node(c) for c in n.blocks]}
+
+    def draw(console: Console) -> None:
+        forest = db.blocking(session.get())
+        if fmt == "json":
+            print_json(console, [node(n) for n in forest])
+        else:
+            render_blocking(console, forest, full=full)
+
+    _show(state, session, "db blocking", every, draw, json_output=fmt == "json")
+
+
+def _session(ctx: typer.Context, dsn: str | None) -> KeptClient[PostgresClient]:
+    return KeptClient(lambda: _connect(ctx, dsn), lambda client: client.broken, lambda client: client.close())
+
+
+def _show(
+    state: AppState,
+    session: KeptClient[PostgresClient],
+    title: str,
+    every: float | None,
+    draw: Callable[[Console], None],
+    *,
+    json_output: bool,
+) -> None:
+    """Draw once, or every `every` seconds on the one session; the server's warnings said once."""
     try:
-        forest = db.blocking(client)
+        if every is not None:
+            try:
+                _warn(state, session.get())
+            except BACKEND_ERRORS:
+                pass  # not reachable yet: the view says so, and the next refresh tries again
+            run_watch(state, title, every, draw, json_output=json_output)
+        draw(state.consoles.out)
+        _warn(state, session.get())
     finally:
-        client.close()
-    if fmt == "json":
+        session.close()
 
-        def node(n):
-            return {**n.backend.to_json(), "blocks": [node(c) for c in n.blocks]}
 
-        print_json(state.consoles.out, [node(n) for n in forest])
-    else:
-        render_blocking(state.consoles.out, forest, full=full)
+def _warn(state: AppState, client: PostgresClient) -> None:
+    for warning in client.warnings:
+        state.consoles.err.print(f"[warning]{warning}[/]")
 
 
 def _signal(

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from ditsops.cli.common import OutputOption, app_state
+from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
 
 
 def health_command(
@@ -17,8 +18,12 @@ def health_command(
         typer.Option("--url", help="Dits server base URL (default: dits_url); another host gets no credentials."),
     ] = None,
     output: OutputOption = None,
+    watch: WatchOption = False,
+    interval: IntervalOption = None,
 ) -> None:
     """Check the Dits server's health endpoints. Exit 0 healthy, 1 degraded, 4 unreachable.
+
+    With --watch the check repeats until q or Ctrl-C (exit 0), an unreachable server shown in the view.
 
     Example: ditsops health --url http://dits.internal:8080
     """
@@ -28,6 +33,7 @@ def health_command(
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
+    every = watch_interval(watch, interval)
     client = connect.dits(state.settings(), url)
     if not client.configured_origin:
         # Credentials stay with their origin: another host gets none, and the engineer knows why.
@@ -36,12 +42,20 @@ def health_command(
             "(dits_url, prometheus_url, alertmanager_url)[/]",
             soft_wrap=True,
         )
-    try:
+    json_output = state.output_format(output) == "json"
+
+    def draw(console) -> bool:
         report = check_health(client)
+        if json_output:
+            print_json(console, health_json(report))
+        else:
+            render_health(console, report)
+        return report.healthy
+
+    try:
+        if every is not None:
+            run_watch(state, "health", every, draw, json_output=json_output)
+        healthy = draw(state.consoles.out)
     finally:
         client.close()
-    if state.output_format(output) == "json":
-        print_json(state.consoles.out, health_json(report))
-    else:
-        render_health(state.consoles.out, report)
-    raise typer.Exit(0 if report.healthy else 1)
+    raise typer.Exit(0 if healthy else 1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption, run_action
+from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
 from ditsops.core.errors import UsageError
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 
 Timeout = Annotated[str, typer.Option("--timeout", help="How long to follow the rollout (30s, 5m).")]
+MAX_FOLLOWED = 50  # pods followed at once by `logs -f` (one stream each), as many as `logs` reads
 
 
 @app.callback()
@@ -62,25 +64,37 @@ def status_command(
     deployment: Annotated[str | None, typer.Argument(help="Deployment (default: all).")] = None,
     selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector.")] = None,
     output: OutputOption = None,
+    watch: WatchOption = False,
+    interval: IntervalOption = None,
 ) -> None:
     """Deployments (desired/updated/ready/available, revision, images, conditions) and their pods.
 
-    Example: ditsops k8s status dits-server
+    With --watch, refreshed in place (as kubectl get -w) until q or Ctrl-C.
+
+    Example: ditsops k8s status dits-server --watch
     """
     from ditsops.core import kube
     from ditsops.render.kube import render_status
+    from ditsops.render.output import print_json
 
+    state = app_state(ctx)
+    json_output = state.output_format(output) == "json"
+    every = watch_interval(watch, interval)
     client = _client(ctx)
-    try:
+
+    def draw(console) -> None:
         views = kube.status(client, deployment, selector)
+        if json_output:
+            print_json(console, [v.__dict__ | {"pods": [p.__dict__ for p in v.pods]} for v in views])
+        else:
+            render_status(console, views, client.target)
+
+    try:
+        if every is not None:
+            run_watch(state, "k8s status", every, draw, json_output=json_output)
+        draw(state.consoles.out)
     finally:
         client.close()
-    _emit(
-        ctx,
-        output,
-        [v.__dict__ | {"pods": [p.__dict__ for p in v.pods]} for v in views],
-        lambda console: render_status(console, views, client.target),
-    )
 
 
 @app.command("logs")
@@ -96,9 +110,18 @@ def logs_command(
         bool, typer.Option("--previous", help="The previous container's logs (after a crash).")
     ] = False,
     container: Annotated[str | None, typer.Option("--container", "-c", help="Container name.")] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Keep following every matching pod (new lines as they are written) until Ctrl-C (exit 0); "
+            "with -o json, one JSON object per line.",
+        ),
+    ] = False,
     output: OutputOption = None,
 ) -> None:
-    """Logs of every pod matching a selector, each line prefixed with its pod.
+    """Logs of every pod matching a selector, merged in time order, each line prefixed with its pod.
 
     Example: ditsops k8s logs -l app=dits-server --tail 100 --grep ERROR
     """
@@ -114,8 +137,12 @@ def logs_command(
             re.compile(grep)
     except (ValueError, re.error) as error:
         raise UsageError(str(error)) from None
+    if follow and previous:
+        raise UsageError("--follow and --previous cannot be used together: a previous container writes no more")
     client = _client(ctx)
     try:
+        if follow:
+            _follow_logs(ctx, client, selector, tail, since_seconds, grep, container, output)
         lines, pods = kube.logs(
             client, selector, tail=tail, since_seconds=since_seconds, previous=previous, grep=grep, container=container
         )
@@ -124,10 +151,59 @@ def logs_command(
     _emit(
         ctx,
         output,
-        [{"pod": line.pod, "line": line.text} for line in lines],
+        [{"pod": line.pod, "time": line.time, "line": line.text} for line in lines],
         lambda console: render_logs(console, lines, pods),
         client.target,
     )
+
+
+def _follow_logs(ctx, client, selector, tail, since_seconds, grep, container, output) -> NoReturn:
+    """`k8s logs -f`: every matching pod followed, their lines merged in time order, until
+    Ctrl-C (exit 0) or every pod is gone."""
+    import json
+    import re
+
+    from rich.markup import escape
+
+    from ditsops.core.kubelogs import follow
+    from ditsops.render.kube import render_target
+    from ditsops.render.watch import render_log_line, render_log_stream_end
+
+    state = app_state(ctx)
+    out, err = state.consoles.out, state.consoles.err
+    json_output = state.output_format(output) == "json"
+    pods = [p["metadata"]["name"] for p in client.list("pods", selector=selector, limit=MAX_FOLLOWED)]
+    if not pods:
+        err.print(f"No pods match {escape(selector)} in namespace {client.namespace}.", soft_wrap=True, highlight=False)
+        raise typer.Exit(0)
+    width = max(len(pod) for pod in pods)
+    if not json_output:
+        render_target(out, client.target)
+
+    def emit(line) -> None:
+        if json_output:
+            out.file.write(
+                json.dumps({"pod": line.pod, "time": line.time, "line": line.text}, ensure_ascii=False) + "\n"
+            )
+            out.file.flush()
+        else:
+            render_log_line(out, line.pod, line.text, width)
+
+    pattern = re.compile(grep) if grep else None
+    try:
+        follow(
+            client,
+            pods,
+            emit=emit,
+            ended=lambda end: render_log_stream_end(err, end.pod, end.reason),
+            tail=tail,
+            since_seconds=since_seconds,
+            container=container,
+            keep=(lambda text: pattern.search(text) is not None) if pattern else (lambda _: True),
+        )
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how one stops following
+    raise typer.Exit(0)
 
 
 @app.command("events")
