@@ -61,7 +61,7 @@ def render_activity(console: Console, activity: Activity, *, full: bool = False)
     else:
         rows.append(("this ditsops session", activity.this_session))
         rows.append(("total", activity.total + activity.this_session))
-    rows.append(("waiting on a lock", activity.waiting_on_lock))
+    rows.append(("of which waiting on a lock", activity.waiting_on_lock))
     render_table(console, Table(("state", "connections"), rows))
     console.print()
     if activity.longest:
