@@ -468,3 +468,16 @@ def test_a_free_lease_is_taken_and_released(run, world):
     done = run(interactive=False, assume_yes=True)
     assert world.applied == 1 and world.lease.released == 1 and not world.lease.forced
     assert [e["event"] for e in done.events if e["event"].startswith("lease")] == ["lease", "lease-released"]
+
+
+def test_a_step_skipped_for_its_condition_says_what_it_needed_and_what_was_found(run, world):
+    from dataclasses import replace
+
+    from ditsops.core.conditions import parse_condition
+
+    checked = replace(CHECK, unit="percent")
+    only_when_ok = replace(FIX, when=(parse_condition("errors ok"),))
+    done = run(checked, only_when_ok)
+    assert done.status("fix") == Status.SKIPPED
+    assert done.summary("fix") == "runs when errors is ok; it is failing (15.0%)"
+    assert world.previews == 0

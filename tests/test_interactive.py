@@ -175,3 +175,43 @@ def test_db_terminate_asks_too(pg_dsn, isolated_home, sessions):
     child.sendline("n")
     child.expect(pexpect.EOF)
     assert victim in sessions.alive()
+
+
+@pytest.mark.parametrize(
+    "pipe",
+    [
+        "| tee {log}",  # stdout into the log; stderr, where the questions go, on the terminal
+        "2>&1 | cat > {log}",  # both streams into the log: the questions go to the terminal itself
+    ],
+)
+def test_piped_into_a_log_the_run_still_asks_and_the_log_holds_the_walk_without_the_questions(
+    setup, sessions, tmp_path, pipe
+):
+    import shlex
+
+    path, env = setup
+    log = tmp_path / "incident.log"
+    victims = {sessions.idle_in_transaction().info.backend_pid for _ in range(3)}
+    command = shlex.join([sys.executable, "-m", "ditsops", "runbook", str(path)])
+    child = pexpect.spawn(
+        "bash",
+        ["-c", f"set -o pipefail; {command} {pipe.format(log=shlex.quote(str(log)))}"],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 160),
+    )
+    child.expect(r"Done\?")
+    child.sendline("y")
+    child.expect(r"\[y/N\]")
+    assert victims <= sessions.alive()  # asked, and nothing happened before the answer
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0  # the pipeline's: ditsops resolved the incident
+    assert not victims & sessions.alive()
+    walk = log.read_text()
+    for said in ("Check the server logs", "This will terminate 3 backends", "terminated 3 of 3 previewed backends"):
+        assert said in walk
+    assert "resolved: verified by recount" in walk
+    assert "[y/N]" not in walk and "Done?" not in walk  # the questions stayed on the terminal

@@ -7,13 +7,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from ditsops.core.config import Settings, load_settings
 from ditsops.core.errors import UsageError
-from ditsops.render.console import Consoles, make_consoles
+from ditsops.render.console import THEME, Consoles, make_consoles
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # A Literal is a click Choice: --help lists the choices and a wrong one is a usage error (exit 2).
 OutputFormat = Literal["table", "json"]
@@ -33,12 +36,15 @@ FullOption = Annotated[bool, typer.Option("--full", help="Show query text whole 
 @dataclass(frozen=True)
 class Terminal:
     """What ditsops knows of where it runs, read once per command here in the cli layer
-    (HTTPie's `Environment`): whether a person can type answers on stdin, and the variables
-    the consoles take colour and width from (NO_COLOR, FORCE_COLOR, COLUMNS). Renderers get
-    consoles built from it and never look at the process themselves."""
+    (HTTPie's `Environment`): whether a person can type answers on stdin, which streams are
+    terminals, and the variables the consoles take colour and width from (NO_COLOR,
+    FORCE_COLOR, COLUMNS). Renderers get consoles built from it and never look at the
+    process themselves."""
 
     stdin_isatty: bool
     environ: Mapping[str, str]
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
 
     @property
     def no_color(self) -> bool:
@@ -46,10 +52,33 @@ class Terminal:
 
     @classmethod
     def current(cls) -> Terminal:
-        return cls(stdin_isatty=sys.stdin.isatty(), environ=dict(os.environ))
+        return cls(
+            stdin_isatty=sys.stdin.isatty(),
+            environ=dict(os.environ),
+            stdout_isatty=sys.stdout.isatty(),
+            stderr_isatty=sys.stderr.isatty(),
+        )
 
     def consoles(self) -> Consoles:
-        return make_consoles(no_color=self.no_color, environ=self.environ)
+        consoles = make_consoles(no_color=self.no_color, environ=self.environ)
+        consoles.ask = self._questions_console(consoles)
+        return consoles
+
+    def _questions_console(self, consoles: Consoles) -> Console | None:
+        """Where a person's questions go when stdout is not the terminal (`... | tee log`):
+        stderr if it is the terminal, else the controlling terminal itself (`2>&1 | tee`).
+        The real file descriptors decide, never FORCE_COLOR. None: with the walk on stdout."""
+        if not self.stdin_isatty or self.stdout_isatty:
+            return None  # nobody answers, or the walk is on the terminal already
+        if self.stderr_isatty:
+            return consoles.err
+        try:
+            tty = open("/dev/tty", "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the command
+        except OSError:
+            return consoles.err  # no controlling terminal: stderr is the nearest thing
+        from rich.console import Console
+
+        return Console(file=tty, theme=THEME, no_color=self.no_color, highlight=False, _environ=self.environ)
 
 
 @dataclass
@@ -80,11 +109,13 @@ class AppState:
         return override or self.output
 
     def interactive(self, *, non_interactive: bool = False, json_output: bool = False) -> bool:
-        """A person can answer prompts: stdin and the stream we talk on are terminals."""
+        """A person can answer prompts: stdin is a terminal, whatever stdout is (`| tee
+        incident.log` still asks; the questions go to the terminal, see Terminal). Colour
+        variables (FORCE_COLOR, NO_COLOR, TERM) never decide it. `json_output` is accepted
+        for the callers that pass it; the questions then go to stderr or the terminal."""
         if non_interactive:
             return False
-        talking_on = self.consoles.err if json_output else self.consoles.out
-        return self.terminal.stdin_isatty and talking_on.is_terminal
+        return self.terminal.stdin_isatty
 
 
 def app_state(ctx: typer.Context) -> AppState:

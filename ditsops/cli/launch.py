@@ -49,6 +49,7 @@ class ActionFlags:
     non_interactive: bool = False
     output: OutputFormat | None = None
     full: bool = False
+    show_queries: bool = False  # runbook run --show-queries: named diagnostics with their SQL
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,13 @@ class RunLaunch:
         from ditsops.core.record import RunRecord
         from ditsops.core.target import header
 
-        ui = interaction_for(self.state.consoles, json_output=self.json_output, full=self.flags.full, mode=self.mode)
+        ui = interaction_for(
+            self.state.consoles,
+            json_output=self.json_output,
+            full=self.flags.full,
+            mode=self.mode,
+            show_queries=self.flags.show_queries,
+        )
         target = header(self.settings, [step_kinds.kind_of(step.kind).target for step in runbook.steps])
         if runbook.source is not None:
             from ditsops.core.catalog import shadowed

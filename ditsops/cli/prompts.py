@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ditsops.core.engine import RunOutcome
     from ditsops.core.model import Escalation, Runbook, Step
     from ditsops.core.results import Preview, StepResult
+    from ditsops.render.console import Consoles
 
 YES = ("y", "yes")
 SKIP = ("s", "skip", "n", "no")
@@ -37,19 +38,37 @@ def ask(console: Console, prompt: str) -> str | None:
 
 
 class ConsoleInteraction:
-    """Engine events rendered for a person; prompts read from the terminal."""
+    """Engine events rendered for a person; prompts read from the terminal.
 
-    def __init__(self, console: Console, *, full: bool = False, mode: str = "interactive") -> None:
+    The walk goes to `console`; the questions go to `ask` (the terminal, when stdout is a
+    pipe to `tee`), so a log of the walk holds no prompts and the person still sees them."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        ask: Console | None = None,
+        full: bool = False,
+        mode: str = "interactive",
+        show_queries: bool = False,
+    ) -> None:
         self.console = console
+        self.asking = ask or console
         self.full = full
         self.mode = mode
+        self.show_queries = show_queries  # named diagnostics with their SQL, not only their name
+        self.params: dict[str, Any] = {}
         self._status: Status | None = None  # the in-place line of a verify that waits
 
     def run_started(self, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
+        self.params = params
         draw.render_run_started(self.console, runbook, params, target, self.mode)
 
     def step_started(self, step: Step, number: int, total: int, shown: str) -> None:
-        draw.render_step_started(self.console, step, number, total, shown)
+        from ditsops.core import steps as step_kinds
+
+        brief = None if self.show_queries or not shown else step_kinds.kind_of(step.kind).brief(step, self.params)
+        draw.render_step_started(self.console, step, number, total, shown, brief=brief)
 
     def step_finished(self, step: Step, result: StepResult) -> None:
         self._stop_status()
@@ -62,16 +81,16 @@ class ConsoleInteraction:
         if production:
             # On production a reflexive `y` is not enough: the target's name, typed whole.
             answer = ask(
-                self.console,
+                self.asking,
                 f"[danger]Production.[/] Type [title]{preview.target}[/] to confirm, anything else skips: ",
             )
             return answer is not None and answer.strip() == preview.target
-        answer = ask(self.console, f"{step.title}? [title]\\[y/N][/] ")
+        answer = ask(self.asking, f"{step.title}? [title]\\[y/N][/] ")
         return answer is not None and answer.strip().lower() in YES
 
     def manual(self, step: Step, text: str) -> bool | None:
-        draw.render_manual(self.console, text)
-        answer = ask(self.console, "Done? [title]\\[y]es / \\[s]kip[/] ")
+        # The instruction itself was shown with the step (render_step_started): ask only.
+        answer = ask(self.asking, "Done? [title]\\[y]es / \\[s]kip[/] ")
         if answer is None:
             return None
         return answer.strip().lower() not in SKIP
@@ -105,7 +124,7 @@ class ConsoleInteraction:
     def lease_held(self, step: Step, message: str) -> bool:
         self._stop_status()
         draw.render_lease_held(self.console, message)
-        answer = ask(self.console, "Go on anyway? [title]\\[y/N][/] ")
+        answer = ask(self.asking, "Go on anyway? [title]\\[y/N][/] ")
         return answer is not None and answer.strip().lower() in YES
 
     def run_interrupted(self) -> None:
@@ -128,12 +147,16 @@ class JsonInteraction(ConsoleInteraction):
         print_json(self.out, draw.outcome_json(outcome))
 
 
-def interaction_for(consoles, *, json_output: bool, full: bool, mode: str) -> ConsoleInteraction:
+def interaction_for(
+    consoles: Consoles, *, json_output: bool, full: bool, mode: str, show_queries: bool = False
+) -> ConsoleInteraction:
     """The Interaction a command talks through: JSON on stdout with the conversation on
-    stderr, or everything on stdout."""
+    stderr, or the walk on stdout; questions where `consoles.ask` says (the terminal)."""
     if json_output:
-        return JsonInteraction(consoles.err, consoles.out, full=full, mode=mode)
-    return ConsoleInteraction(consoles.out, full=full, mode=mode)
+        return JsonInteraction(
+            consoles.err, consoles.out, ask=consoles.ask, full=full, mode=mode, show_queries=show_queries
+        )
+    return ConsoleInteraction(consoles.out, ask=consoles.ask, full=full, mode=mode, show_queries=show_queries)
 
 
 def choose_alert(console: Console, views) -> int:

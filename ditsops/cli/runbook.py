@@ -71,6 +71,12 @@ def run_command(
     yes: YesOption = False,
     output: OutputOption = None,
     full: FullOption = False,
+    show_queries: Annotated[
+        bool,
+        typer.Option(
+            "--show-queries", help="Show the SQL of named diagnostics, not only their name (the report has it too)."
+        ),
+    ] = False,
     dsn: DsnOption = None,
 ) -> None:
     """Run a runbook: diagnostics at once, destructive steps after a preview and a confirmation.
@@ -87,7 +93,9 @@ def run_command(
     from ditsops.core import catalog
     from ditsops.core.loader import resolve_params
 
-    flags = ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full)
+    flags = ActionFlags(
+        yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full, show_queries=show_queries
+    )
     launch = RunLaunch.complete(ctx, flags, dsn=dsn)
     labels, elapsed = {}, 0.0
     if alert:
@@ -131,7 +139,7 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
                 f"{len(firing)} {alert} alerts are firing ({shown}); pick one on a terminal, "
                 "or run the runbook by name with --set"
             )
-        chosen = firing[choose_alert(state.consoles.out, firing)]
+        chosen = firing[choose_alert(state.consoles.ask or state.consoles.out, firing)]  # a question: terminal
     else:
         chosen = firing[0]
     since = chosen.alert.since

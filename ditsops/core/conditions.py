@@ -13,6 +13,7 @@ from typing import Any
 
 from ditsops.core.model import CONDITION_STATES, Condition
 from ditsops.core.results import Status, StepResult
+from ditsops.core.units import format_value
 
 
 def parse_condition(text: str) -> Condition:
@@ -56,8 +57,29 @@ def holds(condition: Condition, results: dict[str, StepResult]) -> bool | None:
         return None
     if condition.state:
         return result.status in _STATE_MATCH[condition.state]
-    if result.value is None:
+    if result.value is None or condition.bound is None:
         return False
     if condition.comparison == "above":
         return result.value > condition.bound
     return result.value < condition.bound
+
+
+# How a skip reason starts; the verdict tells a step skipped for its condition by it.
+RUNS_WHEN = "runs when"
+
+
+def explain_unmet(condition: Condition, result: StepResult | None, unit: str | None) -> str:
+    """What a skipped step needed and what was found: `runs when connections is ok; it is
+    failing (94.0%)`. Values in the step's unit, without its words (a bound is no age)."""
+    if condition.state:
+        wanted = f"{condition.step} is {condition.state}"
+    else:
+        wanted = f"{condition.step} is {condition.comparison} {format_value(condition.bound, unit, words=False)}"
+    if result is None:
+        return f"{RUNS_WHEN} {wanted}; it did not run"
+    value = format_value(result.value, unit, words=False) if result.value is not None else None
+    if condition.state:
+        found = f"it is {result.status}" + (f" ({value})" if value else "")
+    else:
+        found = f"it is {value}" if value else f"it has no value ({result.status})"
+    return f"{RUNS_WHEN} {wanted}; {found}"

@@ -17,13 +17,13 @@ from ditsops.core.params import TYPES, ParamSpec, convert
 from ditsops.core.safefile import FileProblem, read_text
 from ditsops.core.steps.base import FieldReader
 from ditsops.core.template import malformed, references_in
+from ditsops.core.units import unit_problem
 from ditsops.core.yamllines import LineDict, YamlSyntaxError, load_yaml
 
 TOP_KEYS = ("name", "title", "alert", "severity", "summary", "params", "escalation", "steps", "description")
 STEP_KEYS = ("id", "title", "why", "when", "threshold", "unit")
 PARAM_KEYS = ("type", "default", "description", "min", "max", "choices", "required")
 SEVERITIES = ("critical", "warning", "info")
-UNITS = ("percent", "ratio", "seconds", "bytes", "count", "per-second")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -281,8 +281,9 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
 
     threshold = _threshold(item, problems, where, kind.thresholds)
     unit = item.get("unit")
-    if unit is not None and unit not in UNITS:
-        problems.add(item.line_of("unit"), f"{where}: unit must be one of {', '.join(UNITS)}")
+    unit_wrong = unit_problem(str(unit)) if unit is not None else None
+    if unit_wrong:
+        problems.add(item.line_of("unit"), f"{where}: {unit_wrong}")
     if step_id:
         seen[step_id] = item.line
     return Step(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -42,6 +43,19 @@ class TreeNode:
     children: list[TreeNode] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LogGroup:
+    """Log lines that say the same thing once their varying parts (times, ids, numbers)
+    are masked: the message as a template, how often, when and where it was seen."""
+
+    message: str  # parts that differ between the lines masked: <n>, <hex>, <uuid>, <ip>, <time>
+    count: int
+    first_seen: datetime | None  # from the lines' own timestamps, when they carry one
+    last_seen: datetime | None
+    pods: tuple[str, ...]
+    example: str  # the newest line itself, unmasked
+
+
 @dataclass
 class StepResult:
     status: Status
@@ -54,6 +68,8 @@ class StepResult:
     panel: Any = None  # a dashboard panel's data (core/dashquery.DashboardData) the walk draws
     unreachable: bool = False  # the error was a target that could not be reached
     not_configured: bool = False  # skipped: this run has no settings for the step's target
+    unit: str | None = None  # the value's own unit (an age in seconds), when the runbook names none
+    log_groups: list[LogGroup] = field(default_factory=list)  # a log step's lines, grouped by message
 
     @classmethod
     def failed(cls, message: str, *, unreachable: bool = False) -> StepResult:

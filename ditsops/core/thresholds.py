@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ditsops.core.durations import format_duration
 from ditsops.core.model import Threshold
 from ditsops.core.results import Status
+from ditsops.core.units import format_bytes, format_value
+
+__all__ = ["evaluate", "format_bytes", "format_value", "summarize"]
 
 
 def evaluate(threshold: Threshold | None, value: float | None) -> Status:
@@ -18,33 +20,6 @@ def evaluate(threshold: Threshold | None, value: float | None) -> Status:
     return Status.OK
 
 
-def format_value(value: float | None, unit: str | None) -> str:
-    if value is None:
-        return "no value"
-    if unit == "percent":
-        return f"{value:.1f}%"
-    if unit == "ratio":
-        return f"{value:.3f}"
-    if unit == "seconds":
-        return format_duration(value)
-    if unit == "bytes":
-        return format_bytes(value)
-    if unit == "per-second":
-        return f"{value:.3g}/s"
-    if unit == "count" or float(value).is_integer():
-        return f"{int(value)}"
-    return f"{value:.4g}"
-
-
-def format_bytes(value: float) -> str:
-    size = float(value)
-    for suffix in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(size) < 1024 or suffix == "PiB":
-            return f"{size:.0f} {suffix}" if suffix == "B" else f"{size:.1f} {suffix}"
-        size /= 1024
-    return f"{size:.1f} PiB"
-
-
 def summarize(value: float | None, unit: str | None, threshold: Threshold | None, status: Status) -> str:
     """'92.0% — above fail threshold 90%' or '12.0% — within thresholds (warn 80%, fail 90%)'."""
     shown = format_value(value, unit)
@@ -52,11 +27,11 @@ def summarize(value: float | None, unit: str | None, threshold: Threshold | None
         return shown
     side = threshold.direction
     if status == Status.FAILING:
-        return f"{shown} — {side} fail threshold {format_value(threshold.fail, unit)}"
+        return f"{shown} — {side} fail threshold {format_value(threshold.fail, unit, words=False)}"
     if status == Status.WARNING:
-        return f"{shown} — {side} warn threshold {format_value(threshold.warn, unit)}"
+        return f"{shown} — {side} warn threshold {format_value(threshold.warn, unit, words=False)}"
     bounds = ", ".join(
-        f"{name} {format_value(bound, unit)}"
+        f"{name} {format_value(bound, unit, words=False)}"
         for name, bound in (("warn", threshold.warn), ("fail", threshold.fail))
         if bound is not None
     )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ditsops.core import steps as step_kinds
+from ditsops.core.conditions import RUNS_WHEN
 from ditsops.core.errors import ExitCode
 from ditsops.core.model import Escalation, Step
 from ditsops.core.results import Status, StepResult
@@ -21,7 +22,7 @@ from ditsops.core.steps.note import NoteSpec
 from ditsops.core.steps.verify import RECOVERED, VerifySpec
 from ditsops.core.thresholds import format_value
 
-CONDITION_NOT_MET = "condition not met"
+CONDITION_NOT_MET = RUNS_WHEN  # how the summary of a step skipped for its `when:` starts
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,9 @@ def _describe(step_id: str, result: StepResult, step: Step | None) -> str:
     if result.status == Status.SKIPPED:
         return f"{step_id} not checked ({result.summary})"
     if result.value is not None:
-        return f"{step_id} {result.status} at {format_value(result.value, step.unit if step else None)}"
+        return (
+            f"{step_id} {result.status} at {format_value(result.value, (step.unit if step else None) or result.unit)}"
+        )
     return f"{step_id} {result.status}"
 
 

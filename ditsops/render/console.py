@@ -67,6 +67,9 @@ STATUS_MARK = {
 class Consoles:
     out: Console
     err: Console
+    # Where questions go when they must stay out of stdout (stdout piped to `tee`, a person
+    # at the terminal): stderr or the controlling terminal. None: on `out`, with the walk.
+    ask: Console | None = None
 
 
 def make_consoles(*, no_color: bool = False, environ: Mapping[str, str] | None = None) -> Consoles:

@@ -16,6 +16,7 @@ from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
 from ditsops.core.results import Preview, StepResult
 from ditsops.render.console import STATUS_MARK, STATUS_STYLE
+from ditsops.render.loggroups import render_log_groups
 from ditsops.render.tables import render_table
 
 SHADOWS = "(shadows the shipped runbook)"
@@ -42,9 +43,10 @@ def render_header(console: Console, runbook: Runbook, params: dict[str, Any], ta
             style = "warning"  # an own file runs instead of the shipped runbook of that name
         lines.append(f"{label:<13}", style="muted")
         lines.append(f"{value}\n", style=style)
-    if params:
+    given = {k: display(v) for k, v in params.items() if v is not None and display(v) != ""}  # no `namespace=`
+    if given:
         lines.append(f"{'parameters':<13}", style="muted")
-        lines.append(", ".join(f"{k}={display(v)}" for k, v in params.items()))
+        lines.append(", ".join(f"{k}={v}" for k, v in given.items()))
     console.print(Panel(lines, expand=False))
 
 
@@ -54,14 +56,21 @@ def render_run_started(console: Console, runbook: Runbook, params: dict[str, Any
         console.print(f"[muted]{runbook.summary}[/]")
 
 
-def render_step_started(console: Console, step: Step, number: int, total: int, shown: str) -> None:
+def render_step_started(
+    console: Console, step: Step, number: int, total: int, shown: str, *, brief: str | None = None
+) -> None:
+    """`brief`: a one-line stand-in for the text (a named diagnostic), shown instead of it."""
     destructive = step_kinds.kind_of(step.kind).destructive
     marker = " [danger](changes things)[/]" if destructive else ""
     console.print()
     console.rule(f"[title][{number}/{total}] {step.title}[/]{marker}", align="left")
     if step.why:
         console.print(f"[muted]Why: {step.why}[/]")
-    if shown:
+    if brief:
+        console.print(f"[query]{escape(brief)}[/]  [muted](its SQL: --show-queries)[/]")
+    elif shown and step.kind == "note":
+        console.print(Text.assemble(("To do: ", "title"), shown))  # the instruction, once
+    elif shown:
         lexer = "sql" if step.kind == "sql" else "text"
         console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
 
@@ -75,6 +84,8 @@ def render_step_result(console: Console, result: StepResult, *, full: bool = Fal
         render_panel(console, result.panel.panels[0], result.panel.time)
     for table in result.tables:
         render_table(console, table, full=full)
+    if result.log_groups:
+        render_log_groups(console, result.log_groups, full=full)
     # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
     # it, but it must reach the clipboard as one line.
     console.print(f"[{style}]{mark} {result.status}[/]: {escape(result.summary)}", soft_wrap=True)
@@ -91,10 +102,6 @@ def render_preview(console: Console, preview: Preview, *, full: bool = False) ->
         render_table(console, preview.table, full=full)
     if preview.command:
         console.print(f"[muted]Equivalent:[/] {preview.command}", soft_wrap=True)
-
-
-def render_manual(console: Console, text: str) -> None:
-    console.print(f"[title]To do:[/] {text}")
 
 
 def render_progress(console: Console, message: str) -> None:

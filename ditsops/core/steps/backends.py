@@ -67,17 +67,22 @@ def _boolean(value: Any) -> bool:
 
 
 def backend_table(backends: list[db.Backend]) -> Table:
-    rows = [(b.pid, b.user, b.application, b.database, b.state, b.state_age, b.waiting, b.query) for b in backends]
-    return Table(("pid", "user", "application", "database", "state", "in state (s)", "waiting", "query"), rows)
+    rows = [(b.pid, b.user, b.application, b.database, b.state, _age(b), b.waiting, b.query) for b in backends]
+    return Table(("pid", "user", "application", "database", "state", "in state", "waiting", "query"), rows)
+
+
+def _age(backend: db.Backend) -> timedelta | None:
+    """Time in the current state as a duration, shown like every other (`46s`, `4m12s`)."""
+    return timedelta(seconds=backend.state_age) if backend.state_age is not None else None
 
 
 def blocker_table(backends: list[db.Backend]) -> Table:
     """Blockers of a lock queue: how many sessions each blocks itself, and how many wait behind it."""
     rows = [
-        (b.pid, b.user, b.application, b.database, b.state, b.state_age, len(b.blocks), len(b.behind), b.query)
+        (b.pid, b.user, b.application, b.database, b.state, _age(b), len(b.blocks), len(b.behind), b.query)
         for b in backends
     ]
-    columns = ("pid", "user", "application", "database", "state", "in state (s)", "blocks", "queued behind", "query")
+    columns = ("pid", "user", "application", "database", "state", "in state", "blocks", "queued behind", "query")
     return Table(columns, rows)
 
 

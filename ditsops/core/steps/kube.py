@@ -21,13 +21,16 @@ from typing import Any
 from ditsops.core import kube, rollout
 from ditsops.core.durations import parse_duration
 from ditsops.core.invocation import retarget
+from ditsops.core.loggroups import group_data, group_lines
 from ditsops.core.model import Step
 from ditsops.core.results import Preview, Status, StepResult, Table
 from ditsops.core.steps import register
 from ditsops.core.steps.base import ActionKind, FieldReader, RunContext, StepKind
 from ditsops.core.template import references_in, resolve
+from ditsops.core.units import format_value
 
 COMMON = ("namespace",)
+AGE = "seconds ago"  # the unit of rollout-history's value: how long ago the current revision rolled out
 
 
 @dataclass(frozen=True)
@@ -158,18 +161,22 @@ class Logs(_KubeKind):
             container=v.get("container"),
         )
         matched = f" matching {v['grep']!r}" if v.get("grep") else ""
+        # The same few messages repeated across pods read as one line each: grouped with
+        # their varying parts masked, newest first, each message whole.
+        groups = group_lines((line.pod, line.text, line.time) for line in lines)
+        distinct = f", {len(groups)} distinct message{'s' if len(groups) != 1 else ''}" if lines else ""
         return StepResult(
             Status.INFO,
-            f"{len(lines)} lines{matched} from {pods} pods",
+            f"{len(lines)} line{'s' if len(lines) != 1 else ''}{matched} from {pods} pod{'s' if pods != 1 else ''}"
+            f"{distinct}",
             value=float(len(lines)),
-            tables=[
-                Table(
-                    ("pod", "message"),
-                    [(line.pod, line.text) for line in lines[-50:]],
-                    total=len(lines) if len(lines) > 50 else None,
-                )
-            ],
-            data={"lines": [{"pod": line.pod, "line": line.text} for line in lines[-200:]], "pods": pods},
+            unit="count",
+            log_groups=groups,
+            data={
+                "lines": [{"pod": line.pod, "line": line.text} for line in lines[-200:]],
+                "pods": pods,
+                "groups": [group_data(g) for g in groups],
+            },
         )
 
 
@@ -225,8 +232,9 @@ class History(_KubeKind):
             for r in reversed(revisions)
         ]
         summary = (
-            f"revision {current.number} ({', '.join(current.images)}) rolled out "
-            f"{timedelta(seconds=int(current.age or 0))} ago"
+            f"revision {current.number} ({', '.join(current.images)}) rolled out {format_value(current.age, AGE)}"
+            if current and current.age is not None
+            else f"revision {current.number} ({', '.join(current.images)}) is current"
             if current
             else "no revisions"
         )
@@ -234,6 +242,7 @@ class History(_KubeKind):
             Status.INFO,
             summary,
             value=current.age if current else None,
+            unit=AGE,
             tables=[Table(("revision", "", "images", "change-cause", "age", "pods"), rows)],
             data={"revisions": [asdict(r) for r in revisions]},
         )

@@ -38,6 +38,7 @@ from ditsops.core.template import (
     sql_placeholder_problems,
     to_bound_sql,
 )
+from ditsops.core.units import Quantity, column_unit
 
 _NAMED = re.compile(r"^[a-z_][a-z0-9_]*$")
 _VALUE = re.compile(r"^(?:(sum|max|min)\((\w+)\)|(rows)|(\w+))$")
@@ -137,6 +138,14 @@ class SqlKind(StepKind[SqlSpec]):
         # The text as sent, with the bound values listed beside it: never spliced into it.
         return shown_sql(spec.query, params)
 
+    def brief(self, step: Step, params: dict[str, Any]) -> str | None:
+        """A named diagnostic by its name and arguments: `long_queries (older_than=5m)`."""
+        spec = self.spec_of(step)
+        if not spec.named:
+            return None
+        shown = ", ".join(f"{k}={render_text(str(v), params)}" for k, v in spec.args.items())
+        return f"{spec.named} ({shown})" if shown else spec.named
+
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         spec = self.spec_of(step)
         if spec.named:
@@ -148,9 +157,8 @@ class SqlKind(StepKind[SqlSpec]):
         result = database(ctx).diagnose(spec.bound, values)  # guarded again there, before sending
         rows = [tuple(_plain(v) for v in row) for row in result.rows]
         value = measure(spec.value, result.columns, rows)
-        table = _select(
-            Table(result.columns, rows[: spec.limit], total=len(rows) if len(rows) > spec.limit else None), spec.columns
-        )
+        shown = [_with_units(result.columns, row) for row in rows[: spec.limit]]
+        table = _select(Table(result.columns, shown, total=len(rows) if len(rows) > spec.limit else None), spec.columns)
         return StepResult(
             status=Status.INFO,
             summary=f"{len(rows)} row{'s' if len(rows) != 1 else ''}",
@@ -188,6 +196,15 @@ def _select(table: Table, columns: tuple[str, ...]) -> Table:
         )
     index = [table.columns.index(c) for c in columns]
     return Table(columns, [tuple(row[i] for i in index) for row in table.rows], table.title, table.total)
+
+
+def _with_units(columns: tuple[str, ...], row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Numbers of columns whose name gives their unit (`percent_of_max`) shown in it: `44.0%`."""
+    units = [column_unit(c) for c in columns]
+    return tuple(
+        Quantity(float(v), unit) if unit and isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        for v, unit in zip(row, units, strict=True)
+    )
 
 
 def _plain(value: Any) -> Any:
