@@ -11,14 +11,16 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 from ditsops.core import steps as step_kinds
 from ditsops.core.acting import Acting
-from ditsops.core.conditions import explain_unmet, holds
+from ditsops.core.conditions import holds
 from ditsops.core.config import Settings
 from ditsops.core.errors import (
     ConfigError,
@@ -37,7 +39,7 @@ from ditsops.core.results import Preview, Status, StepResult
 from ditsops.core.steps.base import ActionKind, RunContext
 from ditsops.core.template import render_text
 from ditsops.core.thresholds import evaluate, summarize
-from ditsops.core.verdict import Walked, conclude
+from ditsops.core.verdict import CONDITION_NOT_MET, Walked, conclude
 
 
 @dataclass(frozen=True)
@@ -213,14 +215,22 @@ class _Prefetch:
     """Upcoming pure reads start in the background while earlier steps run and render, so a
     slow backend costs its own time once instead of delaying every step after it. Results
     are still shown in runbook order. Prefetching never crosses a step with a condition,
-    an action, a note or a verify: what comes after those may depend on them."""
+    an action, a note or a verify: what comes after those may depend on them.
+
+    Reads of one target start in runbook order. An HTTP API (Prometheus, Alertmanager, the
+    Dits server, Kubernetes) answers several requests at once, so up to PER_TARGET of its
+    reads are in flight together; PostgreSQL gets one connection per target (in a
+    connection-exhaustion incident a slot is scarce), on which statements run one by one."""
 
     WINDOW = 4
+    PER_TARGET = 4
+    ONE_AT_A_TIME = frozenset({"database"})  # one connection: its statements queue anyway
 
     def __init__(self, steps: tuple[Step, ...], measure: Callable[[Step], tuple[StepResult, float]]) -> None:
         self.steps, self.measure = steps, measure
-        self.futures: dict[int, Future] = {}
-        self.last_by_target: dict[str, Future] = {}
+        self.futures: dict[int, Future[tuple[StepResult, float]]] = {}
+        # per target, its latest reads, at most as many as may be in flight at once
+        self.recent_by_target: dict[str, deque[Future[tuple[StepResult, float]]]] = {}
 
     def start_from(self, index: int) -> None:
         for ahead in range(index, min(index + self.WINDOW + 1, len(self.steps))):
@@ -229,18 +239,29 @@ class _Prefetch:
             if step.when or not kind.prefetch:
                 return
             if ahead not in self.futures:
-                # Steps against the same target keep their order; different targets overlap.
-                before = self.last_by_target.get(kind.target)
-                self.futures[ahead] = _in_background(lambda step=step, before=before: self._after(before, step))
-                self.last_by_target[kind.target] = self.futures[ahead]
+                target = _target_of(step, kind.key, kind.target)
+                limit = 1 if target in self.ONE_AT_A_TIME else self.PER_TARGET
+                recent = self.recent_by_target.setdefault(target, deque(maxlen=limit))
+                # The read `limit` places earlier on this target must end first: at most
+                # `limit` in flight, and each starts no earlier than the ones before it.
+                before = recent[0] if len(recent) == limit else None
+                self.futures[ahead] = _in_background(partial(self._after, before, step))
+                recent.append(self.futures[ahead])
 
-    def _after(self, before: Future | None, step: Step) -> tuple[StepResult, float]:
+    def _after(self, before: Future[tuple[StepResult, float]] | None, step: Step) -> tuple[StepResult, float]:
         if before is not None:
             before.exception()  # wait for it; its outcome is its own step's business
         return self.measure(step)
 
-    def take(self, index: int) -> Future | None:
+    def take(self, index: int) -> Future[tuple[StepResult, float]] | None:
         return self.futures.pop(index, None)
+
+
+def _target_of(step: Step, kind_key: str, kind_target: str) -> str:
+    """The server a read goes to: its kind's, or for an http step the one it names
+    (`prometheus:/api/v1/status/tsdb` shares Prometheus' limit with the PromQL steps)."""
+    named = getattr(step.spec, "target", None) if kind_key == "http" else None
+    return named if isinstance(named, str) and named else kind_target
 
 
 class _Walker:
@@ -280,7 +301,7 @@ class _Walker:
         step = replace(step, title=render_text(step.title, self.ctx.params), why=render_text(step.why, self.ctx.params))
         unmet = [c for c in step.when if holds(c, self.ctx.results) is False]
         if unmet:
-            reason = "; ".join(explain_unmet(c, self.ctx.results.get(c.step), self._unit_of(c.step)) for c in unmet)
+            reason = f"{CONDITION_NOT_MET}: " + ", ".join(c.describe() for c in unmet)
             self._finish(step, StepResult(Status.SKIPPED, reason), 0.0, shown=None, number=number)
             return
         shown = kind.describe(step, self.ctx.params)
@@ -321,22 +342,11 @@ class _Walker:
 
     def _diagnose(self, kind, step: Step) -> StepResult:
         result = kind.run(step, self.ctx)
-        result.unit = step.unit or result.unit  # the runbook's unit wins over the kind's own
         if result.value is not None and result.status == Status.INFO:
             result.status = evaluate(step.threshold, result.value)
-            headline = summarize(result.value, result.unit, step.threshold, result.status)
-            says_it = result.summary.startswith(f"{headline} ") or result.summary.endswith(f" {headline}")
-            if step.threshold is None and says_it:
-                pass  # the summary already gives the value ("95 lines ...", "... rolled out 4m ago"): once
-            else:
-                result.summary = f"{headline} · {result.summary}" if result.summary else headline
+            headline = summarize(result.value, step.unit, step.threshold, result.status)
+            result.summary = f"{headline} · {result.summary}" if result.summary else headline
         return result
-
-    def _unit_of(self, step_id: str) -> str | None:
-        """The unit of an earlier step's value, for saying why a condition on it is not met."""
-        result = self.ctx.results.get(step_id)
-        step = next((s for s in self.runbook.steps if s.id == step_id), None)
-        return (step.unit if step else None) or (result.unit if result else None)
 
     # -- RunHooks: what a step may ask of the walk ------------------------------------------
 
