@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ditsops.core import steps as step_kinds
 from ditsops.core.acting import Acting
-from ditsops.core.conditions import holds
+from ditsops.core.conditions import explain_unmet, holds
 from ditsops.core.config import Settings
 from ditsops.core.errors import (
     ConfigError,
@@ -39,7 +39,7 @@ from ditsops.core.results import Preview, Status, StepResult
 from ditsops.core.steps.base import ActionKind, RunContext
 from ditsops.core.template import render_text
 from ditsops.core.thresholds import evaluate, summarize
-from ditsops.core.verdict import CONDITION_NOT_MET, Walked, conclude
+from ditsops.core.verdict import Walked, conclude
 
 
 @dataclass(frozen=True)
@@ -301,7 +301,7 @@ class _Walker:
         step = replace(step, title=render_text(step.title, self.ctx.params), why=render_text(step.why, self.ctx.params))
         unmet = [c for c in step.when if holds(c, self.ctx.results) is False]
         if unmet:
-            reason = f"{CONDITION_NOT_MET}: " + ", ".join(c.describe() for c in unmet)
+            reason = "; ".join(explain_unmet(c, self.ctx.results.get(c.step), self._unit_of(c.step)) for c in unmet)
             self._finish(step, StepResult(Status.SKIPPED, reason), 0.0, shown=None, number=number)
             return
         shown = kind.describe(step, self.ctx.params)
@@ -342,11 +342,22 @@ class _Walker:
 
     def _diagnose(self, kind, step: Step) -> StepResult:
         result = kind.run(step, self.ctx)
+        result.unit = step.unit or result.unit  # the runbook's unit wins over the kind's own
         if result.value is not None and result.status == Status.INFO:
             result.status = evaluate(step.threshold, result.value)
-            headline = summarize(result.value, step.unit, step.threshold, result.status)
-            result.summary = f"{headline} · {result.summary}" if result.summary else headline
+            headline = summarize(result.value, result.unit, step.threshold, result.status)
+            says_it = result.summary.startswith(f"{headline} ") or result.summary.endswith(f" {headline}")
+            if step.threshold is None and says_it:
+                pass  # the summary already gives the value ("95 lines ...", "... rolled out 4m ago"): once
+            else:
+                result.summary = f"{headline} · {result.summary}" if result.summary else headline
         return result
+
+    def _unit_of(self, step_id: str) -> str | None:
+        """The unit of an earlier step's value, for saying why a condition on it is not met."""
+        result = self.ctx.results.get(step_id)
+        step = next((s for s in self.runbook.steps if s.id == step_id), None)
+        return (step.unit if step else None) or (result.unit if result else None)
 
     # -- RunHooks: what a step may ask of the walk ------------------------------------------
 
