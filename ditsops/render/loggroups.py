@@ -10,11 +10,11 @@ under its header line. Pod names are identifiers to copy, printed whole.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 
 from rich.console import Console
-from rich.padding import Padding
 from rich.text import Text
 
 from ditsops.core.results import LogGroup
@@ -35,7 +35,9 @@ def render_log_groups(console: Console, groups: Sequence[LogGroup], *, full: boo
             head.append(f"  {span}", style="muted")
         head.append(f"  {_pods(group.pods)}", style="muted")
         console.print(head, soft_wrap=True)  # pod names whole, even past the edge
-        console.print(Padding(Text(group.message), (0, 0, 0, min(INDENT, width + 2)), expand=False))
+        indent = " " * min(INDENT, width + 2)
+        for line in _wrapped(group.message, console.width - len(indent)):
+            console.print(Text(indent + line), soft_wrap=True)
     hidden = groups[len(shown) :]
     if hidden:
         lines = sum(g.count for g in hidden)
@@ -43,6 +45,11 @@ def render_log_groups(console: Console, groups: Sequence[LogGroup], *, full: boo
             f"[muted]… {len(hidden)} more message{'s' if len(hidden) != 1 else ''} ({lines} lines); "
             "--full or --output json shows them[/]"
         )
+
+
+def _wrapped(message: str, width: int) -> list[str]:
+    """The message folded at spaces (long words split), every character kept, no padding."""
+    return textwrap.wrap(message, max(width, 20), break_on_hyphens=False, drop_whitespace=True) or [""]
 
 
 def _span(first: datetime | None, last: datetime | None) -> str:
