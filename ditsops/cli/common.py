@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from ditsops.core.config import Settings, load_settings
 from ditsops.core.errors import UsageError
-from ditsops.render.console import THEME, Consoles, make_consoles
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where used: `ditsops --help` needs neither the config nor the consoles
     from rich.console import Console
+
+    from ditsops.core.config import Settings
+    from ditsops.render.console import Consoles
 
 # A Literal is a click Choice: --help lists the choices and a wrong one is a usage error (exit 2).
 OutputFormat = Literal["table", "json"]
@@ -60,6 +61,8 @@ class Terminal:
         )
 
     def consoles(self) -> Consoles:
+        from ditsops.render.console import make_consoles
+
         consoles = make_consoles(no_color=self.no_color, environ=self.environ)
         consoles.ask = self._questions_console(consoles)
         return consoles
@@ -77,6 +80,8 @@ class Terminal:
         except OSError:
             return consoles.err  # no controlling terminal: stderr is the nearest thing
         from rich.console import Console
+
+        from ditsops.render.console import THEME
 
         return Console(file=tty, theme=THEME, no_color=self.no_color, highlight=False, _environ=self.environ)
 
@@ -100,6 +105,8 @@ class AppState:
             self.consoles = self.terminal.consoles()
 
     def settings(self, **options: Any) -> Settings:
+        from ditsops.core.config import load_settings
+
         given = {"dsn": self.dsn, "kube_context": self.kube_context, "namespace": self.namespace}
         merged = {**given, **{k: v for k, v in options.items() if v is not None}}
         return load_settings(profile=self.profile, config_path=self.config, options=merged)

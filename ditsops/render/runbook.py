@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,13 +11,15 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from ditsops.core import steps as step_kinds
-from ditsops.core.engine import RunOutcome
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
 from ditsops.core.results import Preview, StepResult
 from ditsops.render.console import STATUS_MARK, STATUS_STYLE
 from ditsops.render.loggroups import render_log_groups
 from ditsops.render.tables import render_table
+
+if TYPE_CHECKING:  # the engine (and all it imports) stays out of `runbook list` and `show`
+    from ditsops.core.engine import RunOutcome
 
 SHADOWS = "(shadows the shipped runbook)"
 
