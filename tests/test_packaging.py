@@ -72,3 +72,23 @@ def test_the_alert_rules_ship_too(installed):
     site = next((installed / "lib").glob("python*/site-packages"))
     assert (site / "ditsops" / "runbooks" / "alerts" / "dits.rules.yml").is_file()
     assert (site / "ditsops" / "sql" / "long_queries.sql").is_file()
+
+
+def test_the_dashboards_ship_too(installed, tmp_path):
+    site = next((installed / "lib").glob("python*/site-packages"))
+    for name in ("overview", "storage", "database"):
+        assert (site / "ditsops" / "dashboards" / f"{name}.json").is_file()
+    # Loaded from the package, not from a checkout: the installed dash finds its own dashboards.
+    done = subprocess.run(
+        [
+            str(installed / "bin" / "python"),
+            "-c",
+            "from ditsops.core import dashboards; print(dashboards.find('storage'))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "site-packages/ditsops/dashboards/storage.json" in done.stdout
