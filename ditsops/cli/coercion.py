@@ -52,6 +52,7 @@ def install() -> None:
         return _PlainParam(descriptor.parameter_info, descriptor.annotation, convert)
 
     build_runtime_param.plain_values = True  # type: ignore[attr-defined]
+    build_runtime_param.typers_own = typers_own  # type: ignore[attr-defined]  # tests compare the two
     typer.core.build_runtime_param = build_runtime_param
 
 
