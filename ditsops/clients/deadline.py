@@ -25,14 +25,15 @@ class DeadlineExceeded(TargetUnreachable):
 
 def within(seconds: float, call: Callable[[], T], message: Callable[[], str]) -> T:
     """call() if it finishes within `seconds`; else DeadlineExceeded(message())."""
-    outcome: dict[str, object] = {}
+    value: list[T] = []  # filled by the worker thread: the call's result, or
+    failure: list[BaseException] = []  # what it raised
     done = threading.Event()
 
     def work() -> None:
         try:
-            outcome["value"] = call()
+            value.append(call())
         except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            outcome["error"] = error
+            failure.append(error)
         finally:
             done.set()
 
@@ -40,9 +41,9 @@ def within(seconds: float, call: Callable[[], T], message: Callable[[], str]) ->
     worker.start()
     if not done.wait(seconds):
         raise DeadlineExceeded(message())
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]  # type: ignore[return-value]
+    if failure:
+        raise failure[0]
+    return value[0]
 
 
 def describe_deadline(service: str, where: str, seconds: float) -> str:

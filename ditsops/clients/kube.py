@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ditsops.clients.deadline import describe_deadline, within
 from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
+
+T = TypeVar("T")
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -83,7 +85,7 @@ def load_target(
         except config.ConfigException as error:
             raise ConfigError(f"kubeconfig {path}: {error}") from None
         namespace = namespace or found["context"].get("namespace") or "default"
-        name = chosen
+        name: str = found["name"]
     elif os.environ.get("KUBERNETES_SERVICE_HOST"):
         configuration = client.Configuration()
         configuration.retries = False
@@ -141,11 +143,34 @@ class KubeClient:
         path: str,
         *,
         query: dict[str, Any] | None = None,
-        body: Any = None,
+        body: object = None,
         content_type: str = "application/json",
         what: str = "",
-        raw: bool = False,
-    ) -> Any:
+    ) -> dict[str, Any]:
+        """A request whose answer is a JSON object (every API object and list is one)."""
+        data = self._send(method, path, query=query, body=body, content_type=content_type, what=what)
+        if not data:
+            return {}
+        answer = json.loads(data)
+        if not isinstance(answer, dict):
+            raise TargetError(f"the Kubernetes API answered {what or path} with JSON that is not an object")
+        return answer
+
+    def request_text(self, method: str, path: str, *, query: dict[str, Any] | None = None, what: str = "") -> str:
+        """A request whose answer is text (a pod's log)."""
+        return self._send(method, path, query=query, what=what).decode("utf-8", "replace")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+        what: str = "",
+    ) -> bytes:
+        """The answer's body for a 2xx; the error for its status otherwise."""
         import urllib3
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
@@ -183,11 +208,9 @@ class KubeClient:
             exchange,
             lambda: describe_deadline("the Kubernetes API", self.target.server, self.timeout),
         )
-        data = response.data or b""
+        data: bytes = response.data or b""
         if 200 <= response.status < 300:
-            if raw:
-                return data.decode("utf-8", "replace")
-            return json.loads(data) if data else {}
+            return data
         raise self._error(method, path, response.status, data, what)
 
     def _error(self, method: str, path: str, status: int, data: bytes, what: str) -> Exception:
@@ -264,11 +287,10 @@ class KubeClient:
         timestamps: bool = False,
     ) -> str:
         """The log text; with `timestamps`, each line starts with the kubelet's RFC 3339 time."""
-        return self.request(
+        return self.request_text(
             "GET",
             self._path("pods", pod, "log"),
             what=f'logs of pod "{pod}"',
-            raw=True,
             query={
                 "container": container,
                 "tailLines": tail,
@@ -401,7 +423,14 @@ def _segment(value: str) -> str:
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
-def retry_on_conflict(action, *, interval: float = 1.0, timeout: float = 300.0, sleep=time.sleep, clock=time.monotonic):
+def retry_on_conflict(
+    action: Callable[[], T],
+    *,
+    interval: float = 1.0,
+    timeout: float = 300.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
     """kubectl retries a conflicting update every second for up to five minutes."""
     deadline = clock() + timeout
     while True:

@@ -76,7 +76,8 @@ class AdvisoryLockSession:
 
     @property
     def backend_pid(self) -> int:
-        return self._conn.info.backend_pid
+        pid: int = self._conn.info.backend_pid
+        return pid
 
     def current_database(self) -> str:
         return str(self._one("SELECT current_database()", {})[0])

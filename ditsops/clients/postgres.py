@@ -21,6 +21,7 @@ from ditsops import sql
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import ConfigError, DitsopsError, TargetError, TargetUnreachable
 from ditsops.core.secrets import redact_text
+from ditsops.core.sqlguard import Violation
 from ditsops.core.sqlguard import check as check_diagnostic
 
 OLDEST_SUPPORTED = 12
@@ -93,7 +94,7 @@ def guard(query: str) -> None:
 
 
 @lru_cache(maxsize=256)
-def _problems(query: str) -> tuple:
+def _problems(query: str) -> tuple[Violation, ...]:
     return tuple(check_diagnostic(query))
 
 
@@ -160,7 +161,8 @@ class PostgresClient:
 
     @property
     def backend_pid(self) -> int:
-        return self._conn.info.backend_pid
+        pid: int = self._conn.info.backend_pid
+        return pid
 
     def diagnose(self, query: str, params: dict[str, Any] | None = None) -> QueryResult:
         """Run one read-only statement: guarded, prepared, in a READ ONLY transaction rolled back."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,9 @@ from ditsops.core.errors import TargetError, TargetUnreachable
 from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
 if TYPE_CHECKING:
+    import httpx
+    import requests
+
     from ditsops.core.origins import Credentials, Origin
 
 
@@ -117,13 +121,13 @@ class PrometheusClient:
             retry=Retry(total=0),
             timeout=timeout,
         )
-        self._http = None
+        self._http: httpx.Client | None = None
 
     @property
     def _last(self) -> Any:
         return getattr(self._captured, "response", None)
 
-    def _keep(self, response, *args, **kwargs):
+    def _keep(self, response: requests.Response, *args: object, **kwargs: object) -> requests.Response:
         self._captured.response = response
         return response
 
@@ -134,7 +138,7 @@ class PrometheusClient:
 
     @property
     def where(self) -> str:
-        return redact_url(self.url) or self.url
+        return redact_url(self.url)
 
     def query(self, expr: str, at: datetime | None = None) -> PromResult:
         params = {"time": at.timestamp()} if at else None
@@ -143,14 +147,14 @@ class PrometheusClient:
     def query_range(self, expr: str, start: datetime, end: datetime, step: str) -> PromResult:
         return self._call(lambda: self._prom.custom_query_range(expr, start_time=start, end_time=end, step=step))
 
-    def _call(self, send) -> PromResult:
+    def _call(self, send: Callable[[], object]) -> PromResult:
         # requests' timeout is per socket read: the whole exchange runs under one total deadline.
         return within(self._deadline, lambda: self._exchange(send), lambda: self._overrun())
 
     def _overrun(self) -> str:
         return describe_deadline("Prometheus", self.where, self._deadline)
 
-    def _exchange(self, send) -> PromResult:
+    def _exchange(self, send: Callable[[], object]) -> PromResult:
         import requests
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
@@ -189,7 +193,7 @@ class PrometheusClient:
             return TargetError(f"Prometheus at {self.where} refused the credentials (HTTP {status})")
         return TargetUnreachable(f"Prometheus at {self.where} failed: HTTP {status}")
 
-    def _client(self):
+    def _client(self) -> httpx.Client:
         if self._http is None:
             self._http = make_client(self._configured, self._credentials, self._deadline)
         return self._http
@@ -229,7 +233,7 @@ class _LeftOrigin(Exception):
     """A redirect (or a URL) that would take Prometheus' credentials to another origin."""
 
 
-def _origin_session(origin: Origin):
+def _origin_session(origin: Origin) -> requests.Session:
     """A requests session that refuses to leave `origin`, redirects included.
 
     requests strips the Authorization header on a cross-host redirect, then may add
@@ -240,8 +244,8 @@ def _origin_session(origin: Origin):
     from ditsops.core.origins import origin_of
 
     class OriginSession(requests.Session):
-        def send(self, request, **kwargs):
-            if origin_of(request.url) != origin:
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            if origin_of(request.url or "") != origin:
                 raise _LeftOrigin(
                     f"Prometheus at {origin} sent ditsops to {redact_url(request.url)}: not followed "
                     f"(credentials stay with {origin}; configure the final address instead)"

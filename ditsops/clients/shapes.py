@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from ditsops.core.errors import TargetUnreachable
 
@@ -55,7 +55,11 @@ class _At:
             raise self.fail("a list")
         return value
 
-    def text(self, value: Any, *, optional: bool = False) -> Any:
+    @overload
+    def text(self, value: Any, *, optional: Literal[False] = False) -> str: ...
+    @overload
+    def text(self, value: Any, *, optional: bool) -> str | None: ...
+    def text(self, value: Any, *, optional: bool = False) -> str | None:
         if value is None and optional:
             return value
         if not isinstance(value, str):
@@ -190,7 +194,8 @@ def prom_rule_groups(body: Any) -> list[dict[str, Any]]:
 def am_alerts(body: Any) -> list[dict[str, Any]]:
     """/api/v2/alerts: a list of alerts with labels, annotations, status, startsAt."""
     at = _At("Alertmanager")
-    for index, item in enumerate(at.list(body)):
+    alerts = at.list(body)
+    for index, item in enumerate(alerts):
         place = at[index]
         place.object(item)
         place["labels"].labels(item.get("labels"), optional=False)
@@ -200,17 +205,17 @@ def am_alerts(body: Any) -> list[dict[str, Any]]:
         place["status"]["silencedBy"].texts(status.get("silencedBy"))
         place["status"]["inhibitedBy"].texts(status.get("inhibitedBy"))
         place["startsAt"].time(item.get("startsAt"))
-    return body
+    return alerts
 
 
 def am_silence(body: Any, at: _At | None = None) -> dict[str, Any]:
     """/api/v2/silence/{id}: id, status.state, matchers, times, createdBy, comment."""
     at = at or _At("Alertmanager")
-    at.object(body)
-    at["id"].text(body.get("id"))
-    status = at["status"].object(body.get("status", {}))
+    silence = at.object(body)
+    at["id"].text(silence.get("id"))
+    status = at["status"].object(silence.get("status", {}))
     at["status"]["state"].text(status.get("state", ""))
-    for index, matcher in enumerate(at["matchers"].list(body.get("matchers", []))):
+    for index, matcher in enumerate(at["matchers"].list(silence.get("matchers", []))):
         place = at["matchers"][index]
         place.object(matcher)
         place["name"].text(matcher.get("name"))
@@ -218,19 +223,17 @@ def am_silence(body: Any, at: _At | None = None) -> dict[str, Any]:
         for flag in ("isRegex", "isEqual"):
             if not isinstance(matcher.get(flag, False), bool):
                 raise place[flag].fail("true or false")
-    at["startsAt"].time(body.get("startsAt"))
-    at["endsAt"].time(body.get("endsAt"))
-    at["createdBy"].text(body.get("createdBy", ""))
-    at["comment"].text(body.get("comment", ""))
-    return body
+    at["startsAt"].time(silence.get("startsAt"))
+    at["endsAt"].time(silence.get("endsAt"))
+    at["createdBy"].text(silence.get("createdBy", ""))
+    at["comment"].text(silence.get("comment", ""))
+    return silence
 
 
 def am_silences(body: Any) -> list[dict[str, Any]]:
     """/api/v2/silences: a list of silences."""
     at = _At("Alertmanager")
-    for index, item in enumerate(at.list(body)):
-        am_silence(item, at[index])
-    return body
+    return [am_silence(item, at[index]) for index, item in enumerate(at.list(body))]
 
 
 def am_silence_id(body: Any) -> str:

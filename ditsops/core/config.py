@@ -214,7 +214,7 @@ def _profile_values(config: dict[str, Any], name: str, path: Path) -> dict[str, 
     if name not in profiles:
         known = ", ".join(sorted(profiles)) or "none"
         raise ConfigError(f"no profile {name!r} in {path} (profiles: {known})")
-    values = profiles[name]
+    values: dict[str, Any] = profiles[name]
     unknown = set(values) - _KEYS
     if unknown:
         raise ConfigError(f"{path}: profile {name!r} has unknown keys: {', '.join(sorted(unknown))}")

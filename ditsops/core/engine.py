@@ -16,7 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from types import FrameType
+from typing import Protocol, TypeVar
 
 from ditsops.core import steps as step_kinds
 from ditsops.core.acting import Acting
@@ -87,6 +88,12 @@ class RunOutcome:
     reason: str = ""
     record: RunRecord | None = None
     report_command: str = ""  # how to turn the record into the postmortem timeline
+
+
+T = TypeVar("T")
+
+# What signal.signal returns and takes: a handler, SIG_DFL/SIG_IGN, or None (set from C).
+_SignalHandler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
 
 class _Escalations:
@@ -188,7 +195,7 @@ def run_runbook(
     return outcome
 
 
-def _exit_on_next_interrupt() -> Any:
+def _exit_on_next_interrupt() -> _SignalHandler:
     """After the first Ctrl-C the run only writes its record and closes; a second Ctrl-C
     must not wait for that (a hung connection's close): it ends the process at once.
     Returns the handler to put back once the run has closed (None off the main thread)."""
@@ -197,9 +204,9 @@ def _exit_on_next_interrupt() -> Any:
     return signal.signal(signal.SIGINT, lambda *_: os._exit(ExitCode.INTERRUPTED))
 
 
-def _in_background(work: Callable[[], Any]) -> Future:
+def _in_background(work: Callable[[], T]) -> Future[T]:
     """Run work on a daemon thread: an engineer's Ctrl-C must not wait for a slow query."""
-    future: Future = Future()
+    future: Future[T] = Future()
 
     def run() -> None:
         try:
@@ -340,7 +347,7 @@ class _Walker:
             return StepResult(Status.SKIPPED, f"not configured: {error.message}{hint}", not_configured=True)
         return StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
 
-    def _diagnose(self, kind, step: Step) -> StepResult:
+    def _diagnose(self, kind: step_kinds.AnyKind, step: Step) -> StepResult:
         result = kind.run(step, self.ctx)
         result.unit = step.unit or result.unit  # the runbook's unit wins over the kind's own
         if result.value is not None and result.status == Status.INFO:

@@ -153,8 +153,8 @@ def follow_job(
     timeout: float,
     progress: Callable[[str], None] | None = None,
     *,
-    sleep=time.sleep,
-    clock=time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     interval: float = 0.5,
 ) -> tuple[str, str]:
     """Poll until the Job is complete or failed, or the timeout passes: (state, message)."""

@@ -210,7 +210,9 @@ class KubeLease:
     def _stamp(self, lease: dict[str, Any], now: datetime, *, taking: bool) -> dict[str, Any]:
         """Our record on a copy of lease (a fresh one when empty), as client-go's tryAcquireOrRenew
         writes it: acquireTime and a transition only when the holder changes."""
-        body = copy.deepcopy(lease) if lease else {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}
+        body: dict[str, Any] = (
+            copy.deepcopy(lease) if lease else {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"}
+        )
         meta = body.setdefault("metadata", {})
         meta["name"] = self.name
         meta.setdefault("labels", {}).update(MANAGED_BY)

@@ -12,7 +12,7 @@ from ditsops.core import steps as step_kinds
 from ditsops.core.conditions import parse_conditions
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import RunbookError
-from ditsops.core.model import Escalation, Runbook, Step, Threshold
+from ditsops.core.model import Condition, Escalation, Runbook, Step, Threshold
 from ditsops.core.params import TYPES, ParamSpec, convert
 from ditsops.core.safefile import FileProblem, read_text
 from ditsops.core.steps.base import FieldReader
@@ -223,7 +223,14 @@ def _steps(doc: LineDict, problems: _Problems, param_specs: dict[str, ParamSpec]
     return result
 
 
-def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
+def _step(
+    item: LineDict,
+    problems: _Problems,
+    kinds: dict[str, step_kinds.AnyKind],
+    selectors: set[str],
+    param_specs: dict[str, ParamSpec],
+    seen: dict[str, int],
+) -> Step | None:
     step_id = _string(item, "id", problems, required=True)
     if step_id and not _ID.match(step_id):
         problems.add(item.line_of("id"), f"step id {step_id!r} must be lower-case letters, digits and '-'")
@@ -248,9 +255,11 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
         return None
 
     _check_keys(item, STEP_KEYS + (selector,) + kind.fields, problems, where)
-    reader = FieldReader(
-        item, lambda key, msg, line=None: problems.add(line or item.line_of(key), f"{where}: {msg}"), item.key_lines
-    )
+
+    def problem(key: str, message: str, line: int | None) -> None:
+        problems.add(line or item.line_of(key), f"{where}: {message}")
+
+    reader = FieldReader(item, problem, item.key_lines)
     spec = kind.parse(value, reader)
 
     used = kind.references(spec) if spec is not None else set()
@@ -266,7 +275,7 @@ def _step(item, problems, kinds, selectors, param_specs, seen) -> Step | None:
         if isinstance(text, str) and malformed(text):
             problems.add(item.line_of(key), f"{where}: malformed placeholder in '{key}' (expected {{{{ name }}}})")
 
-    when = ()
+    when: tuple[Condition, ...] = ()
     if "when" in item:
         try:
             when = parse_conditions(item["when"])

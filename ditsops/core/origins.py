@@ -73,14 +73,22 @@ class Configured(Protocol):
     that this module sits at the bottom with errors and secrets: clients use `origin_of`
     and `Credentials` without depending on the settings."""
 
-    prometheus_url: str | None
-    alertmanager_url: str | None
-    dits_url: str | None
-    prometheus_token: str | None
-    http_username: str | None
-    http_password: str | None
-    ca_bundle: str | None
-    insecure: bool
+    @property
+    def prometheus_url(self) -> str | None: ...
+    @property
+    def alertmanager_url(self) -> str | None: ...
+    @property
+    def dits_url(self) -> str | None: ...
+    @property
+    def prometheus_token(self) -> str | None: ...
+    @property
+    def http_username(self) -> str | None: ...
+    @property
+    def http_password(self) -> str | None: ...
+    @property
+    def ca_bundle(self) -> str | None: ...
+    @property
+    def insecure(self) -> bool: ...
 
 
 def credentials_for(settings: Configured, url: str) -> Credentials:

@@ -122,6 +122,7 @@ class PostgresLease:
             connect_timeout=self._connect_timeout,
             secrets=self._secrets,
         )
+        kept = False  # the session holding the lock stays open until release
         try:
             database = session.current_database()
             self.key = advisory_key(database)
@@ -129,7 +130,7 @@ class PostgresLease:
                 self.target = f'database "{database}"'
             for _ in range(_ATTEMPTS):
                 if session.try_lock(self.key):
-                    self._session, session = session, None
+                    self._session, kept = session, True
                     return
                 found = session.holder(self.key)
                 if found is None:
@@ -145,7 +146,7 @@ class PostgresLease:
                 return
             raise TargetError(f"could not take the advisory lock on {self.target}: it kept changing hands")
         finally:
-            if session is not None:
+            if not kept:
                 session.close()
 
     def check(self) -> None:

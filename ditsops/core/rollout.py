@@ -220,7 +220,13 @@ def dry_run(client: KubeClient, plan: Plan) -> dict[str, Any]:
     return client.patch("deployments", plan.deployment, plan.patch, plan.content_type, dry_run=True)
 
 
-def apply(client: KubeClient, plan: Plan, *, sleep=time.sleep, clock=time.monotonic) -> dict[str, Any]:
+def apply(
+    client: KubeClient,
+    plan: Plan,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
     """Send the plan onto exactly the state it was made from.
 
     Scale checks the previewed replica count (kubectl's --current-replicas) on the scale
@@ -257,7 +263,9 @@ def _pinned(plan: Plan, version: str | None) -> Any:
     return patch
 
 
-def _apply_scale(client: KubeClient, plan: Plan, *, sleep, clock) -> dict[str, Any]:
+def _apply_scale(
+    client: KubeClient, plan: Plan, *, sleep: Callable[[float], None], clock: Callable[[], float]
+) -> dict[str, Any]:
     expected = plan.precondition if plan.precondition is not None else plan.before["spec"].get("replicas", 1)
 
     def guarded() -> dict[str, Any]:
@@ -367,8 +375,8 @@ def follow_rollout(
     timeout: float,
     progress: Callable[[str], None] | None = None,
     *,
-    sleep=time.sleep,
-    clock=time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
     interval: float = 0.5,
 ) -> tuple[str, bool]:
     """Poll until the rollout is done or timeout; report each new message once."""

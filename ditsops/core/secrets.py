@@ -14,6 +14,7 @@ any URL; known secret values are scrubbed as well, whatever their shape.
 from __future__ import annotations
 
 import re
+from typing import overload
 
 MASK = "***"
 
@@ -54,6 +55,10 @@ def _mask_query(text: str) -> str:
     return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 
+@overload
+def redact_url(url: str) -> str: ...
+@overload
+def redact_url(url: None) -> None: ...
 def redact_url(url: str | None) -> str | None:
     """A URL with its userinfo password and secret query parameters replaced by ***."""
     if not url:

@@ -168,12 +168,11 @@ def tokens(sql: str) -> list[Token]:
             else:
                 found.append(Token("op", c, line))
                 i += 1
-        elif c == "%" and _PSYCOPG.match(sql, i):
-            match = _PSYCOPG.match(sql, i)
+        elif c == "%" and (match := _PSYCOPG.match(sql, i)):
             found.append(Token("param", match.group(), line))
             i = match.end()
-        elif _WORD.match(sql, i):
-            word = _WORD.match(sql, i).group()
+        elif word_match := _WORD.match(sql, i):
+            word = word_match.group()
             after = i + len(word)
             lower = word.lower()
             if lower in ("e", "b", "x", "n") and sql.startswith("'", after):
@@ -187,8 +186,10 @@ def tokens(sql: str) -> list[Token]:
             else:
                 found.append(Token("word", lower, line))
                 i = after
-        elif c.isdigit() or (c == "." and i + 1 < n and sql[i + 1].isdigit()):
-            number = _NUMBER.match(sql, i).group()
+        elif (c.isdigit() or (c == "." and i + 1 < n and sql[i + 1].isdigit())) and (
+            number_match := _NUMBER.match(sql, i)
+        ):
+            number = number_match.group()
             found.append(Token("number", number, line))
             i += len(number)
         elif c in _OPERATORS:

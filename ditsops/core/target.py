@@ -8,11 +8,12 @@ from ditsops.core.config import Settings
 from ditsops.core.errors import DitsopsError
 
 # One describer per kind of target; step kinds name the target they talk to.
-DESCRIBERS: dict[str, Callable[[Settings], list[tuple[str, str]]]] = {}
+Describer = Callable[[Settings], list[tuple[str, str]]]
+DESCRIBERS: dict[str, Describer] = {}
 
 
-def describer(target: str):
-    def register(function: Callable[[Settings], list[tuple[str, str]]]):
+def describer(target: str) -> Callable[[Describer], Describer]:
+    def register(function: Describer) -> Describer:
         DESCRIBERS[target] = function
         return function
 
@@ -31,7 +32,7 @@ def _database(settings: Settings) -> list[tuple[str, str]]:
         return [("database", error.message)]
 
 
-def _url(label: str, attribute: str):
+def _url(label: str, attribute: str) -> Describer:
     def describe(settings: Settings) -> list[tuple[str, str]]:
         from ditsops.core.secrets import redact_url
 

@@ -12,7 +12,11 @@ __all__ = ["evaluate", "format_bytes", "format_value", "summarize"]
 def evaluate(threshold: Threshold | None, value: float | None) -> Status:
     if threshold is None or value is None:
         return Status.INFO
-    worse = (lambda v, bound: v > bound) if threshold.direction == "above" else (lambda v, bound: v < bound)
+    above = threshold.direction == "above"
+
+    def worse(v: float, bound: float) -> bool:
+        return v > bound if above else v < bound
+
     if threshold.fail is not None and worse(value, threshold.fail):
         return Status.FAILING
     if threshold.warn is not None and worse(value, threshold.warn):

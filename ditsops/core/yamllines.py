@@ -29,7 +29,7 @@ MAX_ALIAS_NODES = 10_000
 TOKEN_CHARS = 40
 
 
-class LineDict(dict):
+class LineDict(dict[str, Any]):
     """A dict that knows the 1-based line of itself and of each of its keys."""
 
     line: int = 0
@@ -60,18 +60,23 @@ class _LineLoader(yaml.SafeLoader):
         self._sizes: dict[int, int] = {}  # id(node) -> nodes it stands for, aliases expanded
 
     def _refuse(self, message: str, event: yaml.Event) -> None:
-        raise _Refused(problem=message, problem_mark=event.start_mark)
+        # our loader is the pure-Python one: its marks are yaml.error.Mark (never the C loader's)
+        mark = event.start_mark if isinstance(event.start_mark, yaml.error.Mark) else None
+        raise _Refused(problem=message, problem_mark=mark)
 
-    def compose_node(self, parent: Any, index: Any) -> yaml.Node:
-        event = self.peek_event()
+    def compose_node(self, parent: Any, index: Any) -> yaml.Node | None:
+        # types-PyYAML leaves Parser.peek_event unannotated; it returns the next Event
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
-                self._refuse(f"more than {MAX_ALIASES} aliases (*{token(event.anchor)})", event)
+                self._refuse(f"more than {MAX_ALIASES} aliases (*{token(event.anchor or '')})", event)
             node = super().compose_node(parent, index)  # the anchored node, or 'undefined alias'
             self._alias_nodes += self._sizes.get(id(node), 1)
             if self._alias_nodes > MAX_ALIAS_NODES:
-                self._refuse(f"aliases expand to more than {MAX_ALIAS_NODES} nodes (*{token(event.anchor)})", event)
+                self._refuse(
+                    f"aliases expand to more than {MAX_ALIAS_NODES} nodes (*{token(event.anchor or '')})", event
+                )
             return node
         self._nodes += 1
         if self._nodes > MAX_NODES:
@@ -138,7 +143,8 @@ def load_yaml(text: str) -> Any:
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except _Refused as error:
-        raise YamlSyntaxError(f"refused YAML: {error.problem}", error.problem_mark.line + 1) from None
+        line = error.problem_mark.line + 1 if error.problem_mark else 0
+        raise YamlSyntaxError(f"refused YAML: {error.problem}", line) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 0

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any, TypeVar
 
 from ditsops.core.steps.base import StepKind
 
-_REGISTRY: dict[str, StepKind] = {}
+# A kind of any spec: each kind's spec type is its own business (it reads it back with
+# spec_of); the registry and the engine only call the kind's spec-free methods.
+AnyKind = StepKind[Any]
+KindT = TypeVar("KindT", bound=AnyKind)
+
+_REGISTRY: dict[str, AnyKind] = {}
 _loaded = False
 
 
-def register(cls: type[StepKind]) -> type[StepKind]:
+def register(cls: type[KindT]) -> type[KindT]:
     kind = cls()
     _REGISTRY[kind.registry_key] = kind
     return cls
 
 
-def all_kinds() -> dict[str, StepKind]:
+def all_kinds() -> dict[str, AnyKind]:
     global _loaded
     if not _loaded:
         for module in pkgutil.iter_modules(__path__):
@@ -28,7 +34,7 @@ def all_kinds() -> dict[str, StepKind]:
     return _REGISTRY
 
 
-def kind_of(registry_key: str) -> StepKind:
+def kind_of(registry_key: str) -> AnyKind:
     return all_kinds()[registry_key]
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core import db
 from ditsops.core.durations import parse_duration
@@ -29,6 +29,9 @@ from ditsops.core.steps import register
 from ditsops.core.steps.base import ActionKind, FieldReader, RunContext
 from ditsops.core.steps.sql import database
 from ditsops.core.template import references_in, resolve
+
+if TYPE_CHECKING:
+    from ditsops.core.pglease import PostgresLease
 
 FILTER_KEYS = ("pids", "state", "older_than", "database", "user", "application", "blocking")
 BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -169,7 +172,7 @@ class _SignalBackends(ActionKind[BackendsSpec]):
             },
         )
 
-    def lease(self, step: Step, ctx: RunContext):
+    def lease(self, step: Step, ctx: RunContext) -> PostgresLease:
         """A session advisory lock on the database, named after this engineer and run."""
         from ditsops.core.lease import postgres_lease
         from ditsops.core.record import who

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core.errors import ConfigError, TargetUnreachable
 from ditsops.core.model import Step
@@ -31,6 +31,10 @@ from ditsops.core.secrets import redact_url
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
 from ditsops.core.template import PLACEHOLDER, references
+
+if TYPE_CHECKING:
+    from ditsops.clients.dits import Probe
+    from ditsops.core.config import Settings
 
 # target name -> the setting holding its base URL
 TARGETS = {"dits": "dits_url", "prometheus": "prometheus_url", "alertmanager": "alertmanager_url"}
@@ -111,9 +115,9 @@ def fill_path(path: str, params: dict[str, Any]) -> str:
     return PLACEHOLDER.sub(value, path)
 
 
-def base_url(spec: HttpSpec, settings: Any) -> str:
+def base_url(spec: HttpSpec, settings: Settings) -> str:
     if spec.target in TARGETS:
-        configured = getattr(settings, TARGETS[spec.target])
+        configured: str | None = getattr(settings, TARGETS[spec.target])
         if not configured:
             raise ConfigError(
                 f"no {spec.target} URL configured for an http step",
@@ -133,8 +137,8 @@ class HttpKind(StepKind[HttpSpec]):
 
     def parse(self, value: Any, reader: FieldReader) -> HttpSpec | None:
         spec, problem = parse_target(value)
-        if problem:
-            reader.problem("http", problem)
+        if spec is None:
+            reader.problem("http", problem or "'http' must name a path or a URL")
             return None
         expect = reader.get("expect", int, default=200)
         if not 100 <= expect <= 599:
@@ -164,7 +168,7 @@ class HttpKind(StepKind[HttpSpec]):
         return probe_result(probe, spec.expect)
 
 
-def probe_result(probe, expect: int) -> StepResult:
+def probe_result(probe: Probe, expect: int) -> StepResult:
     body = probe.body if isinstance(probe.body, dict) else {}
     reported = body.get("status")
     good = probe.http_status == expect and reported in (None, "healthy", "ok")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core import kube, rollout
 from ditsops.core.durations import parse_duration
@@ -29,6 +29,10 @@ from ditsops.core.steps.base import ActionKind, FieldReader, RunContext, StepKin
 from ditsops.core.template import references_in, resolve
 from ditsops.core.units import format_value
 
+if TYPE_CHECKING:
+    from ditsops.clients.kube import KubeClient
+    from ditsops.core.lease import KubeLease
+
 COMMON = ("namespace",)
 AGE = "seconds ago"  # the unit of rollout-history's value: how long ago the current revision rolled out
 
@@ -38,10 +42,11 @@ class KubeSpec:
     fields: dict[str, Any] = field(default_factory=dict)  # raw, placeholders resolved at run time
 
     def values(self, params: dict[str, Any]) -> dict[str, Any]:
-        return resolve(self.fields, params)
+        resolved: dict[str, Any] = resolve(self.fields, params)
+        return resolved
 
 
-def kube_client(ctx: RunContext, namespace: str | None = None):
+def kube_client(ctx: RunContext, namespace: str | None = None) -> KubeClient:
     from ditsops.core import connect
 
     return ctx.client("kube", lambda: connect.kube(ctx.settings)).in_namespace(namespace)
@@ -271,12 +276,14 @@ class RolloutStatus(_KubeKind):
 
 
 class _Action(_KubeKind, ActionKind[KubeSpec]):
-    required = ("deployment",)
+    required: tuple[str, ...] = ("deployment",)
+    verb: str  # "roll back": what the preview says it will do
+    done: str  # "rolled back": what the result says it did
 
-    def plan(self, v: dict[str, Any], client) -> rollout.Plan:
+    def plan(self, v: dict[str, Any], client: KubeClient) -> rollout.Plan:
         raise NotImplementedError
 
-    def lease(self, step: Step, ctx: RunContext):
+    def lease(self, step: Step, ctx: RunContext) -> KubeLease:
         from ditsops.core.lease import kube_lease
         from ditsops.core.record import who
 
@@ -341,7 +348,7 @@ class Undo(_Action):
     types = {"to_revision": (int, str)}
     verb, done = "roll back", "rolled back"
 
-    def plan(self, v, client):
+    def plan(self, v: dict[str, Any], client: KubeClient) -> rollout.Plan:
         return rollout.plan_undo(client, v["deployment"], int(v.get("to_revision") or 0))
 
 
@@ -351,7 +358,7 @@ class Restart(_Action):
     fields = ("deployment", "timeout", *COMMON)
     verb, done = "restart", "restarted"
 
-    def plan(self, v, client):
+    def plan(self, v: dict[str, Any], client: KubeClient) -> rollout.Plan:
         return rollout.plan_restart(client, v["deployment"])
 
 
@@ -363,7 +370,7 @@ class Scale(_Action):
     types = {"replicas": (int, str), "current_replicas": (int, str), "out_only": bool}
     verb, done = "scale", "scaled"
 
-    def plan(self, v, client):
+    def plan(self, v: dict[str, Any], client: KubeClient) -> rollout.Plan:
         current = v.get("current_replicas")
         plan = rollout.plan_scale(
             client, v["deployment"], int(v["replicas"]), int(current) if current is not None else None
@@ -388,6 +395,6 @@ class SetEnv(_Action):
     types = {"env": dict}
     verb, done = "set env on", "env updated"
 
-    def plan(self, v, client):
+    def plan(self, v: dict[str, Any], client: KubeClient) -> rollout.Plan:
         env = {str(k): (None if value is None else str(value)) for k, value in v["env"].items()}
         return rollout.plan_set_env(client, v["deployment"], env, v.get("container"))

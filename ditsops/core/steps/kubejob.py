@@ -15,7 +15,8 @@ runs out is applied with a warning (it was created: the record says so).
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core import jobs
 from ditsops.core.durations import parse_duration
@@ -25,6 +26,9 @@ from ditsops.core.steps import register
 from ditsops.core.steps.base import ActionKind, FieldReader, RunContext
 from ditsops.core.steps.kube import COMMON, KubeSpec, _KubeKind, kube_client
 from ditsops.core.template import references_in
+
+if TYPE_CHECKING:
+    from ditsops.core.lease import KubeLease
 
 
 def wait_seconds(value: Any) -> float:
@@ -37,7 +41,7 @@ def wait_seconds(value: Any) -> float:
         if value < 0:
             raise ValueError(f"{value!r} is not a duration (expected e.g. 30s, 5m, 1h30m, 2d)")
         return float(value)
-    if hasattr(value, "total_seconds"):
+    if isinstance(value, timedelta):
         return value.total_seconds()
     return parse_duration(str(value)).total_seconds()
 
@@ -66,7 +70,7 @@ class CreateJob(_KubeKind, ActionKind[KubeSpec]):
                 reader.problem(key, str(error))
         return spec
 
-    def lease(self, step: Step, ctx: RunContext):
+    def lease(self, step: Step, ctx: RunContext) -> KubeLease:
         """Two engineers running the same CronJob by hand would double the work: one lease per CronJob."""
         from ditsops.core.lease import kube_lease
         from ditsops.core.record import who

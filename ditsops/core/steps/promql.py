@@ -17,9 +17,10 @@ above`, the lowest for `below`; for a range query, each series' last point.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core import promql
 from ditsops.core.durations import parse_duration, to_prometheus
@@ -29,6 +30,9 @@ from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
 from ditsops.core.template import references
 from ditsops.core.thresholds import format_value
+
+if TYPE_CHECKING:
+    from ditsops.clients.prometheus import PrometheusClient, PromResult
 
 EMPTY_STATES = {"ok": Status.OK, "warning": Status.WARNING, "failing": Status.FAILING}
 
@@ -42,7 +46,7 @@ class PromqlSpec:
     when_empty: str | None = None
 
 
-def prometheus(ctx: RunContext):
+def prometheus(ctx: RunContext) -> PrometheusClient:
     from ditsops.core import connect
 
     return ctx.client("prometheus", lambda: connect.prometheus(ctx.settings))
@@ -89,7 +93,7 @@ class PromqlKind(StepKind[PromqlSpec]):
         # Shown before it runs: a value that cannot stand where it is keeps its placeholder
         # here, and running the step refuses it with the parameter's name.
         text = promql.fill(spec.query, params, strict=False)
-        if spec.since:
+        if spec.since and spec.step:  # a range query (parse sets both)
             text += f"\n# over the last {to_prometheus(spec.since)}, one point every {to_prometheus(spec.step)}"
         return text
 
@@ -97,7 +101,7 @@ class PromqlKind(StepKind[PromqlSpec]):
         spec = self.spec_of(step)
         expr = promql.fill(spec.query, ctx.params)
         client = prometheus(ctx)
-        if spec.since:
+        if spec.since and spec.step:
             end = datetime.now(UTC)
             result = client.query_range(expr, end - spec.since, end, to_prometheus(spec.step))
         else:
@@ -106,8 +110,14 @@ class PromqlKind(StepKind[PromqlSpec]):
         return summarize(result, unit=step.unit, below=below, top=spec.top, when_empty=spec.when_empty)
 
 
+def _rank(value: float | None, *, below: bool) -> tuple[bool, float]:
+    """Worst first; NaN (and a series without a value) last."""
+    value = math.nan if value is None else value
+    return (value != value, value if below else -value)
+
+
 def summarize(
-    result, *, unit: str | None = None, below: bool = False, top: int = 10, when_empty: str | None = None
+    result: PromResult, *, unit: str | None = None, below: bool = False, top: int = 10, when_empty: str | None = None
 ) -> StepResult:
     """A query result as the worst value, a count and a top-N table (NaN ranks last)."""
     if result.result_type == "scalar":
@@ -128,7 +138,7 @@ def summarize(
             data={"result_type": result.result_type, "count": 0, "series": []},
         )
     # NaN (0/0 when there is no traffic) ranks last: it is neither worst nor best.
-    ranked = sorted(series, key=lambda s: (s.value != s.value, s.value if below else -s.value))
+    ranked = sorted(series, key=lambda s: _rank(s.value, below=below))
     worst = ranked[0]
     labels = promql.varying_labels([s.labels for s in series])
     shown = ranked[:top]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core.durations import parse_duration, to_prometheus
 from ditsops.core.errors import RunAborted, StateMoved, UsageError
@@ -32,8 +32,11 @@ from ditsops.core.steps import register
 from ditsops.core.steps.base import ActionKind, FieldReader, RunContext
 from ditsops.core.template import references_in, render_text, resolve
 
+if TYPE_CHECKING:
+    from ditsops.clients.alertmanager import AlertmanagerClient, Matcher, Silence
 
-def alertmanager(ctx: RunContext):
+
+def alertmanager(ctx: RunContext) -> AlertmanagerClient:
     from ditsops.core import connect
 
     return ctx.client("alertmanager", lambda: connect.alertmanager(ctx.settings))
@@ -146,7 +149,8 @@ class ExpireSilenceKind(ActionKind[str]):
     target = "alertmanager"
 
     def parse(self, value: Any, reader: FieldReader) -> str | None:
-        return reader.get("silence", str, required=True)
+        silence: str | None = reader.get("silence", str, required=True)
+        return silence
 
     def references(self, spec: str | None) -> set[str]:
         return references_in(spec or "")
@@ -182,7 +186,7 @@ class ExpireSilenceKind(ActionKind[str]):
         return StepResult(Status.APPLIED, f"silence {previewed['id']} expired", data={"expired": previewed["id"]})
 
 
-def _matchers(spec: SilenceSpec, params: dict[str, Any]) -> list:
+def _matchers(spec: SilenceSpec, params: dict[str, Any]) -> list[Matcher]:
     """The silence's matchers: each parsed from its template, then filled in its value slot."""
     try:
         return [MatcherTemplate.parse(text).fill(params) for text in spec.matchers]
@@ -192,7 +196,7 @@ def _matchers(spec: SilenceSpec, params: dict[str, Any]) -> list:
         raise RunAborted(UsageError(f"silence matchers use {{{{ {missing.args[0]} }}}}, which has no value")) from None
 
 
-def _fingerprint(silence) -> dict[str, Any]:
+def _fingerprint(silence: Silence) -> dict[str, Any]:
     """What expiring a silence is decided on: the same silence, still muting the same thing."""
     return {
         "id": silence.id,

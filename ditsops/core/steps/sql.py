@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops import sql as named_sql
 from ditsops.core.model import Step
@@ -40,6 +40,9 @@ from ditsops.core.template import (
 )
 from ditsops.core.units import Quantity, column_unit
 
+if TYPE_CHECKING:
+    from ditsops.clients.postgres import PostgresClient
+
 _NAMED = re.compile(r"^[a-z_][a-z0-9_]*$")
 _VALUE = re.compile(r"^(?:(sum|max|min)\((\w+)\)|(rows)|(\w+))$")
 _PSYCOPG_PARAM = re.compile(r"%\((\w+)\)s")
@@ -57,7 +60,7 @@ class SqlSpec:
     columns: tuple[str, ...] = ()  # which result columns to show; all when empty
 
 
-def database(ctx: RunContext):
+def database(ctx: RunContext) -> PostgresClient:
     """The run's PostgreSQL client; a connection lost in an earlier step is opened anew."""
     from ditsops.core import connect
 
@@ -149,7 +152,7 @@ class SqlKind(StepKind[SqlSpec]):
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         spec = self.spec_of(step)
         if spec.named:
-            values = {name: None for name in spec.names}
+            values: dict[str, Any] = {name: None for name in spec.names}
             values.update(resolve(spec.args, ctx.params))
             values.setdefault("limit", 1000)
         else:
