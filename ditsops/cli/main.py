@@ -21,6 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 from ditsops import __version__
 from ditsops.cli import coercion
 from ditsops.cli.common import GlobalOutputOption, app_state
+from ditsops.cli.watcharg import spell_out_watch_interval
 from ditsops.core.errors import DitsopsError, ExitCode
 
 # The command groups, imported only when invoked (click's lazy-group pattern): `ditsops
@@ -117,6 +118,9 @@ class _RootGroup(TyperGroup):
             if matches:
                 error.message = f"{error.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
             raise
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, spell_out_watch_interval(args))  # `--watch 5s` (see cli/watcharg.py)
 
     @contextmanager
     def _summaries_only(self) -> Iterator[None]:

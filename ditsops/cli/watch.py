@@ -1,5 +1,5 @@
-"""`--watch`: one refresh loop for every live view (db activity, db blocking, alerts,
-health, k8s status).
+"""`--watch [INTERVAL]`: one refresh loop for every live view (db activity, db blocking,
+alerts, health, k8s status, dash). The optional interval is read by cli/watcharg.py.
 
 On a terminal the view is redrawn in place with rich's Live, under a header like
 watch(1)'s; `q` (read in cbreak mode from the terminal, restored on the way out) or Ctrl-C
@@ -30,7 +30,7 @@ from rich.text import Text
 
 from ditsops.cli.common import AppState
 from ditsops.core.durations import parse_duration
-from ditsops.core.errors import TargetError, TargetUnreachable, UsageError
+from ditsops.core.errors import ExitCode, TargetError, TargetUnreachable, UsageError
 
 DEFAULT_INTERVAL = 2.0  # seconds, watch(1)'s default
 MIN_INTERVAL = 0.1  # watch(1)'s floor too
@@ -40,8 +40,8 @@ WatchOption = Annotated[
     typer.Option(
         "--watch",
         "-w",
-        help="Keep the view on screen, refreshed every --interval (default 2s); q or Ctrl-C leaves (exit 0). "
-        "Piped: a timestamped snapshot per interval.",
+        help="Keep the view on screen, refreshed every INTERVAL (--watch 5s; default 2s, dash 10s); "
+        "q or Ctrl-C leaves (exit 0). Piped: a timestamped snapshot per interval.",
     ),
 ]
 IntervalOption = Annotated[
@@ -61,10 +61,10 @@ Draw = Callable[[Console], None]
 C = TypeVar("C")
 
 
-def watch_interval(watch: bool, interval: str | None) -> float | None:
+def watch_interval(watch: bool, interval: str | None, *, default: float = DEFAULT_INTERVAL) -> float | None:
     """Seconds between refreshes, or None when the command runs once."""
     if interval is None:
-        return DEFAULT_INTERVAL if watch else None
+        return default if watch else None
     text = interval.strip()
     try:
         seconds = float(text) if text.replace(".", "", 1).isdigit() else parse_duration(text).total_seconds()
@@ -91,7 +91,7 @@ def run_watch(state: AppState, title: str, interval: float, draw: Draw, *, json_
         pass
     except BrokenPipeError:  # `--watch | head`: the reader has seen enough
         _silence_stdout()
-    raise typer.Exit(0)
+    raise typer.Exit(ExitCode.OK)
 
 
 def _live(out: Console, title: str, interval: float, draw: Draw, keys: _Keys) -> None:
