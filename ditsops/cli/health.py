@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
+from ditsops.core.errors import ExitCode
 
 
 def health_command(
@@ -58,4 +59,4 @@ def health_command(
         healthy = draw(state.consoles.out)
     finally:
         client.close()
-    raise typer.Exit(0 if healthy else 1)
+    raise typer.Exit(ExitCode.OK if healthy else ExitCode.ERROR)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, NoReturn
 
 import typer
@@ -9,7 +10,7 @@ import typer
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption, run_action
 from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
-from ditsops.core.errors import UsageError
+from ditsops.core.errors import ExitCode, UsageError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -85,7 +86,7 @@ def status_command(
     def draw(console) -> None:
         views = kube.status(client, deployment, selector)
         if json_output:
-            print_json(console, [v.__dict__ | {"pods": [p.__dict__ for p in v.pods]} for v in views])
+            print_json(console, [asdict(v) for v in views])
         else:
             render_status(console, views, client.target)
 
@@ -175,7 +176,7 @@ def _follow_logs(ctx, client, selector, tail, since_seconds, grep, container, ou
     pods = [p["metadata"]["name"] for p in client.list("pods", selector=selector, limit=MAX_FOLLOWED)]
     if not pods:
         err.print(f"No pods match {escape(selector)} in namespace {client.namespace}.", soft_wrap=True, highlight=False)
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.OK)
     width = max(len(pod) for pod in pods)
     if not json_output:
         render_target(out, client.target)
@@ -203,7 +204,7 @@ def _follow_logs(ctx, client, selector, tail, since_seconds, grep, container, ou
         )
     except KeyboardInterrupt:
         pass  # Ctrl-C is how one stops following
-    raise typer.Exit(0)
+    raise typer.Exit(ExitCode.OK)
 
 
 @app.command("events")
@@ -228,7 +229,7 @@ def events_command(
     _emit(
         ctx,
         output,
-        [e.__dict__ for e in found],
+        [asdict(e) for e in found],
         lambda console: render_events(console, found, full=full),
         client.target,
     )
@@ -251,7 +252,7 @@ def history_command(
     finally:
         client.close()
     _emit(
-        ctx, output, [r.__dict__ for r in revisions], lambda console: render_history(console, revisions), client.target
+        ctx, output, [asdict(r) for r in revisions], lambda console: render_history(console, revisions), client.target
     )
 
 
@@ -276,7 +277,7 @@ def rollout_status_command(
         client.close()
     if not done:
         console.print(f"[failing]{message}[/]")
-    raise typer.Exit(0 if done else 1)
+    raise typer.Exit(ExitCode.OK if done else ExitCode.ERROR)
 
 
 def _act(ctx: typer.Context, kind: str, title: str, fields: dict[str, object], flags: ActionFlags) -> None:

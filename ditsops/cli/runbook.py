@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
-from ditsops.core.errors import DitsopsError, UsageError
+from ditsops.core.errors import DitsopsError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from ditsops.core.model import Runbook
@@ -341,7 +341,7 @@ def verify_command(
         state.consoles.out.print(f"[muted]{escape(str(path))}[/]", soft_wrap=True, highlight=False)
         if check.head:
             state.consoles.out.print(f"[muted]last line sha256: {check.head}[/]", soft_wrap=True, highlight=False)
-    raise typer.Exit(0 if check.ok else 1)
+    raise typer.Exit(ExitCode.OK if check.ok else ExitCode.ERROR)
 
 
 @app.command("runs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
@@ -39,6 +40,6 @@ def health_json(health: Health) -> dict[str, Any]:
         "healthy": health.healthy,
         "version": health.version,
         "uptime_seconds": health.uptime_seconds,
-        "checks": [c.__dict__ for c in health.checks],
+        "checks": [asdict(c) for c in health.checks],
         "probes": [{"path": p.path, "http_status": p.http_status, "latency_ms": p.latency_ms} for p in health.probes],
     }
