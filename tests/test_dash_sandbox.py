@@ -9,8 +9,10 @@ cleared, so the tests before it see a quiet system.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ import pexpect
 import pytest
 
 from ditsops.core import dashboards, dashquery
+from tests.cli import run_cli
 from tests.helpers import wait_until
 from tests.sandboxfixtures import WATCH, Sandbox, ditsops_json, fault
 
@@ -70,6 +73,80 @@ def test_dash_overview_on_a_terminal_draws_every_panel_title(sandbox: Sandbox, c
     assert "Traceback" not in shown
     for panel in dashboards.load("overview").panels:
         assert panel.title in shown, f"{panel.title} missing at {columns} columns"
+
+
+def test_a_panel_step_draws_the_panel_in_the_walk_and_states_values_with_their_unit(
+    sandbox: Sandbox, tmp_path: Any
+) -> None:
+    runbook = tmp_path / "trend.yaml"
+    runbook.write_text(
+        "name: trend\ntitle: Error trend\nsteps:\n"
+        "  - id: error-trend\n    title: Error ratio\n    panel: overview/Error Rate\n"
+        "    vars: {job: dits-server}\n    range: {since: 5m, step: 15s}\n"
+    )
+    done = run_cli("--profile", "sandbox", "runbook", str(runbook), env={"COLUMNS": "80"})  # piped, 80 columns
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "─ Error Rate ─" in done.stdout  # the panel's box, as `dash` draws it
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("• info:")]
+    # Each value once, with its unit: no bare number in front of the series' own figures.
+    assert line.startswith("• info: Error %: ") and "%" in line and "over 5m" in line, line
+
+
+# Every reading command, with what it needs to read something in the sandbox.
+READING_COMMANDS = [
+    ["db", "activity"],
+    ["db", "long-queries", "--older-than", "1s"],
+    ["db", "idle-in-transaction", "--older-than", "1s"],
+    ["db", "blocking"],
+    ["k8s", "status"],
+    ["k8s", "logs", "-l", "app=dits-server", "--tail", "5"],
+    ["k8s", "events"],
+    ["k8s", "history", "dits-server"],
+    ["alerts"],
+    ["silence", "list"],
+    ["health"],
+    ["prom", "query", "up"],
+    ["prom", "range", "up", "--since", "5m"],
+    ["dash", "overview", "--since", "5m"],
+    ["runbook", "list"],
+    ["runbook", "show", "high-error-rate"],
+    ["runbook", "runs"],
+    ["config", "show"],
+    ["sandbox", "status"],
+]
+
+
+def shape(document: Any) -> Any:
+    """What a script relies on: the kind of document and its keys (values move: ages, rates)."""
+    if isinstance(document, dict):
+        return ("object", sorted(document))
+    if isinstance(document, list):
+        return ("array", shape(document[0]) if document else None)
+    return type(document).__name__
+
+
+def test_every_reading_command_gives_the_same_json_with_output_before_or_after_its_name(sandbox: Sandbox) -> None:
+    def both(command: list[str]) -> tuple[list[str], Any, Any]:
+        before = run_cli("--profile", "sandbox", "-o", "json", *command)
+        after = run_cli("--profile", "sandbox", *command, "--output", "json")
+        for done in (before, after):
+            assert done.returncode == 0, f"{command}: exit {done.returncode}: {done.stderr[-800:]}"
+        return command, json.loads(before.stdout), json.loads(after.stdout)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # 38 processes: start-up dominates, overlap it
+        for command, before, after in pool.map(both, READING_COMMANDS):
+            assert shape(before) == shape(after), command
+
+
+def test_k8s_status_through_a_pipe_at_80_columns_prints_every_pod_name_whole(sandbox: Sandbox) -> None:
+    _, document = ditsops_json("k8s", "status")
+    pods = [pod["name"] for deployment in document for pod in deployment["pods"]]
+    assert len(pods) >= 3
+    done = run_cli("--profile", "sandbox", "k8s", "status", env={"COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    words = done.stdout.split()
+    for pod in pods:
+        assert pod in words, f"{pod} not whole in:\n{done.stdout}"
 
 
 def test_watch_refreshes_in_place_and_q_leaves_with_exit_0(sandbox: Sandbox) -> None:

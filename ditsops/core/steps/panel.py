@@ -125,7 +125,10 @@ class PanelKind(StepKind[PanelSpec]):
         return StepResult(
             Status.INFO,
             summarize(shown, spec.since),
-            value=shown.series[0].reduce(panel.reducer) if shown.series else None,
+            # The summary states every series' value in the panel's unit; a value of the
+            # step's own (which the engine would print again, without that unit) only when
+            # the runbook compares it with a threshold.
+            value=shown.series[0].reduce(panel.reducer) if shown.series and step.threshold else None,
             data=shown.to_json(),
             panel=data,
         )
