@@ -148,7 +148,8 @@ class Acting:
     def _act(self, kind: ActionKind[Any], step: Step, lease: TargetLease | None) -> tuple[Preview | None, StepResult]:
         preview = self._preview(kind, step)
         if preview.empty:
-            return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do: {preview.summary}")
+            # Printed as "nothing-to-do: <what the preview found>": the status says it once.
+            return preview, StepResult(Status.NOTHING_TO_DO, preview.summary)
         if self.options.dry_run:
             return preview, StepResult(Status.PREVIEWED, "dry run: previewed, not applied")
         decision = self._decide(step, preview, again=False)
@@ -170,7 +171,7 @@ class Acting:
                     )
                 preview = self._preview(kind, step)
                 if preview.empty:
-                    return preview, StepResult(Status.NOTHING_TO_DO, f"nothing to do now: {preview.summary}")
+                    return preview, StepResult(Status.NOTHING_TO_DO, f"not any more: {preview.summary}")
                 decision = self._decide(step, preview, again=True)
                 continue
             self.ctx.actions_applied += 1
