@@ -33,15 +33,16 @@ def test_activity_json_counts_by_state(env, sessions):
     assert sorted(b["state"] for b in data["longest"]) == ["active", "idle in transaction"]
 
 
-def test_activity_table_folds_and_cuts_query_text(env, sessions):
+def test_activity_through_a_pipe_has_the_query_on_one_line_without_colour(env, sessions):
     conn = sessions.active()
     del conn
     sessions.wait_until(STATE_COUNT.format("state = 'active'"), 1)
     done = run_cli("db", "activity", "--app", sessions.app, env={**env, "COLUMNS": "100"})
     assert done.returncode == 0, done.stderr
-    assert "Connections" in done.stdout and "SELECT pg_sleep(120)" in done.stdout
+    assert "Connections" in done.stdout
+    # Piped, nothing is cut or folded (kubectl's rule): the query is on one line, whole.
+    assert any("SELECT pg_sleep(120)" in line for line in done.stdout.splitlines())
     assert "\x1b[" not in done.stdout  # a pipe gets no colour codes
-    assert max(len(line) for line in done.stdout.splitlines()) <= 100
 
 
 def test_blocking_shows_a_tree(env, sessions):

@@ -18,12 +18,14 @@ from tests.sandboxfixtures import Sandbox, firing_within
 @pytest.fixture
 def exhausted(sandbox: Sandbox):
     """The module's sandbox with db-exhaustion injected and aged past older_than=1s."""
-    assert run_cli("sandbox", "fault", "db-exhaustion").returncode == 0
+    injected = run_cli("sandbox", "fault", "db-exhaustion")
+    assert injected.returncode == 0, injected.stdout + injected.stderr
     try:
         time.sleep(1.5)
         yield sandbox
     finally:
-        run_cli("sandbox", "fault", "--clear")
+        cleared = run_cli("sandbox", "fault", "--clear")
+        assert cleared.returncode == 0, cleared.stdout + cleared.stderr
 
 
 def used_percent() -> float:

@@ -39,6 +39,7 @@ from ditsops.sandbox.state import (
 
 POSTGRES = "postgres"
 LOAD_READY_TIMEOUT = 30.0
+ROOM_TIMEOUT = 15.0  # for the sessions of an earlier load to leave
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
         max_connections = int(_scalar(conn, "SHOW max_connections"))
         reserved = int(_scalar(conn, "SHOW superuser_reserved_connections"))
     plan = load.plan_load(max_connections, reserved)
+    _wait_for_room(cluster, plan.total + 1, max_connections - reserved)
     directory = ensure_sandbox_dir()
     dsn_file = directory / "db-exhaustion.dsn"
     # The load is the server: it logs in as the server's role, whose connections run out.
@@ -191,6 +193,39 @@ def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
         _clear_db_exhaustion(state, fault)
         raise
     return fault
+
+
+_CLIENTS_SQL = """
+SELECT coalesce(nullif(application_name, ''), usename, '?'), count(*)
+FROM pg_stat_activity
+WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+GROUP BY 1 ORDER BY 2 DESC
+"""
+
+
+def _wait_for_room(cluster: PgCluster, needed: int, usable: int) -> None:
+    """Wait until the server has `needed` of its `usable` (non-superuser) slots free.
+
+    Sessions of an earlier load or run may still be on their way out (a terminated backend
+    frees its slot a moment after it is signalled); a load started among them would be
+    refused its first connections and fail with a message that names nobody. Refused here
+    instead, naming who holds the slots.
+    """
+    deadline = time.monotonic() + ROOM_TIMEOUT
+    with cluster.admin() as conn:
+        while True:
+            holders = conn.execute(_CLIENTS_SQL).fetchall()
+            used = sum(count for _, count in holders)
+            if usable - used >= needed:
+                return
+            if time.monotonic() > deadline:
+                held = ", ".join(f"{name} {count}" for name, count in holders)
+                raise DitsopsError(
+                    f"the sandbox PostgreSQL has {usable - used} of {usable} connections free and "
+                    f"db-exhaustion needs {needed}: held by {held}",
+                    hint="clear the other faults first: ditsops sandbox fault --clear",
+                )
+            time.sleep(0.1)
 
 
 def _app_dsn(state: SandboxState, cluster: PgCluster) -> str:
