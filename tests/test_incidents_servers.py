@@ -6,6 +6,9 @@ it waits), `n` gives "not resolved", exit 3. One sandbox for the module, in file
 
 from __future__ import annotations
 
+import re
+
+from tests.cli import run_cli
 from tests.incidents import (
     assert_resolved,
     end_incident,
@@ -13,7 +16,9 @@ from tests.incidents import (
     walk_on_a_terminal,
     walk_with_yes,
 )
-from tests.sandboxfixtures import Sandbox, resolved_within
+from tests.sandboxfixtures import Sandbox, ditsops_json, resolved_within
+
+GOOD = "registry.dits.dev/dits-server:1.4.2"
 
 
 def test_memory_high_is_resolved_by_a_restart(sandbox: Sandbox):
@@ -57,7 +62,16 @@ def test_bad_deploy_is_resolved_by_a_rollback(sandbox: Sandbox):
         walk = walk_with_yes(alert)
         steps = walk.document["by_id"]
         assert steps["rollback"]["status"] == "applied" and steps["restart"]["status"] == "skipped"
+        # What led there: the alert's measure, the pods' ERROR lines, the fresh rollout of 1.5.0.
+        assert steps["error-rate"]["status"] == "failing" and steps["error-rate"]["value"] > 5
+        assert steps["error-logs"]["value"] > 0, steps["error-logs"]["summary"]
+        assert steps["recent-rollouts"]["value"] < 3600 and "1.5.0" in steps["recent-rollouts"]["summary"]
+        assert re.search(r"k8s undo dits-server --to-revision \d+", steps["rollback"]["result"]["undo"])
         assert_resolved(walk, sandbox.prometheus)
+        _, deployments = ditsops_json("k8s", "status", "dits-server")
+        assert deployments[0]["images"] == [GOOD]
+        status = run_cli("sandbox", "status").stdout
+        assert "bad-deploy" in status and "ended" in status, status  # the rollback ended it
     finally:
         end_incident("bad-deploy", sandbox.prometheus)
 
