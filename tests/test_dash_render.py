@@ -313,3 +313,25 @@ def test_unreachable_prometheus_fails_every_panel_with_its_reason() -> None:
     board = dashboards.load("database")
     data = dashquery.fetch_dashboard(board, Down(), dashquery.time_range("5m"), {"job": "x"})
     assert all(p.unreachable and "Connection refused" in (p.error or "") for p in data.panels)
+
+
+@pytest.mark.parametrize("name", dashboards.SHIPPED)
+@pytest.mark.parametrize(
+    "odd", [math.inf, -math.inf, math.nan, 1e308, -1e308], ids=["+Inf", "-Inf", "NaN", "1e308", "-1e308"]
+)
+def test_values_at_and_beyond_the_float_limits_draw_like_any_other(name: str, odd: float) -> None:
+    # A ratio divided by zero is +Inf (or NaN), a counter gone wild nears 1e308: every
+    # panel kind still draws, the odd value shown for what it is, the others as usual.
+    data = sample(name)
+    panels = []
+    for panel in data.panels:
+        series = [
+            dashquery.SeriesData(
+                s.name, s.labels, (*s.points[:-2], (s.points[-2][0], -odd), (s.points[-1][0], odd)), s.unit
+            )
+            for s in panel.series
+        ]
+        panels.append(dashquery.PanelData(panel.panel, tuple(series)))
+    text = draw(dashquery.DashboardData(data.dashboard, tuple(panels), data.time, data.variables), 120)
+    for panel in data.panels:
+        assert panel.panel.title in text

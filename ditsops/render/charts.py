@@ -65,13 +65,20 @@ def sparkline(values: Sequence[float], width: int) -> str:
     if not good:
         return ""
     low, high = min(good), max(good)
-    span = high - low or 1.0
     return "".join(
-        " "
-        if b is None or math.isnan(b)
-        else SPARKS[min(len(SPARKS) - 1, int((b - low) / span * (len(SPARKS) - 1) + 0.5))]
+        " " if b is None or not math.isfinite(b) else SPARKS[round(scaled(b, low, high) * (len(SPARKS) - 1))]
         for b in buckets
     )
+
+
+def scaled(value: float, low: float, high: float) -> float:
+    """Where `value` sits between `low` and `high`, from 0 to 1. Halved before subtracting:
+    values near the float limits (a counter gone wild, a division by almost zero) must not
+    overflow to inf and from there to NaN."""
+    span = high / 2 - low / 2
+    if not span:
+        return 0.0
+    return min(max((value / 2 - low / 2) / span, 0.0), 1.0)
 
 
 def _resample(values: Sequence[float], width: int) -> list[float | None]:
@@ -99,7 +106,6 @@ def braille_chart(
     cells: list[list[int]] = [[0] * width for _ in range(rows)]
     colors: list[list[str | None]] = [[None] * width for _ in range(rows)]
     span_t = (end - start) or 1.0
-    span_v = (high - low) or 1.0
 
     def plot(x: int, y: int, color: str) -> None:
         if 0 <= x < dots_x and 0 <= y < dots_y:
@@ -114,7 +120,7 @@ def braille_chart(
                 previous = None  # a gap: Grafana does not join across missing points
                 continue
             x = round((t - start) / span_t * (dots_x - 1))
-            y = round((min(max(v, low), high) - low) / span_v * (dots_y - 1))
+            y = round(scaled(v, low, high) * (dots_y - 1))
             if previous is None:
                 plot(x, y, color)
             else:
@@ -164,6 +170,8 @@ def big_text(text: str) -> list[str] | None:
 
 def bar(fraction: float, width: int) -> str:
     """A proportional bar of `width` cells, eighths included."""
+    if not math.isfinite(fraction):  # +Inf fills the bar; NaN (0/0) leaves it empty
+        fraction = 1.0 if fraction > 0 else 0.0
     fraction = min(max(fraction, 0.0), 1.0)
     eighths = round(fraction * width * 8)
     full, part = divmod(eighths, 8)

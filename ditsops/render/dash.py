@@ -234,7 +234,7 @@ def _gauge(data: PanelData, series: list[SeriesData], width: int) -> list[Text]:
 
 def _pie(panel: Panel, series: list[SeriesData], width: int) -> list[Text]:
     values = [(s, s.reduce(panel.reducer) or 0.0) for s in series]
-    total = sum(max(v, 0.0) for _, v in values) or 1.0
+    total = sum(max(v, 0.0) for _, v in values if math.isfinite(v)) or 1.0
     name_width = min(max(len(s.name) for s, _ in values), max(4, width // 4))
     lines = []
     for index, (s, value) in enumerate(values):
