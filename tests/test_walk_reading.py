@@ -247,3 +247,10 @@ def test_a_skip_says_what_it_needed_and_what_was_found() -> None:
     assert explain_unmet(parse_condition("health not-ok"), StepResult(Status.OK), None) == (
         "runs when health is not-ok; it is ok"
     )
+
+
+def test_a_line_that_holds_a_mask_itself_is_a_group_of_its_own() -> None:
+    # Anyone can put "<n>" in a request path the server logs; it must not crash the walk.
+    groups = group_lines([("p", "GET /api/5 404", ""), ("p", "GET /api/<n> 404", ""), ("p", "GET /api/7 404", "")])
+    assert sorted(g.count for g in groups) == [1, 2]
+    assert any(g.message == "GET /api/<n> 404" and g.count == 1 for g in groups)

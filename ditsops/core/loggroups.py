@@ -73,15 +73,18 @@ def group_lines(lines: Iterable[tuple[str, str, str]]) -> list[LogGroup]:
     """(pod, line, time) as groups, newest group first (by the last line seen). `time` is
     the kubelet's RFC 3339 time of the line ("" when it gave none); without it the line's
     own leading timestamp counts."""
-    groups: dict[str, _Building] = {}
+    # Keyed by the literal text and the kinds between, not the template: a line may hold
+    # "<n>" itself ("GET /api/<n>"), which would read like a masked part.
+    groups: dict[tuple[tuple[str, ...], tuple[str, ...]], _Building] = {}
     for order, (pod, line, stamp) in enumerate(lines):
         own, message = split_time(line)
         given, _ = split_time(stamp) if stamp else (None, "")
         when = given or own
-        template, literals, parts = mask(message.strip())
-        group = groups.get(template)
+        _, literals, parts = mask(message.strip())
+        key = (tuple(literals), tuple(kind for kind, _ in parts))
+        group = groups.get(key)
         if group is None:
-            group = groups[template] = _Building(literals, [k for k, _ in parts], [[] for _ in parts])
+            group = groups[key] = _Building(literals, [k for k, _ in parts], [[] for _ in parts])
         for values, (_, text) in zip(group.parts, parts, strict=True):
             values.append(text)
         group.count += 1
