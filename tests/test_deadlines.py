@@ -9,7 +9,11 @@ each exits 4 with one line naming the service and the deadline.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import run_cli
+from tests.helpers import wait_until
 from tests.httpcapture import SlowDripServer
 
 # Loopback stand-ins for Prometheus, Alertmanager and Dits: these tests need a service.
@@ -139,3 +144,30 @@ def test_the_kubernetes_client_in_process_returns_at_the_deadline(drip, tmp_path
         client.get("deployments", "dits-server")
     assert time.monotonic() - began < 2 + 1.5
     client.close()
+
+
+def test_ctrl_c_leaves_dash_while_its_queries_still_hang(isolated_home) -> None:
+    # Every panel's query hangs on a server that drips for two minutes, under a ten-minute
+    # deadline: Ctrl-C must leave at once, not wait for the queries (a pool would join them).
+    server = SlowDripServer(seconds=120)
+    try:
+        env = {**os.environ, "DITSOPS_PROMETHEUS_URL": server.url, "DITSOPS_HTTP_TIMEOUT": "600", "COLUMNS": "100"}
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ditsops", "dash", "overview"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until(lambda: server.connections >= 8, 60, "the dashboard's queries in flight")
+            child.send_signal(signal.SIGINT)
+            _, err = child.communicate(timeout=60)
+        finally:
+            child.kill()
+        assert child.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err, err
+        assert not server._stop.is_set()  # the server was still dripping: nothing waited it out
+    finally:
+        server.close()

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from functools import partial
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ditsops.core.dashboards import Dashboard, Panel, Target, Variable
 from ditsops.core.durations import parse_duration, to_prometheus
@@ -37,6 +39,7 @@ TARGET_POINTS = 120
 ROUND_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 DEFAULT_SCRAPE = timedelta(seconds=15)  # Grafana's default when the data source sets none
 MAX_WORKERS = 16
+R = TypeVar("R")
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)(?::\w+)?\]\]")
 _BARE = re.compile(r"^(?:-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|(?:\d+(?:ms|s|m|h|d|w|y))+|[A-Za-z_][A-Za-z0-9_]*)$")
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.+?)\s*,\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
@@ -278,10 +281,9 @@ def fetch_dashboard(
             prepared[index] = error.message
     answers: dict[int, list[tuple[Target, PromResult | DitsopsError]]] = {i: [] for i in range(len(chosen))}
     if jobs:
-        with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(jobs)), thread_name_prefix="ditsops-dash") as pool:
-            futures = [(i, t, pool.submit(_run, client, t, expr, window, step)) for i, t, expr, step in jobs]
-            for index, target, future in futures:
-                answers[index].append((target, future.result()))
+        calls = [partial(_run, client, target, expr, window, step) for _, target, expr, step in jobs]
+        for (index, target, _, _), answer in zip(jobs, _all_at_once(calls, MAX_WORKERS), strict=True):
+            answers[index].append((target, answer))
     results = []
     for index, panel in enumerate(chosen):
         queries = tuple(expr for i, _, expr, _ in jobs if i == index)
@@ -290,6 +292,27 @@ def fetch_dashboard(
         else:
             results.append(_panel_data(panel, answers[index], queries))
     return DashboardData(dashboard, tuple(results), window, dict(variables), time.monotonic() - started)
+
+
+def _all_at_once(calls: Sequence[Callable[[], R]], limit: int) -> list[R]:
+    """Each call on its own daemon thread, at most `limit` running at once; the results in
+    order. Daemon threads, not a pool: a pool joins its workers on the way out, so an
+    engineer's Ctrl-C would wait for every slow query to reach its deadline."""
+    gate = threading.BoundedSemaphore(limit)
+    futures: list[Future[R]] = []
+    for call in calls:
+        future: Future[R] = Future()
+
+        def run(call: Callable[[], R] = call, future: Future[R] = future) -> None:
+            with gate:
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
+                    future.set_exception(error)
+
+        threading.Thread(target=run, name="ditsops-dash", daemon=True).start()
+        futures.append(future)
+    return [future.result() for future in futures]
 
 
 def _run(
