@@ -294,3 +294,11 @@ def test_runs_on_an_80_column_terminal_fold_the_verdict_and_never_cut_an_id(thre
     assert "production-eu-west-1" in text and "sam@laptop" in text
     # the verdict folds onto more lines instead of being cut
     assert "(12.5%)" in text
+
+
+def test_a_forged_record_nested_beyond_reason_is_listed_without_its_fields(tmp_path: Path) -> None:
+    # A record is JSON lines written by ditsops; one cut short or forged (here nested past
+    # the parser's recursion limit) is listed as an unreadable run, not an internal error.
+    (tmp_path / "20261201T000000Z-x-deadbeef.jsonl").write_text("[" * 100_000 + "\n")
+    (summary,) = run_summaries(tmp_path)
+    assert summary.run_id == "20261201T000000Z-x-deadbeef" and summary.exit_code is None

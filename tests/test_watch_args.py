@@ -40,3 +40,8 @@ def test_every_live_view_documents_watch_with_its_interval(command: list[str]) -
     done = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
     assert done.exit_code == 0, done.output
     assert "--watch" in done.output and "INTERVAL" in done.output and "q or Ctrl-C" in done.output
+
+
+def test_an_interval_beyond_a_day_is_a_usage_error_not_a_traceback(isolated_home: object) -> None:
+    done = CliRunner().invoke(app, ["health", "--watch", "10000000000"])
+    assert done.exit_code == 2 and "too long" in done.output and "Traceback" not in done.output

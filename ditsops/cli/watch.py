@@ -34,6 +34,7 @@ from ditsops.core.errors import ExitCode, TargetError, TargetUnreachable, UsageE
 
 DEFAULT_INTERVAL = 2.0  # seconds, watch(1)'s default
 MIN_INTERVAL = 0.1  # watch(1)'s floor too
+MAX_INTERVAL = 86400.0  # a day: beyond it a "live" view is a typo
 
 WatchOption = Annotated[
     bool,
@@ -72,6 +73,8 @@ def watch_interval(watch: bool, interval: str | None, *, default: float = DEFAUL
         raise UsageError(f"--interval: {error}") from None
     if seconds < MIN_INTERVAL:
         raise UsageError(f"--interval: {interval!r} is too short (at least {MIN_INTERVAL:g}s)")
+    if seconds > MAX_INTERVAL:
+        raise UsageError(f"--interval: {interval!r} is too long (at most {MAX_INTERVAL / 3600:g}h)")
     return seconds
 
 

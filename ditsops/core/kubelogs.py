@@ -130,6 +130,8 @@ def follow(
                 arrivals.put(stamped(pod, raw))
         except DitsopsError as error:
             reason = error.message
+        except Exception as error:  # noqa: BLE001 - a reader that dies silently would hang the follow
+            reason = f"log stream failed: {type(error).__name__}: {error}"
         arrivals.put(StreamEnded(pod, reason))
 
     for pod in pods:

@@ -86,7 +86,7 @@ def summarize(path: Path) -> RunSummary:
 def _entry(line: bytes) -> dict[str, Any]:
     try:
         entry = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # a record cut short, or forged
         return {}
     return entry if isinstance(entry, dict) else {}
 

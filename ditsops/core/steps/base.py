@@ -138,12 +138,16 @@ class RunContext:
         self.hooks.applied(summary, data)
 
     def forget(self, key: str) -> None:
-        _close(self._clients.pop(key, None))  # it is already broken; that is why we forget it
+        with self._lock:
+            client = self._clients.pop(key, None)
+        _close(client)  # it is already broken; that is why we forget it
 
     def close(self) -> None:
-        for client in self._clients.values():
+        # Under the lock: after a Ctrl-C, prefetch threads may still be opening clients.
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
             _close(client)  # closing must never hide the run's own outcome
-        self._clients.clear()
 
 
 def _close(client: object) -> None:
