@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,32 @@ def test_another_ditsops_index_is_not_trusted(own: Path, parsed: list[Path], mon
     parsed.clear()
     catalog.listing()
     assert len(parsed) >= 11  # every file judged again by this loader
+
+
+def test_an_index_entry_naming_another_runbook_than_its_file_is_not_trusted(own: Path, parsed: list[Path]) -> None:
+    # A runbook is named after its file (the loader insists); an index that says otherwise
+    # was not written by ditsops and decides nothing.
+    catalog.listing()
+    where = runbook_index.index_file()
+    document = json.loads(where.read_text(encoding="utf-8"))
+    document["files"][str(own)]["summary"]["name"] = "rm-rf-prod"
+    where.write_text(json.dumps(document), encoding="utf-8")
+    parsed.clear()
+    assert [entry.runbook.name for entry in catalog.listing() if entry.path == own] == ["own-check"]
+    assert parsed  # the files were read again
+
+
+def test_an_edited_sql_diagnostic_has_the_runbooks_judged_again(
+    own: Path, parsed: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A runbook naming a diagnostic is valid only while the diagnostic exists: the index of
+    # a checkout whose sql/ changed is stale.
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    (sql / "q.sql").write_text("SELECT 1", encoding="utf-8")
+    monkeypatch.setattr(runbook_index, "_SQL", sql)
+    catalog.listing()
+    parsed.clear()
+    os.utime(sql / "q.sql", ns=(time.time_ns(), time.time_ns() + 10**9))
+    catalog.listing()
+    assert parsed

@@ -29,6 +29,10 @@ from ditsops.core import paths
 FORMAT = 1
 INDEX_FILE = "runbook-index.json"
 _CORE = Path(__file__).resolve().parent
+_SQL = _CORE.parent / "sql"
+# The shipped dashboards: in the package when installed, beside it in a checkout (as
+# core/dashboards.py finds them; not imported here, to keep `runbook list` fast).
+_DASHBOARDS = next((d for d in (_CORE.parent / "dashboards", _CORE.parent.parent / "dashboards") if d.is_dir()), _SQL)
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,16 @@ def file_key(path: Path) -> FileKey | None:
 
 
 def code_stamp() -> str:
-    """The ditsops that judged the files: its version, and when its runbook-reading code
-    (core/ and core/steps/) last changed, so that an edited checkout re-judges them."""
+    """The ditsops that judged the files: its version, and when what the loader checks a
+    runbook against last changed — its code (core/, core/steps/), the named SQL diagnostics
+    (sql/) and the shipped dashboards a `panel:` step names — so that an edited checkout
+    re-judges them."""
     newest = 0
-    for directory in (_CORE, _CORE / "steps"):
+    for directory, suffix in ((_CORE, ".py"), (_CORE / "steps", ".py"), (_SQL, ".sql"), (_DASHBOARDS, ".json")):
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
-                    if entry.name.endswith(".py"):
+                    if entry.name.endswith(suffix):
                         newest = max(newest, entry.stat().st_mtime_ns)
         except OSError:
             pass
@@ -127,12 +133,12 @@ def _read(where: Path, stamp: str) -> dict[str, tuple[FileKey, Indexed]]:
             document = json.load(handle)
         if document.get("format") != FORMAT or document.get("code") != stamp:
             return {}
-        return {str(path): _entry(raw) for path, raw in document["files"].items()}
+        return {str(path): _entry(path, raw) for path, raw in document["files"].items()}
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return {}
 
 
-def _entry(raw: object) -> tuple[FileKey, Indexed]:
+def _entry(path: str, raw: object) -> tuple[FileKey, Indexed]:
     if not isinstance(raw, dict):
         raise TypeError("entry")
     key, summary, problems = raw["key"], raw["summary"], raw["problems"]
@@ -149,6 +155,8 @@ def _entry(raw: object) -> tuple[FileKey, Indexed]:
     name, title, alert, severity, steps = (summary[k] for k in ("name", "title", "alert", "severity", "steps"))
     if not isinstance(name, str) or not isinstance(title, str) or not isinstance(steps, list):
         raise TypeError("summary")
+    if name != Path(path).stem:  # the loader holds a runbook to its file's name; so does the index
+        raise ValueError("a summary under another file's name")
     if not all(isinstance(s, str) for s in steps):
         raise TypeError("steps")
     if (alert is not None and not isinstance(alert, str)) or (severity is not None and not isinstance(severity, str)):
