@@ -231,3 +231,27 @@ def test_a_wrong_interval_is_a_usage_error(given):
 
     with pytest.raises(UsageError, match="--interval"):
         watch_interval(True, given)
+
+
+def test_a_reader_that_has_seen_enough_ends_the_watch_with_exit_0(isolated_home):
+    # `ditsops health --watch | head -2`: the pipe closes under the watch, which ends quietly.
+    from ditsops.sandbox.ports import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ditsops", "health", "--url", url, "--watch", "--interval", INTERVAL],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline().startswith("--- ")
+        process.stdout.close()  # what head does once it has its lines
+        err = process.stderr.read()
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "internal error" not in err, err

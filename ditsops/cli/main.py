@@ -143,6 +143,9 @@ class _RootGroup(TyperGroup):
         except KeyboardInterrupt as interrupted:
             _say(getattr(interrupted, "message", None) or "interrupted; nothing further was changed")
             raise typer.Exit(ExitCode.INTERRUPTED) from None
+        except BrokenPipeError:  # `… | head`: the reader has seen enough; no error to report
+            _quiet_stdout()
+            raise typer.Exit(ExitCode.OK) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
@@ -279,6 +282,14 @@ def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish")]) 
     if shell not in ("bash", "zsh", "fish"):
         raise DitsopsError(f"no completion for {shell!r} (bash, zsh, fish)")
     sys.stdout.write(get_completion_script(prog_name="ditsops", complete_var="_DITSOPS_COMPLETE", shell=shell))
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, stdout goes to /dev/null so the interpreter's last flush is quiet."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _say(message: str) -> None:

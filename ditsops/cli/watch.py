@@ -94,6 +94,11 @@ def run_watch(state: AppState, title: str, interval: float, draw: Draw, *, json_
         pass
     except BrokenPipeError:  # `--watch | head`: the reader has seen enough
         _silence_stdout()
+    except SystemExit:
+        # rich meets a broken pipe by pointing stdout at /dev/null, going quiet and exiting
+        # 1; for a watch, a reader that has seen enough is a normal end like q.
+        if not out.quiet:
+            raise
     raise typer.Exit(ExitCode.OK)
 
 
