@@ -157,13 +157,14 @@ def test_a_prefix_picks_one_silence_or_says_which_it_could_be():
     from ditsops.core.alerting import silence_by_prefix
     from ditsops.core.errors import UsageError
 
-    found = [silence("6c1a2d4e-0001"), silence("6c1a9999-0002", "expired"), silence("aa00")]
+    found = [silence("6c1a2d4e-0001"), silence("6c1a9999-0002", "expired"), silence("aa00"), silence("aa01")]
     assert silence_by_prefix(found, "6C1A2").id == "6c1a2d4e-0001"
     assert silence_by_prefix(found, "aa00").id == "aa00"
-    with pytest.raises(
-        UsageError, match=r"ambiguous, it matches 2 silences: 6c1a2d4e-0001 .*; 6c1a9999-0002 \(expired"
-    ):
-        silence_by_prefix(found, "6c1a")
+    # Unique among the silences in effect (what `silence list` shows): the expired one is no rival.
+    assert silence_by_prefix(found, "6c1a").id == "6c1a2d4e-0001"
+    assert silence_by_prefix(found, "6c1a9").id == "6c1a9999-0002"  # it alone matches: found, to say it ended
+    with pytest.raises(UsageError, match=r"ambiguous, it matches 2 silences: aa00 .*; aa01 \(active"):
+        silence_by_prefix(found, "aa0")
     with pytest.raises(UsageError, match="no silence id starts with 'ff'"):
         silence_by_prefix(found, "ff")
     with pytest.raises(UsageError):

@@ -139,7 +139,8 @@ def silence_by_prefix(silences: Sequence[Silence], prefix: str) -> Silence:
     """The one silence whose id is `prefix` or starts with it (amtool's short ids).
 
     None, or several, is a usage error naming what was found: expiring the wrong silence
-    would page people, so a prefix never picks one of several."""
+    would page people, so a prefix never picks one of several. Expired silences count only
+    when no silence in effect matches: `silence list` hides them."""
     wanted = prefix.strip().lower()
     if not wanted:
         raise UsageError("give a silence id, or a prefix of one that no other silence shares")
@@ -149,6 +150,10 @@ def silence_by_prefix(silences: Sequence[Silence], prefix: str) -> Silence:
     found = [s for s in silences if s.id.lower().startswith(wanted)]
     if not found:
         raise UsageError(f"no silence id starts with {prefix!r}", hint="ditsops silence list --expired shows every id")
+    live = [s for s in found if s.state != "expired"]
+    if len(found) > 1 and len(live) == 1:
+        return live[0]  # the one `silence list` shows: expired ones are hidden there, and stay ended
+    found = live or found
     if len(found) > 1:
         listed = "; ".join(
             f"{s.id} ({s.state}: {' '.join(m.describe() for m in s.matchers)})"
