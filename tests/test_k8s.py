@@ -446,6 +446,10 @@ def test_logs_grep_matches_kubectl_prefix(server, env, kubectl) -> None:
     assert expected and got == expected
     assert printed[-1] == f"{len(expected)} lines from 3 pods"
 
+    # Under a second is rounded up, as kubectl does: the API refuses sinceSeconds=0.
+    done = run_cli("k8s", "logs", "-l", "app=dits-server", "--since", "500ms", env=env)
+    assert done.returncode == 0, output(done)
+
 
 def test_history_events_and_rollout_status(server, env, kubectl) -> None:
     kubectl("set", "image", "deployment/dits-server", f"dits-server={IMAGE_2}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Annotated, NoReturn
 
@@ -133,7 +134,8 @@ def logs_command(
     from ditsops.render.kube import render_logs
 
     try:
-        since_seconds = int(parse_duration(since).total_seconds()) if since else None
+        # kubectl rounds up too: --since 500ms is the last second, never sinceSeconds=0 (rejected)
+        since_seconds = math.ceil(parse_duration(since).total_seconds()) if since else None
         if grep:
             re.compile(grep)
     except (ValueError, re.error) as error:

@@ -14,6 +14,7 @@ Actions: rollout-undo, restart, scale, set-env (each followed until rolled out).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -155,7 +156,7 @@ class Logs(_KubeKind):
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         v = self.spec_of(step).values(ctx.params)
-        since = int(_seconds(v["since"], 0)) if v.get("since") else None
+        since = math.ceil(_seconds(v["since"], 0)) if v.get("since") else None  # as kubectl: rounded up
         lines, pods = kube.logs(
             kube_client(ctx, v.get("namespace")),
             v["selector"],

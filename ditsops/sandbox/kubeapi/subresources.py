@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .errors import bad_request, conflict, invalid
+from .errors import ApiError, bad_request, conflict, invalid
 from .logs import LogBook
 from .patch import apply_patch
 from .replicaset import parse_time
@@ -119,7 +119,14 @@ def _read_log(
         raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
     since: float | None = None
     if "sinceSeconds" in query:
-        since = time.time() - (_int(query, "sinceSeconds") or 0)
+        seconds = _int(query, "sinceSeconds") or 0
+        if seconds < 1:  # ValidatePodLogOptions
+            raise ApiError(
+                422,
+                "Invalid",
+                f'PodLogOptions "{name}" is invalid: sinceSeconds: Invalid value: {seconds}: must be greater than 0',
+            )
+        since = time.time() - seconds
     elif query.get("sinceTime"):
         since = parse_time(query["sinceTime"])
     return logs.read_with_cursor(
