@@ -49,7 +49,10 @@ def install() -> None:
         convert = _converter(descriptor)
         if convert is None:
             return typers_own(descriptor)
-        return _PlainParam(descriptor.parameter_info, descriptor.annotation, convert)
+        try:
+            return _PlainParam(descriptor.parameter_info, descriptor.annotation, convert)
+        except TypeError:  # a typer whose RuntimeParam takes other fields: its own conversion
+            return typers_own(descriptor)
 
     build_runtime_param.plain_values = True  # type: ignore[attr-defined]
     build_runtime_param.typers_own = typers_own  # type: ignore[attr-defined]  # tests compare the two
