@@ -254,3 +254,22 @@ def test_a_line_that_holds_a_mask_itself_is_a_group_of_its_own() -> None:
     groups = group_lines([("p", "GET /api/5 404", ""), ("p", "GET /api/<n> 404", ""), ("p", "GET /api/7 404", "")])
     assert sorted(g.count for g in groups) == [1, 2]
     assert any(g.message == "GET /api/<n> 404" and g.count == 1 for g in groups)
+
+
+HOSTILE = "Evil\x1b[2J\x1b]0;owned\x07\r[bold]x"
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_escape_sequences_from_outside_are_shown_not_obeyed(width: int) -> None:
+    # An alert label (a parameter), a runbook title, a backend's table cell and summary:
+    # none may clear the screen, retitle the terminal or overwrite the line.
+    from ditsops.core.results import Table
+
+    out_console, out = console(width)
+    render_header(out_console, Runbook("r", f"Title {HOSTILE}", ()), {"job": HOSTILE}, [("profile", "x")])
+    result = StepResult(Status.INFO, f"summary {HOSTILE}")
+    result.tables.append(Table(("alertname", "summary"), [(HOSTILE, HOSTILE)]))
+    render_step_result(out_console, result)
+    printed = out.getvalue()
+    assert not any(c in printed for c in "\x1b\x07\r"), repr(printed)
+    assert printed.count("\\x1b[2J") >= 4 and "[bold]x" in printed

@@ -56,9 +56,8 @@ def alerts_command(
 
 def _warn_invalid_runbooks(err) -> None:
     """An invalid runbook of one's own is skipped (the others still answer their alerts) and said."""
-    from rich.markup import escape
-
     from ditsops.core.catalog import catalog
+    from ditsops.render.cells import escape
 
     for entry in catalog():
         if entry.problems:

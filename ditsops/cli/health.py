@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
 from ditsops.core.errors import ExitCode
+from ditsops.render.cells import escape
 
 
 def health_command(

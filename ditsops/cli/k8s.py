@@ -166,9 +166,8 @@ def _follow_logs(ctx, client, selector, tail, since_seconds, grep, container, ou
     import json
     import re
 
-    from rich.markup import escape
-
     from ditsops.core.kubelogs import follow
+    from ditsops.render.cells import escape
     from ditsops.render.kube import render_target
     from ditsops.render.watch import render_log_line, render_log_stream_end
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from ditsops.cli.common import AppState, OutputFormat, app_state
+from ditsops.render.cells import escape
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings

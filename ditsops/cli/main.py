@@ -294,9 +294,9 @@ def _quiet_stdout() -> None:
 
 def _say(message: str) -> None:
     from rich.console import Console
-    from rich.markup import escape
 
     from ditsops.core.secrets import redact_text
+    from ditsops.render.cells import escape
 
     Console(stderr=True, highlight=False).print(f"[bold red]ditsops:[/] {escape(redact_text(message))}", soft_wrap=True)
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
 from ditsops.render import runbook as draw
+from ditsops.render.cells import escape
 from ditsops.render.output import print_json
 
 if TYPE_CHECKING:

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
 from ditsops.core.errors import DitsopsError, ExitCode, UsageError
+from ditsops.render.cells import escape
 
 if TYPE_CHECKING:
     from ditsops.core.model import Runbook

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from rich.console import Console
-from rich.markup import escape
 
 from ditsops.core.durations import format_duration
 from ditsops.core.results import Table
+from ditsops.render.cells import escape
 from ditsops.render.tables import render_table
 
 _STATE_STYLE = {"firing": "failing", "pending": "warning", "silenced": "muted", "inhibited": "muted"}

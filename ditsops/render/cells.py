@@ -6,14 +6,30 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from rich.markup import escape as escape_markup
+
 from ditsops.core.durations import format_duration
 
 _WHITESPACE = re.compile(r"\s+")
+# C0 controls but tab and newline, DEL, and C1: an escape sequence in an alert label, a log
+# line or a runbook title must not move the cursor, clear the screen or restyle what
+# follows it. Shown as \xNN, so the engineer sees that something odd was there.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
+def escape(text: str) -> str:
+    """Text from outside (a backend, a runbook, a parameter) for a rich markup string:
+    control characters made visible, markup taken literally."""
+    return escape_markup(printable(text))
 
 
 def fold(text: str) -> str:
     """Query text on one line: runs of whitespace, newlines included, become one space."""
-    return _WHITESPACE.sub(" ", text).strip()
+    return printable(_WHITESPACE.sub(" ", text).strip())
 
 
 def cut(text: str, width: int) -> str:

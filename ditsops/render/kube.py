@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from rich.console import Console
-from rich.markup import escape
 
 from ditsops.core.kube import pod_table
 from ditsops.core.results import Table
+from ditsops.render.cells import escape
 from ditsops.render.tables import render_table
 
 _POD_STYLE = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
@@ -14,6 +13,7 @@ from ditsops.core import steps as step_kinds
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
 from ditsops.core.results import Preview, StepResult
+from ditsops.render.cells import escape, printable
 from ditsops.render.console import STATUS_MARK, STATUS_STYLE
 from ditsops.render.loggroups import render_log_groups
 from ditsops.render.tables import render_table
@@ -33,7 +33,7 @@ def file_line(path, shadows) -> tuple[str, str]:
 
 def render_header(console: Console, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
     lines = Text()
-    lines.append(f"{runbook.title}", style="title")
+    lines.append(printable(runbook.title), style="title")
     lines.append(f"  ({runbook.name})\n", style="muted")
     if runbook.alert:
         lines.append(
@@ -44,11 +44,11 @@ def render_header(console: Console, runbook: Runbook, params: dict[str, Any], ta
         if label == "file" and value.endswith(SHADOWS):
             style = "warning"  # an own file runs instead of the shipped runbook of that name
         lines.append(f"{label:<13}", style="muted")
-        lines.append(f"{value}\n", style=style)
+        lines.append(f"{printable(value)}\n", style=style)
     given = {k: display(v) for k, v in params.items() if v is not None and display(v) != ""}  # no `namespace=`
     if given:
         lines.append(f"{'parameters':<13}", style="muted")
-        lines.append(", ".join(f"{k}={v}" for k, v in given.items()))
+        lines.append(printable(", ".join(f"{k}={v}" for k, v in given.items())))  # may come from alert labels
     console.print(Panel(lines, expand=False))
 
 

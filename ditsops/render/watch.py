@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.text import Text
+
+from ditsops.render.cells import escape
 
 
 def interval_text(seconds: float) -> str:
