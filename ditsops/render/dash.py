@@ -29,6 +29,7 @@ from ditsops.core.dashquery import DashboardData, PanelData, SeriesData, TimeRan
 from ditsops.core.dashunits import format_unit
 from ditsops.core.durations import to_prometheus
 from ditsops.render import charts
+from ditsops.render.cells import printable
 
 WIDE = 100  # columns from which panels stand side by side
 CHART_MIN_WIDTH = 30  # narrower boxes get sparklines instead of a chart
@@ -50,7 +51,7 @@ def render_panel(console: Console, data: PanelData, window: TimeRange) -> None:
 def dashboard_view(data: DashboardData) -> RenderableType:
     variables = "  ".join(f"{k}={v}" for k, v in data.variables.items())
     head = Text()
-    head.append(data.dashboard.title, style="title")
+    head.append(printable(data.dashboard.title), style="title")
     head.append(f"  last {to_prometheus(data.time.since)}, step {to_prometheus(data.time.step)}")
     head.append(f"  {variables}" if variables else "", style="muted")
     head.append(f"  {data.time.end.astimezone().strftime('%H:%M:%S')}", style="muted")
@@ -109,7 +110,7 @@ def _box(
 ) -> Box:
     return Box(
         Group(*(body if body is not None else _body(data, window, max(4, width - 4)))),
-        title=Text(data.panel.title, style="title"),
+        title=Text(printable(data.panel.title), style="title"),
         title_align="left",
         border_style="muted",
         width=width,
@@ -297,4 +298,5 @@ def _table(panel: Panel, series: list[SeriesData], width: int) -> list[Text]:
 
 
 def _cut(text: str, width: int) -> str:
+    text = printable(text)  # series names come from label values: shown, never obeyed
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
