@@ -335,3 +335,14 @@ def test_values_at_and_beyond_the_float_limits_draw_like_any_other(name: str, od
     text = draw(dashquery.DashboardData(data.dashboard, tuple(panels), data.time, data.variables), 120)
     for panel in data.panels:
         assert panel.panel.title in text
+
+
+def test_a_variable_given_empty_is_empty_not_the_dashboards_default() -> None:
+    board = dashboards.load("overview")
+    assert dashquery.resolve_variables(board, {"job": ""}) == {"job": ""}
+    assert dashquery.resolve_variables(board, {})["job"] == "dits-server"
+
+
+def test_a_step_too_fine_is_named_as_given() -> None:
+    with pytest.raises(UsageError, match="--step 1ms gives too many points"):
+        dashquery.time_range("1h", "1ms")

@@ -168,7 +168,9 @@ def time_range(since: str, step: str | None = None, end: datetime | None = None)
     if window.total_seconds() <= 0 or resolution.total_seconds() <= 0:
         raise UsageError("--since and --step must be longer than zero")
     if window / resolution > 11000:  # Prometheus refuses more points per series than this
-        raise UsageError(f"--step {to_prometheus(resolution)} gives too many points over {since}; use a larger step")
+        raise UsageError(
+            f"--step {step or to_prometheus(resolution)} gives too many points over {since}; use a larger step"
+        )
     return TimeRange(end or datetime.now(UTC), window, resolution)
 
 
@@ -237,7 +239,10 @@ def resolve_variables(
         raise UsageError(f"dashboard {dashboard.title!r} has no variable {', '.join(unknown)} (variables: {names})")
     values: dict[str, str] = {}
     for variable in dashboard.variables:
-        value = given.get(variable.name) or variable.current or (variable.options[0] if variable.options else None)
+        if variable.name in given:  # as given, even empty: `--var job=` means job="", not the default
+            values[variable.name] = given[variable.name]
+            continue
+        value = variable.current or (variable.options[0] if variable.options else None)
         if value in (None, "$__all") and client is not None:
             value = _query_value(variable, client)
         if value is None:
