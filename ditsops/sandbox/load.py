@@ -28,6 +28,7 @@ import select
 import signal
 import sys
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ LOCK_TABLE = "dits_sandbox_locks"
 CMDLINE_MARKER = "ditsops.sandbox.load"
 # Share of max_connections the load takes: above the 90% of DatabaseConnectionsExhausted.
 TARGET_SHARE = 0.92
+# How long a connection refused for want of a slot is retried while the load builds up.
+CONNECT_RETRY_SECONDS = 10.0
 
 log = logging.getLogger("ditsops.sandbox.load")
 
@@ -158,19 +161,36 @@ class ConnectionLoad:
         self._threads.append(thread)
         thread.start()
 
+    def _connect(self, role: str) -> Any:
+        """A connection for `role`. The load takes all but the last slot a non-superuser may
+        have, and the simulator's own short checks (its /health, its pool gauge) borrow
+        that slot now and then: a refusal for want of a slot while the load builds up is
+        retried for a few seconds, as a real pool keeps trying to reach its size. Only
+        here, at the start: a session the server ends later is never replaced."""
+        import psycopg
+
+        deadline = time.monotonic() + CONNECT_RETRY_SECONDS
+        while True:
+            try:
+                return psycopg.connect(
+                    self.dsn,
+                    application_name=APPLICATION_NAME,
+                    autocommit=role not in {"idle-in-transaction", "lock-holder"},
+                    connect_timeout=10,
+                    # If this process dies without closing, the server notices the dead
+                    # client within a second even in the middle of pg_sleep.
+                    options="-c client_connection_check_interval=1000",
+                )
+            except psycopg.OperationalError as exc:
+                no_slot = any(text in str(exc) for text in ("connection slots are reserved", "too many clients"))
+                if not no_slot or time.monotonic() > deadline or self.stopping.wait(0.2):
+                    raise
+
     def _hold(self, role: str, ready: threading.Event) -> None:
         import psycopg
 
         try:
-            conn = psycopg.connect(
-                self.dsn,
-                application_name=APPLICATION_NAME,
-                autocommit=role not in {"idle-in-transaction", "lock-holder"},
-                connect_timeout=10,
-                # If this process dies without closing, the server notices the dead
-                # client within a second even in the middle of pg_sleep.
-                options="-c client_connection_check_interval=1000",
-            )
+            conn = self._connect(role)
         except psycopg.Error as exc:
             log.warning("%s: could not connect: %s", role, str(exc).strip())
             return
