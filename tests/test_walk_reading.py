@@ -273,3 +273,16 @@ def test_escape_sequences_from_outside_are_shown_not_obeyed(width: int) -> None:
     printed = out.getvalue()
     assert not any(c in printed for c in "\x1b\x07\r"), repr(printed)
     assert printed.count("\\x1b[2J") >= 4 and "[bold]x" in printed
+
+
+def test_a_query_is_printed_whole_line_by_line_when_piped() -> None:
+    from ditsops.render.runbook import render_step_started
+
+    text = (
+        "SELECT coalesce(state, 'unknown')"
+        + " " * 60
+        + "AS state,\n       count(*) AS connections\nFROM pg_stat_activity"
+    )
+    out_console, out = console(80)  # a StringIO: not a terminal
+    render_step_started(out_console, Step(id="s", title="S", kind="sql", spec=None), 1, 1, text)
+    assert all(line in out.getvalue().splitlines() for line in text.splitlines())

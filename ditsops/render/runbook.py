@@ -72,6 +72,9 @@ def render_step_started(
         console.print(f"[query]{escape(brief)}[/]  [muted](its SQL: --show-queries)[/]")
     elif shown and step.kind == "note":
         console.print(Text.assemble(("To do: ", "title"), shown))  # the instruction, once
+    elif shown and not console.is_terminal:
+        # Piped (`| tee incident.log`): the query as written, each line whole, to paste.
+        console.print(Text(printable(shown)), soft_wrap=True)
     elif shown:
         lexer = "sql" if step.kind == "sql" else "text"
         console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
