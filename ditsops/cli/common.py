@@ -132,11 +132,11 @@ def app_state(ctx: typer.Context) -> AppState:
     return root.obj
 
 
-def parse_assignments(items: list[str] | None) -> dict[str, str]:
+def parse_assignments(items: list[str] | None, option: str = "--set") -> dict[str, str]:
     values: dict[str, str] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"--set {item!r}: expected key=value")
+            raise UsageError(f"{option} {item!r}: expected key=value")
         values[key.strip()] = value
     return values

@@ -48,13 +48,13 @@ def dash_command(
 
     Example: ditsops --profile sandbox dash overview --since 30m --var job=dits-server
     """
-    from ditsops.cli.common import app_state
+    from ditsops.cli.common import app_state, parse_assignments
     from ditsops.core import connect, dashboards, dashquery
 
     state = app_state(ctx)
     fmt = state.output_format(output)
     board = dashboards.load(dashboard)
-    given = _assignments(var)
+    given = parse_assignments(var, "--var")
     window = dashquery.time_range(since, step)  # checks --since/--step before any query
     every = watch_interval(watch, interval, default=DEFAULT_WATCH_SECONDS)
     client = connect.prometheus(state.settings())
@@ -80,16 +80,6 @@ def dash_command(
         client.close()
     _show(state, data, fmt)
     raise typer.Exit(_exit_code(data))
-
-
-def _assignments(items: list[str] | None) -> dict[str, str]:
-    from ditsops.cli.common import parse_assignments
-    from ditsops.core.errors import UsageError
-
-    try:
-        return parse_assignments(items)
-    except UsageError as error:
-        raise UsageError(error.message.replace("--set", "--var")) from None
 
 
 def _show(state: AppState, data: DashboardData, fmt: str) -> None:
