@@ -1,8 +1,9 @@
 """Fixtures shared by the whole suite; the logic they use lives in the product modules.
 
 Fixture modules are registered here, once, through `pytest_plugins`: a test requests a
-fixture by name and never imports it. Module-scoped fixtures stay one per test module
-(the `sandbox` of tests/sandboxfixtures.py is started afresh for every module using it).
+fixture by name and never imports it. The `sandbox` of tests/sandboxfixtures.py is one
+per test worker, shared by every module using it, and checked to be left as found after
+each test.
 
 The `services` marker (registered in pyproject.toml) marks tests that need a real service:
 PostgreSQL, Prometheus, Alertmanager, the sandbox, the in-memory Kubernetes API server, or
@@ -65,8 +66,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & SERVICE_FIXTURES:
             item.add_marker(pytest.mark.services)
-    # Longest first: the modules that bring up a whole sandbox take minutes each, the rest
-    # seconds. Handed to the two workers (a file each, in this order) first, they cannot be
+    # Longest first: the modules that walk incidents in a whole sandbox take minutes each,
+    # the rest seconds. Handed to the two workers (a file each, in this order) first, they cannot be
     # left for one worker at the end while the other idles. Order within a file is kept.
     whole_sandbox = {item.path for item in items if "sandbox" in getattr(item, "fixturenames", ())}
     items.sort(key=lambda item: item.path not in whole_sandbox)

@@ -25,7 +25,7 @@ from tests.sandboxfixtures import WATCH, fault, firing_within, prometheus_alerts
 ALERTS = {**FAULT_ALERTS, "bad-deploy": "HighErrorRate"}
 FIRING_TIMEOUT = 120.0  # inject -> firing measured at 2-17 s; generous for a loaded machine
 # How long an alert may take to stop firing once the runbook verified the fix: the rule's
-# 30 s window draining below the threshold plus an evaluation and Alertmanager's resolve.
+# window draining below the threshold plus an evaluation and Alertmanager's resolve.
 RESOLVE_TIMEOUT = 120.0
 
 

@@ -135,7 +135,9 @@ def test_sandbox_rules_keep_everything_but_the_clocks() -> None:
 
 def test_shorten_ranges_leaves_string_literals_alone() -> None:
     expr = 'rate(x{path=~"/v[12]/[5m]"}[5m]) / avg_over_time(y[1d:5m]) + z[1h30m:]'
-    assert shorten_ranges(expr) == 'rate(x{path=~"/v[12]/[5m]"}[30s]) / avg_over_time(y[15m:5s]) + z[15m:5s]'
+    assert (
+        shorten_ranges(expr, window="30s") == 'rate(x{path=~"/v[12]/[5m]"}[30s]) / avg_over_time(y[15m:5s]) + z[15m:5s]'
+    )
 
 
 def test_shipped_rules_path_is_the_repository_file() -> None:

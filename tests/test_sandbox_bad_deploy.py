@@ -19,6 +19,7 @@ import httpx
 import pexpect
 import pytest
 
+from ditsops.sandbox.rules import SANDBOX_WINDOW
 from tests.cli import run_cli
 from tests.helpers import require_binary, wait_until
 from tests.sandboxfixtures import WATCH, Sandbox, fault
@@ -26,8 +27,8 @@ from tests.sandboxfixtures import WATCH, Sandbox, fault
 GOOD = "registry.dits.dev/dits-server:1.4.2"
 BAD = "registry.dits.dev/dits-server:1.5.0"
 ERROR_RATIO = (
-    '100 * sum(rate(dits_http_requests_total{job="dits-server", status=~"5.."}[30s]))'
-    ' / sum(rate(dits_http_requests_total{job="dits-server"}[30s]))'
+    f'100 * sum(rate(dits_http_requests_total{{job="dits-server", status=~"5.."}}[{SANDBOX_WINDOW}]))'
+    f' / sum(rate(dits_http_requests_total{{job="dits-server"}}[{SANDBOX_WINDOW}]))'
 )
 
 

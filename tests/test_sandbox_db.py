@@ -18,6 +18,7 @@ from ditsops.sandbox import lifecycle
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.sandbox.state import SandboxState, kill_now, load_state, process_alive, state_file
 from tests.helpers import wait_until
+from tests.sandboxfixtures import Sandbox
 
 runner = CliRunner()
 
@@ -42,7 +43,7 @@ def sandbox_home(isolated_home: Any, pg_bin_dir: Path) -> Iterator[Any]:
     lifecycle.down()
 
 
-def sandbox(*args: str) -> str:
+def sandbox_cli(*args: str) -> str:
     result = runner.invoke(app, list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
@@ -72,7 +73,7 @@ def terminate(dsn: str, where: str) -> int:
 
 
 def test_up_status_down(sandbox_home: Any) -> None:
-    output = sandbox("up")
+    output = sandbox_cli("up")
     state = current_state()
     postgres = state.components["postgres"]
     password = PgCluster.from_dict(postgres.details).password
@@ -85,32 +86,30 @@ def test_up_status_down(sandbox_home: Any) -> None:
     )
     assert activity(str(state.profile()["dsn"]))["max_connections"] == 50
 
-    status = sandbox("status")
+    status = sandbox_cli("status")
     assert "postgres" in status and "running" in status and str(postgres.pid) in status
     assert "No active faults." in status
 
-    again = sandbox("up")
+    again = sandbox_cli("up")
     assert "already up" in again and current_state().components["postgres"].pid == postgres.pid
 
-    down = sandbox("down")
+    down = sandbox_cli("down")
     assert "Sandbox is down." in down
-    assert not process_alive(postgres.pid)
-    assert postgres.data_dir and not Path(postgres.data_dir).exists()
+    for component in state.components.values():  # every process stopped, every data dir gone
+        assert not process_alive(component.pid), f"{component.name} (pid {component.pid}) still runs"
+        assert component.data_dir and not Path(component.data_dir).exists(), component.data_dir
     assert not state_file().exists()
-    assert "Sandbox is not up" in sandbox("status")
+    assert "Sandbox is not up" in sandbox_cli("status")
 
 
-def test_db_exhaustion_is_visible_relievable_and_cleared(sandbox_home: Any) -> None:
-    sandbox("up")
-    state = current_state()
-    dsn = str(state.profile()["dsn"])
-    postgres = state.components["postgres"]
+def test_db_exhaustion_is_visible_relievable_and_cleared(sandbox: Sandbox) -> None:
+    dsn = str(current_state().profile()["dsn"])
 
-    output = sandbox("fault", "db-exhaustion")
+    output = sandbox_cli("fault", "db-exhaustion")
     assert "Injected db-exhaustion" in output and "DatabaseConnectionsExhausted" in output
     load_pid = current_state().faults["db-exhaustion"].pid
     assert process_alive(load_pid)
-    assert "db-exhaustion" in sandbox("status")
+    assert "db-exhaustion" in sandbox_cli("status")
 
     # ditsops itself (a superuser) still gets in, and sees an exhausted database.
     seen = activity(dsn)
@@ -130,40 +129,35 @@ def test_db_exhaustion_is_visible_relievable_and_cleared(sandbox_home: Any) -> N
     assert relieved["idle_in_transaction"] == 0 and relieved["lock_waiters"] == 0
     assert relieved["clients"] / relieved["max_connections"] < 0.9
 
-    cleared = sandbox("fault", "--clear")
+    cleared = sandbox_cli("fault", "--clear")
     assert "Cleared fault db-exhaustion." in cleared
     assert activity(dsn)["dits"] == 0
     assert not process_alive(load_pid)
     assert current_state().faults == {}
 
-    sandbox("down")
-    assert not process_alive(postgres.pid) and not process_alive(load_pid)
-    assert postgres.data_dir and not Path(postgres.data_dir).exists()
 
-
-def test_load_exits_once_all_its_sessions_are_terminated(sandbox_home: Any) -> None:
-    sandbox("up")
+def test_load_exits_once_all_its_sessions_are_terminated(sandbox: Sandbox) -> None:
     dsn = str(current_state().profile()["dsn"])
-    sandbox("fault", "db-exhaustion")
+    sandbox_cli("fault", "db-exhaustion")
     load_pid = current_state().faults["db-exhaustion"].pid
 
     assert terminate(dsn, "true") >= 40
     wait_until(lambda: not process_alive(load_pid), 10, "the load process exited")
     assert activity(dsn)["dits"] == 0
-    assert "ended" in sandbox("status")
-    assert "Cleared fault db-exhaustion." in sandbox("fault", "db-exhaustion", "--clear")
+    assert "ended" in sandbox_cli("status")
+    assert "Cleared fault db-exhaustion." in sandbox_cli("fault", "db-exhaustion", "--clear")
 
 
 def test_down_cleans_up_after_a_crashed_sandbox(sandbox_home: Any) -> None:
-    sandbox("up")
-    sandbox("fault", "db-exhaustion")
+    sandbox_cli("up")
+    sandbox_cli("fault", "db-exhaustion")
     state = current_state()
     postgres, load_pid = state.components["postgres"], state.faults["db-exhaustion"].pid
     assert postgres.pid and load_pid
     kill_now(postgres.pid, whole_group=True)  # the server crashes under the load
 
-    assert "Sandbox is degraded" in sandbox("status")
-    output = sandbox("down")
+    assert "Sandbox is degraded" in sandbox_cli("status")
+    output = sandbox_cli("down")
     assert "Sandbox is down." in output
     assert not process_alive(load_pid) and not process_alive(postgres.pid)
     assert postgres.data_dir and not Path(postgres.data_dir).exists()
@@ -171,12 +165,12 @@ def test_down_cleans_up_after_a_crashed_sandbox(sandbox_home: Any) -> None:
 
 
 def test_up_replaces_a_dead_sandbox(sandbox_home: Any) -> None:
-    sandbox("up")
+    sandbox_cli("up")
     old = current_state().components["postgres"]
     assert old.pid
     kill_now(old.pid, whole_group=True)
 
-    assert "a dead one was cleaned up first" in sandbox("up")
+    assert "a dead one was cleaned up first" in sandbox_cli("up")
     new = current_state().components["postgres"]
     assert new.pid != old.pid and process_alive(new.pid)
     assert old.data_dir and not Path(old.data_dir).exists()
@@ -184,12 +178,12 @@ def test_up_replaces_a_dead_sandbox(sandbox_home: Any) -> None:
 
 def test_fault_needs_a_running_sandbox_and_a_known_name(isolated_home: Any) -> None:
     with pytest.raises(DitsopsError, match="sandbox is not up"):
-        sandbox("fault", "db-exhaustion")
+        sandbox_cli("fault", "db-exhaustion")
     with pytest.raises(UsageError, match="known faults: .*db-exhaustion"):
-        sandbox("fault", "disk-full")
+        sandbox_cli("fault", "disk-full")
     with pytest.raises(UsageError, match="name a fault"):
-        sandbox("fault")
-    assert "No active faults." in sandbox("fault", "--clear")
+        sandbox_cli("fault")
+    assert "No active faults." in sandbox_cli("fault", "--clear")
 
 
 def test_every_command_help_ends_with_an_example() -> None:

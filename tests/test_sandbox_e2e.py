@@ -1,8 +1,7 @@
 """The whole sandbox end to end, as an engineer drives it: up, status, every fault firing its
-alert in real Prometheus and Alertmanager, the runbook that answers it, silences, health,
-down.
+alert in real Prometheus and Alertmanager, the runbook that answers it, silences, health.
 
-One sandbox for the module (tests run in file order and build on each other). The alert
+The worker's shared sandbox (tests/sandboxfixtures.py; tests run in file order). The alert
 rules aggregate by job, so faults that touch the same numbers never run together:
   1. no fault: every runbook is healthy;
   2. db-exhaustion alone (PostgreSQL, the pool gauges and /health);
@@ -11,10 +10,11 @@ rules aggregate by job, so faults that touch the same numbers never run together
      alerts fire, and every one resolves after the clear;
   4. service-down alone (it stops every scrape);
   5. traffic-spike last: UnusualTrafficSpike compares with the average of the last 15
-     minutes and waits for more than a minute of it (the rule's guard);
-then down. tests/test_simulator.py checks each simulator fault alone against its own
-Prometheus; this checks the assembled sandbox and the runbooks. Before the sandbox: a
-missing binary, and a start that fails halfway, leave nothing behind.
+     minutes and waits for more than a minute of it (the rule's guard).
+`sandbox down` stopping every process and removing every data dir is checked on a sandbox
+of its own (tests/test_sandbox_db.py::test_up_status_down). tests/test_simulator.py checks
+each simulator fault alone against its own Prometheus; this checks the assembled sandbox
+and the runbooks. Before the sandbox: a missing binary, and a start that fails halfway, leave nothing behind.
 """
 
 from __future__ import annotations
@@ -25,14 +25,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from ditsops.sandbox import faults as fault_registry
 from ditsops.sandbox import simcontrol
+from ditsops.sandbox.rules import SANDBOX_WINDOW
 from ditsops.sandbox.state import load_state, process_alive
 from tests.cli import run_cli
 from tests.helpers import wait_until
+from tests.incidents import enough_history
 from tests.sandboxfixtures import (
     WATCH,
     Sandbox,
@@ -69,6 +72,13 @@ EXPECTED_EXIT = {"service-down": (5,)}
 ACTING_OR_NOT = (3, 5)
 MEASURED: dict[str, float] = {}  # fault -> seconds from inject to firing (printed at the end)
 YOUNG_PROMETHEUS_FLAKY = {"unusual-traffic-spike", "high-memory-usage"}  # see test_without_a_fault_...
+
+
+def baseline_points(prometheus: str) -> float:
+    """Points in UnusualTrafficSpike's baseline subquery now (the sandbox rule's guard)."""
+    query = f"count_over_time(sum by (job) (rate(dits_http_requests_total[{SANDBOX_WINDOW}]))[15m:5s])"
+    body = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5).json()
+    return max((float(r["value"][1]) for r in body["data"]["result"]), default=0.0)
 
 
 def alert_of(name: str) -> str:
@@ -210,7 +220,7 @@ def test_up_starts_every_component_healthy_and_the_profile_points_at_them(sandbo
     assert profile["alertmanager_url"] == sandbox.url("alertmanager")
     assert profile["dits_url"] == sandbox.url("simulator")
     assert profile["kube_context"] == "sandbox" and profile["namespace"] == "dits"
-    assert profile["params"] == {"window": "30s", "baseline": "15m", "baseline_step": "5s"}
+    assert profile["params"] == {"window": SANDBOX_WINDOW, "baseline": "15m", "baseline_step": "5s"}
     assert str(profile["dsn"]).startswith("postgresql://postgres:")
     assert Path(sandbox.kubeconfig).stat().st_mode & 0o777 == 0o600
     # The password never reaches the status output.
@@ -304,9 +314,7 @@ def test_db_exhaustion_fires_degrades_health_and_resolves(sandbox: Sandbox):
 
 
 def test_without_a_fault_traffic_is_usual_once_prometheus_has_half_a_minute(sandbox: Sandbox):
-    age = time.monotonic() - sandbox.started
-    if age < 35:
-        time.sleep(35 - age)
+    wait_until(lambda: enough_history(sandbox.prometheus, samples=35), 120, "35 s of Prometheus history", **WATCH)
     check_healthy_runs(sorted(YOUNG_PROMETHEUS_FLAKY))
 
 
@@ -380,9 +388,7 @@ def test_service_down_fires_and_resolves(sandbox: Sandbox):
 
 def test_traffic_spike_fires_and_resolves(sandbox: Sandbox):
     # The rule's guard wants more than 12 points of 5 s in its 15-minute baseline.
-    age = time.monotonic() - sandbox.started
-    if age < 70:
-        time.sleep(70 - age)
+    wait_until(lambda: baseline_points(sandbox.prometheus) > 12, 180, "a minute of traffic baseline", **WATCH)
     started = inject(sandbox, ("traffic-spike",))
     fire_and_measure(sandbox, started, timeout=FIRE_WITHIN)
     only_firing(sandbox.prometheus, {"UnusualTrafficSpike"})
@@ -391,19 +397,3 @@ def test_traffic_spike_fires_and_resolves(sandbox: Sandbox):
     fault("traffic-spike", "--clear")
     resolved_within(sandbox.prometheus, {"UnusualTrafficSpike"}, RESOLVE_WITHIN)
     print("\ninject -> firing (s):", dict(sorted(MEASURED.items())))
-
-
-# --- down --------------------------------------------------------------------------------------
-
-
-def test_down_stops_every_process_and_removes_the_data(sandbox: Sandbox):
-    state = load_state()
-    assert state is not None
-    done = run_cli("sandbox", "down")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Sandbox is down." in done.stdout
-    for component in state.components.values():
-        assert not process_alive(component.pid), f"{component.name} (pid {component.pid}) still runs"
-        assert component.data_dir and not Path(component.data_dir).exists(), component.data_dir
-    assert load_state() is None
-    assert "not up" in run_cli("sandbox", "status").stdout

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from ditsops.sandbox import faults as fault_registry
+from ditsops.sandbox.rules import SANDBOX_WINDOW
 from tests.cli import run_cli
 from tests.helpers import require_binary, wait_until
 from tests.sandboxfixtures import (
@@ -127,7 +128,7 @@ def test_a_restart_ends_service_down_and_injecting_it_again_rearms_it(sandbox: S
 # --- scale --------------------------------------------------------------------------------------
 
 
-P99 = "histogram_quantile(0.99, sum by (job, le) (rate(dits_http_request_duration_seconds_bucket[30s])))"
+P99 = f"histogram_quantile(0.99, sum by (job, le) (rate(dits_http_request_duration_seconds_bucket[{SANDBOX_WINDOW}])))"
 
 
 def test_scaling_out_ends_latency_and_scaling_in_brings_it_back(sandbox: Sandbox):

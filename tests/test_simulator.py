@@ -27,6 +27,7 @@ import pytest
 
 from ditsops.sandbox import promstack, simcontrol
 from ditsops.sandbox.ports import free_port, wait_for_port
+from ditsops.sandbox.rules import SANDBOX_WINDOW
 from tests.helpers import require_binary, retry_if_port_taken, wait_until
 
 QUIET_WINDOW_SECONDS = 12.0
@@ -364,7 +365,7 @@ def test_no_alert_without_faults(rigs: list[Rig]) -> None:
             time.sleep(1)
         assert looks >= 3
         # Prometheus really scraped and evaluated: rate() already has data.
-        query = {"query": "sum(rate(dits_http_requests_total[30s]))"}
+        query = {"query": f"sum(rate(dits_http_requests_total[{SANDBOX_WINDOW}]))"}
         result = client.get(f"{rigs[0].stack.prometheus.url}/api/v1/query", params=query).json()
         assert float(result["data"]["result"][0]["value"][1]) > 0
 

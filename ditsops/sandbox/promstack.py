@@ -21,7 +21,7 @@ import yaml
 
 from ditsops.core.errors import DitsopsError
 from ditsops.sandbox.ports import free_port
-from ditsops.sandbox.rules import sandbox_rules, shipped_rules_path
+from ditsops.sandbox.rules import SANDBOX_FOR_SECONDS, sandbox_rules, shipped_rules_path
 from ditsops.sandbox.state import stop_process
 
 INSTALL_COMMAND = "apt-get install --no-install-recommends prometheus prometheus-alertmanager"
@@ -105,7 +105,7 @@ def prometheus_config(targets: list[str], alertmanager_port: int, rules_file: Pa
     return header + yaml.safe_dump(document, sort_keys=False)
 
 
-def write_sandbox_rules(directory: Path, for_seconds: int = 5) -> Path:
+def write_sandbox_rules(directory: Path, for_seconds: int = SANDBOX_FOR_SECONDS) -> Path:
     """The shipped rules, rewritten for the sandbox (rules.sandbox_rules), in `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     source = shipped_rules_path()
@@ -156,7 +156,7 @@ def start_prometheus(
     return _launch("prometheus", argv, directory, config, port, listen)
 
 
-def start_stack(directory: Path, targets: list[str], for_seconds: int = 5) -> PromStack:
+def start_stack(directory: Path, targets: list[str], for_seconds: int = SANDBOX_FOR_SECONDS) -> PromStack:
     """Alertmanager, then Prometheus scraping `targets` (host:port) with the sandbox rules."""
     rules_file = write_sandbox_rules(directory, for_seconds)
     alertmanager = start_alertmanager(directory / "alertmanager")

@@ -27,6 +27,12 @@ SANDBOX_HEADER = """\
 # [{sub_range}:{sub_step}]. Names, labels, annotations and thresholds are unchanged.
 """
 
+# The sandbox's clock: Prometheus scrapes and evaluates every second, so a 10 s range
+# holds ten samples (a steady rate from deterministic counters) and a fault's alert fires,
+# and a fix shows, within seconds; `for` is shortened to a few evaluations.
+SANDBOX_WINDOW = "10s"
+SANDBOX_FOR_SECONDS = 3
+
 _DURATION = r"\d+(?:ms|[smhdwy])(?:\d+(?:ms|[smhdwy]))*"
 # A range selector `[5m]` or a subquery `[1d:5m]` / `[1d:]`; matched outside string literals only.
 _RANGE = re.compile(rf"\[\s*({_DURATION})\s*(?::\s*({_DURATION})?\s*)?\]")
@@ -58,7 +64,9 @@ def duration_seconds(text: str) -> float:
     return sum(int(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
-def shorten_ranges(expr: str, window: str = "30s", subquery_range: str = "15m", subquery_step: str = "5s") -> str:
+def shorten_ranges(
+    expr: str, window: str = SANDBOX_WINDOW, subquery_range: str = "15m", subquery_step: str = "5s"
+) -> str:
     """Replace every range selector with [window] and every subquery with [range:step].
 
     String literals are left alone so that a label regex such as `path=~"/v[12]/.*"` is
@@ -84,17 +92,17 @@ def _shorten_code(code: str, window: str, subquery_range: str, subquery_step: st
 
 def sandbox_rules(
     text: str,
-    for_seconds: int = 5,
+    for_seconds: int = SANDBOX_FOR_SECONDS,
     *,
-    window: str = "30s",
+    window: str = SANDBOX_WINDOW,
     subquery_range: str = "15m",
     subquery_step: str = "5s",
     source: str = RULES_FILE_NAME,
 ) -> str:
     """The rules file `text` rewritten for the sandbox (see the module docstring).
 
-    The 30 s window holds about 30 samples at the sandbox's 1 s scrape interval, enough
-    for a steady rate; the 15 m baseline at 5 s steps keeps UnusualTrafficSpike's "more
+    The window holds ten samples at the sandbox's 1 s scrape interval, enough for the
+    simulator's steady rates; the 15 m baseline at 5 s steps keeps UnusualTrafficSpike's "more
     than 12 points of history" guard at about one minute.
     """
     try:
