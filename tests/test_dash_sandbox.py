@@ -3,7 +3,7 @@ installed Prometheus, every panel returns data, bad-deploy shows in the Error Ra
 on a real terminal the dashboard draws every title at 80 and 160 columns and `--watch`
 refreshes until q.
 
-One sandbox for the module (the fixture is module-scoped); bad-deploy runs last and is
+The worker's shared sandbox (tests/sandboxfixtures.py); bad-deploy runs last and is
 cleared, so the tests before it see a quiet system.
 """
 

@@ -1,7 +1,7 @@
 """Database-side incidents walked with their runbooks' defaults (`runbook --alert NAME
 --non-interactive --yes`, no --set): db-exhaustion and lock-contention are fixed by
 terminating backends, gc-stalled by a GC job from the CronJob; disk-low needs a person.
-One sandbox for the module; the tests run in file order.
+The worker's shared sandbox; the tests run in file order.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Load incidents walked with their runbooks' defaults: scaling out ends the latency
 saturation; a traffic spike and a large upload need a person, and the runbook says so
-(exit 3, "needs ..."), on a terminal the same as without one. One sandbox, in file order.
+(exit 3, "needs ..."), on a terminal the same as without one. In the worker's shared sandbox.
 """
 
 from __future__ import annotations
 
+from tests.cli import run_cli
 from tests.incidents import (
     assert_needs_a_human,
     assert_resolved,
@@ -25,6 +26,9 @@ def test_latency_is_resolved_by_scaling_out(sandbox: Sandbox):
         assert_resolved(walk, sandbox.prometheus)
     finally:
         end_incident("latency", sandbox.prometheus)
+        # The sandbox is shared: scaled back in as the next incident expects to find it.
+        back = run_cli("--profile", "sandbox", "k8s", "scale", "dits-server", "--replicas", "3", "--yes")
+        assert back.returncode == 0, back.stdout + back.stderr
 
 
 def test_large_upload_needs_its_owner(sandbox: Sandbox):

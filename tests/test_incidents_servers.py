@@ -1,7 +1,7 @@
 """Server incidents walked with their runbooks' defaults: a restart ends service-down, the
 memory leak and the error spike; a rollback ends the bad deploy. Also through a real
 terminal: `y` gives the same verdict as --yes (and the verify wait shows its value while
-it waits), `n` gives "not resolved", exit 3. One sandbox for the module, in file order.
+it waits), `n` gives "not resolved", exit 3. In the worker's shared sandbox, in file order.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ runbook finding the rollout in Prometheus' error ratio and the rollout history, 
 back confirmed at a real terminal and seeing the ratio recover (the --yes walk, by the
 alert, is in test_incidents_servers.py).
 
-One sandbox for the module; the tests run in file order and share its history.
+The worker's shared sandbox; the tests run in file order and share its history.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Each sandbox fault ends with the fix a production engineer would apply, seen in Prometheus.
 
-One sandbox for the module; the tests run in file order, one incident at a time (the
+The worker's shared sandbox; the tests run in file order, one incident at a time (the
 alerts aggregate by job, so two incidents would water each other down):
   restart (ditsops k8s restart)  ends service-down, and injecting it again re-arms it;
   scaling out                    ends latency, scaling in brings it back;
@@ -170,6 +170,8 @@ def test_raising_database_pool_size_lowers_the_pool_share(sandbox: Sandbox, kube
     assert query(sandbox, "dits_db_connections_max") == 100
     assert query(sandbox, POOL_SHARE) < 0.5
     fault("db-exhaustion", "--clear")
+    kubectl("set", "env", "deployment/dits-server", "DATABASE_POOL_SIZE=20")  # as the next test expects it
+    wait_until(lambda: query(sandbox, "dits_db_connections_max") == 20, 30, "the pool back at 20", **WATCH)
     print("\nfix -> alert resolved (s):", MEASURED)
 
 
