@@ -60,17 +60,41 @@ SERVICE_FIXTURES = frozenset(
 )
 
 
+# The slowest modules, slowest first (from ./scripts/test's --durations): started first.
+# A module missing here still goes early when it uses the whole sandbox.
+LONGEST_MODULES = (
+    "test_incidents_servers.py",
+    "test_sandbox_e2e.py",
+    "test_incidents_database.py",
+    "test_sandbox_fixes.py",
+    "test_incidents_load.py",
+    "test_sandbox_db.py",
+    "test_sandbox_bad_deploy.py",
+    "test_dash_sandbox.py",
+    "test_k8s_leases.py",
+    "test_simulator.py",
+    "test_sandbox_runbook.py",
+)
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & SERVICE_FIXTURES:
             item.add_marker(pytest.mark.services)
-    # Longest first: the modules that walk incidents in a whole sandbox take minutes each,
-    # the rest seconds. Handed to the two workers (a file each, in this order) first, they cannot be
-    # left for one worker at the end while the other idles. Order within a file is kept.
+    # Longest first: the modules that walk incidents in a whole sandbox take a minute or more
+    # each, the rest seconds. Handed to the workers (a file each, in this order) first, they
+    # cannot be left for one worker at the end while the others idle. scripts/test keeps this
+    # order with --no-loadscope-reorder (xdist otherwise reorders files by their number of
+    # tests, which sent every incident walk to the end of the run). Order within a file is kept.
     whole_sandbox = {item.path for item in items if "sandbox" in getattr(item, "fixturenames", ())}
-    items.sort(key=lambda item: item.path not in whole_sandbox)
+
+    def weight(item: pytest.Item) -> tuple[int, int]:
+        known = LONGEST_MODULES.index(item.path.name) if item.path.name in LONGEST_MODULES else len(LONGEST_MODULES)
+        return (item.path not in whole_sandbox and known == len(LONGEST_MODULES), known)
+
+    items.sort(key=weight)
 
 
 @pytest.fixture(autouse=True)
