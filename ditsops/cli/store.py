@@ -29,10 +29,10 @@ def _store_dsn(settings: Settings) -> str:
     return settings.record_store
 
 
-def _session(settings: Settings) -> StoreSession:
+def _session(settings: Settings, *, check_schema: bool = True) -> StoreSession:
     from ditsops.store.connection import open_session
 
-    return open_session(_store_dsn(settings), settings.secrets())
+    return open_session(_store_dsn(settings), settings.secrets(), check_schema=check_schema)
 
 
 @app.command("init")
@@ -56,7 +56,7 @@ def init_command(
     state = app_state(ctx)
     settings = state.settings()
     check_role(role)  # before anything is contacted: exit 2
-    session = _session(settings)
+    session = _session(settings, check_schema=False)
     try:
         report = _guarded(session, lambda: init_schema(session.conn))
         database = str(session.execute("SELECT current_database()").fetchone()[0])
@@ -78,7 +78,7 @@ def init_command(
             f"record store at {escape(where)}: schema version {report.version} already in place; nothing changed",
             soft_wrap=True,
         )
-    out.print(f"[muted]GRANTs for the engineers' role {role} (INSERT and SELECT only; run them as the owner):[/]")
+    out.print("[muted]GRANTs for the engineers' role (INSERT and SELECT only):[/]")
     for line in lines:
         out.print(escape(line), soft_wrap=True, highlight=False)
 
@@ -103,7 +103,7 @@ def status_command(ctx: typer.Context, output: OutputOption = None) -> None:
     info: dict[str, Any] = {"store": _where(settings), "reachable": False, "schema_version": None, "waiting": waiting}
     code = ExitCode.OK
     try:
-        session = _session(settings)
+        session = _session(settings, check_schema=False)
     except DitsopsError as error:
         info["problem"], code = error.message, error.exit_code
     else:

@@ -73,8 +73,22 @@ def translate(error: BaseException, conn: Any, dsn: str, secrets: frozenset[str]
     return StoreRefused(f"the record store refused: {one_line(error, secrets)}")
 
 
-def open_session(dsn: str, secrets: frozenset[str]) -> StoreSession:
-    """A session on the store (StoreUnreachable within about two seconds otherwise)."""
+def open_session(dsn: str, secrets: frozenset[str], *, check_schema: bool = True) -> StoreSession:
+    """A session on the store (StoreUnreachable within about two seconds otherwise), whose
+    schema this ditsops knows (else StoreSchemaError: `store init`, or a newer ditsops)."""
     from ditsops.store.events import StoreSession
+    from ditsops.store.schema import require_known, schema_version
 
-    return StoreSession(connect(dsn, secrets), dsn, secrets)
+    session = StoreSession(connect(dsn, secrets), dsn, secrets)
+    if check_schema:
+        import psycopg
+
+        try:
+            require_known(schema_version(session.conn))
+        except psycopg.Error as error:
+            session.close()
+            raise translate(error, session.conn, dsn, secrets) from None
+        except DitsopsError:
+            session.close()
+            raise
+    return session

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ditsops.core.errors import DitsopsError
 from ditsops.core.record import Line
-from ditsops.store.connection import connect
+from ditsops.store.connection import open_session
 from ditsops.store.events import StoreSession, SyncReport, insert_event, insert_run, sync_pending
 from ditsops.store.outbox import mark_pending, unmark
 
@@ -63,7 +63,7 @@ class StoreWriter:
 
     def _work(self) -> None:
         try:
-            self._session = StoreSession(connect(self.dsn, self.secrets), self.dsn, self.secrets)
+            self._session = open_session(self.dsn, self.secrets)
             report = sync_pending(self._session, self.directory, skip=self.run_id)
             if report.runs or report.problems:
                 self.on_synced(report)
