@@ -174,3 +174,54 @@ def test_status_counts_what_waits(store_env, isolated_home, tiny):
     data = json.loads(run_cli("store", "status", "-o", "json", env=store_env).stdout)
     assert data["reachable"] is True and data["schema_version"] == 1 and data["waiting"] == 0
     assert data["runs"] >= 1 and data["events"] >= 5
+
+
+def test_lines_json_cannot_hold_are_stored_and_still_verify(store_env, isolated_home):
+    """Prometheus answers NaN and +Inf; text from outside may hold NUL: the record writes
+    them (Python's JSON), the store must keep the line whole and its body queryable."""
+    from ditsops.core.record import RunRecord
+
+    record = RunRecord.create("odd", frozenset(), isolated_home.state / "ditsops" / "runs")
+    record.write("run-start", runbook="odd", by="ana@laptop")
+    record.write("step", step="ratio", value=float("nan"), peak=float("inf"), summary="a\x00b \\u0000 \u202e")
+    record.write("run-end", exit_code=0, reason="ok")
+    done = run_cli("store", "sync", "--all", env=store_env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "record store: 1 run synced (3 events it did not have)"
+    with psycopg.connect(store_env["DITSOPS_RECORD_STORE"]) as conn:
+        value, kind = conn.execute(
+            "SELECT body ->> 'value', kind FROM ditsops.events WHERE run = %s AND seq = 2", (record.run_id,)
+        ).fetchone()
+    assert (value, kind) == ("NaN", "step")
+    verify = run_cli("runbook", "verify", record.run_id, env=store_env)
+    assert verify.returncode == 0, verify.stdout
+    assert "anchored in the store: 3 events match" in verify.stdout
+
+
+def test_a_run_id_taken_in_the_store_by_someone_else_is_refused_not_merged(store_env, isolated_home, tiny):
+    """Mallory, an engineer too, puts a line of her own under a run's id before its lines
+    arrive (the run was recorded while the store was down): the run's lines are refused,
+    said, and verify names the line where the record and the store part."""
+    from ditsops.sandbox.ports import free_port
+
+    closed = {"DITSOPS_RECORD_STORE": f"postgresql://ana:pw@127.0.0.1:{free_port()}/x"}
+    assert run_cli("runbook", str(tiny), "--non-interactive", env=closed).returncode == 0
+    run_id = only_record(isolated_home).stem
+    forged = json.dumps({"ts": "2026-12-07T03:00:00.000+00:00", "event": "run-start", "by": "mallory@evil"})
+    with psycopg.connect(store_env["DITSOPS_RECORD_STORE"], autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO ditsops.runs (id, runbook, who, started) VALUES (%s, 'tiny', 'mallory@evil', now())", (run_id,)
+        )
+        conn.execute(
+            "INSERT INTO ditsops.events (run, seq, time, kind, body, line, prev, hash)"
+            " VALUES (%s, 1, now(), '', '{}', %s, %s, %s)",
+            (run_id, forged, genesis_hash(run_id), line_hash(forged.encode())),
+        )
+    done = run_cli("store", "sync", env=store_env)
+    assert done.returncode == 1
+    assert f"refused run {run_id}: the record store refused: event 2 of run {run_id} refused" in done.stderr
+    verify = run_cli("runbook", "verify", run_id, env=store_env)
+    assert verify.returncode == 1
+    assert "line 1 differs from the store's event 1: the record was rewritten, or the store holds another" in (
+        verify.stdout
+    )

@@ -71,7 +71,9 @@ def writer_alive(path: Path) -> bool:
     try:
         import fcntl
 
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: a FIFO named like a record must not hang the probe
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(path, flags)
     except (ImportError, OSError):
         return False
     try:

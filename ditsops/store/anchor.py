@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from ditsops.core.errors import UsageError
 from ditsops.core.record import genesis_hash, line_hash
-from ditsops.store.events import StoreSession, complete_lines, record_run_id
+from ditsops.store.events import StoreSession, body_of, complete_lines, record_run_id
 from ditsops.store.schema import SCHEMA
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -65,11 +65,6 @@ def ticket_anchor(path: Path, expected: str) -> Anchor:
     )
 
 
-def _body(text: str) -> Any:
-    """The store's body of a line, parsed as its trigger parses it (NUL escapes replaced)."""
-    return json.loads(text.replace("\\u0000", "\\ufffd"))
-
-
 def _store_problem(run_id: str, rows: list[tuple[Any, ...]]) -> str | None:
     """The first store row that no longer is what was inserted, if any."""
     expected = genesis_hash(run_id)
@@ -81,7 +76,7 @@ def _store_problem(run_id: str, rows: list[tuple[Any, ...]]) -> str | None:
         if prev != expected:
             return f"store event {seq} does not follow event {seq - 1} (a row was edited)"
         try:
-            same_body = body == _body(line)
+            same_body = body == body_of(line)
         except json.JSONDecodeError:
             same_body = False
         if not same_body:
@@ -108,8 +103,8 @@ def store_anchor(session: StoreSession, path: Path, *, running: bool = False) ->
             return Anchor(
                 "store",
                 "mismatch",
-                f"line {number} differs from the store's event {number}: the record was rewritten "
-                "(or a superuser rewrote the store's last rows)",
+                f"line {number} differs from the store's event {number}: the record was rewritten, "
+                "or the store holds another line under this run",
                 len(rows),
             )
     if len(rows) > len(local):

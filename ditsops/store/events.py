@@ -24,10 +24,11 @@ _RUN_INSERT = f"""
 INSERT INTO {SCHEMA}.runs (id, runbook, who, profile, started)
 VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING
 """
-# time, kind and body are derived from the line by the store's trigger
+# time, kind and body are derived from the line by the store's trigger (the body sent
+# stands only for a line PostgreSQL cannot read as JSON: see body_of)
 _EVENT_INSERT = f"""
 INSERT INTO {SCHEMA}.events (run, seq, time, kind, body, line, prev, hash)
-VALUES (%s, %s, now(), '', '{{}}', %s, %s, %s) ON CONFLICT (run, seq) DO NOTHING
+VALUES (%s, %s, now(), '', %s::jsonb, %s, %s, %s) ON CONFLICT (run, seq) DO NOTHING
 """
 
 
@@ -74,8 +75,21 @@ def insert_run(session: StoreSession, run_id: str, start: dict[str, Any]) -> Non
     )
 
 
+def body_of(text: str) -> Any:
+    """A line's body as the store keeps it: its JSON, with what JSONB cannot hold made
+    storable the same way on both sides (NUL escapes as U+FFFD, which the trigger does
+    too; NaN and Infinity, which Python writes and JSON lacks, as strings)."""
+    return json.loads(text.replace("\\u0000", "\\ufffd"), parse_constant=str)
+
+
 def insert_event(session: StoreSession, run_id: str, seq: int, text: str, prev: str, digest: str) -> None:
-    session.execute(_EVENT_INSERT, (run_id, seq, text, prev, digest))
+    body = json.dumps(body_of(text), ensure_ascii=False)
+    if session.execute(_EVENT_INSERT, (run_id, seq, body, text, prev, digest)).rowcount:
+        return
+    # Already there: sent before (a replay, harmless), or someone else's line under our key.
+    row = session.execute(f"SELECT hash FROM {SCHEMA}.events WHERE run = %s AND seq = %s", (run_id, seq)).fetchone()
+    if row and row[0] != digest:
+        raise StoreRefused(f"the store already holds another event {seq} of run {run_id} (inserted by someone else)")
 
 
 def stored_count(session: StoreSession, run_id: str) -> int:

@@ -117,7 +117,11 @@ BEGIN
         RAISE EXCEPTION 'event % of run % refused: its prev is not the hash of event %', NEW.seq, NEW.run, last_seq;
     END IF;
     -- what can be derived from the line is, so the columns cannot tell another story
-    NEW.body := replace(NEW.line, '\\u0000', '\\ufffd')::jsonb;
+    BEGIN
+        NEW.body := replace(NEW.line, '\\u0000', '\\ufffd')::jsonb;
+    EXCEPTION WHEN invalid_text_representation OR untranslatable_character THEN
+        NULL;  -- NaN or Infinity in the line (JSON has neither): the writer's body, with them as strings
+    END;
     NEW.kind := coalesce(NEW.body ->> 'event', '?');
     NEW.time := coalesce((NEW.body ->> 'ts')::timestamptz, now());
     RETURN NEW;
