@@ -76,8 +76,11 @@ def sync_after_command(state: AppState) -> None:
         return  # the command itself has said what is wrong with the settings
     if not settings.record_store:
         return
-    from ditsops.store.connection import open_session
+    from ditsops.store.connection import failed_before, open_session
     from ditsops.store.events import sync_pending
+
+    if failed_before(settings.record_store):
+        return  # this command already waited for it, and said so
 
     try:
         session = open_session(settings.record_store, settings.secrets())

@@ -21,6 +21,13 @@ STATEMENT_TIMEOUT_MS = 5000
 TCP_USER_TIMEOUT_MS = 5000  # a peer gone silent mid-write fails the write after this
 
 
+_FAILED: set[str] = set()  # DSNs this process found unreachable: one wait per command is enough
+
+
+def failed_before(dsn: str) -> bool:
+    return dsn in _FAILED
+
+
 class StoreUnreachable(TargetUnreachable):
     """The record store could not be reached (or was lost)."""
 
@@ -60,8 +67,10 @@ def connect(dsn: str, secrets: frozenset[str]) -> Any:
             autocommit=True,
         )
     except psycopg.Error as error:
+        _FAILED.add(dsn)
         raise StoreUnreachable(f"record store unreachable at {where(dsn)}: {one_line(error, secrets)}") from None
     except Exception:  # noqa: BLE001 - a malformed DSN raises ProgrammingError/ValueError kinds
+        _FAILED.add(dsn)
         raise StoreUnreachable(f"record store: the record_store DSN at {where(dsn)} is malformed") from None
 
 
