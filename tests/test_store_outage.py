@@ -117,3 +117,16 @@ def test_a_store_stopped_during_a_walk(own_store, isolated_home, tiny):
     assert [digest for _, digest, _ in rows] == local_hashes(path)
     verify = run_cli("runbook", "verify", path.stem, env={"DITSOPS_RECORD_STORE": dsn})
     assert f"anchored in the store: {len(lines)} events match" in verify.stdout
+
+
+def test_the_sandbox_profile_points_at_its_store_as_the_recorder(tmp_path):
+    from ditsops.sandbox import components
+
+    cluster = PgCluster(
+        data_dir=tmp_path / "data", port=5999, password="su-pw", socket_dir=tmp_path / "s", bin_dir=tmp_path
+    )
+    component = components._postgres_component(cluster, pid=None, app_password="app-pw", store_password="st/pw")
+    assert component.profile["record_store"] == f"postgresql://ditsops_recorder:st%2Fpw@127.0.0.1:5999/{STORE_DATABASE}"
+    assert component.profile["dsn"] == cluster.dsn
+    bare = components._postgres_component(cluster, pid=None, app_password=None)
+    assert "record_store" not in bare.profile  # while the cluster is being made: no store yet
