@@ -93,7 +93,12 @@ def store_anchor(session: StoreSession, path: Path, *, running: bool = False) ->
         f"SELECT seq, prev, hash, line, body FROM {SCHEMA}.events WHERE run = %s ORDER BY seq", (run_id,)
     ).fetchall()
     if not rows:
-        return Anchor("store", "none", "no anchor: the store has no events of this run (recorded without a store)")
+        return Anchor(
+            "store",
+            "none",
+            "no anchor: the store has no events of this run (recorded without a store; "
+            "ditsops store sync --all sends it, anchoring it from now on)",
+        )
     problem = _store_problem(run_id, rows)
     if problem:
         return Anchor("store", "mismatch", f"store anchor broken: {problem}", len(rows))

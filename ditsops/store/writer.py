@@ -69,6 +69,8 @@ class StoreWriter:
                 self.on_synced(report)
         except DitsopsError as error:
             self._give_up(error.message)
+        except Exception as error:  # noqa: BLE001 - this thread must never die with a traceback mid-walk
+            self._give_up(f"record store: internal error {type(error).__name__}")
         while True:
             line = self._queue.get()
             if line is _STOP:
@@ -79,6 +81,8 @@ class StoreWriter:
                 self._send(line)
             except DitsopsError as error:
                 self._give_up(error.message)
+            except Exception as error:  # noqa: BLE001 - as above: the local record has the line
+                self._give_up(f"record store: internal error {type(error).__name__}")
 
     def _send(self, line: Line) -> None:
         assert self._session is not None
