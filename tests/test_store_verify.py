@@ -158,3 +158,27 @@ def test_the_report_says_whether_a_record_without_run_end_is_still_going(isolate
     assert "- **Ended:** no run-end: the record stops here (the run was killed, or its last lines removed)" in (
         cut.stdout
     )
+
+
+def test_a_run_killed_mid_walk_is_in_progress_until_its_process_dies(isolated_home, tiny):
+    import os
+    import signal
+    import sys
+
+    import pexpect
+
+    child = pexpect.spawn(
+        sys.executable, ["-m", "ditsops", "runbook", str(tiny)], env=dict(os.environ), encoding="utf-8", timeout=30
+    )
+    try:
+        child.expect(r"Done\?")
+        running = verify()
+        assert running.returncode == 0, running.stdout
+        assert "run still in progress: 1 line so far" in running.stdout
+        child.kill(signal.SIGKILL)
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    killed = verify()
+    assert killed.returncode == 1
+    assert "record cut short: no run-end after line 1 (the run was killed, or lines were removed)" in killed.stdout

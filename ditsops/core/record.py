@@ -7,6 +7,11 @@ record file is created exclusively (mode 0600, in a 0700 directory) and written 
 one `write()` per line. A crash or Ctrl-C still leaves everything up to that moment on
 disk; a line cut by a kill mid-write is recognised as such, and `runbook report` turns the
 rest into a Markdown timeline for the postmortem.
+
+While its run lives, the record is held with a lock (recordfile.py) so that a record
+without `run-end` can be told apart: still being written, or cut short. Each line, once on
+disk, goes to the record's listeners: that is how the shared store (ditsops/store/) hears
+a run without core knowing of it.
 """
 
 from __future__ import annotations
@@ -231,7 +236,8 @@ class Check:
     def end_summary(self) -> str | None:
         """What `runbook verify` adds about the record's end, when it is not a `run-end`."""
         if self.running:
-            return f"run still in progress: {self.lines} lines so far, no run-end yet (its writer is alive)"
+            lines = "1 line" if self.lines == 1 else f"{self.lines} lines"
+            return f"run still in progress: {lines} so far, no run-end yet (its writer is alive)"
         if self.cut_short:
             return f"record cut short: no run-end after line {self.lines} (the run was killed, or lines were removed)"
         return None
