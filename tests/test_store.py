@@ -217,7 +217,7 @@ def test_a_run_id_taken_in_the_store_by_someone_else_is_refused_not_merged(store
             " VALUES (%s, 1, now(), '', '{}', %s, %s, %s)",
             (run_id, forged, genesis_hash(run_id), line_hash(forged.encode())),
         )
-    done = run_cli("store", "sync", env=store_env)
+    done = run_cli("store", "sync", "--all", env=store_env)  # it was recorded for another store: --all
     assert done.returncode == 1
     assert f"refused run {run_id}: the record store refused: event 2 of run {run_id} refused" in done.stderr
     verify = run_cli("runbook", "verify", run_id, env=store_env)

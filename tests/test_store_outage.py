@@ -7,6 +7,7 @@ it can be stopped in the middle of a walk and started again."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import secrets
 import sys
@@ -16,12 +17,11 @@ import pexpect
 import pytest
 
 from ditsops.sandbox.pgcluster import PgCluster, create_cluster
-from ditsops.sandbox.ports import free_port
 from ditsops.sandbox.recordstore import STORE_DATABASE, create_record_store, record_store_dsn
 from tests import store_fixtures
 from tests.cli import run_cli
 from tests.helpers import wait_until
-from tests.store_fixtures import dsn_for, local_hashes, only_record, runs_dir, stored
+from tests.store_fixtures import create_database, dsn_for, local_hashes, only_record, runs_dir, stored
 
 pytestmark = pytest.mark.services
 
@@ -50,30 +50,56 @@ def pending(home) -> list[str]:
 
 def test_an_unreachable_store_leaves_the_run_untouched_and_catches_up_later(own_store, isolated_home, tiny):
     cluster, dsn = own_store
-    closed = f"postgresql://ana:pw-s3cret-x@127.0.0.1:{free_port()}/{STORE_DATABASE}"
-    done = run_cli("runbook", str(tiny), "--non-interactive", env={"DITSOPS_RECORD_STORE": closed})
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stderr.count("record store unreachable at ana@127.0.0.1") == 1, done.stderr
-    assert "reaches the store at the next command that can" in done.stderr
-    assert "pw-s3cret-x" not in done.stdout + done.stderr
-    path = only_record(isolated_home)
-    assert run_cli("runbook", "verify", path.stem).returncode == 0  # the local record is whole
-    assert pending(isolated_home) == [path.stem]
+    env = {"DITSOPS_RECORD_STORE": dsn}
+    cluster.stop()
+    try:
+        done = run_cli("runbook", str(tiny), "--non-interactive", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stderr.count("record store unreachable at ditsops_recorder@127.0.0.1") == 1, done.stderr
+        assert "reaches the store at the next command that can" in done.stderr
+        password = dsn.split(":")[2].split("@")[0]
+        assert password not in done.stdout + done.stderr
+        path = only_record(isolated_home)
+        assert run_cli("runbook", "verify", path.stem).returncode == 0  # the local record is whole
+        assert pending(isolated_home) == [path.stem]
 
-    still_down = run_cli("runbook", "list", env={"DITSOPS_RECORD_STORE": closed})
-    assert still_down.returncode == 0  # a store down changes no exit code
-    assert "1 run(s) wait for it" in still_down.stderr
+        still_down = run_cli("runbook", "list", env=env)
+        assert still_down.returncode == 0  # a store down changes no exit code
+        assert "1 run(s) wait for it" in still_down.stderr
+    finally:
+        cluster.start()
 
-    back = run_cli("config", "show", env={"DITSOPS_RECORD_STORE": dsn})  # one ordinary command
+    back = run_cli("config", "show", env=env)  # one ordinary command
     assert back.returncode == 0, back.stderr
     assert "record store: 1 run synced (5 events it did not have)" in back.stderr
     assert [digest for _, digest, _ in stored(dsn, path.stem)] == local_hashes(path)
     assert pending(isolated_home) == []
 
-    again = run_cli("store", "sync", "--all", env={"DITSOPS_RECORD_STORE": dsn})
+    again = run_cli("store", "sync", "--all", env=env)
     assert again.returncode == 0
     assert again.stdout.strip() == "record store: 0 runs synced (0 events it did not have)"
     assert len(stored(dsn, path.stem)) == 5  # nothing doubled
+
+
+def test_a_run_waits_for_its_own_store_not_the_next_profiles(own_store, isolated_home, tiny):
+    """Recorded for one store while it was down, a run is not sent to another store that a
+    later command happens to use."""
+    cluster, dsn = own_store
+    other = dsn_for(cluster, create_database(cluster, "other"))
+    assert run_cli("store", "init", env={"DITSOPS_RECORD_STORE": other}).returncode == 0
+    cluster.stop()
+    try:
+        assert run_cli("runbook", str(tiny), "--non-interactive", env={"DITSOPS_RECORD_STORE": dsn}).returncode == 0
+    finally:
+        cluster.start()
+    run_id = only_record(isolated_home).stem
+    elsewhere = run_cli("runbook", "list", env={"DITSOPS_RECORD_STORE": other})
+    assert elsewhere.returncode == 0 and elsewhere.stderr == ""
+    assert stored(other, run_id) == [] and pending(isolated_home) == [run_id]
+    status = run_cli("store", "status", "-o", "json", env={"DITSOPS_RECORD_STORE": dsn})
+    assert json.loads(status.stdout)["waiting"] == 1  # counted, then sent once the command is done
+    assert "record store: 1 run synced (5 events it did not have)" in status.stderr
+    assert len(stored(dsn, run_id)) == 5 and pending(isolated_home) == []
 
 
 def test_a_store_stopped_during_a_walk(own_store, isolated_home, tiny):

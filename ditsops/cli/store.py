@@ -99,7 +99,7 @@ def status_command(ctx: typer.Context, output: OutputOption = None) -> None:
     state = app_state(ctx)
     settings = state.settings()
     _store_dsn(settings)  # none configured: exit 2 before anything else
-    waiting = len(pending_runs())
+    waiting = len(pending_runs(store=_where(settings)))
     info: dict[str, Any] = {"store": _where(settings), "reachable": False, "schema_version": None, "waiting": waiting}
     code = ExitCode.OK
     try:

@@ -76,17 +76,18 @@ def sync_after_command(state: AppState) -> None:
         return  # the command itself has said what is wrong with the settings
     if not settings.record_store:
         return
-    from ditsops.store.connection import failed_before, open_session
+    from ditsops.store.connection import failed_before, open_session, where
     from ditsops.store.events import sync_pending
 
-    if failed_before(settings.record_store):
-        return  # this command already waited for it, and said so
+    store = where(settings.record_store)
+    if failed_before(settings.record_store) or not pending_runs(store=store):
+        return  # this command already waited for it, and said so; or nothing waits for this store
 
     try:
         session = open_session(settings.record_store, settings.secrets())
     except DitsopsError as error:
         _SAID.add("unreachable")
-        _say_once(state, f"{error.message}; {len(pending_runs())} run(s) wait for it")
+        _say_once(state, f"{error.message}; {len(pending_runs(store=store))} run(s) wait for it")
         return
     try:
         _say_synced(state, sync_pending(session))

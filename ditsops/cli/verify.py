@@ -103,7 +103,7 @@ def _render(state: AppState, path: Path, check: Check, anchors: list[Anchor]) ->
 def _store_anchor(state: AppState, path: Path, check: Check) -> Anchor:
     """The record against the store; what the store lacks of a waiting run is sent first."""
     from ditsops.store.anchor import Anchor, store_anchor
-    from ditsops.store.connection import open_session
+    from ditsops.store.connection import open_session, where
     from ditsops.store.events import complete_lines, record_run_id, sync_record
     from ditsops.store.outbox import pending_runs
 
@@ -115,7 +115,7 @@ def _store_anchor(state: AppState, path: Path, check: Check) -> Anchor:
     except DitsopsError as error:
         return Anchor("store", "none", f"no anchor: {error.message}")
     try:
-        if record_run_id(complete_lines(path), path) in pending_runs():
+        if record_run_id(complete_lines(path), path) in pending_runs(store=where(settings.record_store)):
             try:
                 sync_record(session, path)
             except DitsopsError:

@@ -14,7 +14,7 @@ from typing import Any
 from ditsops.core import paths
 from ditsops.core.record import line_hash
 from ditsops.core.recordfile import writer_alive
-from ditsops.store.connection import StoreRefused, translate
+from ditsops.store.connection import StoreRefused, translate, where
 from ditsops.store.outbox import pending_runs, unmark
 from ditsops.store.schema import SCHEMA
 
@@ -164,7 +164,7 @@ def sync_pending(
 
     directory = directory or paths.runs_dir()
     report = SyncReport()
-    names = [p.stem for p in list_runs(directory)] if every else pending_runs(directory)
+    names = [p.stem for p in list_runs(directory)] if every else pending_runs(directory, where(session.dsn))
     for run_id in names:
         if run_id == skip:
             continue

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ditsops.core.errors import DitsopsError
 from ditsops.core.record import Line
-from ditsops.store.connection import open_session
+from ditsops.store.connection import open_session, where
 from ditsops.store.events import StoreSession, SyncReport, insert_event, insert_run, sync_pending
 from ditsops.store.outbox import mark_pending, unmark
 
@@ -44,7 +44,7 @@ class StoreWriter:
         self._thread = threading.Thread(target=self._work, name=f"store {run_id}", daemon=True)
 
     def start(self) -> None:
-        mark_pending(self.run_id, self.directory)  # before the first line: a crash leaves it marked
+        mark_pending(self.run_id, where(self.dsn), self.directory)  # before the first line: a crash leaves it marked
         self._thread.start()
 
     def listen(self, line: Line) -> None:
