@@ -104,6 +104,8 @@ def test_a_run_reaches_the_store_as_an_engineer_who_cannot_change_it(store_env, 
         run = conn.execute("SELECT runbook, who, started IS NOT NULL FROM ditsops.runs WHERE id = %s", (path.stem,))
         runbook, who, started = run.fetchone()
         assert runbook == "tiny" and "@" in who and started
+        logins = conn.execute("SELECT DISTINCT stored_by FROM ditsops.events WHERE run = %s", (path.stem,))
+        assert logins.fetchall() == [(engineer_dsn.split("//")[1].split(":")[0],)]  # the database says who
         for attack in (
             "UPDATE ditsops.events SET body = '{}' WHERE run = %s",
             "DELETE FROM ditsops.events WHERE run = %s",
@@ -155,8 +157,12 @@ def test_the_store_refuses_a_forged_event(store_env, isolated_home, tiny, engine
     other = "20261207T000000Z-forged-00000000"
     with psycopg.connect(engineer_dsn, autocommit=True) as conn:  # a whole forged run must start at its genesis
         conn.execute(
-            "INSERT INTO ditsops.runs (id, runbook, who, started) VALUES (%s, 'x', 'mallory', now())", (other,)
+            "INSERT INTO ditsops.runs (id, runbook, who, started, stored_by)"
+            " VALUES (%s, 'x', 'ana@laptop', now(), 'ana')",
+            (other,),
         )
+        stamped = conn.execute("SELECT stored_by FROM ditsops.runs WHERE id = %s", (other,)).fetchone()[0]
+        assert stamped == engineer_dsn.split("//")[1].split(":")[0]  # claiming another login does not stick
     with pytest.raises(psycopg.errors.RaiseException, match="its prev is not the hash of event 0"):
         forge_other = fake
         with psycopg.connect(engineer_dsn, autocommit=True) as conn:

@@ -13,6 +13,9 @@ Tables (current state is always a query over them, never an UPDATE):
   runs             id, runbook, who, profile, started, parent run, incident (nullable)
   events           run, seq, time, kind, body (JSONB), line (the exact text), prev, hash
 
+runs and events also say when and by which login each row arrived (`stored`,
+`stored_by`): set by a trigger, so an engineer can write `who` but not `stored_by`.
+
 An event's hash is the SHA-256 of its line, exactly as in the local record; the trigger
 refuses an event whose hash is not that, whose seq is not its run's last + 1, or whose
 prev is not the hash of its run's last event (the first: of the run's genesis string).
@@ -71,7 +74,8 @@ CREATE TABLE {SCHEMA}.runs (
     started timestamptz NOT NULL,
     parent text REFERENCES {SCHEMA}.runs (id),
     incident text REFERENCES {SCHEMA}.incidents (id),
-    stored timestamptz NOT NULL DEFAULT now()
+    stored timestamptz NOT NULL DEFAULT now(),
+    stored_by text NOT NULL DEFAULT session_user
 );
 CREATE INDEX runs_incident ON {SCHEMA}.runs (incident) WHERE incident IS NOT NULL;
 CREATE INDEX runs_started ON {SCHEMA}.runs (started);
@@ -86,8 +90,22 @@ CREATE TABLE {SCHEMA}.events (
     prev text NOT NULL,
     hash text NOT NULL,
     stored timestamptz NOT NULL DEFAULT now(),
+    stored_by text NOT NULL DEFAULT session_user,
     PRIMARY KEY (run, seq)
 );
+
+-- When and by which login a row arrived is the database's to say, not the inserter's.
+CREATE FUNCTION {SCHEMA}.stamp() RETURNS trigger LANGUAGE plpgsql AS $stamp$
+BEGIN
+    NEW.stored := now();
+    NEW.stored_by := session_user;
+    RETURN NEW;
+END
+$stamp$;
+CREATE TRIGGER runs_stamp BEFORE INSERT ON {SCHEMA}.runs
+    FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.stamp();
+CREATE TRIGGER events_stamp BEFORE INSERT ON {SCHEMA}.events
+    FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.stamp();
 
 -- The chain continues in the store: an event must follow its run's last one.
 CREATE FUNCTION {SCHEMA}.events_chain() RETURNS trigger LANGUAGE plpgsql AS $chain$
