@@ -96,6 +96,7 @@ class RunLaunch:
         self, runbook: Runbook, params: dict[str, Any], *, from_step: str | None = None, elapsed_before: float = 0.0
     ) -> RunOutcome:
         from ditsops.cli.prompts import interaction_for
+        from ditsops.cli.storehook import attach_store
         from ditsops.core import steps as step_kinds
         from ditsops.core.engine import RunOptions, run_runbook
         from ditsops.core.record import RunRecord
@@ -117,6 +118,7 @@ class RunLaunch:
             if shadows:  # an own runbook hides the shipped one of that name: say which file runs
                 target.insert(0, file_line(runbook.source, shadows))
         record = RunRecord.create(runbook.name, self.settings.secrets())
+        store = attach_store(self.state, self.settings, record)
         options = RunOptions(
             interactive=self.interactive,
             assume_yes=self.flags.yes,
@@ -126,7 +128,12 @@ class RunLaunch:
             confirm_targets=self.state.confirm_targets,
             ignore_lease=self.state.ignore_lease,
         )
-        return run_runbook(runbook, params, self.settings, ui, options, record, target)
+        try:
+            return run_runbook(runbook, params, self.settings, ui, options, record, target)
+        finally:
+            record.close()
+            if store is not None:
+                store.finish()
 
 
 def run_action(ctx: typer.Context, step: Step, title: str, flags: ActionFlags, **settings_options: Any) -> None:

@@ -20,7 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from ditsops import __version__
 from ditsops.cli import coercion
-from ditsops.cli.common import GlobalOutputOption, app_state
+from ditsops.cli.common import AppState, GlobalOutputOption, app_state
 from ditsops.cli.watcharg import spell_out_watch_interval
 from ditsops.core.errors import DitsopsError, ExitCode
 
@@ -69,6 +69,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Alertmanager silences: add (with a preview and confirmation), list, expire.",
     ),
     "config": ("ditsops.cli.config", "app", "Show the effective configuration."),
+    "store": (
+        "ditsops.cli.store",
+        "app",
+        "The shared record store on PostgreSQL: init its schema, status, sync.",
+    ),
     "sandbox": (
         "ditsops.cli.sandbox",
         "app",
@@ -131,6 +136,17 @@ class _RootGroup(TyperGroup):
             self._listing = False
 
     def invoke(self, ctx):
+        interrupted = False
+        try:
+            return self._invoke(ctx)
+        except typer.Exit as leaving:
+            interrupted = leaving.exit_code == ExitCode.INTERRUPTED
+            raise
+        finally:
+            if not interrupted:  # Ctrl-C means "stop now", not "and then talk to the store"
+                _sync_store(ctx)
+
+    def _invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except DitsopsError as error:
@@ -282,6 +298,18 @@ def completion(shell: Annotated[str, typer.Argument(help="bash, zsh or fish")]) 
     if shell not in ("bash", "zsh", "fish"):
         raise DitsopsError(f"no completion for {shell!r} (bash, zsh, fish)")
     sys.stdout.write(get_completion_script(prog_name="ditsops", complete_var="_DITSOPS_COMPLETE", shell=shell))
+
+
+def _sync_store(ctx: typer.Context) -> None:
+    """After any command: what earlier runs left waiting goes to the record store (cli/storehook.py)."""
+    if not isinstance(ctx.obj, AppState):
+        return
+    from ditsops.cli.storehook import sync_after_command
+
+    try:
+        sync_after_command(ctx.obj)
+    except (Exception, KeyboardInterrupt):  # noqa: BLE001, S110 - a sync never changes how the command ended
+        pass
 
 
 def _quiet_stdout() -> None:

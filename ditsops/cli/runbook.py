@@ -11,7 +11,8 @@ from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
-from ditsops.core.errors import DitsopsError, ExitCode, UsageError
+from ditsops.cli.verify import verify_command
+from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.render.cells import escape
 
 if TYPE_CHECKING:
@@ -310,38 +311,8 @@ def report_command(
     app_state(ctx).consoles.out.file.write(markdown_report(record.events, path.stem, record.check))
 
 
-@app.command("verify")
-def verify_command(
-    ctx: typer.Context,
-    run: Annotated[str | None, typer.Argument(help="Run id (or prefix, or path); default: the last run.")] = None,
-    output: OutputOption = None,
-) -> None:
-    """Check a run record's hash chain: every line must follow the line before it.
-
-    Exit 0: record intact. Exit 1: the first line changed, inserted, removed or reordered is named.
-
-    Also exit 1: a line that is not JSON or has no `prev`, a record without a chain (older ditsops).
-
-    A record ending in a line cut when the run was killed says so: `ends in a cut line at line N`.
-
-    Example: ditsops runbook verify
-    """
-    from ditsops.core.record import find_run, verify_run
-    from ditsops.render.output import print_json
-
-    state = app_state(ctx)
-    fmt = state.output_format(output)
-    path = find_run(run)
-    check = verify_run(path)
-    if fmt == "json":
-        print_json(state.consoles.out, {"run": path.stem, "path": str(path), **check.to_json()})
-    else:
-        style = "ok" if check.ok else "bold red"
-        state.consoles.out.print(f"[{style}]{escape(check.summary())}[/]", soft_wrap=True)
-        state.consoles.out.print(f"[muted]{escape(str(path))}[/]", soft_wrap=True, highlight=False)
-        if check.head:
-            state.consoles.out.print(f"[muted]last line sha256: {check.head}[/]", soft_wrap=True, highlight=False)
-    raise typer.Exit(ExitCode.OK if check.ok else ExitCode.ERROR)
+# `runbook verify` lives in cli/verify.py (its anchors: the store, the ticket hash)
+app.command("verify")(verify_command)
 
 
 @app.command("runs")

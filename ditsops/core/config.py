@@ -64,6 +64,8 @@ class Settings:
     connect_timeout: int = 5
     statement_timeout: str = "30s"
     lock_timeout: str = "5s"
+    # the shared record store: a PostgreSQL DSN (ditsops/store/); None: local records only
+    record_store: str | None = None
     # Credentials go only to the origin (scheme+host+port) they are configured for: see core/origins.py
     prometheus_token: str | None = None  # bearer token for prometheus_url's and alertmanager_url's origins
     http_username: str | None = None  # basic auth for the same two origins
@@ -83,7 +85,13 @@ class Settings:
 
     def secrets(self) -> frozenset[str]:
         """Every secret value these settings hold, for scrubbing output and records."""
-        found = {password_of(self.dsn), self.prometheus_token, self.http_password, os.environ.get("PGPASSWORD")}
+        found = {
+            password_of(self.dsn),
+            password_of(self.record_store),
+            self.prometheus_token,
+            self.http_password,
+            os.environ.get("PGPASSWORD"),
+        }
         for url in (self.prometheus_url, self.alertmanager_url, self.dits_url):
             written = userinfo_of(url)
             found.add(written[1] if written else None)
@@ -101,7 +109,7 @@ class Settings:
             if item.name in ("sources", "config_path"):
                 continue
             value = getattr(self, item.name)
-            if item.name == "dsn":
+            if item.name in ("dsn", "record_store"):
                 value = redact_dsn(value)
             elif item.name.endswith("_url"):
                 value = redact_url(value)
@@ -124,6 +132,7 @@ ENVIRONMENT = {
     "connect_timeout": "DITSOPS_CONNECT_TIMEOUT",
     "statement_timeout": "DITSOPS_STATEMENT_TIMEOUT",
     "lock_timeout": "DITSOPS_LOCK_TIMEOUT",
+    "record_store": "DITSOPS_RECORD_STORE",
     "prometheus_token": "DITSOPS_PROMETHEUS_TOKEN",
     "http_username": "DITSOPS_HTTP_USERNAME",
     "http_password": "DITSOPS_HTTP_PASSWORD",
@@ -133,6 +142,7 @@ ENVIRONMENT = {
 }
 _TEXT = {
     "dsn",
+    "record_store",
     "prometheus_url",
     "alertmanager_url",
     "dits_url",

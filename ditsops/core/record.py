@@ -7,6 +7,11 @@ record file is created exclusively (mode 0600, in a 0700 directory) and written 
 one `write()` per line. A crash or Ctrl-C still leaves everything up to that moment on
 disk; a line cut by a kill mid-write is recognised as such, and `runbook report` turns the
 rest into a Markdown timeline for the postmortem.
+
+While its run lives, the record is held with a lock (recordfile.py) so that a record
+without `run-end` can be told apart: still being written, or cut short. Each line, once on
+disk, goes to the record's listeners: that is how the shared store (ditsops/store/) hears
+a run without core knowing of it.
 """
 
 from __future__ import annotations
@@ -17,23 +22,22 @@ import json
 import os
 import re
 import secrets as random
-import signal
 import socket
-import stat
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from ditsops.core import paths
 from ditsops.core.errors import DitsopsError, UsageError
+from ditsops.core.recordfile import SignalsHeld, append, hold_writer_lock, private_directory, writer_alive
 from ditsops.core.secrets import redact_text
 
 GENESIS = "ditsops run record v1 "  # + run id: the first line's `prev` is the hash of this
 SUFFIX_BYTES = 4  # 8 hex characters of randomness after the second and the runbook name
 _CREATE_ATTEMPTS = 64
-_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -72,49 +76,27 @@ def genesis_hash(run_id: str) -> str:
     return line_hash((GENESIS + run_id).encode("utf-8"))
 
 
-def _private_directory(directory: Path) -> None:
-    """Create the runs directory (and missing parents) 0700 whatever the umask; tighten it if it exists."""
-    missing = []
-    for parent in (directory, *directory.parents):
-        if parent.exists():
-            break
-        missing.append(parent)
-    for parent in reversed(missing):
-        try:
-            parent.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(parent, 0o700)  # mkdir's mode is cut by the umask; this is not
-    info = os.stat(directory, follow_symlinks=False)
-    if not stat.S_ISDIR(info.st_mode):
-        raise DitsopsError(f"run records directory {directory} is not a directory")
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
-        raise DitsopsError(
-            f"run records directory {directory} belongs to another user (uid {info.st_uid})",
-            hint="records are evidence: keep them in a directory only you can write",
-        )
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        os.chmod(directory, 0o700)
-
-
 def _safe_name(runbook: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", runbook).strip("-")
     return name or "run"
 
 
-class _SignalsHeld:
-    """Hold SIGINT/SIGTERM while a line is written and the chain advanced: Ctrl-C lands after, never between."""
+@dataclass(frozen=True)
+class Line:
+    """One line as written, for the record's listeners (the shared store): its number in
+    the record (1-based), exact text (without the newline), parsed fields and chain hashes."""
 
-    _SIGNALS = {signal.SIGINT, signal.SIGTERM}
+    run_id: str
+    seq: int
+    text: str
+    entry: dict[str, Any]
+    prev: str
+    hash: str
 
-    def __enter__(self) -> None:
-        self._old = (
-            signal.pthread_sigmask(signal.SIG_BLOCK, self._SIGNALS) if hasattr(signal, "pthread_sigmask") else None
-        )
 
-    def __exit__(self, *_: object) -> None:
-        if self._old is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+# A listener hears each line after it is on disk; it must return at once (queue the line)
+# and never fail the run: the local record is the outbox, whatever a listener does.
+Listener = Callable[[Line], None]
 
 
 @dataclass
@@ -124,12 +106,15 @@ class RunRecord:
     run_id: str
     _prev: str | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
+    _seq: int | None = field(default=None, repr=False, compare=False)  # lines written so far
+    _writer_fd: int | None = field(default=None, repr=False, compare=False)  # see recordfile.hold_writer_lock
 
     @classmethod
     def create(cls, runbook: str, secrets: frozenset[str], directory: Path | None = None) -> RunRecord:
         """A new, empty record file that no other run can have: created exclusively, mode 0600."""
         directory = directory or paths.runs_dir()
-        _private_directory(directory)
+        private_directory(directory)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = _safe_name(runbook)
         for _ in range(_CREATE_ATTEMPTS):
@@ -141,9 +126,15 @@ class RunRecord:
                 continue  # another run took this id in the same second: draw another suffix
             try:
                 os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
-            finally:
+            except BaseException:
                 os.close(fd)
-            return cls(path, secrets, run_id, genesis_hash(run_id))
+                raise
+            record = cls(path, secrets, run_id, genesis_hash(run_id), _seq=0)
+            if hold_writer_lock(fd):
+                record._writer_fd = fd
+            else:
+                os.close(fd)
+            return record
         raise DitsopsError(
             f"could not create a run record in {directory}: {_CREATE_ATTEMPTS} ids taken",
             hint="look for a process creating files there",
@@ -153,33 +144,44 @@ class RunRecord:
         """Append one line: its fields scrubbed of secrets, chained to the line before it."""
         entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
         entry.update(_plain(fields, self.secrets))
-        with self._lock, _SignalsHeld():
-            prev = self._prev if self._prev is not None else _chain_head(self.path, self.run_id)
+        with self._lock, SignalsHeld():
+            if self._prev is None or self._seq is None:
+                self._prev, self._seq = _chain_head(self.path, self.run_id)
+            prev = self._prev
             if prev == genesis_hash(self.run_id):
                 entry["run"] = self.run_id  # the first line names its run (a renamed copy still verifies)
             entry["prev"] = prev
             line = json.dumps(entry, ensure_ascii=False).encode("utf-8")
-            _append(self.path, line + b"\n")
-            self._prev = line_hash(line)
+            append(self.path, line + b"\n")
+            self._prev, self._seq = line_hash(line), self._seq + 1
+            heard = Line(self.run_id, self._seq, line.decode("utf-8"), entry, prev, self._prev)
+            for listener in list(self.listeners):  # in line order: under the lock
+                try:
+                    listener(heard)
+                except Exception:  # noqa: BLE001, S112 - a listener never fails the run; the file has the line
+                    continue
+            if event == "run-end":
+                self.close()
+
+    @property
+    def head(self) -> str | None:
+        """SHA-256 of the last line written: the anchor printed for the ticket."""
+        return self._prev if self._seq else None
+
+    def close(self) -> None:
+        """Release the writer's lock: from here on, a record without `run-end` is cut short."""
+        fd, self._writer_fd = self._writer_fd, None
+        if fd is not None:
+            os.close(fd)
 
 
-def _chain_head(path: Path, run_id: str) -> str:
-    """The `prev` for the next line of an existing record (a RunRecord built by hand on a file)."""
+def _chain_head(path: Path, run_id: str) -> tuple[str, int]:
+    """The `prev` for the next line of an existing record (a RunRecord built by hand on a
+    file), and how many lines it has."""
     data = path.read_bytes() if path.exists() else b""
     complete = data[: data.rfind(b"\n") + 1]
     lines = complete.splitlines()
-    return line_hash(lines[-1]) if lines else genesis_hash(run_id)
-
-
-def _append(path: Path, data: bytes) -> None:
-    fd = os.open(path, _APPEND_FLAGS)
-    try:
-        view = memoryview(data)
-        while view:  # one write() in practice; a short write (disk full) goes on where it stopped
-            written = os.write(fd, view)
-            view = view[written:]
-    finally:
-        os.close(fd)
+    return (line_hash(lines[-1]) if lines else genesis_hash(run_id)), len(lines)
 
 
 def list_runs(directory: Path | None = None) -> list[Path]:
@@ -223,6 +225,22 @@ class Check:
     line: int | None = None  # the first bad line, when broken
     cut_line: int | None = None  # the cut last line, also when an earlier line is bad
     head: str | None = None  # SHA-256 of the last complete line: note it elsewhere to pin the record's end
+    ended: bool = False  # the last complete line is the run's `run-end`
+    running: bool = False  # no `run-end` yet, and a live ditsops still holds the record as its writer
+
+    @property
+    def cut_short(self) -> bool:
+        """Lines but no `run-end`, and no writer alive: killed, or its last lines removed."""
+        return self.lines > 0 and not self.ended and not self.running
+
+    def end_summary(self) -> str | None:
+        """What `runbook verify` adds about the record's end, when it is not a `run-end`."""
+        if self.running:
+            lines = "1 line" if self.lines == 1 else f"{self.lines} lines"
+            return f"run still in progress: {lines} so far, no run-end yet (its writer is alive)"
+        if self.cut_short:
+            return f"record cut short: no run-end after line {self.lines} (the run was killed, or lines were removed)"
+        return None
 
     @property
     def ok(self) -> bool:
@@ -249,6 +267,8 @@ class Check:
             "line": self.line,
             "cut_line": self.cut_line,
             "head": self.head,
+            "ended": self.ended,
+            "running": self.running,
             "summary": self.summary(),
         }
 
@@ -289,7 +309,9 @@ def read_record(path: Path) -> Record:
         chunks, parsed = chunks[:-1], parsed[:-1]
     events = [entry for entry in parsed if isinstance(entry, dict)]
     check = _verify(chunks, parsed, path.stem, cut_line)
-    return Record(path, events, check)
+    ended = bool(parsed) and isinstance(parsed[-1], dict) and parsed[-1].get("event") == "run-end"
+    running = not ended and writer_alive(path)
+    return Record(path, events, replace(check, ended=ended, running=running))
 
 
 def _verify(chunks: list[bytes], parsed: list[Any], run_id: str, cut_line: int | None) -> Check:

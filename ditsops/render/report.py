@@ -58,6 +58,10 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
         lines.append(f"- **Ended:** the record ends in a cut line at line {check.cut_line}: the run was killed")
     elif end:
         lines.append(f"- **Ended:** {end.get('ts', '?')} — exit {end.get('exit_code', '?')}: {end.get('reason', '')}")
+    elif check is not None and check.running:
+        lines.append("- **Ended:** not yet: the run is still going (its writer is alive)")
+    elif check is not None and check.cut_short:
+        lines.append("- **Ended:** no run-end: the record stops here (the run was killed, or its last lines removed)")
     else:
         lines.append("- **Ended:** the record stops here (the run was killed or is still going)")
     lines += ["", "## Timeline", "", "| time (UTC) | step | what happened |", "|---|---|---|"]

@@ -146,6 +146,8 @@ def render_run_finished(console: Console, outcome: RunOutcome) -> None:
     if outcome.record:
         console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
         console.print(f"[muted]Timeline for the postmortem:[/] {escape(outcome.report_command)}", soft_wrap=True)
+        if outcome.record.head:  # the anchor its writer cannot rewrite: runbook verify --expect-hash
+            console.print(f"[muted]Record sha256 for the ticket:[/] {outcome.record.head}", soft_wrap=True)
 
 
 def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
@@ -154,6 +156,7 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "exit_code": outcome.exit_code,
         "reason": outcome.reason,
         "record": str(outcome.record.path) if outcome.record else None,
+        "record_sha256": outcome.record.head if outcome.record else None,
         "steps": [
             {
                 "id": item.step.id,

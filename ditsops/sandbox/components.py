@@ -35,6 +35,7 @@ from ditsops.core.errors import DitsopsError
 from ditsops.sandbox import kubesource, promstack
 from ditsops.sandbox.pgcluster import PgCluster, create_cluster, find_pg_bin
 from ditsops.sandbox.ports import free_port, wait_for_port
+from ditsops.sandbox.recordstore import create_record_store, record_store_dsn
 from ditsops.sandbox.rules import SANDBOX_WINDOW
 from ditsops.sandbox.state import Component, ensure_sandbox_dir, stop_process
 
@@ -210,7 +211,9 @@ def _start_postgres(record: RecordComponent, started: dict[str, Component]) -> C
     record(component)
     app_password = secrets.token_urlsafe(24)
     _create_app_role(cluster, app_password)
-    return _postgres_component(cluster, pid=cluster.pid(), app_password=app_password)
+    store_password = secrets.token_urlsafe(24)
+    create_record_store(cluster, store_password)
+    return _postgres_component(cluster, pid=cluster.pid(), app_password=app_password, store_password=store_password)
 
 
 def _create_app_role(cluster: PgCluster, password: str) -> None:
@@ -237,10 +240,15 @@ def app_dsn(component: Component) -> str:
     return f"postgresql://{APP_ROLE}:{quote(str(password), safe='')}@{cluster.host}:{cluster.port}/postgres"
 
 
-def _postgres_component(cluster: PgCluster, pid: int | None, app_password: str | None) -> Component:
+def _postgres_component(
+    cluster: PgCluster, pid: int | None, app_password: str | None, store_password: str | None = None
+) -> Component:
     details: dict[str, Any] = cluster.to_dict()
     if app_password:
         details.update(app_user=APP_ROLE, app_password=app_password)
+    if store_password:
+        details.update(store_password=store_password)
+    store = record_store_dsn(details)
     return Component(
         name=POSTGRES,
         pid=pid,
@@ -248,7 +256,7 @@ def _postgres_component(cluster: PgCluster, pid: int | None, app_password: str |
         url=cluster.masked_dsn,
         data_dir=str(cluster.root_dir),
         cmdline_marker=cluster.cmdline_marker,
-        profile={"dsn": cluster.dsn},
+        profile={"dsn": cluster.dsn, **({"record_store": store} if store else {})},
         details=details,
     )
 

@@ -98,7 +98,7 @@ class PgCluster:
         """The DSN as shown to people: the password replaced by ***."""
         return f"postgresql://{self.user}:***@{self.host}:{self.port}/postgres"
 
-    def admin(self) -> Any:
+    def admin(self, database: str = "postgres") -> Any:
         """A superuser session (autocommit) for the sandbox's own setup and faults: the one
         place the sandbox opens PostgreSQL outside the simulated server and its load, which
         play the application and so use the driver as the application would. A refused
@@ -106,7 +106,8 @@ class PgCluster:
         import psycopg
 
         try:
-            return psycopg.connect(self.dsn, application_name="ditsops", autocommit=True, connect_timeout=5)
+            dsn = self.dsn.rsplit("/", 1)[0] + "/" + quote(database, safe="")
+            return psycopg.connect(dsn, application_name="ditsops", autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
             message = " ".join(str(exc).split()) or type(exc).__name__  # one line
             raise TargetUnreachable(
