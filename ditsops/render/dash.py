@@ -80,7 +80,8 @@ class _Grid:
             items = [p for p in self.data.panels if p.panel.row == index]
             if index > 0:
                 collapsed = section.collapsed and not self.expand
-                yield _section_title(section.title, len(items), collapsed, width)
+                count = sum(1 for p in self.data.dashboard.panels if p.row == index)
+                yield _section_title(section.title, count, collapsed, width)
                 if collapsed:
                     continue
             panels = sorted(items, key=lambda p: (p.panel.grid.y, p.panel.grid.x))
@@ -105,29 +106,6 @@ def _section_title(title: str, count: int, collapsed: bool, width: int) -> Text:
     return line
 
 
-def _pack(row: list[PanelData], width: int) -> list[tuple[list[PanelData], list[int]]]:
-    """A grid row as terminal lines: widths in proportion to gridPos.w, none below MIN_BOX;
-    panels that would not fit beside the others go to the next line."""
-    row = sorted(row, key=lambda p: p.panel.grid.x)
-    total = max(GRID_COLUMNS, sum(p.panel.grid.w for p in row))
-    full = sum(p.panel.grid.w for p in row) >= GRID_COLUMNS
-    lines: list[tuple[list[PanelData], list[int]]] = []
-    panels: list[PanelData] = []
-    widths: list[int] = []
-    for item in row:
-        wanted = min(width, max(MIN_BOX, width * item.panel.grid.w // total))
-        if panels and sum(widths) + wanted > width:
-            lines.append((panels, widths))
-            panels, widths = [], []
-        panels.append(item)
-        widths.append(wanted)
-    lines.append((panels, widths))
-    for _, line_widths in lines:
-        if full or len(lines) > 1:  # a full row: the last panel takes what rounding left
-            line_widths[-1] = max(line_widths[-1], width - sum(line_widths[:-1]))
-    return lines
-
-
 def _rows(panels: Sequence[PanelData]) -> list[list[PanelData]]:
     """Panels whose grid rows overlap the first one's make a row."""
     rows: list[list[PanelData]] = []
@@ -141,6 +119,23 @@ def _rows(panels: Sequence[PanelData]) -> list[list[PanelData]]:
             rows[-1].append(item)
             bottom = max(bottom, grid.y + grid.h)
     return rows
+
+
+def _pack(row: list[PanelData], width: int) -> list[tuple[list[PanelData], list[int]]]:
+    """A grid row as terminal lines: widths in proportion to gridPos.w, none below MIN_BOX
+    (the widest give way first); only when even that does not fit are the panels that do
+    not fit put on the next line."""
+    row = sorted(row, key=lambda p: p.panel.grid.x)
+    total = max(GRID_COLUMNS, sum(p.panel.grid.w for p in row))
+    wanted = [min(width, max(MIN_BOX, width * p.panel.grid.w // total)) for p in row]
+    while sum(wanted) > width and max(wanted) > MIN_BOX:
+        wanted[wanted.index(max(wanted))] -= 1
+    if sum(wanted) <= width:
+        if sum(p.panel.grid.w for p in row) >= GRID_COLUMNS:  # a full row: the last takes the rounding
+            wanted[-1] += width - sum(wanted)
+        return [(row, wanted)]
+    per_line = max(width // MIN_BOX, 1)
+    return [(row[i : i + per_line], wanted[i : i + per_line]) for i in range(0, len(row), per_line)]
 
 
 def _side_by_side(row: list[PanelData], widths: list[int], window: TimeRange) -> RenderableType:
