@@ -55,6 +55,8 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 # Types drawn in the terminal (render/dash.py); every other type says it is not drawn.
 DRAWN = frozenset({"timeseries", "graph", "stat", "singlestat", "gauge", "bargauge", "piechart", "heatmap"})
 DRAWN = DRAWN | {"table", "table-old", "text"}
+# singlestat's valueName as today's reduce calculation
+LEGACY_REDUCERS = {"current": "lastNotNull", "avg": "mean", "total": "sum", "max": "max", "min": "min"}
 ALIASES = {"grafana-piechart-panel": "piechart", "grafana-singlestat-panel": "singlestat", "table-old": "table"}
 
 
@@ -237,7 +239,10 @@ def _panel(raw: JsonObject, index: int, row: int, found: Sources) -> Panel:
     panel_source = found.kind(raw.get("datasource"))
     targets, target_notes = _targets(raw, panel_source, found)
     note = None
-    if kind not in DRAWN:
+    library = obj(raw.get("libraryPanel"))
+    if library and not raw.get("targets") and not raw.get("type"):
+        note = f"library panel {text(library.get('name')) or text(library.get('uid'))}: not in this file"
+    elif kind not in DRAWN:
         note = f"panel type {kind}: not drawn in the terminal"
     elif kind != "text" and panel_source not in (PROMETHEUS, MIXED):
         note = not_configured(panel_source)
@@ -264,7 +269,7 @@ def _panel(raw: JsonObject, index: int, row: int, found: Sources) -> Panel:
         max=optional_float(defaults.get("max")),
         thresholds=thresholds(obj(defaults.get("thresholds"))),
         overrides=overrides(items(field_config.get("overrides"))),
-        reducer=text(calcs[0]) if calcs else "lastNotNull",
+        reducer=text(calcs[0]) if calcs else LEGACY_REDUCERS.get(text(raw.get("valueName")), "lastNotNull"),
         interval=text(raw.get("interval")) or None,
         renames=renames,
         hidden=hidden,

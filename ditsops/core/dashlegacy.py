@@ -103,7 +103,9 @@ def sections(panels: Sequence[object]) -> tuple[list[Section], list[tuple[JsonOb
     """Rows in reading order and every panel with the index of the row it sits under (0: above
     every row). A collapsed row's panels are inside it with stale positions: they are read in
     their own order under it, never mixed into another row."""
-    top = [(index, obj(p)) for index, p in enumerate(panels) if isinstance(p, dict)]
+    # Copies Grafana made of a repeated panel when it saved (repeatPanelId) are dropped, as
+    # Grafana drops them on load: the repeat is expanded again from its variable.
+    top = [(index, obj(p)) for index, p in enumerate(panels) if isinstance(p, dict) and "repeatPanelId" not in p]
     top.sort(key=lambda item: (_y(item[1]), _x(item[1]), item[0]))
     found = [Section()]
     out: list[tuple[JsonObject, int]] = []
@@ -112,7 +114,7 @@ def sections(panels: Sequence[object]) -> tuple[list[Section], list[tuple[JsonOb
             found.append(Section(text(panel.get("title")), panel.get("collapsed") is True, text(panel.get("repeat"))))
             children = [obj(c) for c in items(panel.get("panels")) if isinstance(c, dict)]
             children.sort(key=lambda c: (_y(c), _x(c)))
-            out.extend((c, len(found) - 1) for c in children if c.get("type") != "row")
+            out.extend((c, len(found) - 1) for c in children if c.get("type") != "row" and "repeatPanelId" not in c)
         else:
             out.append((panel, len(found) - 1))
     return found, out

@@ -173,6 +173,7 @@ def builtins(window: timedelta, step: timedelta, scrape: timedelta = DEFAULT_SCR
         "__interval": to_prometheus(step),
         "__interval_ms": str(int(step.total_seconds() * 1000)),
         "__rate_interval": to_prometheus(rate),
+        "__rate_interval_ms": str(int(rate.total_seconds() * 1000)),
     }
 
 

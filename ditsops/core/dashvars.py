@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
@@ -123,8 +123,10 @@ def resolve(
     for variable in order(variables):
         scope: dict[str, Value] = {**builtins, **values}
         if variable.name in given:
-            values[variable.name] = _given(variable, given[variable.name], scope)
-            continue
+            if not (variable.include_all and given[variable.name] in (ALL, "All")):
+                values[variable.name] = _given(variable, given[variable.name])
+                continue
+            variable = replace(variable, current=(ALL,))  # --var x=All: every option, as Grafana's All
         try:
             values[variable.name] = _value(variable, client, start, end, scope, notes)
         except DitsopsError as error:
@@ -142,11 +144,8 @@ def _multi(variable: Variable) -> bool:
     return variable.multi or variable.include_all
 
 
-def _given(variable: Variable, text: str, scope: Mapping[str, Value]) -> Value:
-    """--var as given; `All` or `$__all` chooses All of an include-all variable."""
-    if variable.include_all and text in (ALL, "All"):
-        options = [v for _, v in variable.options if v != ALL]
-        return _all(variable, options, scope)
+def _given(variable: Variable, text: str) -> Value:
+    """--var as given (`All` of an include-all variable is resolved as the saved choice All)."""
     return VarValue((text,), multi=True) if _multi(variable) else text
 
 
