@@ -120,6 +120,7 @@ def resolve(
 ) -> Resolution:
     values: dict[str, Value] = {}
     notes: list[str] = []
+    down: str | None = None  # Prometheus unreachable: the other variables do not wait for it again
     for variable in order(variables):
         scope: dict[str, Value] = {**builtins, **values}
         if variable.name in given:
@@ -127,12 +128,15 @@ def resolve(
                 values[variable.name] = _given(variable, given[variable.name])
                 continue
             variable = replace(variable, current=(ALL,))  # --var x=All: every option, as Grafana's All
+        if down is not None and variable.type == "query" and variable.source == PROMETHEUS:
+            notes.append(f"variable {variable.name}: not asked (Prometheus unreachable); its saved value kept")
         try:
-            values[variable.name] = _value(variable, client, start, end, scope, notes)
+            values[variable.name] = _value(variable, client if down is None else None, start, end, scope, notes)
         except DitsopsError as error:
             first = (error.message.splitlines() or ["failed"])[0]
             notes.append(f"variable {variable.name}: {first}; left empty")
             values[variable.name] = _empty(variable)
+            down = first if error.exit_code == 4 else down
     return Resolution(values, tuple(notes))
 
 
@@ -191,7 +195,8 @@ def _value(
             notes.append(f"variable {variable.name}: {not_configured(variable.source)}; left empty")
             return _empty(variable)
         if client is None or (variable.refresh == 0 and variable.options):
-            options = [(t, v) for t, v in variable.options if v != ALL]
+            saved = [(c, c) for c in variable.current if c != ALL]
+            options = [(t, v) for t, v in variable.options if v != ALL] or saved
         else:
             found = query_options(variable, client, start, end, scope)
             options = sort_options(apply_regex(variable.regex, found), variable.sort)

@@ -1,0 +1,277 @@
+"""Grafana's dashboard behaviours beyond variables, each isolated in a small dashboard and held
+against Grafana's documentation (cited in each test): repeated panels and rows, the legacy
+rows schema, data sources other than Prometheus, text and undrawn panel types, rows and
+layout in a terminal, and the bounds on hostile dashboards."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from ditsops.core import dashboards, dashquery
+from ditsops.core.errors import UsageError
+from tests.dash_fixtures import Recorder, board, box_widths, draw, graph, query_var, run
+
+# ---------------------------------------------------------------- repeats
+
+
+def custom_multi(name: str, values: str, current: list[str]) -> dict:
+    return {"name": name, "type": "custom", "query": values, "multi": True, "current": {"value": current}}
+
+
+def test_a_repeated_panel_is_drawn_once_per_selected_value_side_by_side() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/configure-panel-options#configure-repeating-panels
+
+    one panel per
+    selected value, the value bound in each; direction horizontal, maxPerRow wrapping; the
+    title's `$var` shows the value."""
+    panel = graph("Load ($host)", 'up{host=~"$host"}', repeat="host", repeatDirection="h", maxPerRow=2)
+    panel["gridPos"] = {"x": 0, "y": 0, "w": 24, "h": 6}
+    client = Recorder()
+    data = run(board([panel], [custom_multi("host", "a,b,c", ["a", "b", "c"])]), client)
+    assert [p.panel.title for p in data.panels] == ["Load (a)", "Load (b)", "Load (c)"]
+    assert sorted(client.exprs()) == ['up{host=~"a"}', 'up{host=~"b"}', 'up{host=~"c"}']
+    assert [(p.panel.grid.x, p.panel.grid.y, p.panel.grid.w) for p in data.panels] == [
+        (0, 0, 12),
+        (12, 0, 12),
+        (0, 6, 12),
+    ]
+
+
+def test_a_vertical_repeat_stacks_and_a_repeated_row_copies_its_panels() -> None:
+    """configure-repeating-panels (direction vertical) and dashboards/build-dashboards/
+    create-dashboard#configure-repeating-rows: a row repeated for each value, with its panels."""
+    panel = graph("v $host", repeat="host", repeatDirection="v", gridPos={"x": 0, "y": 0, "w": 8, "h": 4})
+    data = run(board([panel], [custom_multi("host", "a,b", ["a", "b"])]), Recorder())
+    assert [(p.panel.grid.y, p.panel.grid.w) for p in data.panels] == [(0, 8), (4, 8)]
+    row = {"type": "row", "title": "Host $host", "repeat": "host", "collapsed": False, "gridPos": {"y": 0}}
+    child = graph("cpu on $host", 'up{h="$host"}', gridPos={"x": 0, "y": 1, "w": 24, "h": 4})
+    client = Recorder()
+    data = run(board([row, child], [custom_multi("host", "a,b", ["a", "b"])]), client)
+    assert [s.title for s in data.dashboard.sections] == ["", "Host a", "Host b"]
+    assert [p.panel.title for p in data.panels] == ["cpu on a", "cpu on b"]
+    assert sorted(client.exprs()) == ['up{h="a"}', 'up{h="b"}']
+    assert [p["row"] for p in data.to_json()["panels"]] == ["Host a", "Host b"]
+
+
+# ---------------------------------------------------------------- legacy rows, data sources, types
+
+
+def test_the_legacy_rows_schema_is_migrated_as_grafanas_importer_does() -> None:
+    """Grafana imports dashboards of the old `rows` schema (DashboardMigrator.upgradeToGridLayout):
+    spans of 12 become widths of 24, row heights in pixels grid units of 38 px, panels flow left
+    to right; titled rows become row panels, collapsed ones keeping their panels."""
+    document = {
+        "title": "old",
+        "schemaVersion": 14,
+        "rows": [
+            {
+                "title": "A",
+                "showTitle": True,
+                "height": "250px",
+                "panels": [graph("one", span=6), graph("two", span=6)],
+            },
+            {"title": "B", "collapse": True, "height": 300, "panels": [graph("three", span=12)]},
+        ],
+    }
+    dashboard = dashboards.parse(document)
+    grids = {p.title: (p.grid.x, p.grid.y, p.grid.w, p.grid.h) for p in dashboard.panels}
+    assert grids == {"one": (0, 1, 12, 7), "two": (12, 1, 12, 7), "three": (0, 9, 24, 8)}
+    assert [(s.title, s.collapsed) for s in dashboard.sections] == [("", False), ("A", False), ("B", True)]
+
+
+def test_a_panel_on_another_data_source_says_so_in_its_box_and_the_rest_draws() -> None:
+    """https://grafana.com/docs/grafana/latest/dashboards/variables/add-template-variables#add-a-data-source-variable
+
+    and
+    datasources/: a panel's data source may be of another type; ditsops knows Prometheus only."""
+    variables = [{"name": "ds", "type": "datasource", "query": "prometheus"}]
+    panels = [
+        graph("logs", '{app="x"} |= "err"', datasource={"type": "loki", "uid": "L"}),
+        graph("by var", "up", datasource="${ds}"),
+        graph("input", "up", datasource="${DS_LOKI}"),
+    ]
+    inputs = [{"name": "DS_LOKI", "pluginId": "loki", "type": "datasource"}]
+    client = Recorder()
+    data = run(board(panels, variables, __inputs=inputs), client)
+    notes = {p.panel.title: p.note for p in data.panels}
+    assert notes == {
+        "logs": "Loki datasource: not configured",
+        "by var": None,
+        "input": "Loki datasource: not configured",
+    }
+    assert client.exprs() == ["up"]
+    loki_var = query_var("app", "label_values(app)", datasource={"type": "loki", "uid": "L"})
+    data = run(board([graph()], [loki_var]), Recorder())
+    assert data.notes == ("variable app: Loki datasource: not configured; left empty",)
+    assert "Loki datasource: not configured" in draw(run(board(panels, variables, __inputs=inputs), Recorder()), 120)
+
+
+def test_text_panels_show_their_markdown_and_other_types_say_they_are_not_drawn() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/visualizations/text
+
+    Markdown content; a visualization ditsops does
+    not draw is named in its box, not shown as 'no data'."""
+    text = {
+        "type": "text",
+        "title": "About",
+        "options": {"mode": "markdown", "content": "# Hello\n\n* **one** [docs](https://x)"},
+    }
+    logs = {"type": "logs", "title": "Logs", "targets": [{"expr": "up"}]}
+    client = Recorder()
+    data = run(board([text, logs]), client)
+    shown = draw(data, 80)
+    assert "Hello" in shown and "• one docs (https://x)" in shown and "**" not in shown
+    assert "panel type logs: not drawn in the terminal" in shown
+    assert client.exprs() == []
+    assert data.to_json()["panels"][0]["text"].startswith("# Hello")
+
+
+def test_transformations_not_applied_are_named() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/query-transform-data/transform-data
+
+    organize is applied, others named."""
+    panel = graph("t", transformations=[{"id": "merge"}, {"id": "organize", "options": {}}, {"id": "reduce"}])
+    assert "transformations not applied: merge, reduce" in draw(run(board([panel]), Recorder()), 80)
+
+
+# ---------------------------------------------------------------- layout
+
+
+def test_rows_are_section_titles_and_collapsed_rows_stay_shut_unless_expanded() -> None:
+    """https://grafana.com/docs/grafana/latest/dashboards/build-dashboards/create-dashboard#group-panels-by-row
+
+    rows group panels under
+    a title; a collapsed row shows only its title. Its panels keep their own (stale) y and are
+    never mixed into another row."""
+    panels = [
+        {"type": "row", "title": "Open", "collapsed": False, "gridPos": {"x": 0, "y": 0, "w": 24, "h": 1}},
+        graph("first", gridPos={"x": 0, "y": 1, "w": 12, "h": 4}),
+        {"type": "row", "title": "Shut", "collapsed": True, "gridPos": {"x": 0, "y": 5, "w": 24, "h": 1},
+         "panels": [graph("hidden", gridPos={"x": 12, "y": 1, "w": 12, "h": 4})]},
+    ]  # fmt: skip
+    data = run(board(panels), Recorder())
+    shut = draw(data, 160)
+    assert "▾ Open" in shut and "▸ Shut  1 panel, collapsed (--expand to open)" in shut
+    assert "hidden" not in shut
+    opened = draw(data, 160, expand=True).splitlines()
+    row_of_first = next(i for i, line in enumerate(opened) if "first" in line)
+    assert "hidden" not in opened[row_of_first]  # under its own row title, not beside "first"
+    assert any("hidden" in line for line in opened[row_of_first:])
+
+
+def test_no_box_is_narrower_than_ten_columns_and_titles_are_cut_with_an_ellipsis() -> None:
+    """https://grafana.com/docs/grafana/latest/dashboards/build-dashboards/create-dashboard/
+
+    (panel size: the
+    24-column grid): 24 one-column panels side by side (gridPos.w = 1) at 160 columns: Grafana's grid has 24
+    columns; in a terminal a box narrower than 10 is unreadable, so the line wraps."""
+    panels = [graph(f"a rather long panel title {i}", gridPos={"x": i, "y": 0, "w": 1, "h": 3}) for i in range(24)]
+    shown = draw(run(board(panels), Recorder()), 160)
+    widths = box_widths(shown)
+    assert len(widths) == 24 and min(widths) >= 10
+    assert all(len(line) <= 160 for line in shown.splitlines())
+    assert "a rat…" in shown
+
+
+def test_the_gauge_footer_stays_readable_in_a_narrow_box() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/visualizations/gauge/
+
+    the gauge's min and its share of max never run together (`0.0%56% of …` was seen)."""
+    gauge = graph("g", gridPos={"x": 0, "y": 0, "w": 2, "h": 6}, type="gauge")
+    gauge["fieldConfig"] = {"defaults": {"unit": "percent", "min": 0, "max": 100}}
+    shown = draw(run(board([gauge, graph(gridPos={"x": 2, "y": 0, "w": 22, "h": 6})]), Recorder()), 160)
+    footer = next(line for line in shown.splitlines() if "% of" in line)
+    assert not re.search(r"%\d", footer)
+
+
+# ---------------------------------------------------------------- bounds
+
+
+def test_hostile_geometry_and_counts_are_bounded() -> None:
+    """https://grafana.com/docs/grafana/latest/dashboards/build-dashboards/view-dashboard-json-model/
+
+    (gridPos, panels):
+    gridPos.h = 1e9 grew a dashboard to 23.8 GB; now clamped. 10,000 panels are refused in
+    one line; 600 panels' queries run on at most 16 threads, not one thread each."""
+    huge = graph(gridPos={"x": -5, "y": 1e300, "w": 1e9, "h": 1e9})
+    panel = board([huge]).panels[0]
+    assert (panel.grid.x, panel.grid.w, panel.grid.h) == (0, 24, dashboards.MAX_PANEL_HEIGHT)
+    with pytest.raises(UsageError, match="10000 panels; ditsops draws at most 500"):
+        board([graph() for _ in range(10_000)])
+    client = Recorder()
+    before = threading.active_count()
+    run(board([graph(expr=f"up{i}") for i in range(400)]), client)
+    assert len(client.exprs()) == 400
+    assert client.peak_threads - before <= dashquery.MAX_WORKERS
+
+
+def test_a_dashboard_with_some_failing_panels_still_comes_out() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/panel-inspector/
+
+    (a panel shows its own query error):
+    a panel whose query fails shows its error; the others draw (exit 0 in the command)."""
+    client = Recorder()
+    good, bad = graph("good", "up"), graph("bad", "sum by ($x) (up)")
+    variables = [{"name": "x", "type": "textbox", "query": "a b"}]
+    data = run(board([good, bad], variables), client)
+    assert [p.error is None for p in data.panels] == [True, False]
+    from ditsops.cli.dash import _exit_code
+
+    assert _exit_code(data) == 0
+
+
+# ---------------------------------------------------------------- hostile backends
+
+
+def many_variables(tmp_path: Path) -> Path:
+    variables = [query_var(f"v{i}", f"label_values(up, l{i})") for i in range(5)]
+    path = tmp_path / "vars.json"
+    path.write_text(
+        json.dumps({"title": "v", "panels": [graph(expr='up{a="$v0"}')], "templating": {"list": variables}})
+    )
+    return path
+
+
+def test_a_prometheus_that_never_answers_is_waited_for_once_not_once_per_variable(
+    tmp_path: Path, isolated_home: object
+) -> None:
+    """Five query variables against a Prometheus that drips its answer: the first variable
+    meets the deadline, the other four are not asked (their saved value kept, a note says
+    why), the panel meets its own deadline: two requests in all, exit 4."""
+    from tests.cli import run_cli
+    from tests.httpcapture import SlowDripServer
+
+    server = SlowDripServer(seconds=30)
+    try:
+        env = {"DITSOPS_PROMETHEUS_URL": server.url, "DITSOPS_HTTP_TIMEOUT": "1"}
+        result = run_cli("dash", str(many_variables(tmp_path)), "-o", "json", env=env)
+    finally:
+        server.close()
+    assert result.returncode == 4, result.stderr
+    document = json.loads(result.stdout)
+    assert server.connections == 2
+    assert sum("not asked (Prometheus unreachable)" in note for note in document["notes"]) == 4
+
+
+def test_a_prometheus_answering_garbage_to_the_label_api_is_a_note_not_a_crash(
+    tmp_path: Path, isolated_home: object
+) -> None:
+    from tests.cli import run_cli
+    from tests.httpcapture import CapturingServer
+
+    garbage = {"status": "success", "data": [{"not": "a string"}, 7]}
+    server = CapturingServer(answers={f"/api/v1/label/l{i}/values": garbage for i in range(5)})
+    try:
+        env = {"DITSOPS_PROMETHEUS_URL": server.url}
+        result = run_cli("dash", str(many_variables(tmp_path)), "-o", "json", env=env)
+    finally:
+        server.close()
+    assert "Traceback" not in result.stderr
+    document = json.loads(result.stdout)
+    assert document["notes"][0].startswith("variable v0: ") and "not a list of strings" in document["notes"][0]
+    assert len(document["panels"]) == 1
