@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 
 from rich.text import Text
 
@@ -40,8 +41,10 @@ def text_lines(content: str, width: int) -> list[Text]:
         line = printable(line)
         if not line.strip() and lines and not lines[-1].plain.strip():
             continue  # one blank line between paragraphs is enough
-        for start in range(0, max(len(line), 1), width):
-            lines.append(Text(line[start : start + width], style=style))
+        indent = len(line) - len(line.lstrip())
+        hanging = indent + (2 if line.lstrip().startswith("• ") else 0)  # a list item's lines under its text
+        wrapped = textwrap.wrap(line, width, subsequent_indent=" " * min(hanging, width // 2)) or [""]
+        lines.extend(Text(part, style=style) for part in wrapped)
     while lines and not lines[-1].plain.strip():
         lines.pop()
     if len(lines) > MAX_LINES:
