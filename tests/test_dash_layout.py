@@ -275,3 +275,18 @@ def test_a_prometheus_answering_garbage_to_the_label_api_is_a_note_not_a_crash(
     document = json.loads(result.stdout)
     assert document["notes"][0].startswith("variable v0: ") and "not a list of strings" in document["notes"][0]
     assert len(document["panels"]) == 1
+
+
+def test_non_finite_bounds_and_absurd_decimals_in_a_file_are_ignored_not_a_crash() -> None:
+    """Python's JSON reader takes NaN and Infinity, Grafana's never writes them: a min of NaN,
+    a span of NaN in a legacy row and decimals of 10**30 were each an internal error."""
+    gauge = graph(
+        "g", type="gauge", fieldConfig={"defaults": {"min": float("nan"), "max": float("inf"), "decimals": 10**30}}
+    )
+    data = run(
+        board([gauge, graph("t", fieldConfig={"defaults": {"min": float("nan"), "unit": "percent"}})]), Recorder()
+    )
+    assert data.panels[0].panel.min is None and data.panels[0].panel.decimals == 20
+    assert "g" in draw(data, 120)
+    legacy = dashboards.parse({"rows": [{"panels": [graph("s", span=float("nan"))]}]})
+    assert legacy.panels[0].grid.w == 8  # Grafana's default span, 4 of 12

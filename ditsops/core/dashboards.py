@@ -28,11 +28,11 @@ from ditsops.core.dashformat import VarValue
 from ditsops.core.dashjson import (
     JsonObject,
     clamp,
+    decimals,
     integer,
     items,
     obj,
     optional_float,
-    optional_int,
     text,
 )
 from ditsops.core.dashlegacy import GRID_COLUMNS, Section, sections, upgrade_rows
@@ -264,7 +264,7 @@ def _panel(raw: JsonObject, index: int, row: int, found: Sources) -> Panel:
         targets=targets,
         description=text(raw.get("description")),
         unit=unit,
-        decimals=optional_int(defaults.get("decimals")),
+        decimals=decimals(defaults.get("decimals")),
         min=optional_float(defaults.get("min")),
         max=optional_float(defaults.get("max")),
         thresholds=thresholds(obj(defaults.get("thresholds"))),

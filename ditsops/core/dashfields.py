@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ditsops.core.dashjson import JsonObject, items, obj, optional_float, optional_int, text
+from ditsops.core.dashjson import JsonObject, decimals, items, obj, optional_float, text
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def overrides(raw: list[object]) -> tuple[Override, ...]:
             Override(
                 name=text(matcher.get("options")),
                 unit=text(properties.get("unit")) or None,
-                decimals=optional_int(properties.get("decimals")),
+                decimals=decimals(properties.get("decimals")),
             )
         )
     return tuple(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import cast
 
@@ -36,16 +37,24 @@ def optional_int(value: object) -> int | None:
 
 
 def optional_float(value: object) -> float | None:
+    """A finite number, else None (a NaN or an infinity from a hand-made file is no bound)."""
     if isinstance(value, bool):
         return None
+    found: float | None = None
     if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
+        found = float(value) if abs(value) < 1e308 or isinstance(value, float) else None
+    elif isinstance(value, str) and len(value) < 40:
         try:
-            return float(value)
+            found = float(value)
         except ValueError:
             return None
-    return None
+    return found if found is not None and math.isfinite(found) else None
+
+
+def decimals(value: object) -> int | None:
+    """Grafana's decimals, at most 20 (a format string takes no more)."""
+    found = optional_int(value)
+    return None if found is None else clamp(found, 0, 20)
 
 
 def clamp(value: int, low: int, high: int) -> int:

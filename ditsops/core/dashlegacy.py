@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ditsops.core.dashjson import JsonObject, integer, items, obj, text
+from ditsops.core.dashjson import JsonObject, integer, items, obj, optional_float, text
 
 GRID_COLUMNS = 24
 GRID_CELL_HEIGHT = 30
@@ -68,7 +68,8 @@ def upgrade_rows(document: JsonObject) -> list[dict[str, object]]:
             if not isinstance(raw, dict):
                 continue
             span = raw.get("span")
-            span_value = span if isinstance(span, (int, float)) and not isinstance(span, bool) else DEFAULT_PANEL_SPAN
+            span_value = optional_float(span)
+            span_value = DEFAULT_PANEL_SPAN if span_value is None else span_value
             width = max(1, min(GRID_COLUMNS, math.floor(min(max(span_value, 0), 12)) * GRID_COLUMNS // 12))
             panel_height = grid_height(raw["height"]) if raw.get("height") else height
             if x + width > GRID_COLUMNS:  # wrap under the row, as Grafana's RowArea does
