@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from ditsops.clients.prometheus import PromResult, Series
 from ditsops.core import dashboards, dashquery
 from ditsops.core.errors import UsageError
 from tests.dash_fixtures import Recorder, board, box_widths, draw, graph, query_var, run
@@ -290,3 +292,48 @@ def test_non_finite_bounds_and_absurd_decimals_in_a_file_are_ignored_not_a_crash
     assert "g" in draw(data, 120)
     legacy = dashboards.parse({"rows": [{"panels": [graph("s", span=float("nan"))]}]})
     assert legacy.panels[0].grid.w == 8  # Grafana's default span, 4 of 12
+
+
+class TableAnswers(Recorder):
+    """Instant answers by query: cpu and memory per namespace."""
+
+    def query(self, expr: str, at: datetime | None = None) -> PromResult:
+        self._note("query", expr)
+        values = {"cpu": {"ns1": 1.5, "ns2": 2.5}, "mem": {"ns1": 100.0, "ns2": 200.0}}[
+            "cpu" if "cpu" in expr else "mem"
+        ]
+        return PromResult("vector", [Series({"namespace": ns, "job": "kubelet"}, v) for ns, v in values.items()])
+
+
+def table_panel(transformations: list[dict]) -> dict:
+    targets = [
+        {"expr": "sum by (namespace) (cpu)", "refId": "A", "format": "table", "instant": True},
+        {"expr": "sum by (namespace) (mem)", "refId": "B", "format": "table", "instant": True},
+    ]
+    return {"type": "table", "title": "By namespace", "targets": targets, "transformations": transformations}
+
+
+def test_merge_then_organize_joins_the_queries_of_a_table_as_grafana_does() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/query-transform-data/transform-data/#merge
+
+    Merge joins the queries' tables on their labels, one `Value #A` column per query; organize
+    fields then renames (`renameByName`) and hides (`excludeByName`) columns."""
+    organize = {
+        "id": "organize",
+        "options": {"excludeByName": {"job": True}, "renameByName": {"Value #A": "CPU", "Value #B": "Memory"}},
+    }  # noqa: E501
+    shown = draw(run(board([table_panel([{"id": "merge"}, organize])]), TableAnswers()), 80)
+    rows = [line.strip("│ ").split() for line in shown.splitlines() if "ns" in line or "CPU" in line]
+    assert rows == [["namespace", "CPU", "Memory"], ["ns1", "1.50", "100"], ["ns2", "2.50", "200"]]
+
+
+def test_reduce_turns_each_series_into_a_row_of_its_calculations() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/query-transform-data/transform-data/#reduce
+
+    Reduce (series to rows): a row per series with its name under Field and a column per
+    calculation, named as Grafana names them (Max, Mean, Last *)."""
+    panel = graph(
+        "r", type="table", transformations=[{"id": "reduce", "options": {"reducers": ["max", "lastNotNull"]}}]
+    )
+    shown = draw(run(board([panel]), Recorder()), 80)
+    assert "Field" in shown and "Max" in shown and "Last *" in shown and "transformations not applied" not in shown

@@ -57,6 +57,7 @@ DRAWN = frozenset({"timeseries", "graph", "stat", "singlestat", "gauge", "bargau
 DRAWN = DRAWN | {"table", "table-old", "text"}
 # singlestat's valueName as today's reduce calculation
 LEGACY_REDUCERS = {"current": "lastNotNull", "avg": "mean", "total": "sum", "max": "max", "min": "min"}
+JOINS = ("joinByField", "seriesToColumns")
 ALIASES = {"grafana-piechart-panel": "piechart", "grafana-singlestat-panel": "singlestat", "table-old": "table"}
 
 
@@ -106,6 +107,8 @@ class Panel:
     max_per_row: int = 4
     content: str = ""  # a text panel's Markdown (or HTML)
     transformations: tuple[str, ...] = ()  # ids, in order
+    join_by: str = ""  # joinByField / seriesToColumns: the label rows are joined on
+    reduce_calcs: tuple[str, ...] = ()  # the reduce transformation's reducers
     scoped: Mapping[str, str | VarValue] = field(default_factory=dict)  # a repeat's own value of its variable
 
     def unit_of(self, series_name: str) -> str:
@@ -280,6 +283,15 @@ def _panel(raw: JsonObject, index: int, row: int, found: Sources) -> Panel:
         max_per_row=clamp(integer(raw.get("maxPerRow"), 4), 1, GRID_COLUMNS),
         content=_content(raw, options)[:MAX_TEXT],
         transformations=tuple(text(t.get("id")) for t in transformations if t.get("disabled") is not True),
+        join_by=next((text(obj(t.get("options")).get("byField")) for t in transformations if t.get("id") in JOINS), ""),
+        reduce_calcs=next(
+            (
+                tuple(map(text, items(obj(t.get("options")).get("reducers"))))[:8]
+                for t in transformations
+                if t.get("id") == "reduce"
+            ),
+            (),
+        ),
     )
 
 

@@ -336,10 +336,14 @@ def _series(panel: Panel, target: Target, result: PromResult) -> list[SeriesData
     if result.result_type == "scalar":
         name = target.legend or target.ref_id
         point = ((time.time(), result.scalar if result.scalar is not None else math.nan),)
-        return [SeriesData(name, {}, point, panel.unit_of(name), panel.decimals_of(name))]
+        return [SeriesData(name, {}, point, panel.unit_of(name), panel.decimals_of(name), target.ref_id)]
     found = []
     for item in result.series:
         points = item.points or ((time.time(), item.value if item.value is not None else math.nan),)
         name = legend(target.legend, item.labels) or describe(item.labels) or panel.title
-        found.append(SeriesData(name, dict(item.labels), tuple(points), panel.unit_of(name), panel.decimals_of(name)))
+        found.append(
+            SeriesData(
+                name, dict(item.labels), tuple(points), panel.unit_of(name), panel.decimals_of(name), target.ref_id
+            )
+        )
     return found

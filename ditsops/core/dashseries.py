@@ -15,6 +15,7 @@ class SeriesData:
     points: tuple[tuple[float, float], ...]  # (unix time, value); one point for an instant query
     unit: str
     decimals: int | None = None
+    ref_id: str = ""  # the query it answers (a table's `Value #A` column)
 
     @property
     def values(self) -> list[float]:
@@ -72,5 +73,5 @@ def deaccumulate(series: list[SeriesData]) -> list[SeriesData]:
     for item in ordered:
         points = tuple((t, max(0.0, v - below.get(t, 0.0)) if not math.isnan(v) else v) for t, v in item.points)
         below = {t: v for t, v in item.points if not math.isnan(v)}
-        out.append(SeriesData(item.name, item.labels, points, item.unit, item.decimals))
+        out.append(SeriesData(item.name, item.labels, points, item.unit, item.decimals, item.ref_id))
     return out

@@ -25,6 +25,7 @@ shared/sortVariableValues, state/actions.ts validateVariableSelectionState):
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -38,6 +39,8 @@ from ditsops.core.errors import DitsopsError, UsageError
 MAX_OPTIONS = 1000  # options kept per variable (a label with 100k values is not a menu)
 MAX_VARIABLES = 200
 MAX_REGEX = 2000
+MAX_SCANNED = 20_000  # values a variable's regex is tried on
+MAX_VALUE = 1_000  # characters of each
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.+?)\s*,\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$", re.S)
 _LABEL_NAMES = re.compile(r"^\s*label_names\(\s*(.*?)\s*\)\s*$", re.S)
 _METRICS = re.compile(r"^\s*metrics\((.+)\)\s*$", re.S)
@@ -314,7 +317,9 @@ def _compile(pattern: str, what: str) -> re.Pattern[str]:
         flags |= re.S if "s" in literal.group(2) else 0
     pattern = re.sub(r"\(\?<(?![=!])", "(?P<", pattern)  # JS named groups
     try:
-        return re.compile(pattern, flags)
+        with warnings.catch_warnings():  # a JS regex Python reads differently warns on stderr: not the user's concern
+            warnings.simplefilter("ignore")
+            return re.compile(pattern, flags)
     except (re.error, RecursionError, OverflowError) as error:
         raise UsageError(f"{what}: not a regex Grafana and ditsops both read: {error}") from None
 
@@ -325,7 +330,9 @@ def apply_regex(regex: str, options: list[tuple[str, str]]) -> list[tuple[str, s
         return _unique(options)
     pattern = _compile(regex.strip(), "variable regex")
     found = []
-    for text, value in options:
+    # Python's regex engine backtracks: a hostile pattern on long values could spin for ever,
+    # so it sees at most MAX_SCANNED values of at most MAX_VALUE characters.
+    for text, value in ((t[:MAX_VALUE], v[:MAX_VALUE]) for t, v in options[:MAX_SCANNED]):
         match = pattern.search(value)
         if not match:
             continue

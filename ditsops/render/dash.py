@@ -33,13 +33,15 @@ from ditsops.core.dashboards import GRID_COLUMNS, Panel
 from ditsops.core.dashquery import DashboardData, PanelData, SeriesData, TimeRange, bucket_bound
 from ditsops.core.dashunits import format_unit
 from ditsops.core.durations import to_prometheus
-from ditsops.render import charts
+from ditsops.render import charts, dashtable
 from ditsops.render.cells import printable
 from ditsops.render.dashtext import text_lines
 
 WIDE = 100  # columns from which panels stand side by side
 MIN_BOX = 12  # no box narrower: its border, padding and 8 columns of content
-APPLIED = frozenset({"organize"})  # transformations drawn as Grafana does; others are named
+# transformations drawn as Grafana does (tables: render/dashtable.py); the others are named
+APPLIED = frozenset({"organize"})
+APPLIED_TO_TABLES = APPLIED | dashtable.JOINS | {"reduce"}
 CHART_MIN_WIDTH = 30  # narrower boxes get sparklines instead of a chart
 AXIS_WIDTH = 9
 MAX_LEGEND = 8
@@ -172,7 +174,8 @@ def _body(data: PanelData, window: TimeRange | None, width: int) -> list[Text]:
         return text_lines(data.panel.content, width)
     if data.error:
         return _wrapped(f"✖ {data.error}", width, "error")
-    unapplied = [t for t in data.panel.transformations if t not in APPLIED]
+    applied = APPLIED_TO_TABLES if data.panel.type == "table" else APPLIED
+    unapplied = [t for t in data.panel.transformations if t not in applied]
     if unapplied:
         shown = ", ".join(dict.fromkeys(unapplied))
         return [*_drawn(data, window, width), *_wrapped(f"transformations not applied: {shown}", width, "muted")]
@@ -193,6 +196,10 @@ def _drawn(data: PanelData, window: TimeRange | None, width: int) -> list[Text]:
     if kind == "heatmap":
         return _heatmap(data.panel, series, window, width)
     if kind == "table":
+        if "reduce" in data.panel.transformations:
+            return dashtable.reduced(data.panel, series, width)
+        if dashtable.JOINS & set(data.panel.transformations):
+            return dashtable.joined(data.panel, series, width)
         return _table(data.panel, series, width)
     return _timeseries(data.panel, series, window, width)
 
