@@ -215,7 +215,7 @@ def prepare(
     if metadata is None:  # no Prometheus to ask: the saved current values stand
         variables = tuple(_saved(v) for v in variables)
     resolution = dashvars.resolve(
-        variables, given, metadata, window.start, window.end, builtins(window.since, window.step)
+        variables, given, metadata, window.start, window.end, {**builtins(window.since, window.step), **_edges(window)}
     )
     if not expand_repeats:
         return Prepared(dashboard, resolution.values, resolution.notes)
@@ -253,7 +253,8 @@ def fetch_dashboard(
             prepared[index] = f"not queried: the dashboard asks more than {MAX_QUERIES} queries"
             continue
         step = panel_step(panel, window.step)
-        values: dict[str, Value] = {**builtins(window.since, step, scrape), **variables, **_scoped(panel)}
+        values: dict[str, Value] = {**builtins(window.since, step, scrape), **_edges(window)}
+        values.update({**variables, **_scoped(panel)})
         try:
             jobs.extend((index, target, substitute(target.expr, values), step) for target in panel.targets)
         except DitsopsError as error:
@@ -273,6 +274,11 @@ def fetch_dashboard(
         else:
             results.append(_panel_data(panel, answers[index], queries))
     return DashboardData(dashboard, tuple(results), window, dict(variables), time.monotonic() - started, tuple(notes))
+
+
+def _edges(window: TimeRange) -> dict[str, str]:
+    """Grafana's $__from and $__to: the range's ends in epoch milliseconds."""
+    return {"__from": str(int(window.start.timestamp() * 1000)), "__to": str(int(window.end.timestamp() * 1000))}
 
 
 def _scoped(panel: Panel) -> dict[str, Value]:

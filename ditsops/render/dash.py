@@ -63,7 +63,7 @@ def dashboard_view(data: DashboardData, expand: bool = False) -> RenderableType:
     head = Text()
     head.append(printable(data.dashboard.title), style="title")
     head.append(f"  last {to_prometheus(data.time.since)}, step {to_prometheus(data.time.step)}")
-    head.append(f"  {variables}" if variables else "", style="muted")
+    head.append(f"  {printable(variables)}" if variables else "", style="muted")  # label values: shown, not obeyed
     head.append(f"  {data.time.end.astimezone().strftime('%H:%M:%S')}", style="muted")
     notes = [Text("note: " + printable(note), style="muted") for note in data.notes]
     return Group(head, *notes, _Grid(data, expand))
