@@ -337,3 +337,13 @@ def test_reduce_turns_each_series_into_a_row_of_its_calculations() -> None:
     )
     shown = draw(run(board([panel]), Recorder()), 80)
     assert "Field" in shown and "Max" in shown and "Last *" in shown and "transformations not applied" not in shown
+
+
+def test_a_panel_whose_queries_are_not_promql_says_so() -> None:
+    """https://grafana.com/docs/grafana/latest/panels-visualizations/query-transform-data/
+
+    A panel's queries belong to its data source: an InfluxDB or SQL query (no `expr`) on the
+    default data source is not PromQL, and the box says so instead of 'no data'."""
+    influx = {"type": "graph", "title": "i", "targets": [{"refId": "A", "measurement": "cpu", "query": "SELECT 1"}]}
+    data = run(board([influx]), Recorder())
+    assert data.panels[0].note == "no PromQL query in this panel (its queries are for another data source)"

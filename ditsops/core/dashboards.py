@@ -251,6 +251,8 @@ def _panel(raw: JsonObject, index: int, row: int, found: Sources) -> Panel:
         note = not_configured(panel_source)
     elif kind != "text" and not targets and target_notes:
         note = target_notes[0]
+    elif kind != "text" and not targets and items(raw.get("targets")):
+        note = "no PromQL query in this panel (its queries are for another data source)"
     calcs = items(obj(options.get("reduceOptions")).get("calcs"))
     transformations = [obj(t) for t in items(raw.get("transformations")) if isinstance(t, dict)]
     renames, hidden = organize(transformations)
