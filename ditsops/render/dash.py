@@ -294,8 +294,10 @@ def _gauge(data: PanelData, series: list[SeriesData], width: int) -> list[Text]:
     low_text, share = format_unit(low, unit), f"{fraction * 100:.0f}% of {format_unit(high, unit)}"
     if len(low_text) + 2 + len(share) <= width:  # both ends, apart
         footer = low_text + share.rjust(width - len(low_text))
-    else:  # too narrow for both: the share alone, cut if it must be
-        footer = _cut(share, width)
+    elif len(share) <= width:  # too narrow for both: the share of the maximum alone
+        footer = share
+    else:
+        footer = _cut(f"{fraction * 100:.0f}%", width)
     lines.append(Text(footer, style="muted"))
     return lines
 
