@@ -348,3 +348,19 @@ def test_a_panel_whose_queries_are_not_promql_says_so() -> None:
     influx = {"type": "graph", "title": "i", "targets": [{"refId": "A", "measurement": "cpu", "query": "SELECT 1"}]}
     data = run(board([influx]), Recorder())
     assert data.panels[0].note == "no PromQL query in this panel (its queries are for another data source)"
+
+
+def test_library_panels_in_the_export_and_shared_queries_are_drawn() -> None:
+    """https://grafana.com/docs/grafana/latest/dashboards/build-dashboards/manage-library-panels/
+    and .../panels-visualizations/query-transform-data/share-query/
+
+    An export keeps a library panel's model in `__elements`; a panel on the `-- Dashboard --`
+    data source shows the queries of the panel it names."""
+    reference = {"id": 7, "gridPos": {"x": 0, "y": 0, "w": 12, "h": 4}, "libraryPanel": {"uid": "lib1", "name": "CPU"}}
+    shared = {"id": 8, "type": "stat", "title": "same", "datasource": {"type": "datasource", "uid": "-- Dashboard --"}}
+    shared["targets"] = [{"panelId": 7, "refId": "A"}]
+    elements = {"lib1": {"model": graph("CPU", "rate(cpu[5m])")}}
+    client = Recorder()
+    data = run(board([reference, shared], __elements=elements), client)
+    assert [(p.panel.title, p.note) for p in data.panels] == [("CPU", None), ("same", None)]
+    assert client.exprs() == ["rate(cpu[5m])", "rate(cpu[5m])"]

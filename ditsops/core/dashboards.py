@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from ditsops.core.dashjson import (
     optional_float,
     text,
 )
-from ditsops.core.dashlegacy import GRID_COLUMNS, Section, sections, upgrade_rows
+from ditsops.core.dashlegacy import GRID_COLUMNS, Section, sections, upgrade_rows, with_library_panels
 from ditsops.core.dashsource import MIXED, PROMETHEUS, Sources, not_configured
 from ditsops.core.dashvars import Variable
 from ditsops.core.errors import UsageError
@@ -207,7 +207,7 @@ def parse(document: object, source: str = "<dashboard>") -> Dashboard:
         if not isinstance(document.get("rows"), list):
             raise DashboardError(f"{source}: not a Grafana dashboard (expected an object with a 'panels' list)")
         raw_panels = upgrade_rows(document)  # the legacy schema, migrated as Grafana's importer does
-    rows, placed = sections(raw_panels)
+    rows, placed = sections(with_library_panels(raw_panels, obj(document.get("__elements"))))
     if len(placed) > MAX_PANELS:
         raise DashboardError(f"{source}: {len(placed)} panels; ditsops draws at most {MAX_PANELS}")
     templating = obj(document.get("templating"))
@@ -215,7 +215,7 @@ def parse(document: object, source: str = "<dashboard>") -> Dashboard:
     inputs = {text(i.get("name")): text(i.get("pluginId")) for i in map(obj, items(document.get("__inputs")))}
     kinds = {text(v.get("name")): text(v.get("query")) for v in raw_variables if v.get("type") == "datasource"}
     found = Sources(kinds, inputs)
-    panels = [_panel(raw, index, row, found) for index, (raw, row) in enumerate(placed)]
+    panels = _shared([_panel(raw, index, row, found) for index, (raw, row) in enumerate(placed)], placed)
     variables = tuple(_variable(raw, found) for raw in raw_variables)
     return Dashboard(
         uid=text(document.get("uid")),
@@ -225,6 +225,19 @@ def parse(document: object, source: str = "<dashboard>") -> Dashboard:
         source=source,
         sections=tuple(rows),
     )
+
+
+def _shared(panels: list[Panel], placed: list[tuple[JsonObject, int]]) -> list[Panel]:
+    """A panel on the `-- Dashboard --` data source shows another panel's queries (its
+    target's panelId): it gets that panel's targets, or its note."""
+    by_id = {p.id: p for p in panels if p.note != not_configured("dashboard")}
+    out = []
+    for panel, (raw, _) in zip(panels, placed, strict=True):
+        source = by_id.get(integer(obj(next(iter(items(raw.get("targets"))), None)).get("panelId"), -1))
+        if panel.note == not_configured("dashboard") and source is not None:
+            panel = replace(panel, targets=source.targets, note=source.note)
+        out.append(panel)
+    return out
 
 
 def _panel(raw: JsonObject, index: int, row: int, found: Sources) -> Panel:

@@ -127,3 +127,19 @@ def _y(panel: JsonObject) -> int:
 
 def _x(panel: JsonObject) -> int:
     return integer(obj(panel.get("gridPos")).get("x"), 0)
+
+
+def with_library_panels(panels: Sequence[object], elements: JsonObject) -> list[object]:
+    """Library panels filled in from the export's `__elements` (Grafana 8.3+ exports a library
+    panel as a reference: `libraryPanel: {uid, name}`, its model in `__elements[uid].model`);
+    the reference keeps its own place (gridPos) and id."""
+    out: list[object] = []
+    for raw in panels:
+        panel = obj(raw)
+        model = obj(obj(elements.get(text(obj(panel.get("libraryPanel")).get("uid")))).get("model"))
+        if model:
+            raw = {**model, **{k: v for k, v in panel.items() if k in ("gridPos", "id", "libraryPanel")}}
+        elif panel.get("type") == "row" and isinstance(panel.get("panels"), list):
+            raw = {**panel, "panels": with_library_panels(items(panel.get("panels")), elements)}
+        out.append(raw)
+    return out
