@@ -245,3 +245,19 @@ def test_var_still_overrides_and_all_can_be_chosen() -> None:
     variable = query_var("job", "label_values(job)", includeAll=True, multi=True)
     run(board([graph(expr='up{job=~"$job"}')], [variable]), client, {"job": "All"})
     assert client.exprs() == ['up{job=~"(a|b)"}']
+
+
+def test_a_regex_uses_other_variables_and_the_global_flag_takes_every_match() -> None:
+    """https://grafana.com/docs/grafana/latest/dashboards/variables/add-template-variables/#filter-variables-with-regex
+
+    A regex may refer to another variable (filled in regex-escaped, as Grafana's templateSrv
+    does for it); with the `g` flag every match's capture becomes an option."""
+    client = Recorder({"instance": ["a.1:9100", "ax1:9100", "b:9100"], "path": ["/x/y/z"]})
+    variables = [
+        {"name": "prefix", "type": "constant", "query": "a.1"},
+        query_var("host", "label_values(instance)", regex="/^($prefix):\\d+/", sort=2),
+        query_var("part", "label_values(path)", regex="/\\/(\\w)/g", sort=2),
+    ]
+    values = run(board([graph()], variables), client).variables
+    assert values["host"] == "a.1"  # ax1 (first, sorted descending) would match an unescaped dot
+    assert values["part"] == "z"  # x, y and z are options; sorted descending

@@ -129,15 +129,16 @@ def substitute(expr: str, values: Mapping[str, Value]) -> str:
     return _VARIABLE.sub(replace, expr)
 
 
-def plain(text: str, values: Mapping[str, Value]) -> str:
-    """A title or legend with its variables as Grafana shows them there (their text, unescaped)."""
+def plain(text: str, values: Mapping[str, Value], default: str | None = None) -> str:
+    """A title or legend with its variables as Grafana shows them there (their text, unescaped);
+    with `default`, each value in that format unless the reference names its own."""
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(3) or match.group(4)
         if name not in values:
             return match.group(0)
         value = values[name]
-        fmt = match.group(2) or match.group(5)
+        fmt = match.group(2) or match.group(5) or default
         return formatted(value, fmt, name) if fmt else str(value)
 
     return _VARIABLE.sub(replace, text)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from ditsops.core.dashformat import ALL, Value, VarValue, references, substitute
+from ditsops.core.dashformat import ALL, Value, VarValue, plain, references, substitute
 from ditsops.core.dashsource import PROMETHEUS, not_configured
 from ditsops.core.durations import parse_duration, to_prometheus
 from ditsops.core.errors import DitsopsError, UsageError
@@ -202,7 +202,9 @@ def _value(
             options = [(t, v) for t, v in variable.options if v != ALL] or saved
         else:
             found = query_options(variable, client, start, end, scope)
-            options = sort_options(apply_regex(variable.regex, found), variable.sort)
+            # Grafana fills the regex's own variables first, regex-escaped (templateSrv 'regex')
+            regex = plain(variable.regex, scope, "regex") if references(variable.regex) else variable.regex
+            options = sort_options(apply_regex(regex, found), variable.sort)
     else:
         return variable.current[0] if variable.current else variable.query
     if len(options) > MAX_OPTIONS:
@@ -325,26 +327,30 @@ def _compile(pattern: str, what: str) -> re.Pattern[str]:
 
 
 def apply_regex(regex: str, options: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Grafana's variable regex: keep matching options, take the capture (or text/value groups)."""
+    """Grafana's variable regex (metricNamesToVariableValues): keep matching options and take
+    the named groups text/value, else the first capture; with the `g` flag each match's
+    capture is an option of its own."""
     if not regex.strip():
         return _unique(options)
     pattern = _compile(regex.strip(), "variable regex")
-    found = []
+    every = bool(re.match(r"^/.*/[a-z]*g[a-z]*$", regex.strip(), re.S))
+    found: list[tuple[str, str]] = []
     # Python's regex engine backtracks: a hostile pattern on long values could spin for ever,
     # so it sees at most MAX_SCANNED values of at most MAX_VALUE characters.
     for text, value in ((t[:MAX_VALUE], v[:MAX_VALUE]) for t, v in options[:MAX_SCANNED]):
-        match = pattern.search(value)
-        if not match:
+        matches = list(pattern.finditer(value))[:MAX_OPTIONS] if every else [m for m in [pattern.search(value)] if m]
+        if not matches:
             continue
-        groups = match.groupdict()
-        if groups.get("text") is not None or groups.get("value") is not None:
+        groups = next((m.groupdict() for m in matches if m.groupdict().get("value") or m.groupdict().get("text")), {})
+        captured = [m for m in matches if m.groups()]
+        if groups:
             value = groups.get("value") or groups.get("text") or ""
             text = groups.get("text") or value
-        elif match.groups():
-            captured = next((g for g in match.groups() if g is not None), "")
-            text = value = captured
-        if value == "" and text == "":
+        elif len(matches) > 1 and captured:
+            found.extend((m.group(1) or "", m.group(1) or "") for m in matches if m.groups())
             continue
+        elif captured:
+            text = value = captured[0].group(1) or ""
         found.append((text, value))
     return _unique(found)
 
