@@ -364,3 +364,12 @@ def test_library_panels_in_the_export_and_shared_queries_are_drawn() -> None:
     data = run(board([reference, shared], __elements=elements), client)
     assert [(p.panel.title, p.note) for p in data.panels] == [("CPU", None), ("same", None)]
     assert client.exprs() == ["rate(cpu[5m])", "rate(cpu[5m])"]
+
+
+def test_legacy_panels_that_do_not_fit_wrap_by_the_rows_height() -> None:
+    """Grafana's RowArea (DashboardMigrator.ts): a panel that no longer fits beside the others
+    goes under them, one row height down; the next row starts a row height after the last."""
+    document = {"rows": [{"height": 250, "panels": [graph("a", span=6), graph("b", span=6), graph("c", span=4)]}]}
+    document["rows"].append({"height": 100, "panels": [graph("d", span=12)]})
+    grids = {p.title: (p.grid.x, p.grid.y, p.grid.w, p.grid.h) for p in dashboards.parse(document).panels}
+    assert grids == {"a": (0, 0, 12, 7), "b": (12, 0, 12, 7), "c": (0, 7, 8, 7), "d": (0, 14, 24, 3)}

@@ -62,7 +62,7 @@ def upgrade_rows(document: JsonObject) -> list[dict[str, object]]:
             }
             next_id += 1
             y += 1
-        x, line_height = 0, 0
+        x = 0
         children: list[dict[str, object]] = []
         for raw in items(row.get("panels")):
             if not isinstance(raw, dict):
@@ -72,13 +72,12 @@ def upgrade_rows(document: JsonObject) -> list[dict[str, object]]:
             span_value = DEFAULT_PANEL_SPAN if span_value is None else span_value
             width = max(1, min(GRID_COLUMNS, math.floor(min(max(span_value, 0), 12)) * GRID_COLUMNS // 12))
             panel_height = grid_height(raw["height"]) if raw.get("height") else height
-            if x + width > GRID_COLUMNS:  # wrap under the row, as Grafana's RowArea does
-                y += max(line_height, 1)
-                x, line_height = 0, 0
+            if x + width > GRID_COLUMNS:  # wrap: Grafana's RowArea moves down by the row's height
+                y += height
+                x = 0
             panel = {k: v for k, v in raw.items() if k != "span"}
             panel["gridPos"] = {"x": x, "y": y, "w": width, "h": panel_height}
             x += width
-            line_height = max(line_height, panel_height)
             children.append(panel)
         if row_panel is not None and collapsed:
             row_panel["panels"] = children
@@ -87,7 +86,7 @@ def upgrade_rows(document: JsonObject) -> list[dict[str, object]]:
             if row_panel is not None:
                 panels.append(row_panel)
             panels.extend(children)
-            y += max(line_height, height) if children else height
+            y += height
     return panels
 
 
