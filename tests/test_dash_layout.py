@@ -373,3 +373,13 @@ def test_legacy_panels_that_do_not_fit_wrap_by_the_rows_height() -> None:
     document["rows"].append({"height": 100, "panels": [graph("d", span=12)]})
     grids = {p.title: (p.grid.x, p.grid.y, p.grid.w, p.grid.h) for p in dashboards.parse(document).panels}
     assert grids == {"a": (0, 0, 12, 7), "b": (12, 0, 12, 7), "c": (0, 7, 8, 7), "d": (0, 14, 24, 3)}
+
+
+def test_panels_below_a_repeat_are_pushed_down_by_the_rows_it_added() -> None:
+    """Grafana's DashboardModel.repeatPanel: 'Update gridPos for panels below' by the copies' rows."""
+    repeated = graph("r $host", repeat="host", repeatDirection="v", gridPos={"x": 0, "y": 0, "w": 12, "h": 4})
+    beside = graph("beside", gridPos={"x": 12, "y": 0, "w": 12, "h": 4})
+    below = graph("below", gridPos={"x": 0, "y": 4, "w": 24, "h": 4})
+    data = run(board([repeated, beside, below], [custom_multi("host", "a,b,c", ["a", "b", "c"])]), Recorder())
+    places = {p.panel.title: p.panel.grid.y for p in data.panels}
+    assert places == {"r a": 0, "r b": 4, "r c": 8, "beside": 0, "below": 12}

@@ -5,7 +5,8 @@ and Grafana's DashboardModel.repeatPanel / repeatRow: a panel with `repeat: var`
 once per selected value of `var` (every option when All is chosen), each copy with that
 one value bound. `repeatDirection: h` lays the copies side by side, `w = max(24 / count,
 24 / maxPerRow)` (maxPerRow default 4), wrapping under; `v` stacks them at the panel's
-own width. A row with `repeat: var` is copied with all its panels per value. Titles show
+own width; the panels below are pushed down by the rows the copies added. A row with
+`repeat: var` is copied with all its panels per value. Titles show
 the value's text (`Producer ($instance)` -> `Producer (10.0.0.1:9100)`).
 
 Bounded: at most MAX_COPIES copies of one panel or row and MAX_EXPANDED panels in all;
@@ -52,8 +53,16 @@ def expand(dashboard: Dashboard, variables: Mapping[str, Value]) -> tuple[Dashbo
             title = plain(section.title, {**variables, **scope})
             sections.append(Section(title, section.collapsed, section.repeat))
             row = len(sections) - 1
-            for panel in children:
-                panels.extend(_panel_copies(panel, row, {**panel.scoped, **scope}, variables, notes))
+            pushed: list[tuple[int, int]] = []  # (from this y down, by so many rows)
+            for panel in sorted(children, key=lambda p: (p.grid.y, p.grid.x)):
+                shift = sum(extra for start, extra in pushed if panel.grid.y >= start)
+                moved = replace(panel, grid=replace(panel.grid, y=panel.grid.y + shift)) if shift else panel
+                copies_of = _panel_copies(moved, row, {**panel.scoped, **scope}, variables, notes)
+                # Grafana pushes the panels below a repeat down by the rows its copies added
+                extra = max(c.grid.y + c.grid.h for c in copies_of) - (moved.grid.y + moved.grid.h)
+                if extra > 0:
+                    pushed.append((panel.grid.y + panel.grid.h, extra))
+                panels.extend(copies_of)
     if len(panels) > MAX_EXPANDED:
         notes.append(f"{len(panels)} panels once repeated; the first {MAX_EXPANDED} drawn")
         panels = panels[:MAX_EXPANDED]
