@@ -231,8 +231,8 @@ def test_custom_interval_constant_textbox_adhoc_and_datasource_defaults() -> Non
         {"name": "ds", "type": "datasource", "query": "prometheus"},
     ]  # fmt: skip
     client = Recorder()
-    data = run(board([graph(expr='topk($c, rate(x{k="$k",t="$t"}[$iv]))')], variables), client)
-    assert client.exprs() == ['topk(10, rate(x{k="node",t="typed"}[2m]))']  # 1h / 30 = 2m
+    data = run(board([graph(expr='topk($c, rate(x{k="$k",t="$t"}[$iv])) + y[$__auto_interval_iv]')], variables), client)
+    assert client.exprs() == ['topk(10, rate(x{k="node",t="typed"}[2m])) + y[2m]']  # 1h / 30 = 2m
     assert data.variables["ds"] == "Prometheus" and data.variables["ad"] == ""
 
 

@@ -140,6 +140,8 @@ def resolve(
             notes.append(f"variable {variable.name}: {first}; left empty")
             values[variable.name] = _empty(variable)
             down = first if error.exit_code == 4 else down
+        if variable.type == "interval" and variable.auto:  # Grafana's $__auto_interval_<name>
+            values[f"__auto_interval_{variable.name}"] = _interval(replace(variable, current=("auto",)), end - start)
     return Resolution(values, tuple(notes))
 
 
