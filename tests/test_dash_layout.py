@@ -52,6 +52,7 @@ def test_a_vertical_repeat_stacks_and_a_repeated_row_copies_its_panels() -> None
     assert [p.panel.title for p in data.panels] == ["cpu on a", "cpu on b"]
     assert sorted(client.exprs()) == ['up{h="a"}', 'up{h="b"}']
     assert [p["row"] for p in data.to_json()["panels"]] == ["Host a", "Host b"]
+    assert data.to_json()["rows"] == [{"title": "Host a", "collapsed": False}, {"title": "Host b", "collapsed": False}]
 
 
 # ---------------------------------------------------------------- legacy rows, data sources, types

@@ -127,6 +127,11 @@ class DashboardData:
             "step": to_prometheus(self.time.step),
             "variables": {k: str(v) for k, v in self.variables.items()},
             "notes": list(self.notes),
+            "rows": [
+                {"title": section.title, "collapsed": section.collapsed}
+                for index, section in enumerate(self.dashboard.sections)
+                if index > 0
+            ],
             "panels": [{**p.to_json(), "row": self.dashboard.sections[p.panel.row].title} for p in self.panels],
         }
 
