@@ -115,3 +115,17 @@ def test_non_finite_bounds_and_absurd_decimals_in_a_file_are_ignored_not_a_crash
     assert "g" in draw(data, 120)
     legacy = dashboards.parse({"rows": [{"panels": [graph("s", span=float("nan"))]}]})
     assert legacy.panels[0].grid.w == 8  # Grafana's default span, 4 of 12
+
+
+def test_text_titles_and_rows_from_a_dashboard_are_shown_never_obeyed() -> None:
+    """A text panel, a panel title and a row title carrying terminal escapes (clear screen, set
+    the window title), rich markup and a 100,000-character body: escaped, shown as written,
+    the body cut to a screenful."""
+    content = "# \x1b]0;pwned\x07 hi [red]x[/red]\n<script>alert(1)</script>" + "a" * 100_000
+    text = {"type": "text", "title": "[bold]t\x1b[31m", "options": {"content": content}}
+    row = {"type": "row", "title": "\x1b[2Jrow", "collapsed": True, "panels": [], "gridPos": {"y": 50}}
+    shown = draw(run(board([text, row, graph("[link=http://x]y[/link]")]), Recorder()), 80)
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert "\\x1b]0;pwned\\x07 hi [red]x[/red]" in shown and "[bold]t\\x1b[31m" in shown
+    assert "\\x1b[2Jrow" in shown and "[link=http://x]y[/link]" in shown
+    assert len(shown.splitlines()) < 60
