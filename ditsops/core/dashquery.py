@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
@@ -215,23 +215,20 @@ def prepare(
         names = ", ".join(sorted(known)) or "none"
         raise UsageError(f"dashboard {dashboard.title!r} has no variable {', '.join(unknown)} (variables: {names})")
     window = window or time_range("1h")
+    # Without a Prometheus to ask (or a client without the label API), saved values stand.
     metadata = cast("dashvars.PromMetadata | None", client if hasattr(client, "label_values") else None)
-    variables = dashboard.variables
-    if metadata is None:  # no Prometheus to ask: the saved current values stand
-        variables = tuple(_saved(v) for v in variables)
     resolution = dashvars.resolve(
-        variables, given, metadata, window.start, window.end, {**builtins(window.since, window.step), **_edges(window)}
+        dashboard.variables,
+        given,
+        metadata,
+        window.start,
+        window.end,
+        {**builtins(window.since, window.step), **_edges(window)},
     )
     if not expand_repeats:
         return Prepared(dashboard, resolution.values, resolution.notes)
     expanded, notes = expand(dashboard, resolution.values)
     return Prepared(expanded, resolution.values, (*resolution.notes, *notes))
-
-
-def _saved(variable: dashvars.Variable) -> dashvars.Variable:
-    if variable.type != "query" or variable.options or not variable.current:
-        return replace(variable, refresh=0)
-    return replace(variable, refresh=0, options=tuple((c, c) for c in variable.current if c != "$__all"))
 
 
 # ---------------------------------------------------------------- fetching
