@@ -37,6 +37,9 @@ def dash_command(
         list[str] | None,
         typer.Option("--var", help="Set a dashboard variable: --var job=dits-server (repeatable).", show_default=False),
     ] = None,
+    expand: Annotated[
+        bool, typer.Option("--expand", help="Open collapsed rows (their panels are drawn and queried).")
+    ] = False,
     watch: WatchOption = False,
     interval: IntervalOption = None,
     output: OutputOption = None,
@@ -44,7 +47,8 @@ def dash_command(
     """Render a Grafana dashboard from Prometheus: charts, stats, gauges, pies, heatmaps, tables.
 
     Panels are queried in parallel; a panel whose query fails shows its error, the others
-    render. The shipped dashboards are the Dits monitoring spec's three (see dashboards/).
+    render. Variables, repeats and rows as Grafana resolves them; any Grafana dashboard
+    JSON (legacy rows too). The shipped dashboards are the Dits monitoring spec's three.
 
     Example: ditsops --profile sandbox dash overview --since 30m --var job=dits-server
     """
@@ -59,11 +63,19 @@ def dash_command(
     every = watch_interval(watch, interval, default=DEFAULT_WATCH_SECONDS)
     client = connect.prometheus(state.settings())
     try:
-        variables = dashquery.resolve_variables(board, given, client)
+        ready = dashquery.prepare(board, given, client, window)
+        # The terminal leaves collapsed rows shut unless --expand: their panels are not asked for.
+        shown = [
+            p
+            for p in ready.dashboard.panels
+            if expand or fmt == "json" or not ready.dashboard.sections[p.row].collapsed
+        ]
 
         def fetch() -> DashboardData:
             now = dashquery.time_range(since, step)
-            return dashquery.fetch_dashboard(board, client, now, variables)
+            return dashquery.fetch_dashboard(
+                ready.dashboard, client, now, ready.variables, panels=shown, notes=ready.notes
+            )
 
         if every is not None:
             from ditsops.cli.watch import run_watch
@@ -72,21 +84,23 @@ def dash_command(
                 state,
                 f"dash {dashboard}",
                 every,
-                lambda console: _draw(console, fetch(), fmt),
+                lambda console: _draw(console, fetch(), fmt, expand),
                 json_output=fmt == "json",
             )
-        data = dashquery.fetch_dashboard(board, client, window, variables)
+        data = dashquery.fetch_dashboard(
+            ready.dashboard, client, window, ready.variables, panels=shown, notes=ready.notes
+        )
     finally:
         client.close()
-    _show(state, data, fmt)
+    _show(state, data, fmt, expand)
     raise typer.Exit(_exit_code(data))
 
 
-def _show(state: AppState, data: DashboardData, fmt: str) -> None:
-    _draw(state.consoles.out, data, fmt)
+def _show(state: AppState, data: DashboardData, fmt: str, expand: bool) -> None:
+    _draw(state.consoles.out, data, fmt, expand)
 
 
-def _draw(console: Console, data: DashboardData, fmt: str) -> None:
+def _draw(console: Console, data: DashboardData, fmt: str, expand: bool = False) -> None:
     if fmt == "json":
         from ditsops.render.output import print_json
 
@@ -94,11 +108,15 @@ def _draw(console: Console, data: DashboardData, fmt: str) -> None:
         return
     from ditsops.render.dash import render_dashboard
 
-    render_dashboard(console, data)
+    render_dashboard(console, data, expand)
 
 
 def _exit_code(data: DashboardData) -> int:
-    """0 when a panel rendered; when every panel failed, 4 if Prometheus was unreachable, else 1."""
-    if not data.panels or any(p.error is None for p in data.panels):
+    """0 when the dashboard came out: some panel that asked Prometheus answered, or none
+    asked (text, types not drawn, other data sources, failing panels among good ones all
+    exit 0, each saying why in its box). Only when every panel that asked Prometheus
+    failed: 4 if Prometheus was unreachable, else 1."""
+    asked = [p for p in data.panels if p.error is not None or p.queried]
+    if not asked or any(p.error is None for p in asked):
         return 0
-    return 4 if any(p.unreachable for p in data.panels) else 1
+    return 4 if any(p.unreachable for p in asked) else 1

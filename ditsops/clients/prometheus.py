@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.deadline import describe_deadline, within
 from ditsops.clients.http import make_client, request
-from ditsops.clients.shapes import json_body, prom_alerts, prom_query, prom_rule_groups
+from ditsops.clients.shapes import UnexpectedAnswer, json_body, prom_alerts, prom_query, prom_rule_groups
 from ditsops.core.errors import TargetError, TargetUnreachable
 from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
@@ -217,6 +217,28 @@ class PrometheusClient:
             )
             for item in prom_alerts(json_body(response, "Prometheus"))
         ]
+
+    def label_values(self, label: str, match: str | None, start: datetime, end: datetime) -> list[str]:
+        """/api/v1/label/<label>/values (match[] narrows it to a selector's series): a dashboard's
+        label_values() variable, as Grafana asks it."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", label):
+            raise TargetError(f"Prometheus: {label!r} is not a label name")
+        return self._names(f"/api/v1/label/{label}/values", match, start, end)
+
+    def label_names(self, match: str | None, start: datetime, end: datetime) -> list[str]:
+        """/api/v1/labels: a dashboard's label_names() variable."""
+        return self._names("/api/v1/labels", match, start, end)
+
+    def _names(self, path: str, match: str | None, start: datetime, end: datetime) -> list[str]:
+        params: dict[str, Any] = {"start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}"}
+        if match:
+            params["match[]"] = match
+        response = request(self._client(), "GET", path, "Prometheus", self._secrets, params=params)
+        body = json_body(response, "Prometheus")
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise UnexpectedAnswer("Prometheus", f"{path}: data is not a list of strings")
+        return data
 
     def alert_rules(self) -> list[dict[str, Any]]:
         response = request(

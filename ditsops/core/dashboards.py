@@ -5,28 +5,60 @@ exports it (the shipped ones live in dashboards/, inside the wheel as ditsops/da
 panels with their gridPos, PromQL targets, `fieldConfig` units, decimals, min/max,
 threshold steps and per-series unit overrides, the reduce calculation of stat, gauge and
 piechart panels, table transformations that rename or hide columns, and the template
-variables. Collapsed rows keep their panels inside the row; they are flattened here.
-Everything else Grafana stores is ignored. A file that is not a dashboard is one line:
-what is wrong and where.
+variables, rows as sections (core/dashlegacy.py: the legacy `rows` schema migrated as
+Grafana's importer does), repeat settings and text panels' content. Every panel is kept:
+one of a type ditsops does not draw, or on a data source other than Prometheus, carries
+a note saying so instead of queries. Everything else Grafana stores is ignored. A file
+that is not a dashboard is one line: what is wrong and where.
+
+Bounds (hostile files): at most MAX_PANELS panels, MAX_TARGETS queries each, geometry
+clamped to the 24-column grid and MAX_PANEL_HEIGHT rows, texts cut.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
 
+from ditsops.core.dashfields import Override, ThresholdStep, organize, overrides, thresholds
+from ditsops.core.dashformat import VarValue
+from ditsops.core.dashjson import (
+    JsonObject,
+    clamp,
+    decimals,
+    integer,
+    items,
+    obj,
+    optional_float,
+    text,
+)
+from ditsops.core.dashlegacy import GRID_COLUMNS, Section, sections, upgrade_rows, with_library_panels
+from ditsops.core.dashsource import MIXED, PROMETHEUS, Sources, not_configured
+from ditsops.core.dashvars import Variable
 from ditsops.core.errors import UsageError
 from ditsops.core.safefile import FileProblem, read_text
 
-JsonObject = Mapping[str, object]
+__all__ = ["GRID_COLUMNS", "Dashboard", "Override", "Panel", "Section", "Target", "ThresholdStep", "Variable"]
 SHIPPED = ("overview", "storage", "database")
 MAX_DASHBOARD_BYTES = 4 << 20  # exported dashboards are tens of kilobytes
+MAX_PANELS = 500  # Node Exporter Full, among the largest, has about 130
+MAX_TARGETS = 26  # refIds A..Z
+MAX_VARIABLES = 200
+MAX_PANEL_HEIGHT = 60  # grid rows; a taller box is a screenful of nothing
+MAX_GRID_Y = 100_000
+MAX_EXPR = 20_000
+MAX_TEXT = 20_000
 _PACKAGE = Path(__file__).resolve().parent.parent
-GRID_COLUMNS = 24
+# Types drawn in the terminal (render/dash.py); every other type says it is not drawn.
+DRAWN = frozenset({"timeseries", "graph", "stat", "singlestat", "gauge", "bargauge", "piechart", "heatmap"})
+DRAWN = DRAWN | {"table", "table-old", "text"}
+# singlestat's valueName as today's reduce calculation
+LEGACY_REDUCERS = {"current": "lastNotNull", "avg": "mean", "total": "sum", "max": "max", "min": "min"}
+JOINS = ("joinByField", "seriesToColumns")
+ALIASES = {"grafana-piechart-panel": "piechart", "grafana-singlestat-panel": "singlestat", "table-old": "table"}
 
 
 class DashboardError(UsageError):
@@ -51,21 +83,6 @@ class Target:
 
 
 @dataclass(frozen=True)
-class ThresholdStep:
-    color: str
-    value: float | None  # None: the base colour, below every other step
-
-
-@dataclass(frozen=True)
-class Override:
-    """fieldConfig.overrides entry matching a series by its display name."""
-
-    name: str
-    unit: str | None = None
-    decimals: int | None = None
-
-
-@dataclass(frozen=True)
 class Panel:
     id: int
     title: str
@@ -83,6 +100,16 @@ class Panel:
     interval: str | None = None  # the panel's minimum step ("Min interval")
     renames: Mapping[str, str] = field(default_factory=dict)  # table columns: label -> shown name
     hidden: frozenset[str] = frozenset()  # table columns left out
+    row: int = 0  # index into Dashboard.sections
+    note: str | None = None  # why it is not queried: a type not drawn, another data source
+    repeat: str = ""  # the variable it is repeated for
+    repeat_direction: str = "h"
+    max_per_row: int = 4
+    content: str = ""  # a text panel's Markdown (or HTML)
+    transformations: tuple[str, ...] = ()  # ids, in order
+    join_by: str = ""  # joinByField / seriesToColumns: the label rows are joined on
+    reduce_calcs: tuple[str, ...] = ()  # the reduce transformation's reducers
+    scoped: Mapping[str, str | VarValue] = field(default_factory=dict)  # a repeat's own value of its variable
 
     def unit_of(self, series_name: str) -> str:
         for override in self.overrides:
@@ -108,22 +135,13 @@ class Panel:
 
 
 @dataclass(frozen=True)
-class Variable:
-    name: str
-    type: str  # query | custom | constant | interval | textbox | datasource
-    query: str = ""
-    current: str | None = None
-    options: tuple[str, ...] = ()
-    label: str = ""
-
-
-@dataclass(frozen=True)
 class Dashboard:
     uid: str
     title: str
     panels: tuple[Panel, ...]
     variables: tuple[Variable, ...] = ()
     source: str = ""
+    sections: tuple[Section, ...] = (Section(),)
 
     def panel(self, title: str) -> Panel:
         for panel in self.panels:
@@ -182,167 +200,187 @@ def parse(document: object, source: str = "<dashboard>") -> Dashboard:
     """A Grafana dashboard export (or the `dashboard` member of an API answer) as a model."""
     if isinstance(document, dict) and isinstance(document.get("dashboard"), dict):
         document = document["dashboard"]
-    if not isinstance(document, dict) or not isinstance(document.get("panels"), list):
+    if not isinstance(document, dict):
         raise DashboardError(f"{source}: not a Grafana dashboard (expected an object with a 'panels' list)")
-    panels = [_panel(raw, index, source) for index, raw in enumerate(_flatten(document["panels"]))]
-    templating = _object(document.get("templating"))
-    variables = tuple(_variable(raw) for raw in _list(templating.get("list")) if isinstance(raw, dict))
+    raw_panels = document.get("panels")
+    if not isinstance(raw_panels, list):
+        if not isinstance(document.get("rows"), list):
+            raise DashboardError(f"{source}: not a Grafana dashboard (expected an object with a 'panels' list)")
+        raw_panels = upgrade_rows(document)  # the legacy schema, migrated as Grafana's importer does
+    rows, placed = sections(with_library_panels(raw_panels, obj(document.get("__elements"))))
+    if len(placed) > MAX_PANELS:
+        raise DashboardError(f"{source}: {len(placed)} panels; ditsops draws at most {MAX_PANELS}")
+    templating = obj(document.get("templating"))
+    raw_variables = [obj(v) for v in items(templating.get("list")) if isinstance(v, dict)][:MAX_VARIABLES]
+    inputs = {text(i.get("name")): text(i.get("pluginId")) for i in map(obj, items(document.get("__inputs")))}
+    kinds = {text(v.get("name")): text(v.get("query")) for v in raw_variables if v.get("type") == "datasource"}
+    found = Sources(kinds, inputs)
+    panels = _shared([_panel(raw, index, row, found) for index, (raw, row) in enumerate(placed)], placed)
+    variables = tuple(_variable(raw, found) for raw in raw_variables)
     return Dashboard(
-        uid=_text(document.get("uid")),
-        title=_text(document.get("title")) or Path(source).stem,
-        panels=tuple(p for p in panels if p is not None),
+        uid=text(document.get("uid")),
+        title=text(document.get("title")) or Path(source).stem,
+        panels=tuple(panels),
         variables=tuple(v for v in variables if v.name),
         source=source,
+        sections=tuple(rows),
     )
 
 
-def _flatten(panels: list[object]) -> list[JsonObject]:
-    """Panels in reading order, the panels of collapsed rows included, rows themselves left out."""
-    out: list[JsonObject] = []
-    for raw in panels:
-        if not isinstance(raw, dict):
-            continue
-        if raw.get("type") == "row":
-            out.extend(_flatten(_list(raw.get("panels"))))
-        else:
-            out.append(raw)
+def _shared(panels: list[Panel], placed: list[tuple[JsonObject, int]]) -> list[Panel]:
+    """A panel on the `-- Dashboard --` data source shows another panel's queries (its
+    target's panelId): it gets that panel's targets, or its note."""
+    by_id = {p.id: p for p in panels if p.note != not_configured("dashboard")}
+    out = []
+    for panel, (raw, _) in zip(panels, placed, strict=True):
+        source = by_id.get(integer(obj(next(iter(items(raw.get("targets"))), None)).get("panelId"), -1))
+        if panel.note == not_configured("dashboard") and source is not None:
+            panel = replace(panel, targets=source.targets, note=source.note)
+        out.append(panel)
     return out
 
 
-def _panel(raw: JsonObject, index: int, source: str) -> Panel | None:
-    kind = _text(raw.get("type")) or "timeseries"
-    title = _text(raw.get("title")) or f"Panel {index + 1}"
-    grid = _object(raw.get("gridPos"))
-    field_config = _object(raw.get("fieldConfig"))
-    defaults = _object(field_config.get("defaults"))
-    options = _object(raw.get("options"))
-    axis_unit = _text(_object(options.get("yAxis")).get("unit"))
+def _panel(raw: JsonObject, index: int, row: int, found: Sources) -> Panel:
+    kind = text(raw.get("type")) or "timeseries"
+    kind = ALIASES.get(kind, kind)
+    title = text(raw.get("title"))
+    grid = obj(raw.get("gridPos"))
+    field_config = obj(raw.get("fieldConfig"))
+    defaults = obj(field_config.get("defaults"))
+    options = obj(raw.get("options"))
+    axis_unit = text(obj(options.get("yAxis")).get("unit"))
     # A heatmap's unit is its buckets' (the y axis); its cells are counts.
-    unit = (axis_unit if kind == "heatmap" else "") or _text(defaults.get("unit")) or axis_unit or "short"
-    targets = tuple(
-        Target(
-            ref_id=_text(t.get("refId")) or chr(ord("A") + number),
-            expr=_text(t.get("expr")),
-            legend=_text(t.get("legendFormat")),
-            instant=t.get("instant") is True and t.get("range") is not True,
-            format=_text(t.get("format")) or "time_series",
-        )
-        for number, t in enumerate(x for x in _list(raw.get("targets")) if isinstance(x, dict))
-        if _text(t.get("expr")) and t.get("hide") is not True
-    )
-    calcs = _list(_object(options.get("reduceOptions")).get("calcs"))
-    renames, hidden = _organize(_list(raw.get("transformations")))
+    unit = (axis_unit if kind == "heatmap" else "") or text(defaults.get("unit")) or axis_unit
+    unit = unit or _legacy_unit(raw) or "short"
+    panel_source = found.kind(raw.get("datasource"))
+    targets, target_notes = _targets(raw, panel_source, found)
+    note = None
+    library = obj(raw.get("libraryPanel"))
+    if library and not raw.get("targets") and not raw.get("type"):
+        note = f"library panel {text(library.get('name')) or text(library.get('uid'))}: not in this file"
+    elif kind not in DRAWN:
+        note = f"panel type {kind}: not drawn in the terminal"
+    elif kind != "text" and panel_source not in (PROMETHEUS, MIXED):
+        note = not_configured(panel_source)
+    elif kind != "text" and not targets and target_notes:
+        note = target_notes[0]
+    elif kind != "text" and not targets and items(raw.get("targets")):
+        note = "no PromQL query in this panel (its queries are for another data source)"
+    calcs = items(obj(options.get("reduceOptions")).get("calcs"))
+    transformations = [obj(t) for t in items(raw.get("transformations")) if isinstance(t, dict)]
+    renames, hidden = organize(transformations)
     return Panel(
-        id=_int(raw.get("id"), index + 1),
+        id=integer(raw.get("id"), index + 1),
         title=title,
         type=kind,
         grid=GridPos(
-            x=_int(grid.get("x"), 0),
-            y=_int(grid.get("y"), index * 8),
-            w=_int(grid.get("w"), 12),
-            h=_int(grid.get("h"), 8),
+            x=clamp(integer(grid.get("x"), 0), 0, GRID_COLUMNS - 1),
+            y=clamp(integer(grid.get("y"), index * 8), 0, MAX_GRID_Y),
+            w=clamp(integer(grid.get("w"), 12), 1, GRID_COLUMNS),
+            h=clamp(integer(grid.get("h"), 8), 1, MAX_PANEL_HEIGHT),
         ),
         targets=targets,
-        description=_text(raw.get("description")),
+        description=text(raw.get("description")),
         unit=unit,
-        decimals=_optional_int(defaults.get("decimals")),
-        min=_optional_float(defaults.get("min")),
-        max=_optional_float(defaults.get("max")),
-        thresholds=_thresholds(_object(defaults.get("thresholds"))),
-        overrides=_overrides(_list(field_config.get("overrides"))),
-        reducer=_text(calcs[0]) if calcs else "lastNotNull",
-        interval=_text(raw.get("interval")) or None,
+        decimals=decimals(defaults.get("decimals")),
+        min=optional_float(defaults.get("min")),
+        max=optional_float(defaults.get("max")),
+        thresholds=thresholds(obj(defaults.get("thresholds"))),
+        overrides=overrides(items(field_config.get("overrides"))),
+        reducer=text(calcs[0]) if calcs else LEGACY_REDUCERS.get(text(raw.get("valueName")), "lastNotNull"),
+        interval=text(raw.get("interval")) or None,
         renames=renames,
         hidden=hidden,
+        row=row,
+        note=note,
+        repeat=text(raw.get("repeat")),
+        repeat_direction="v" if raw.get("repeatDirection") == "v" else "h",
+        max_per_row=clamp(integer(raw.get("maxPerRow"), 4), 1, GRID_COLUMNS),
+        content=_content(raw, options)[:MAX_TEXT],
+        transformations=tuple(text(t.get("id")) for t in transformations if t.get("disabled") is not True),
+        join_by=next((text(obj(t.get("options")).get("byField")) for t in transformations if t.get("id") in JOINS), ""),
+        reduce_calcs=next(
+            (
+                tuple(map(text, items(obj(t.get("options")).get("reducers"))))[:8]
+                for t in transformations
+                if t.get("id") == "reduce"
+            ),
+            (),
+        ),
     )
 
 
-def _thresholds(raw: JsonObject) -> tuple[ThresholdStep, ...]:
-    steps = [s for s in _list(raw.get("steps")) if isinstance(s, dict)]
-    return tuple(ThresholdStep(_text(s.get("color")) or "green", _optional_float(s.get("value"))) for s in steps)
+def _legacy_unit(raw: JsonObject) -> str:
+    """graph and singlestat panels of old dashboards keep their unit in yaxes[0].format / format."""
+    axes = items(raw.get("yaxes"))
+    if axes:
+        return text(obj(axes[0]).get("format"))
+    return text(raw.get("format")) if raw.get("type") == "singlestat" else ""
 
 
-def _overrides(raw: list[object]) -> tuple[Override, ...]:
-    found = []
-    for item in raw:
-        entry = _object(item)
-        matcher = _object(entry.get("matcher"))
-        if matcher.get("id") != "byName":
+def _content(raw: JsonObject, options: JsonObject) -> str:
+    return text(options.get("content")) or text(raw.get("content"))
+
+
+def _targets(raw: JsonObject, panel_source: str, found: Sources) -> tuple[tuple[Target, ...], list[str]]:
+    """The panel's PromQL targets; a target on another data source (a mixed panel's Loki
+    query) is left out, and what was left out is said."""
+    kept: list[Target] = []
+    notes: list[str] = []
+    for number, t in enumerate(x for x in map(obj, items(raw.get("targets"))[:MAX_TARGETS]) if x):
+        if t.get("hide") is True:
             continue
-        properties = {_text(p.get("id")): p.get("value") for p in _list(entry.get("properties")) if isinstance(p, dict)}
-        found.append(
-            Override(
-                name=_text(matcher.get("options")),
-                unit=_text(properties.get("unit")) or None,
-                decimals=_optional_int(properties.get("decimals")),
+        kind = found.kind(t["datasource"]) if t.get("datasource") is not None else panel_source
+        if kind == MIXED:
+            kind = PROMETHEUS
+        if kind != PROMETHEUS:
+            notes.append(not_configured(kind))
+            continue
+        expr = text(t.get("expr"))
+        if not expr:
+            continue
+        kept.append(
+            Target(
+                ref_id=text(t.get("refId")) or chr(ord("A") + number % 26),
+                expr=expr[:MAX_EXPR],
+                legend=text(t.get("legendFormat")),
+                instant=t.get("instant") is True and t.get("range") is not True,
+                format=text(t.get("format")) or "time_series",
             )
         )
-    return tuple(found)
+    return tuple(kept), notes
 
 
-def _organize(transformations: list[object]) -> tuple[dict[str, str], frozenset[str]]:
-    renames: dict[str, str] = {}
-    hidden: set[str] = set()
-    for item in transformations:
-        entry = _object(item)
-        if entry.get("id") != "organize":
-            continue
-        options = _object(entry.get("options"))
-        renames.update({k: _text(v) for k, v in _object(options.get("renameByName")).items() if _text(v)})
-        hidden.update(k for k, v in _object(options.get("excludeByName")).items() if v is True)
-    return renames, frozenset(hidden)
-
-
-def _variable(raw: JsonObject) -> Variable:
+def _variable(raw: JsonObject, found: Sources) -> Variable:
     query = raw.get("query")
-    text = _text(_object(query).get("query")) if isinstance(query, dict) else _text(query)
-    current = _object(raw.get("current")).get("value")
-    if isinstance(current, list):  # a multi-value variable: the first value stands for it
-        current = current[0] if current else None
-    options = tuple(_text(_object(o).get("value")) for o in _list(raw.get("options")) if _text(_object(o).get("value")))
-    if not options and raw.get("type") in ("custom", "interval") and text:
-        options = tuple(part.strip() for part in text.split(",") if part.strip())
-    return Variable(
-        name=_text(raw.get("name")),
-        type=_text(raw.get("type")) or "query",
-        query=text,
-        current=_text(current) or None,
-        options=options,
-        label=_text(raw.get("label")),
+    query_text = text(obj(query).get("query")) if isinstance(query, dict) else text(query)
+    kind = text(raw.get("type")) or "query"
+    if kind == "query" and not query_text:
+        query_text = text(raw.get("definition"))
+    current = obj(raw.get("current")).get("value")
+    chosen = tuple(text(c) for c in current) if isinstance(current, list) else (text(current),) if current else ()
+    options = tuple(
+        (text(o.get("text")) or text(o.get("value")), text(o.get("value")))
+        for o in map(obj, items(raw.get("options"))[:1000])
+        if text(o.get("value"))
     )
-
-
-# ---------------------------------------------------------------- tolerant JSON readers
-
-
-def _object(value: object) -> JsonObject:
-    return cast(JsonObject, value) if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[object]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else "" if value is None or isinstance(value, (dict, list)) else str(value)
-
-
-def _int(value: object, default: int) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-
-
-def _optional_int(value: object) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _optional_float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    all_value = raw.get("allValue")
+    return Variable(
+        name=text(raw.get("name"))[:200],
+        type=kind,
+        query=query_text[:MAX_EXPR],
+        current=chosen[:1000],
+        options=options,
+        label=text(raw.get("label")),
+        multi=raw.get("multi") is True,
+        include_all=raw.get("includeAll") is True,
+        all_value=text(all_value) if isinstance(all_value, str) and all_value != "" else None,
+        regex=text(raw.get("regex"))[:2000],
+        sort=clamp(integer(raw.get("sort"), 0), 0, 8),
+        refresh=integer(raw.get("refresh"), 1),
+        source=found.kind(raw.get("datasource")) if kind == "query" else PROMETHEUS,
+        auto=raw.get("auto") is True,
+        auto_count=clamp(integer(raw.get("auto_count"), 30), 1, 10000),
+        auto_min=text(raw.get("auto_min")) or "10s",
+        filters=len(items(raw.get("filters"))),
+    )

@@ -4,20 +4,20 @@
   points across it, rounded up to a round interval, and never below a panel's own
   "Min interval". `$__range`, `$__interval` (the step), `$__rate_interval` (Grafana's
   max(step + scrape interval, 4 x scrape interval)) and their `_s`/`_ms` forms are filled in.
-- Variables (`$job`, `${job}`, `${job:raw}`, `[[job]]`): `--var` first, then the dashboard's
-  current value, then its first option; a `label_values(...)` query variable with neither
-  asks Prometheus for its values. Templates substitute values, never syntax: inside a quoted
-  string the value is escaped for that quote; outside quotes only a number, a duration or
-  a bare identifier may stand, anything else is refused with the variable's name.
-- Every target of every panel is one query, all sent at once from a thread pool, so the
-  whole dashboard takes about as long as its slowest query. A panel whose query fails
-  carries that one-line error; the others are unaffected.
+- Variables: `--var` first, else resolved as Grafana does (core/dashvars.py), written into
+  queries as Grafana's Prometheus data source writes them (core/dashformat.py); then
+  repeated panels and rows are expanded (core/dashrepeat.py).
+- Every target of every panel is one query, sent from MAX_WORKERS threads at once (never
+  more, however many panels), at most MAX_QUERIES per dashboard, so the whole dashboard
+  takes about as long as its slowest queries. A panel whose query fails carries that
+  one-line error; the others are unaffected. A panel with a note (a type not drawn,
+  another data source) and a text panel send nothing.
 """
 
 from __future__ import annotations
 
 import math
-import re
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,12 +25,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
-from ditsops.core.dashboards import Dashboard, Panel, Target, Variable
+from ditsops.core import dashvars
+from ditsops.core.dashboards import Dashboard, Panel, Target
+from ditsops.core.dashformat import Value, substitute
+from ditsops.core.dashrepeat import expand
+from ditsops.core.dashseries import SeriesData, bucket_bound, deaccumulate, describe, legend
 from ditsops.core.durations import parse_duration, to_prometheus
 from ditsops.core.errors import DitsopsError, UsageError
-from ditsops.core.promql import _quoted_spans, escape_string
+
+__all__ = ["SeriesData", "bucket_bound", "legend", "substitute"]
 
 if TYPE_CHECKING:
     from ditsops.clients.prometheus import PromResult
@@ -40,9 +45,7 @@ ROUND_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21
 DEFAULT_SCRAPE = timedelta(seconds=15)  # Grafana's default when the data source sets none
 MAX_WORKERS = 16
 R = TypeVar("R")
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)(?::\w+)?\]\]")
-_BARE = re.compile(r"^(?:-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|(?:\d+(?:ms|s|m|h|d|w|y))+|[A-Za-z_][A-Za-z0-9_]*)$")
-_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.+?)\s*,\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
+MAX_QUERIES = 1000
 
 
 class PromQueries(Protocol):
@@ -65,49 +68,17 @@ class TimeRange:
 
 
 @dataclass(frozen=True)
-class SeriesData:
-    name: str  # the legend: legendFormat filled in, or the series' labels
-    labels: Mapping[str, str]
-    points: tuple[tuple[float, float], ...]  # (unix time, value); one point for an instant query
-    unit: str
-    decimals: int | None = None
-
-    @property
-    def values(self) -> list[float]:
-        return [v for _, v in self.points if not math.isnan(v)]
-
-    @property
-    def last(self) -> float | None:
-        values = self.values
-        return values[-1] if values else None
-
-    def reduce(self, calc: str) -> float | None:
-        """Grafana's reduce calculation (lastNotNull, last, mean, max, min, sum, first...)."""
-        values = self.values
-        if not values:
-            return None
-        if calc in ("mean", "avg"):
-            return sum(values) / len(values)
-        reducers: dict[str, Callable[[list[float]], float]] = {
-            "max": max,
-            "min": min,
-            "sum": sum,
-            "first": lambda v: v[0],
-            "firstNotNull": lambda v: v[0],
-            "count": lambda v: float(len(v)),
-            "range": lambda v: max(v) - min(v),
-        }
-        reducer = reducers.get(calc)
-        return reducer(values) if reducer else values[-1]  # lastNotNull, last
-
-
-@dataclass(frozen=True)
 class PanelData:
     panel: Panel
     series: tuple[SeriesData, ...] = ()
     error: str | None = None
     queries: tuple[str, ...] = ()  # the expressions as sent
     unreachable: bool = False
+    note: str | None = None  # not queried, and why (a type not drawn, another data source)
+
+    @property
+    def queried(self) -> bool:
+        return self.note is None and bool(self.panel.targets)
 
     @property
     def value(self) -> float | None:
@@ -133,6 +104,8 @@ class PanelData:
             ],
             "queries": list(self.queries),
             "error": self.error,
+            "note": self.note,
+            **({"text": self.panel.content} if self.panel.type == "text" else {}),
         }
 
 
@@ -141,8 +114,9 @@ class DashboardData:
     dashboard: Dashboard
     panels: tuple[PanelData, ...]
     time: TimeRange
-    variables: Mapping[str, str] = field(default_factory=dict)
+    variables: Mapping[str, Value] = field(default_factory=dict)
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -151,8 +125,14 @@ class DashboardData:
             "start": self.time.start.isoformat(),
             "end": self.time.end.isoformat(),
             "step": to_prometheus(self.time.step),
-            "variables": dict(self.variables),
-            "panels": [p.to_json() for p in self.panels],
+            "variables": {k: str(v) for k, v in self.variables.items()},
+            "notes": list(self.notes),
+            "rows": [
+                {"title": section.title, "collapsed": section.collapsed}
+                for index, section in enumerate(self.dashboard.sections)
+                if index > 0
+            ],
+            "panels": [{**p.to_json(), "row": self.dashboard.sections[p.panel.row].title} for p in self.panels],
         }
 
 
@@ -198,67 +178,57 @@ def builtins(window: timedelta, step: timedelta, scrape: timedelta = DEFAULT_SCR
         "__interval": to_prometheus(step),
         "__interval_ms": str(int(step.total_seconds() * 1000)),
         "__rate_interval": to_prometheus(rate),
+        "__rate_interval_ms": str(int(rate.total_seconds() * 1000)),
     }
 
 
-def substitute(expr: str, values: Mapping[str, str]) -> str:
-    """`expr` with each known variable's value escaped for where it stands (see the module doc)."""
-    spans = _quoted_spans(expr)
+@dataclass(frozen=True)
+class Prepared:
+    """A dashboard ready to query: variables resolved, repeats expanded, what was noted."""
 
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2) or match.group(3)
-        if name not in values:
-            return match.group(0)  # not a variable of this dashboard: Prometheus will say so
-        value = values[name]
-        quote = next((q for a, b, q in spans if a < match.start() and match.end() <= b), "")
-        if quote in ('"', "'"):
-            return escape_string(value, quote)
-        if quote == "`":
-            if "`" in value:
-                raise UsageError(f"variable {name}: a value with a backtick cannot stand in a `...` string")
-            return value
-        if not _BARE.match(value):
-            raise UsageError(
-                f"variable {name}: {value!r} may not stand outside quotes in PromQL "
-                "(only a number, a duration or a name may); refused"
-            )
-        return value
-
-    return _VARIABLE.sub(replace, expr)
+    dashboard: Dashboard
+    variables: dict[str, Value]
+    notes: tuple[str, ...] = ()
 
 
 def resolve_variables(
-    dashboard: Dashboard, given: Mapping[str, str], client: PromQueries | None = None
-) -> dict[str, str]:
-    """A value for every variable: --var, the dashboard's current value, its first option,
-    or (label_values queries) the first value Prometheus knows."""
+    dashboard: Dashboard,
+    given: Mapping[str, str],
+    client: PromQueries | None = None,
+    window: TimeRange | None = None,
+) -> dict[str, Value]:
+    """A value for every variable (see core/dashvars.py); notes are dropped (prepare keeps them)."""
+    return prepare(dashboard, given, client, window, expand_repeats=False).variables
+
+
+def prepare(
+    dashboard: Dashboard,
+    given: Mapping[str, str],
+    client: PromQueries | None = None,
+    window: TimeRange | None = None,
+    *,
+    expand_repeats: bool = True,
+) -> Prepared:
     known = {v.name for v in dashboard.variables}
     unknown = sorted(set(given) - known)
     if unknown:
         names = ", ".join(sorted(known)) or "none"
         raise UsageError(f"dashboard {dashboard.title!r} has no variable {', '.join(unknown)} (variables: {names})")
-    values: dict[str, str] = {}
-    for variable in dashboard.variables:
-        if variable.name in given:  # as given, even empty: `--var job=` means job="", not the default
-            values[variable.name] = given[variable.name]
-            continue
-        value = variable.current or (variable.options[0] if variable.options else None)
-        if value in (None, "$__all") and client is not None:
-            value = _query_value(variable, client)
-        if value is None:
-            raise UsageError(f"variable {variable.name} has no value; give it with --var {variable.name}=VALUE")
-        values[variable.name] = value
-    return values
-
-
-def _query_value(variable: Variable, client: PromQueries) -> str | None:
-    match = _LABEL_VALUES.match(variable.query)
-    if variable.type != "query" or not match:
-        return None
-    selector, label = match.group(1) or f'{{{match.group(2)}!=""}}', match.group(2)
-    result = client.query(f"group by ({label}) ({selector})")
-    found = sorted({s.labels.get(label, "") for s in result.series} - {""})
-    return found[0] if found else None
+    window = window or time_range("1h")
+    # Without a Prometheus to ask (or a client without the label API), saved values stand.
+    metadata = cast("dashvars.PromMetadata | None", client if hasattr(client, "label_values") else None)
+    resolution = dashvars.resolve(
+        dashboard.variables,
+        given,
+        metadata,
+        window.start,
+        window.end,
+        {**builtins(window.since, window.step), **_edges(window)},
+    )
+    if not expand_repeats:
+        return Prepared(dashboard, resolution.values, resolution.notes)
+    expanded, notes = expand(dashboard, resolution.values)
+    return Prepared(expanded, resolution.values, (*resolution.notes, *notes))
 
 
 # ---------------------------------------------------------------- fetching
@@ -268,18 +238,25 @@ def fetch_dashboard(
     dashboard: Dashboard,
     client: PromQueries,
     window: TimeRange,
-    variables: Mapping[str, str],
+    variables: Mapping[str, Value],
     *,
     panels: Sequence[Panel] | None = None,
     scrape: timedelta = DEFAULT_SCRAPE,
+    notes: Sequence[str] = (),
 ) -> DashboardData:
     started = time.monotonic()
     chosen = list(panels if panels is not None else dashboard.panels)
     jobs: list[tuple[int, Target, str, timedelta]] = []
     prepared: dict[int, str] = {}  # panel index -> the error that stopped it before any query
     for index, panel in enumerate(chosen):
+        if panel.note is not None or panel.type == "text":
+            continue
+        if len(jobs) + len(panel.targets) > MAX_QUERIES:
+            prepared[index] = f"not queried: the dashboard asks more than {MAX_QUERIES} queries"
+            continue
         step = panel_step(panel, window.step)
-        values = {**builtins(window.since, step, scrape), **variables}
+        values: dict[str, Value] = {**builtins(window.since, step, scrape), **_edges(window)}
+        values.update({**variables, **_scoped(panel)})
         try:
             jobs.extend((index, target, substitute(target.expr, values), step) for target in panel.targets)
         except DitsopsError as error:
@@ -292,31 +269,49 @@ def fetch_dashboard(
     results = []
     for index, panel in enumerate(chosen):
         queries = tuple(expr for i, _, expr, _ in jobs if i == index)
-        if index in prepared:
+        if panel.note is not None:
+            results.append(PanelData(panel, note=panel.note))
+        elif index in prepared:
             results.append(PanelData(panel, error=prepared[index], queries=queries))
         else:
             results.append(_panel_data(panel, answers[index], queries))
-    return DashboardData(dashboard, tuple(results), window, dict(variables), time.monotonic() - started)
+    return DashboardData(dashboard, tuple(results), window, dict(variables), time.monotonic() - started, tuple(notes))
+
+
+def _edges(window: TimeRange) -> dict[str, str]:
+    """Grafana's $__from and $__to: the range's ends in epoch milliseconds."""
+    return {"__from": str(int(window.start.timestamp() * 1000)), "__to": str(int(window.end.timestamp() * 1000))}
+
+
+def _scoped(panel: Panel) -> dict[str, Value]:
+    return dict(panel.scoped)
 
 
 def _all_at_once(calls: Sequence[Callable[[], R]], limit: int) -> list[R]:
-    """Each call on its own daemon thread, at most `limit` running at once; the results in
-    order. Daemon threads, not a pool: a pool joins its workers on the way out, so an
-    engineer's Ctrl-C would wait for every slow query to reach its deadline."""
-    gate = threading.BoundedSemaphore(limit)
+    """The calls on at most `limit` daemon threads, the results in order. Daemon threads, not
+    a pool: a pool joins its workers on the way out, so an engineer's Ctrl-C would wait for
+    every slow query to reach its deadline. A fixed number of workers, not a thread per call:
+    a dashboard of 10,000 panels must not start 10,000 threads."""
+    work: queue.SimpleQueue[tuple[Callable[[], R], Future[R]] | None] = queue.SimpleQueue()
     futures: list[Future[R]] = []
     for call in calls:
         future: Future[R] = Future()
-
-        def run(call: Callable[[], R] = call, future: Future[R] = future) -> None:
-            with gate:
-                try:
-                    future.set_result(call())
-                except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
-                    future.set_exception(error)
-
-        threading.Thread(target=run, name="ditsops-dash", daemon=True).start()
+        work.put((call, future))
         futures.append(future)
+    workers = min(limit, len(calls))
+    for _ in range(workers):
+        work.put(None)
+
+    def worker() -> None:
+        while (item := work.get()) is not None:
+            call, future = item
+            try:
+                future.set_result(call())
+            except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
+                future.set_exception(error)
+
+    for _ in range(workers):
+        threading.Thread(target=worker, name="ditsops-dash", daemon=True).start()
     return [future.result() for future in futures]
 
 
@@ -341,7 +336,7 @@ def _panel_data(
             unreachable = answer.exit_code == 4
             return PanelData(panel, error=first, queries=queries, unreachable=unreachable)
         found = _series(panel, target, answer)
-        series.extend(_deaccumulate(found) if target.format == "heatmap" else found)
+        series.extend(deaccumulate(found) if target.format == "heatmap" else found)
     return PanelData(panel, tuple(series), queries=queries)
 
 
@@ -349,41 +344,14 @@ def _series(panel: Panel, target: Target, result: PromResult) -> list[SeriesData
     if result.result_type == "scalar":
         name = target.legend or target.ref_id
         point = ((time.time(), result.scalar if result.scalar is not None else math.nan),)
-        return [SeriesData(name, {}, point, panel.unit_of(name), panel.decimals_of(name))]
+        return [SeriesData(name, {}, point, panel.unit_of(name), panel.decimals_of(name), target.ref_id)]
     found = []
     for item in result.series:
         points = item.points or ((time.time(), item.value if item.value is not None else math.nan),)
-        name = legend(target.legend, item.labels) or _describe(item.labels) or panel.title
-        found.append(SeriesData(name, dict(item.labels), tuple(points), panel.unit_of(name), panel.decimals_of(name)))
+        name = legend(target.legend, item.labels) or describe(item.labels) or panel.title
+        found.append(
+            SeriesData(
+                name, dict(item.labels), tuple(points), panel.unit_of(name), panel.decimals_of(name), target.ref_id
+            )
+        )
     return found
-
-
-def legend(template: str, labels: Mapping[str, str]) -> str:
-    """legendFormat with `{{label}}` filled from the series' labels (missing: empty)."""
-    return re.sub(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", lambda m: labels.get(m.group(1), ""), template).strip()
-
-
-def _describe(labels: Mapping[str, str]) -> str:
-    name = labels.get("__name__", "")
-    inner = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()) if k != "__name__")
-    return f"{name}{{{inner}}}" if inner else name
-
-
-def bucket_bound(series: SeriesData) -> float:
-    text = series.labels.get("le", "")
-    try:
-        return float(text)
-    except ValueError:
-        return math.inf
-
-
-def _deaccumulate(series: list[SeriesData]) -> list[SeriesData]:
-    """Cumulative `le` buckets -> each bucket's own count (Grafana's format=heatmap), lowest first."""
-    ordered = sorted(series, key=bucket_bound)
-    out: list[SeriesData] = []
-    below: dict[float, float] = {}
-    for item in ordered:
-        points = tuple((t, max(0.0, v - below.get(t, 0.0)) if not math.isnan(v) else v) for t, v in item.points)
-        below = {t: v for t, v in item.points if not math.isnan(v)}
-        out.append(SeriesData(item.name, item.labels, points, item.unit, item.decimals))
-    return out

@@ -9,9 +9,14 @@
 - heatmap: bucket x time cells shaded by count, highest bucket on top.
 - table: a row per series, label columns (renamed/hidden as the panel's `organize`
   transformation says) and the value.
-At 100 columns and more, panels that share a grid row stand side by side with widths in
-proportion to their gridPos.w; narrower, every panel takes the whole width. A panel whose
-query failed shows its one-line error in its box. Pure: data and a console in, nothing read.
+- text: its Markdown as plain styled text (render/dashtext.py).
+- any other type, or a panel on another data source: its note in its box (`panel type
+  logs: not drawn in the terminal`, `Loki datasource: not configured`).
+Rows are section titles; a collapsed row is its title alone unless `expand`. At 100
+columns and more, panels that share a grid row stand side by side with widths in
+proportion to their gridPos.w, never narrower than MIN_BOX (a line that would be is
+wrapped onto the next); narrower, every panel takes the whole width. A panel whose query
+failed shows its one-line error in its box. Pure: data and a console in, nothing read.
 """
 
 from __future__ import annotations
@@ -28,10 +33,15 @@ from ditsops.core.dashboards import GRID_COLUMNS, Panel
 from ditsops.core.dashquery import DashboardData, PanelData, SeriesData, TimeRange, bucket_bound
 from ditsops.core.dashunits import format_unit
 from ditsops.core.durations import to_prometheus
-from ditsops.render import charts
+from ditsops.render import charts, dashtable
 from ditsops.render.cells import printable
+from ditsops.render.dashtext import text_lines
 
 WIDE = 100  # columns from which panels stand side by side
+MIN_BOX = 12  # no box narrower: its border, padding and 8 columns of content
+# transformations drawn as Grafana does (tables: render/dashtable.py); the others are named
+APPLIED = frozenset({"organize"})
+APPLIED_TO_TABLES = APPLIED | dashtable.JOINS | {"reduce"}
 CHART_MIN_WIDTH = 30  # narrower boxes get sparklines instead of a chart
 AXIS_WIDTH = 9
 MAX_LEGEND = 8
@@ -39,8 +49,8 @@ MAX_BUCKETS = 12
 MAX_ROWS = 10
 
 
-def render_dashboard(console: Console, data: DashboardData) -> None:
-    console.print(dashboard_view(data))
+def render_dashboard(console: Console, data: DashboardData, expand: bool = False) -> None:
+    console.print(dashboard_view(data, expand))
 
 
 def render_panel(console: Console, data: PanelData, window: TimeRange) -> None:
@@ -48,31 +58,54 @@ def render_panel(console: Console, data: PanelData, window: TimeRange) -> None:
     console.print(_box(data, window, console.width))
 
 
-def dashboard_view(data: DashboardData) -> RenderableType:
+def dashboard_view(data: DashboardData, expand: bool = False) -> RenderableType:
     variables = "  ".join(f"{k}={v}" for k, v in data.variables.items())
     head = Text()
     head.append(printable(data.dashboard.title), style="title")
     head.append(f"  last {to_prometheus(data.time.since)}, step {to_prometheus(data.time.step)}")
-    head.append(f"  {variables}" if variables else "", style="muted")
+    head.append(f"  {printable(variables)}" if variables else "", style="muted")  # label values: shown, not obeyed
     head.append(f"  {data.time.end.astimezone().strftime('%H:%M:%S')}", style="muted")
-    return Group(head, _Grid(data))
+    notes = [Text("note: " + printable(note), style="muted") for note in data.notes]
+    return Group(head, *notes, _Grid(data, expand))
 
 
 class _Grid:
-    """Rows of panels by gridPos.y, side by side when the console is wide enough."""
+    """Each row a section title over its panels, laid out by gridPos, side by side when wide."""
 
-    def __init__(self, data: DashboardData) -> None:
+    def __init__(self, data: DashboardData, expand: bool) -> None:
         self.data = data
+        self.expand = expand
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
-        panels = sorted(self.data.panels, key=lambda p: (p.panel.grid.y, p.panel.grid.x))
-        if width < WIDE:
-            for item in panels:
-                yield _box(item, self.data.time, width)
-            return
-        for row in _rows(panels):
-            yield _side_by_side(row, self.data.time, width)
+        for index, section in enumerate(self.data.dashboard.sections):
+            items = [p for p in self.data.panels if p.panel.row == index]
+            if index > 0:
+                collapsed = section.collapsed and not self.expand
+                count = sum(1 for p in self.data.dashboard.panels if p.row == index)
+                yield _section_title(section.title, count, collapsed, width)
+                if collapsed:
+                    continue
+            panels = sorted(items, key=lambda p: (p.panel.grid.y, p.panel.grid.x))
+            if width < WIDE:
+                for item in panels:
+                    yield _box(item, self.data.time, width)
+                continue
+            for row in _rows(panels):
+                for line, widths in _pack(row, width):
+                    yield _side_by_side(line, widths, self.data.time)
+
+
+def _section_title(title: str, count: int, collapsed: bool, width: int) -> Text:
+    shown = _cut(title or "Row", max(width - 40, 8))
+    line = Text("▸ " if collapsed else "▾ ", style="muted")
+    line.append(shown, style="bold")
+    if collapsed:
+        line.append(f"  {count} panel{'s' if count != 1 else ''}, collapsed (--expand to open)", style="muted")
+    rest = width - line.cell_len - 1
+    if rest > 0:
+        line.append(" " + "─" * rest, style="muted")
+    return line
 
 
 def _rows(panels: Sequence[PanelData]) -> list[list[PanelData]]:
@@ -90,12 +123,24 @@ def _rows(panels: Sequence[PanelData]) -> list[list[PanelData]]:
     return rows
 
 
-def _side_by_side(row: list[PanelData], window: TimeRange, width: int) -> RenderableType:
+def _pack(row: list[PanelData], width: int) -> list[tuple[list[PanelData], list[int]]]:
+    """A grid row as terminal lines: widths in proportion to gridPos.w, none below MIN_BOX
+    (the widest give way first); only when even that does not fit are the panels that do
+    not fit put on the next line."""
     row = sorted(row, key=lambda p: p.panel.grid.x)
     total = max(GRID_COLUMNS, sum(p.panel.grid.w for p in row))
-    widths = [max(12, width * p.panel.grid.w // total) for p in row]
-    if sum(p.panel.grid.w for p in row) == total:  # a full row: the last panel takes the rounding
-        widths[-1] = max(12, width - sum(widths[:-1]))
+    wanted = [min(width, max(MIN_BOX, width * p.panel.grid.w // total)) for p in row]
+    while sum(wanted) > width and max(wanted) > MIN_BOX:
+        wanted[wanted.index(max(wanted))] -= 1
+    if sum(wanted) <= width:
+        if sum(p.panel.grid.w for p in row) >= GRID_COLUMNS:  # a full row: the last takes the rounding
+            wanted[-1] += width - sum(wanted)
+        return [(row, wanted)]
+    per_line = max(width // MIN_BOX, 1)
+    return [(row[i : i + per_line], wanted[i : i + per_line]) for i in range(0, len(row), per_line)]
+
+
+def _side_by_side(row: list[PanelData], widths: list[int], window: TimeRange) -> RenderableType:
     bodies = [_body(p, window, w - 4) for p, w in zip(row, widths, strict=True)]
     height = max(len(b) for b in bodies) + 2
     grid = Table.grid(padding=0)
@@ -110,7 +155,7 @@ def _box(
 ) -> Box:
     return Box(
         Group(*(body if body is not None else _body(data, window, max(4, width - 4)))),
-        title=Text(printable(data.panel.title), style="title"),
+        title=Text(_cut(data.panel.title, max(width - 6, 1)), style="title") if data.panel.title else None,
         title_align="left",
         border_style="muted",
         width=width,
@@ -123,8 +168,21 @@ def _box(
 
 
 def _body(data: PanelData, window: TimeRange | None, width: int) -> list[Text]:
+    if data.note:
+        return _wrapped(data.note, width, "muted")
+    if data.panel.type == "text":
+        return text_lines(data.panel.content, width)
     if data.error:
         return _wrapped(f"✖ {data.error}", width, "error")
+    applied = APPLIED_TO_TABLES if data.panel.type == "table" else APPLIED
+    unapplied = [t for t in data.panel.transformations if t not in applied]
+    if unapplied:
+        shown = ", ".join(dict.fromkeys(unapplied))
+        return [*_drawn(data, window, width), *_wrapped(f"transformations not applied: {shown}", width, "muted")]
+    return _drawn(data, window, width)
+
+
+def _drawn(data: PanelData, window: TimeRange | None, width: int) -> list[Text]:
     series = [s for s in data.series if s.values] if data.panel.type != "table" else list(data.series)
     if not series:
         return [Text("no data", style="muted")]
@@ -138,11 +196,16 @@ def _body(data: PanelData, window: TimeRange | None, width: int) -> list[Text]:
     if kind == "heatmap":
         return _heatmap(data.panel, series, window, width)
     if kind == "table":
+        if "reduce" in data.panel.transformations:
+            return dashtable.reduced(data.panel, series, width)
+        if dashtable.JOINS & set(data.panel.transformations):
+            return dashtable.joined(data.panel, series, width)
         return _table(data.panel, series, width)
     return _timeseries(data.panel, series, window, width)
 
 
 def _wrapped(text: str, width: int, style: str) -> list[Text]:
+    text = printable(text)
     return [Text(text[i : i + width], style=style) for i in range(0, len(text), max(width, 1))] or [Text("")]
 
 
@@ -228,8 +291,14 @@ def _gauge(data: PanelData, series: list[SeriesData], width: int) -> list[Text]:
     style = charts.rich_color(panel.color_of(value)) or ""
     unit = series[0].unit
     lines.append(Text(charts.bar(fraction, width), style=style))
-    ends = format_unit(low, unit), f"{fraction * 100:.0f}% of {format_unit(high, unit)}"
-    lines.append(Text(ends[0] + ends[1].rjust(max(1, width - len(ends[0]))), style="muted"))
+    low_text, share = format_unit(low, unit), f"{fraction * 100:.0f}% of {format_unit(high, unit)}"
+    if len(low_text) + 2 + len(share) <= width:  # both ends, apart
+        footer = low_text + share.rjust(width - len(low_text))
+    elif len(share) <= width:  # too narrow for both: the share of the maximum alone
+        footer = share
+    else:
+        footer = _cut(f"{fraction * 100:.0f}%", width)
+    lines.append(Text(footer, style="muted"))
     return lines
 
 
