@@ -36,9 +36,11 @@ class Walk:
     alert: str
 
 
-def enough_history(prometheus: str, samples: int = 40) -> bool:
+def enough_history(prometheus: str, samples: int = 25) -> bool:
     """Whether Prometheus holds `samples` scrapes of the server in the last minute: rate
-    baselines (the memory runbook's traffic ratio) read true only after that."""
+    baselines (the memory runbook's traffic ratio) read true only after that — rate()
+    under-reads until its 10 s window is full, and the baseline averages those first
+    points in, so a few windows' worth of history."""
     import httpx
 
     query = 'min(count_over_time(up{job="dits-server"}[1m]))'
@@ -49,7 +51,7 @@ def enough_history(prometheus: str, samples: int = 40) -> bool:
 
 def start_incident(name: str, prometheus: str) -> str:
     alert = ALERTS[name]
-    wait_until(lambda: enough_history(prometheus), 120, "40 s of Prometheus history", **WATCH)
+    wait_until(lambda: enough_history(prometheus), 120, "25 s of Prometheus history", **WATCH)
     wait_until(
         lambda: alert not in prometheus_alerts(prometheus), RESOLVE_TIMEOUT, f"{alert} quiet before {name}", **WATCH
     )
