@@ -153,7 +153,8 @@ def test_ctrl_c_leaves_dash_while_its_queries_still_hang(isolated_home) -> None:
     try:
         env = {**os.environ, "DITSOPS_PROMETHEUS_URL": server.url, "DITSOPS_HTTP_TIMEOUT": "600", "COLUMNS": "100"}
         child = subprocess.Popen(
-            [sys.executable, "-m", "ditsops", "dash", "overview"],
+            # job given: its label_values() query would otherwise hang first, alone.
+            [sys.executable, "-m", "ditsops", "dash", "overview", "--var", "job=dits-server"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
