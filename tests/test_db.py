@@ -13,6 +13,8 @@ from ditsops.core import connect, db
 from ditsops.core.config import Settings
 from ditsops.core.errors import TargetUnreachable
 
+pytest_plugins = ["tests.diagrole_fixtures"]  # diag_dsn: the role inline SQL runs as
+
 STATE_COUNT = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(app)s AND {}"
 
 
@@ -149,11 +151,15 @@ def test_cancel_stops_the_query_but_keeps_the_session(client, sessions):
     assert running.info.backend_pid in sessions.alive()
 
 
-def test_diagnostics_run_read_only_with_timeouts(client):
-    result = client.diagnose(
-        "SELECT current_setting('transaction_read_only'), current_setting('statement_timeout'),"
-        " current_setting('lock_timeout'), current_setting('application_name')"
-    )
+def test_diagnostics_run_read_only_with_timeouts(pg_dsn, diag_dsn):
+    client = connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=diag_dsn))
+    try:
+        result = client.diagnose(
+            "SELECT current_setting('transaction_read_only'), current_setting('statement_timeout'),"
+            " current_setting('lock_timeout'), current_setting('application_name')"
+        )
+    finally:
+        client.close()
     assert result.rows == [("on", "30s", "5s", "ditsops")]
 
 

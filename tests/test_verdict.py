@@ -19,6 +19,8 @@ from ditsops.core.steps.verify import VerifySpec
 from ditsops.core.verdict import Walked, conclude
 from tests.cli import run_cli
 
+pytest_plugins = ["tests.diagrole_fixtures"]  # diag_dsn: the role inline SQL runs as
+
 CHECK = Step(id="errors", title="Error ratio", kind="promql", spec=None, unit="percent")
 FIX = Step(id="rollback", title="Roll back", kind="kube:rollout-undo", spec=None)
 VERIFY = Step(id="recovered", title="Recovered", kind="verify", spec=VerifySpec("errors", 60.0, 2.0, "ok"))
@@ -117,11 +119,13 @@ TICKED = """
 """
 
 
-def test_a_ticked_manual_step_makes_the_verify_wait_and_shows_its_value(tmp_path, pg_dsn, isolated_home, sessions):
+def test_a_ticked_manual_step_makes_the_verify_wait_and_shows_its_value(
+    tmp_path, pg_dsn, diag_dsn, isolated_home, sessions
+):
     path = tmp_path / "ticked.yaml"
     path.write_text(textwrap.dedent(TICKED.format(app=sessions.app)))
     leaked = [sessions.idle_in_transaction() for _ in range(2)]
-    env = {**os.environ, "DITSOPS_DSN": pg_dsn, "COLUMNS": "120"}
+    env = {**os.environ, "DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn, "COLUMNS": "120"}
     child = pexpect.spawn(
         sys.executable,
         ["-m", "ditsops", "runbook", str(path)],

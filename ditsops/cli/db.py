@@ -42,7 +42,8 @@ def _duration(text: str, option: str = "--older-than"):
 def _connect(ctx: typer.Context, dsn: str | None):
     from ditsops.core import connect
 
-    return connect.postgres(app_state(ctx).settings(dsn=dsn))
+    # Read commands run shipped SQL only: on the diagnostics role when one is configured.
+    return connect.reader(app_state(ctx).settings(dsn=dsn))
 
 
 @app.command("activity")

@@ -54,6 +54,9 @@ LIBPQ_TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSE
 class Settings:
     profile: str | None = None
     dsn: str | None = None
+    # the session diagnostics run on: a login role of its own with only pg_monitor (README,
+    # "The diagnostics role"); SQL that did not ship with ditsops runs nowhere else
+    diagnostics_dsn: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
     dits_url: str | None = None
@@ -83,7 +86,13 @@ class Settings:
 
     def secrets(self) -> frozenset[str]:
         """Every secret value these settings hold, for scrubbing output and records."""
-        found = {password_of(self.dsn), self.prometheus_token, self.http_password, os.environ.get("PGPASSWORD")}
+        found = {
+            password_of(self.dsn),
+            password_of(self.diagnostics_dsn),
+            self.prometheus_token,
+            self.http_password,
+            os.environ.get("PGPASSWORD"),
+        }
         for url in (self.prometheus_url, self.alertmanager_url, self.dits_url):
             written = userinfo_of(url)
             found.add(written[1] if written else None)
@@ -101,7 +110,7 @@ class Settings:
             if item.name in ("sources", "config_path"):
                 continue
             value = getattr(self, item.name)
-            if item.name == "dsn":
+            if item.name in ("dsn", "diagnostics_dsn"):
                 value = redact_dsn(value)
             elif item.name.endswith("_url"):
                 value = redact_url(value)
@@ -114,6 +123,7 @@ class Settings:
 # setting name -> environment variable
 ENVIRONMENT = {
     "dsn": "DITSOPS_DSN",
+    "diagnostics_dsn": "DITSOPS_DIAGNOSTICS_DSN",
     "prometheus_url": "DITSOPS_PROMETHEUS_URL",
     "alertmanager_url": "DITSOPS_ALERTMANAGER_URL",
     "dits_url": "DITSOPS_DITS_URL",
@@ -133,6 +143,7 @@ ENVIRONMENT = {
 }
 _TEXT = {
     "dsn",
+    "diagnostics_dsn",
     "prometheus_url",
     "alertmanager_url",
     "dits_url",

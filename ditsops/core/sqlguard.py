@@ -20,7 +20,15 @@ Pure: no I/O, no imports beyond the standard library; used by the runbook loader
 and again by the PostgreSQL client before anything is sent.
 
 The scanner assumes standard_conforming_strings=on (backslashes in '' are plain); the
-PostgreSQL client sets it on every connection.
+PostgreSQL client sets it on every connection. It reads the text the server receives:
+psycopg's `%(name)s` becomes `$n` first (so `${{ x }}$` is the dollar quote `$$1$` the
+server sees), a `--` comment ends at CR as well as LF, and only PostgreSQL's own space
+characters separate tokens (any other character above ASCII is part of a name).
+
+This is lint's early warning, never the defence: SQL that did not ship with ditsops runs
+only on a role that cannot signal, read or write server files or run programs (README,
+"The diagnostics role"). It cannot see into functions or views that already exist in the
+database, so it does not try.
 """
 
 from __future__ import annotations
@@ -70,6 +78,7 @@ DENIED: dict[str, str] = {
     "brin_desummarize_range": _SERVER,
     "gin_clean_pending_list": _SERVER,
     "ts_stat": _SQL_TEXT,
+    "ts_rewrite": _SQL_TEXT,
     "txid_current": _XID,
     "pg_current_xact_id": _XID,
 }
@@ -79,8 +88,11 @@ DENIED_PREFIXES: dict[str, str] = {
     "lo_": _LARGE_OBJECTS,
     "dblink": _REMOTE,
     "pg_file_": _FILES,
+    "pg_ls_": _FILES,
     "pg_write_": _FILES,
     "pg_read_": _FILES,
+    "database_to_xml": _SQL_TEXT,
+    "schema_to_xml": _SQL_TEXT,
     "query_to_xml": _SQL_TEXT,
     "cursor_to_xml": _SQL_TEXT,
     "pg_create_": _SERVER,
@@ -127,10 +139,30 @@ _DOLLAR = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ff
 _POSITIONAL = re.compile(r"\$[0-9]+")
 _PSYCOPG = re.compile(r"%\((\w+)\)s")
 _OPERATORS = set("+-*/<>=~!@#%^&|`?")
+# PostgreSQL's scanner: `space [ \t\n\r\f\v]`, `newline [\n\r]` (a -- comment ends at either).
+_SPACE = " \t\n\r\f\v"
+# psycopg's named parameters and its %% escape, as they reach the server: $n and %.
+_PSYCOPG_FORMAT = re.compile(r"%%|%\((\w+)\)s")
+# A call written inside a string: functions such as ts_rewrite or dblink run their string
+# arguments as SQL, and an existing function may do the same.
+_CALL_IN_TEXT = re.compile(r"([A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*)\s*\(")
+
+
+def as_sent(sql: str) -> str:
+    """The text the server parses: psycopg turns each `%(name)s` into `$n` and `%%` into `%`."""
+    numbers: dict[str, int] = {}
+
+    def convert(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return "%"
+        return f"${numbers.setdefault(match.group(1), len(numbers) + 1)}"
+
+    return _PSYCOPG_FORMAT.sub(convert, sql)
 
 
 def tokens(sql: str) -> list[Token]:
-    """SQL as PostgreSQL's scanner sees it, without comments and literal contents."""
+    """SQL as PostgreSQL's scanner sees it, without comments; a literal's token carries its
+    contents (escapes decoded where they could hide a name)."""
     found: list[Token] = []
     i, line, n = 0, 1, len(sql)
     while i < n:
@@ -138,16 +170,17 @@ def tokens(sql: str) -> list[Token]:
         if c == "\n":
             line += 1
             i += 1
-        elif c.isspace():
+        elif c in _SPACE:
             i += 1
         elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end
+            ends = [e for e in (sql.find("\n", i), sql.find("\r", i)) if e >= 0]
+            i = min(ends) if ends else n
         elif sql.startswith("/*", i):
             i, line = _comment(sql, i, line)
         elif c == "'":
+            start, begun = line, i
             i, line = _string(sql, i, line, escapes=False)
-            found.append(Token("string", "", line))
+            found.append(Token("string", _contents(sql[begun:i], escapes=False), start))
         elif c == '"':
             start = line
             i, line, name = _quoted_identifier(sql, i, line)
@@ -162,7 +195,7 @@ def tokens(sql: str) -> list[Token]:
                 close = sql.find(dollar.group(), dollar.end())
                 if close < 0:
                     raise _Unreadable(line, f"unterminated dollar-quoted string {dollar.group()}")
-                found.append(Token("string", "", line))
+                found.append(Token("string", sql[dollar.end() : close], line))
                 line += sql.count("\n", i, close)
                 i = close + len(dollar.group())
             else:
@@ -176,11 +209,17 @@ def tokens(sql: str) -> list[Token]:
             after = i + len(word)
             lower = word.lower()
             if lower in ("e", "b", "x", "n") and sql.startswith("'", after):
+                start = line
                 i, line = _string(sql, after, line, escapes=lower == "e")
-                found.append(Token("string", "", line))
+                found.append(Token("string", _contents(sql[after:i], escapes=lower == "e"), start))
             elif lower == "u" and sql.startswith("&'", after):
+                start = line
                 i, line = _string(sql, after + 1, line, escapes=False)
-                found.append(Token("string", "", line))
+                found.append(Token("string", _unicode_contents(sql[after + 1 : i]), start))
+                if re.match(r"\s*uescape\b", sql[i:], re.IGNORECASE):
+                    raise _Unreadable(
+                        line, "UESCAPE (a Unicode string with another escape) is not allowed in a diagnostic"
+                    )
             elif lower == "u" and sql.startswith('&"', after):
                 raise _Unreadable(line, 'a Unicode-escaped identifier (U&"...") is not allowed in a diagnostic')
             else:
@@ -236,6 +275,40 @@ def _string(sql: str, i: int, line: int, *, escapes: bool) -> tuple[int, int]:
     raise _Unreadable(start, "unterminated string literal")
 
 
+_E_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.DOTALL)
+_U_ESCAPE = re.compile(r"\\(?:([0-9A-Fa-f]{4})|\+([0-9A-Fa-f]{6})|(\\))")
+_SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _contents(literal: str, *, escapes: bool) -> str:
+    """What a '...' literal holds, as the server reads it ('' is a quote; E'' escapes decoded)."""
+    body = literal[1:-1].replace("''", "'")
+    if not escapes:
+        return body
+
+    def decode(match: re.Match[str]) -> str:
+        octal, hexa, short, long, other = match.groups()
+        if other is not None:
+            return _SIMPLE.get(other, other)
+        code = int(octal, 8) if octal else int(hexa or short or long, 16)
+        return chr(code) if code <= 0x10FFFF else "?"
+
+    return _E_ESCAPE.sub(decode, body)
+
+
+def _unicode_contents(literal: str) -> str:
+    """What a U&'...' literal holds with the default escape character."""
+
+    def decode(match: re.Match[str]) -> str:
+        four, six, backslash = match.groups()
+        if backslash:
+            return "\\"
+        code = int(four or six, 16)
+        return chr(code) if code <= 0x10FFFF else "?"
+
+    return _U_ESCAPE.sub(decode, literal[1:-1].replace("''", "'"))
+
+
 def _quoted_identifier(sql: str, i: int, line: int) -> tuple[int, int, str]:
     start, i, name = line, i + 1, []
     while i < len(sql):
@@ -269,7 +342,7 @@ def denied(name: str) -> str | None:
 def check(sql: str) -> list[Violation]:
     """Every reason this SQL is not a diagnostic; empty when it may be sent."""
     try:
-        found = tokens(sql)
+        found = tokens(as_sent(sql))
     except _Unreadable as error:
         return [error.violation]
     statements: list[list[Token]] = [[]]
@@ -338,6 +411,17 @@ def _check_statement(statement: list[Token]) -> list[Violation]:
             why = denied(token.text)
             if why:
                 problems.append(Violation(token.line, f"calls {token.text.lower()}(): it {why}"))
+        elif token.kind == "string":
+            for name in _CALL_IN_TEXT.findall(token.text):
+                why = denied(name)
+                if why:
+                    problems.append(
+                        Violation(
+                            token.line,
+                            f"a string holds a call to {name.lower()}(), which {why}: "
+                            "functions such as ts_rewrite and dblink run strings as SQL",
+                        )
+                    )
     return problems
 
 
@@ -358,7 +442,8 @@ def _check_writes(statement: list[Token]) -> list[Violation]:
 def _check_explain(statement: list[Token], start: int) -> list[Violation]:
     rest = statement[start + 1 :]
     for token in rest:
-        if token.kind == "word" and token.text in ("analyze", "analyse"):
+        # EXPLAIN ("analyze") is EXPLAIN (ANALYZE): the option name may be a quoted identifier.
+        if token.kind in ("word", "ident") and token.text.lower() in ("analyze", "analyse"):
             return [Violation(token.line, "EXPLAIN ANALYZE runs the statement it explains")]
     if rest and rest[0].kind == "punct" and rest[0].text == "(":  # EXPLAIN (FORMAT JSON, ...) ...
         depth = 0

@@ -1,0 +1,119 @@
+"""Whether the role of a PostgreSQL session can do harm, asked of the server on connect.
+
+SQL that did not ship with ditsops (an own runbook's inline `sql:`) is only sent on a
+session whose role can do nothing a read-only transaction does not already stop. Parsing
+cannot promise that (an existing function or view may call anything); privileges can:
+
+- not a superuser, and not CREATEROLE (which could grant itself any role below);
+- the session's role is the role it logged in as: a superuser session with `SET ROLE`
+  (or `options=-c role=...`) can `RESET ROLE` from inside a query;
+- a member of no role except the monitoring ones (pg_monitor and what it contains). That
+  refuses pg_signal_backend, pg_execute_server_program, pg_read_server_files and
+  pg_write_server_files by name, and also the application's role: PostgreSQL lets a role
+  signal the backends of any role it has the privileges of;
+- no EXECUTE granted on a function that reads or writes server files, reloads the
+  configuration or reaches another server unchecked (a DBA may grant those one by one);
+- no other session logged in as this role than ditsops' own: a role may terminate the
+  backends of its own role, so the diagnostics role must be ditsops' alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# What pg_monitor is made of: reading statistics and settings, nothing that changes anything.
+MONITORING_ROLES = frozenset({"pg_monitor", "pg_read_all_settings", "pg_read_all_stats", "pg_stat_scan_tables"})
+# Named in the refusal as what they are.
+DANGEROUS_ROLES = {
+    "pg_signal_backend": "may terminate any session",
+    "pg_execute_server_program": "may run programs on the database server",
+    "pg_read_server_files": "may read files on the database server",
+    "pg_write_server_files": "may write files on the database server",
+}
+# Revoked from PUBLIC by PostgreSQL (or its extensions); each is harm if granted to the role.
+DANGEROUS_FUNCTIONS = (
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "pg_stat_file",
+    "lo_import",
+    "lo_export",
+    "pg_reload_conf",
+    "pg_rotate_logfile",
+    "pg_promote",
+    "pg_switch_wal",
+    "pg_create_restore_point",
+    "pg_log_backend_memory_contexts",
+    "pg_file_write",
+    "pg_file_rename",
+    "pg_file_unlink",
+    "dblink_connect_u",
+)
+
+ROLE_SQL = """
+SELECT r.rolname AS role,
+       session_user::text AS session_role,
+       r.rolsuper OR s.rolsuper AS superuser,
+       r.rolcreaterole OR s.rolcreaterole AS createrole,
+       ARRAY(SELECT m.rolname::text FROM pg_catalog.pg_roles m
+              WHERE m.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
+              ORDER BY 1) AS member_of,
+       ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
+              WHERE p.proname = ANY(%(functions)s)
+                AND pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')
+              ORDER BY 1) AS functions,
+       ARRAY(SELECT DISTINCT coalesce(nullif(a.application_name, ''), 'no application_name')
+               FROM pg_catalog.pg_stat_activity a
+              WHERE a.usesysid = r.oid AND a.pid <> pg_catalog.pg_backend_pid()
+                AND a.backend_type = 'client backend'
+                AND a.application_name <> 'ditsops' AND a.application_name NOT LIKE 'ditsops lease %%'
+              ORDER BY 1) AS others
+  FROM pg_catalog.pg_roles r, pg_catalog.pg_roles s
+ WHERE r.rolname = current_user AND s.rolname = session_user
+"""
+
+
+@dataclass(frozen=True)
+class RoleCheck:
+    """What the server says about the session's role; `problems` empty: it can do no harm."""
+
+    role: str
+    problems: tuple[str, ...]
+
+    @property
+    def harmless(self) -> bool:
+        return not self.problems
+
+    def describe(self) -> str:
+        return f"role {self.role} " + "; ".join(self.problems)
+
+
+def judge(row: dict[str, object]) -> RoleCheck:
+    """The reasons, from one row of ROLE_SQL, why this role could do harm."""
+    role, session_role = str(row["role"]), str(row["session_role"])
+    problems: list[str] = []
+    if role != session_role:
+        problems.append(f"is set on a session of {session_role}, which can set its role back from inside a query")
+    if row["superuser"]:  # a member of every role and allowed every function: that says it all
+        return RoleCheck(role, (*problems, "is a superuser"))
+    if row["createrole"]:
+        problems.append("has CREATEROLE (it could grant itself any role)")
+    member_of = [str(m) for m in row["member_of"] or ()]  # type: ignore[attr-defined]
+    for name in member_of:
+        if name in DANGEROUS_ROLES:
+            problems.append(f"is a member of {name} ({DANGEROUS_ROLES[name]})")
+    others = [m for m in member_of if m not in DANGEROUS_ROLES and m not in MONITORING_ROLES]
+    if others:
+        problems.append(
+            f"is a member of {', '.join(others)} (it may signal their sessions and act with their privileges)"
+        )
+    functions = [str(f) for f in row["functions"] or ()]  # type: ignore[attr-defined]
+    if functions:
+        problems.append(f"may execute {', '.join(f + '()' for f in functions)}")
+    sessions = [str(a) for a in row["others"] or ()]  # type: ignore[attr-defined]
+    if sessions:
+        problems.append(
+            f"is also logged in as by {', '.join(sessions[:3])}{' ...' if len(sessions) > 3 else ''} "
+            "(a role may terminate its own sessions: give ditsops a role of its own)"
+        )
+    return RoleCheck(role, tuple(problems))
