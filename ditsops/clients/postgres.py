@@ -25,7 +25,7 @@ from ditsops import sql
 from ditsops.clients.pgrole import DANGEROUS_FUNCTIONS, ROLE_SQL, RoleCheck, judge
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import ConfigError, DitsopsError, TargetError, TargetUnreachable
-from ditsops.core.secrets import redact_text
+from ditsops.core.secrets import raw_at_in_userinfo, redact_text
 from ditsops.core.sqlguard import Violation
 from ditsops.core.sqlguard import check as check_diagnostic
 
@@ -66,6 +66,11 @@ def describe_target(dsn: str) -> DbTarget:
 
     from psycopg.conninfo import conninfo_to_dict
 
+    if raw_at_in_userinfo(dsn):
+        raise ConfigError(
+            "the database DSN has a raw '@' in its user or password: write it as %40 "
+            "(libpq would end the password there and take the rest for the host)"
+        )
     try:
         info = conninfo_to_dict(dsn)
     except Exception:  # noqa: BLE001 - psycopg raises ProgrammingError for a malformed DSN
