@@ -44,6 +44,8 @@ def test_a_raw_at_in_the_diagnostics_dsn_is_refused_too(isolated_home, pg_dsn, t
         ("postgresql://ditsops@db.example:5432/dits?password=first&second", ("first", "second")),
         ("host=db.example user=ditsops password=first&second", ("first", "second")),
         ("postgresql://ditsops:first#second@db.example:5432/dits", ("first", "second")),
+        ("postgresql://ditsops@db.example:5432/dits?token=first#second", ("first", "second")),
+        ("postgresql://ditsops:first?token=second@db.example:5432/dits", ("first", "second")),
     ],
 )
 def test_config_show_masks_a_dsn_password_whole(isolated_home, dsn, hidden):

@@ -30,9 +30,11 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*://)", re.IGNORECASE)
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>`]+", re.IGNORECASE)
 _NAMES = "|".join(sorted(SENSITIVE_PARAMETERS, key=len, reverse=True))
 # ?token=... &api_key=... ;password=... in free text (outside a full URL too: "GET /x?token=...")
-# The value is masked whole, up to the next `&name=` or the end: a raw `&`, `#` or `;` inside
-# a token must not leave its tail on show (`?token=ab&cd` is `?token=***`).
-_QUERY_SECRET = re.compile(rf"([?&;](?:{_NAMES})=)((?:(?!&[A-Za-z_][\w.-]*=)[^\s'\"])*)", re.IGNORECASE)
+# The value is masked whole, up to the next `&name=` (or `;name=`), a URL's fragment or the
+# end: a raw `&` inside a token must not leave its tail on show (`?token=ab&cd` is `?token=***`).
+_QUERY_SECRET = re.compile(rf"([?&;](?:{_NAMES})=)((?:(?![&;][A-Za-z_][\w.-]*=)[^#\s'\"])*)", re.IGNORECASE)
+# In a DSN a `#` is no fragment (libpq has none): it belongs to the value too.
+_DSN_QUERY_SECRET = re.compile(rf"([?&;](?:{_NAMES})=)((?:(?![&;][A-Za-z_][\w.-]*=)[^\s'\"])*)", re.IGNORECASE)
 # libpq conninfo: password=secret, password = 'it''s \' quoted', sslpassword=...; an unquoted
 # value runs to the next space (`password=se&cret` is one value to libpq)
 _CONNINFO_SECRET = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.|'')*'?|\S+)", re.IGNORECASE)
@@ -70,25 +72,25 @@ def _mask_userinfo(userinfo: str) -> str:
     return f"{user}:{MASK}" if colon and user else MASK
 
 
-def _mask_query(text: str) -> str:
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+def _mask_query(text: str, pattern: re.Pattern[str] = _QUERY_SECRET) -> str:
+    return pattern.sub(lambda m: m.group(1) + MASK, text)
 
 
 @overload
 def redact_url(url: str) -> str: ...
 @overload
 def redact_url(url: None) -> None: ...
-def redact_url(url: str | None) -> str | None:
+def redact_url(url: str | None, *, _query: re.Pattern[str] = _QUERY_SECRET) -> str | None:
     """A URL with its userinfo password and secret query parameters replaced by ***."""
     if not url:
         return url
     scheme = _SCHEME.match(url)
     if not scheme:
-        return _mask_query(url)
+        return _mask_query(url, _query)
     rest = url[scheme.end() :]
     userinfo, remainder = _split_userinfo(rest)
     head = scheme.group(1) + (_mask_userinfo(userinfo) + "@" if userinfo is not None else "")
-    return head + _mask_query(remainder)
+    return head + _mask_query(remainder, _query)
 
 
 def redact_dsn(dsn: str | None) -> str | None:
@@ -96,7 +98,7 @@ def redact_dsn(dsn: str | None) -> str | None:
     if not dsn:
         return dsn
     if _SCHEME.match(dsn.strip()):
-        return redact_url(dsn)
+        return redact_url(dsn, _query=_DSN_QUERY_SECRET)
     return _CONNINFO_SECRET.sub(lambda m: m.group(1) + MASK, dsn)
 
 
