@@ -80,17 +80,21 @@ def _mask_query(text: str, pattern: re.Pattern[str] = _QUERY_SECRET) -> str:
 def redact_url(url: str) -> str: ...
 @overload
 def redact_url(url: None) -> None: ...
-def redact_url(url: str | None, *, _query: re.Pattern[str] = _QUERY_SECRET) -> str | None:
+def redact_url(url: str | None) -> str | None:
     """A URL with its userinfo password and secret query parameters replaced by ***."""
     if not url:
         return url
+    return _redact_uri(url, _QUERY_SECRET)
+
+
+def _redact_uri(url: str, query: re.Pattern[str]) -> str:
     scheme = _SCHEME.match(url)
     if not scheme:
-        return _mask_query(url, _query)
+        return _mask_query(url, query)
     rest = url[scheme.end() :]
     userinfo, remainder = _split_userinfo(rest)
     head = scheme.group(1) + (_mask_userinfo(userinfo) + "@" if userinfo is not None else "")
-    return head + _mask_query(remainder, _query)
+    return head + _mask_query(remainder, query)
 
 
 def redact_dsn(dsn: str | None) -> str | None:
@@ -98,7 +102,7 @@ def redact_dsn(dsn: str | None) -> str | None:
     if not dsn:
         return dsn
     if _SCHEME.match(dsn.strip()):
-        return redact_url(dsn, _query=_DSN_QUERY_SECRET)
+        return _redact_uri(dsn, _DSN_QUERY_SECRET)
     return _CONNINFO_SECRET.sub(lambda m: m.group(1) + MASK, dsn)
 
 
