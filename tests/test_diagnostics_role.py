@@ -281,12 +281,20 @@ def test_set_role_on_a_superuser_session_is_not_enough(pg_dsn, diag_dsn):
     assert "is a superuser" in judged.problems
 
 
-def test_a_function_granted_one_by_one_is_refused(pg_dsn, make_role):
+@pytest.mark.parametrize(
+    ("function", "name"),
+    [
+        ("pg_read_file(text)", "pg_read_file"),
+        ("pg_stat_reset()", "pg_stat_reset"),
+        ("pg_reload_conf()", "pg_reload_conf"),
+    ],
+)
+def test_a_function_granted_one_by_one_is_refused(pg_dsn, make_role, function, name):
     dsn = make_role("pg_monitor")
     role = dsn.split("//")[1].split(":")[0]
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(f"GRANT EXECUTE ON FUNCTION pg_read_file(text) TO {role}")
-    with pytest.raises(ConfigError, match=r"may execute pg_read_file\(\)"):
+        conn.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {role}")
+    with pytest.raises(ConfigError, match=rf"may execute {name}\(\)"):
         connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=dsn))
 
 

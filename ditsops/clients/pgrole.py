@@ -11,8 +11,9 @@ cannot promise that (an existing function or view may call anything); privileges
   refuses pg_signal_backend, pg_execute_server_program, pg_read_server_files and
   pg_write_server_files by name, and also the application's role: PostgreSQL lets a role
   signal the backends of any role it has the privileges of;
-- no EXECUTE granted on a function that reads or writes server files, reloads the
-  configuration or reaches another server unchecked (a DBA may grant those one by one);
+- no function it may execute beyond what PUBLIC and pg_monitor may: PostgreSQL revokes
+  the ones that read or write server files, reload the configuration, reset statistics or
+  reach another server unchecked from PUBLIC, and a DBA may grant them one by one;
 - no other session logged in as this role than ditsops' own: a role may terminate the
   backends of its own role, so the diagnostics role must be ditsops' alone.
 """
@@ -30,26 +31,6 @@ DANGEROUS_ROLES = {
     "pg_read_server_files": "may read files on the database server",
     "pg_write_server_files": "may write files on the database server",
 }
-# Revoked from PUBLIC by PostgreSQL (or its extensions); each is harm if granted to the role.
-DANGEROUS_FUNCTIONS = (
-    "pg_read_file",
-    "pg_read_binary_file",
-    "pg_ls_dir",
-    "pg_stat_file",
-    "lo_import",
-    "lo_export",
-    "pg_reload_conf",
-    "pg_rotate_logfile",
-    "pg_promote",
-    "pg_switch_wal",
-    "pg_create_restore_point",
-    "pg_log_backend_memory_contexts",
-    "pg_file_write",
-    "pg_file_rename",
-    "pg_file_unlink",
-    "dblink_connect_u",
-)
-
 ROLE_SQL = """
 SELECT r.rolname AS role,
        session_user::text AS session_role,
@@ -59,8 +40,9 @@ SELECT r.rolname AS role,
               WHERE m.oid <> r.oid AND pg_catalog.pg_has_role(r.oid, m.oid, 'MEMBER')
               ORDER BY 1) AS member_of,
        ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
-              WHERE p.proname = ANY(%(functions)s)
-                AND pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')
+              WHERE pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')
+                AND NOT pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+                AND NOT pg_catalog.has_function_privilege('pg_monitor', p.oid, 'EXECUTE')
               ORDER BY 1) AS functions,
        ARRAY(SELECT DISTINCT coalesce(nullif(a.application_name, ''), 'no application_name')
                FROM pg_catalog.pg_stat_activity a

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from ditsops import sql
-from ditsops.clients.pgrole import DANGEROUS_FUNCTIONS, ROLE_SQL, RoleCheck, judge
+from ditsops.clients.pgrole import ROLE_SQL, RoleCheck, judge
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import ConfigError, DitsopsError, TargetError, TargetUnreachable
 from ditsops.core.secrets import raw_at_in_userinfo, redact_text
@@ -191,7 +191,7 @@ class PostgresClient:
 
     def check_role(self) -> RoleCheck:
         """Ask the server whether this session's role could do harm (clients/pgrole.py)."""
-        row = self._execute(ROLE_SQL, {"functions": list(DANGEROUS_FUNCTIONS)}, read_only=True).dicts()[0]
+        row = self._execute(ROLE_SQL, None, read_only=True).dicts()[0]
         self.role = judge(row)
         return self.role
 
