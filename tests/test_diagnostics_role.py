@@ -329,3 +329,22 @@ def test_readme_shows_the_grants_a_dba_runs():
     assert "CREATE ROLE ditsops_diag LOGIN PASSWORD" in section
     assert "GRANT pg_monitor TO ditsops_diag;" in section
     assert textwrap.dedent("diagnostics_dsn") in section
+
+
+def test_an_operator_someone_created_cannot_answer_the_role_check(pg_dsn, make_role):
+    """The role's search_path puts public first, where `<>` on oids always says false: the
+    membership list would come back empty. The check resolves names in pg_catalog only."""
+    dsn = make_role("pg_monitor", "pg_signal_backend")
+    role = dsn.split("//")[1].split(":")[0]
+    function = f"never_differs_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE FUNCTION public.{function}(oid, oid) RETURNS boolean LANGUAGE sql AS 'SELECT false'")
+        conn.execute(f"CREATE OPERATOR public.<> (LEFTARG = oid, RIGHTARG = oid, FUNCTION = public.{function})")
+        conn.execute(f"ALTER ROLE {role} SET search_path = public, pg_catalog")
+    try:
+        with pytest.raises(ConfigError, match="is a member of pg_signal_backend"):
+            connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=dsn))
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP OPERATOR public.<> (oid, oid)")
+            conn.execute(f"DROP FUNCTION public.{function}(oid, oid)")

@@ -191,7 +191,8 @@ class PostgresClient:
 
     def check_role(self) -> RoleCheck:
         """Ask the server whether this session's role could do harm (clients/pgrole.py)."""
-        row = self._execute(ROLE_SQL, None, read_only=True).dicts()[0]
+        # Catalog names only: an operator someone created must not answer for the server.
+        row = self._execute(ROLE_SQL, None, read_only=True, catalog_only=True).dicts()[0]
         self.role = judge(row)
         return self.role
 
@@ -234,13 +235,19 @@ class PostgresClient:
         """Run a named action statement that changes server state (signals backends)."""
         return self._execute(sql.load_action(name), params, read_only=False)
 
-    def _execute(self, query: str, params: dict[str, Any] | None, *, read_only: bool) -> QueryResult:
+    def _execute(
+        self, query: str, params: dict[str, Any] | None, *, read_only: bool, catalog_only: bool = False
+    ) -> QueryResult:
+        """`catalog_only`: names resolve in pg_catalog alone for this one transaction, whatever
+        search_path the database or role was given (ALTER DATABASE ... SET search_path)."""
         import psycopg
 
         try:
             with self._lock:
                 self._conn.read_only = read_only
                 with self._conn.transaction() as transaction, self._conn.cursor() as cursor:
+                    if catalog_only:
+                        cursor.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
                     # prepare=True: always the extended protocol (Parse/Bind/Execute), even
                     # without parameters, so `SELECT 1; DROP TABLE t` is "cannot insert
                     # multiple commands into a prepared statement", not two statements.
