@@ -113,7 +113,7 @@ def test_with_only_a_superuser_dsn_an_own_runbooks_sql_is_refused(isolated_home,
     done = run_cli("runbook", name, "--non-interactive", env={"DITSOPS_DSN": pg_dsn})
     assert alive(pg_dsn, victims) == victims
     assert not [lock for lock in advisory_locks(pg_dsn) if lock[1] == 4242]
-    assert done.returncode == 2, done.stdout + done.stderr  # a setting is missing: exit 2
+    assert done.returncode == 1, done.stdout + done.stderr  # the step failed: exit 1, never a success
     assert "Traceback" not in done.stderr
     step = next(line for line in done.stdout.splitlines() if "refused to send SQL" in line)
     assert "is a superuser" in step and "diagnostics_dsn" in step
@@ -128,9 +128,9 @@ def test_refused_with_one_line_naming_the_setting_in_json(isolated_home, pg_dsn,
     assert alive(pg_dsn, victims) == victims
     start = 0 if done.stdout.startswith("{") else done.stdout.index("\n{") + 1
     document = json.loads(done.stdout[start:])
-    assert document["exit_code"] == 2
+    assert document["exit_code"] == 1
     (look,) = document["steps"]
-    assert look["status"] == "skipped" and "\n" not in look["summary"]
+    assert look["status"] == "error" and "\n" not in look["summary"]
     assert "DITSOPS_DIAGNOSTICS_DSN" in look["summary"] and "The diagnostics role" in look["summary"]
 
 

@@ -93,6 +93,12 @@ class UnsafeDiagnostic(DitsopsError):
     """A diagnostic that could change something; refused before anything was sent."""
 
 
+class PrivilegedSession(DitsopsError):
+    """SQL that did not ship with ditsops, refused on a session whose role could do harm.
+    An error of the step (exit 1), not a missing setting quietly skipped: the run must not
+    look as if it had checked what it was asked to."""
+
+
 def guard(query: str) -> None:
     """Refuse SQL that is not a read-only diagnostic (see ditsops.core.sqlguard)."""
     problems = _problems(query)
@@ -201,7 +207,7 @@ class PostgresClient:
         guarded, prepared, in a READ ONLY transaction rolled back, advisory locks released."""
         role = self.role or self.check_role()
         if not role.harmless:
-            raise ConfigError(
+            raise PrivilegedSession(
                 f"refused to send SQL that did not ship with ditsops, nothing was sent: {role.describe()}; "
                 + DIAGNOSTICS_HINT
             )
