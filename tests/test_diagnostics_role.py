@@ -348,3 +348,20 @@ def test_an_operator_someone_created_cannot_answer_the_role_check(pg_dsn, make_r
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute("DROP OPERATOR public.<> (oid, oid)")
             conn.execute(f"DROP FUNCTION public.{function}(oid, oid)")
+
+
+def test_a_query_of_a_billion_rows_is_cut_after_max_rows_and_the_session_lives(pg_dsn, diag_dsn):
+    client = connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=diag_dsn))
+    try:
+        # in the select list, rows stream as they are made (in FROM the function would be materialized first)
+        result = client.diagnose("SELECT generate_series(1, 1000000000) AS n, repeat('x', 100) AS filler")
+        assert len(result.rows) == pgclient.MAX_ROWS and result.more
+        assert client.diagnose("SELECT 1 AS one").rows == [(1,)]
+    finally:
+        client.close()
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # the cancelled query is not running on
+        running = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%%generate_series(1, 1000000000)%%' "
+            "AND state = 'active' AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    assert running == 0

@@ -44,10 +44,16 @@ class DbTarget:
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
 
 
+# Rows kept of SQL that did not ship with ditsops: `SELECT generate_series(1, 1e9)` must not
+# fill the memory of the engineer's laptop before statement_timeout ends it.
+MAX_ROWS = 10_000
+
+
 @dataclass(frozen=True)
 class QueryResult:
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
+    more: bool = False  # rows beyond MAX_ROWS were left unread (the query was cancelled there)
 
     def dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -213,7 +219,7 @@ class PostgresClient:
             )
         guard(query)
         try:
-            return self._execute(query, params, read_only=True)
+            return self._execute(query, params, read_only=True, max_rows=MAX_ROWS)
         finally:
             self._release_advisory_locks()
 
@@ -242,11 +248,20 @@ class PostgresClient:
         return self._execute(sql.load_action(name), params, read_only=False)
 
     def _execute(
-        self, query: str, params: dict[str, Any] | None, *, read_only: bool, catalog_only: bool = False
+        self,
+        query: str,
+        params: dict[str, Any] | None,
+        *,
+        read_only: bool,
+        catalog_only: bool = False,
+        max_rows: int | None = None,
     ) -> QueryResult:
         """`catalog_only`: names resolve in pg_catalog alone for this one transaction, whatever
-        search_path the database or role was given (ALTER DATABASE ... SET search_path)."""
+        search_path the database or role was given (ALTER DATABASE ... SET search_path).
+        `max_rows`: read row by row and stop (cancelling the query) after that many."""
         import psycopg
+
+        more = False
 
         try:
             with self._lock:
@@ -257,12 +272,22 @@ class PostgresClient:
                     # prepare=True: always the extended protocol (Parse/Bind/Execute), even
                     # without parameters, so `SELECT 1; DROP TABLE t` is "cannot insert
                     # multiple commands into a prepared statement", not two statements.
-                    cursor.execute(query, params or {}, prepare=True)
+                    if max_rows is None:
+                        cursor.execute(query, params or {}, prepare=True)
+                        rows = cursor.fetchall() if cursor.description else []
+                    else:
+                        # stream(): the extended protocol too (one statement), one row at a time.
+                        rows, stream = [], cursor.stream(query, params or {})
+                        for row in stream:
+                            if len(rows) == max_rows:
+                                more = True
+                                break
+                            rows.append(row)
+                        stream.close()  # cancels the query when rows were left
                     columns = tuple(c.name for c in cursor.description or ())
-                    rows = cursor.fetchall() if cursor.description else []
                     if read_only:  # a diagnostic has nothing to keep: never commit it
                         raise psycopg.Rollback(transaction)
-            return QueryResult(columns, rows)
+            return QueryResult(columns, rows, more)
         except psycopg.errors.QueryCanceled:
             raise TargetError("PostgreSQL cancelled the query: statement_timeout reached") from None
         except psycopg.errors.LockNotAvailable:

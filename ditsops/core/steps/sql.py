@@ -182,6 +182,7 @@ class SqlKind(StepKind[SqlSpec]):
             result = diagnostics_database(ctx).diagnose(spec.bound, values)
         rows = [tuple(_plain(v) for v in row) for row in result.rows]
         value = measure(spec.value, result.columns, rows)
+        warnings = [f"more than {len(rows)} rows: only the first {len(rows)} were read"] if result.more else []
         shown = [_with_units(result.columns, row) for row in rows[: spec.limit]]
         table = _select(Table(result.columns, shown, total=len(rows) if len(rows) > spec.limit else None), spec.columns)
         return StepResult(
@@ -189,6 +190,7 @@ class SqlKind(StepKind[SqlSpec]):
             summary=f"{len(rows)} row{'s' if len(rows) != 1 else ''}",
             value=value,
             tables=[table],
+            warnings=warnings,
             data={
                 "columns": list(result.columns),
                 "rows": [list(r) for r in rows[: spec.limit]],
