@@ -367,3 +367,10 @@ def test_a_query_of_a_billion_rows_is_cut_after_max_rows_and_the_session_lives(p
             "AND state = 'active' AND pid <> pg_backend_pid()"
         ).fetchone()[0]
     assert running == 0
+
+
+def test_a_diagnostics_role_without_pg_monitor_is_refused_rather_than_miscount(pg_dsn, make_role):
+    dsn = make_role()
+    role = dsn.split("//")[1].split(":")[0]
+    with pytest.raises(ConfigError, match=f"cannot see other sessions' state and query .*GRANT pg_monitor TO {role}"):
+        connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=dsn))

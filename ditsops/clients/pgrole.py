@@ -61,6 +61,9 @@ class RoleCheck:
 
     role: str
     problems: tuple[str, ...]
+    # pg_read_all_stats (in pg_monitor): without it other sessions' state and query are NULL
+    # to the role, and every count by state would be wrong without a word
+    sees_all_sessions: bool = True
 
     @property
     def harmless(self) -> bool:
@@ -81,6 +84,7 @@ def judge(row: dict[str, object]) -> RoleCheck:
     if row["createrole"]:
         problems.append("has CREATEROLE (it could grant itself any role)")
     member_of = [str(m) for m in row["member_of"] or ()]  # type: ignore[attr-defined]
+    sees_all = "pg_read_all_stats" in member_of
     for name in member_of:
         if name in DANGEROUS_ROLES:
             problems.append(f"is a member of {name} ({DANGEROUS_ROLES[name]})")
@@ -98,4 +102,4 @@ def judge(row: dict[str, object]) -> RoleCheck:
             f"is also logged in as by {', '.join(sessions[:3])}{' ...' if len(sessions) > 3 else ''} "
             "(a role may terminate its own sessions: give ditsops a role of its own)"
         )
-    return RoleCheck(role, tuple(problems))
+    return RoleCheck(role, tuple(problems), sees_all)

@@ -96,6 +96,12 @@ def diagnostics(settings: Settings) -> PostgresClient:
     if settings.diagnostics_dsn is not None and not role.harmless:
         client.close()
         raise ConfigError(f"diagnostics_dsn logs in as a role that can do harm: {role.describe()}; {DIAGNOSTICS_HINT}")
+    if settings.diagnostics_dsn is not None and not role.sees_all_sessions:
+        client.close()
+        raise ConfigError(
+            f"diagnostics_dsn logs in as {role.role}, which cannot see other sessions' state and query "
+            f"(every count by state would be wrong): GRANT pg_monitor TO {role.role}"
+        )
     return client
 
 
