@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from ditsops.clients import postgres as pgclient
 from ditsops.clients.pgrole import judge
@@ -265,7 +266,7 @@ def test_a_member_of_the_applications_role_is_refused(pg_dsn, make_role):
 def test_the_applications_own_role_is_refused(pg_dsn, make_role):
     dsn = make_role("pg_monitor")
     with psycopg.connect(dsn, application_name="dits-server"):  # the application logs in as it too
-        with pytest.raises(ConfigError, match="also logged in as by dits-server"):
+        with pytest.raises(ConfigError, match="is also used by dits-server"):
             connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=dsn))
 
 
@@ -374,3 +375,20 @@ def test_a_diagnostics_role_without_pg_monitor_is_refused_rather_than_miscount(p
     role = dsn.split("//")[1].split(":")[0]
     with pytest.raises(ConfigError, match=f"cannot see other sessions' state and query .*GRANT pg_monitor TO {role}"):
         connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=dsn))
+
+
+def test_a_role_name_with_a_newline_and_escapes_is_one_line_in_the_refusal(pg_dsn, make_role):
+    dsn = make_role("pg_monitor")
+    role = dsn.split("//")[1].split(":")[0]
+    hostile = f"app\n\x1b]52;c;{role}\x07"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(hostile)))
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(hostile), sql.Identifier(role)))
+    try:
+        with pytest.raises(ConfigError) as refused:
+            connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=dsn))
+        message = refused.value.message
+        assert "\n" not in message and "\x1b" not in message and "\\x1b]52" in message
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(hostile)))

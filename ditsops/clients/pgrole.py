@@ -73,9 +73,15 @@ class RoleCheck:
         return f"role {self.role} " + "; ".join(self.problems)
 
 
+def _shown(name: object) -> str:
+    """A name from the catalog as one line of plain text: role names may hold any character."""
+    text = str(name)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def judge(row: dict[str, object]) -> RoleCheck:
     """The reasons, from one row of ROLE_SQL, why this role could do harm."""
-    role, session_role = str(row["role"]), str(row["session_role"])
+    role, session_role = _shown(row["role"]), _shown(row["session_role"])
     problems: list[str] = []
     if role != session_role:
         problems.append(f"is set on a session of {session_role}, which can set its role back from inside a query")
@@ -83,7 +89,7 @@ def judge(row: dict[str, object]) -> RoleCheck:
         return RoleCheck(role, (*problems, "is a superuser"))
     if row["createrole"]:
         problems.append("has CREATEROLE (it could grant itself any role)")
-    member_of = [str(m) for m in row["member_of"] or ()]  # type: ignore[attr-defined]
+    member_of = [_shown(m) for m in row["member_of"] or ()]  # type: ignore[attr-defined]
     sees_all = "pg_read_all_stats" in member_of
     for name in member_of:
         if name in DANGEROUS_ROLES:
@@ -93,13 +99,13 @@ def judge(row: dict[str, object]) -> RoleCheck:
         problems.append(
             f"is a member of {', '.join(others)} (it may signal their sessions and act with their privileges)"
         )
-    functions = [str(f) for f in row["functions"] or ()]  # type: ignore[attr-defined]
+    functions = [_shown(f) for f in row["functions"] or ()]  # type: ignore[attr-defined]
     if functions:
         problems.append(f"may execute {', '.join(f + '()' for f in functions)}")
-    sessions = [str(a) for a in row["others"] or ()]  # type: ignore[attr-defined]
+    sessions = [_shown(a) for a in row["others"] or ()]  # type: ignore[attr-defined]
     if sessions:
         problems.append(
-            f"is also logged in as by {', '.join(sessions[:3])}{' ...' if len(sessions) > 3 else ''} "
+            f"is also used by {', '.join(sessions[:3])}{' ...' if len(sessions) > 3 else ''} "
             "(a role may terminate its own sessions: give ditsops a role of its own)"
         )
     return RoleCheck(role, tuple(problems), sees_all)
