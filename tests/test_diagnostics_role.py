@@ -392,3 +392,13 @@ def test_a_role_name_with_a_newline_and_escapes_is_one_line_in_the_refusal(pg_ds
     finally:
         with psycopg.connect(pg_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(hostile)))
+
+
+def test_destructive_actions_keep_the_operators_dsn(isolated_home, pg_dsn, diag_dsn, sessions):
+    """The diagnostics role could not terminate a superuser's session: this one is gone, so the
+    terminate ran on dsn, behind its preview, although diagnostics_dsn is set."""
+    victim = sessions.idle_in_transaction()
+    env = {"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn}
+    done = run_cli("db", "terminate", "--app", sessions.app, "--yes", "--output", "json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert victim.info.backend_pid not in sessions.alive()
