@@ -139,6 +139,17 @@ def test_a_config_file_others_may_write_is_refused(isolated_home, mode):
     assert "s3cret-pw" not in done.stdout + done.stderr
 
 
+def test_a_config_file_in_a_directory_others_may_write_is_refused(isolated_home):
+    path = write_config(isolated_home, SECRET_CONFIG, 0o600)
+    path.parent.chmod(0o777)
+    done = run_cli("config", "show")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(
+        f"ditsops: {path}: its directory {path.parent} is writable by other users (mode 0777)"
+    )
+    assert done.stderr.count("\n") == 1
+
+
 @pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
 def test_a_config_file_owned_by_another_user_is_refused(isolated_home):
     path = write_config(isolated_home, SECRET_CONFIG, 0o600)

@@ -36,6 +36,14 @@ def check_owner_and_mode(path: Path) -> os.stat_result:
     # Group-writable is someone else's write too, unless the group is this user's own.
     if mode & stat.S_IWOTH or (mode & stat.S_IWGRP and status.st_gid != os.getgid()):
         raise ConfigError(f"{path}: writable by other users (mode {mode:04o}); fix it with: chmod go-w {path}")
+    # A directory others may write lets them put another file in its place (unless sticky, like /tmp).
+    directory = path.resolve().parent
+    folder = stat.S_IMODE(directory.stat().st_mode)
+    if folder & stat.S_IWOTH and not folder & stat.S_ISVTX:
+        raise ConfigError(
+            f"{path}: its directory {directory} is writable by other users (mode {folder:04o}); "
+            f"fix it with: chmod o-w {directory}"
+        )
     return status
 
 
