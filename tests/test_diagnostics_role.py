@@ -402,3 +402,26 @@ def test_destructive_actions_keep_the_operators_dsn(isolated_home, pg_dsn, diag_
     done = run_cli("db", "terminate", "--app", sessions.app, "--yes", "--output", "json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert victim.info.backend_pid not in sessions.alive()
+
+
+def test_a_security_definer_killer_of_the_superuser_is_refused_on_connect(pg_dsn, diag_dsn, sessions):
+    """kill(int) as SECURITY DEFINER owned by postgres runs with the superuser's privileges
+    whoever calls it: the role that may execute it is refused, nothing is sent."""
+    victim = sessions.idle()
+    function = f"definer_kill_{uuid.uuid4().hex[:8]}"
+    role = diag_dsn.split("//")[1].split(":")[0]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn, conn.transaction():
+        # Executable by this test's role only, from the start: other tests' roles never see it.
+        conn.execute(
+            f"CREATE FUNCTION public.{function}(p int) RETURNS boolean LANGUAGE sql SECURITY DEFINER "
+            "AS 'SELECT pg_terminate_backend(p)'"
+        )
+        conn.execute(f"REVOKE EXECUTE ON FUNCTION public.{function}(int) FROM PUBLIC")
+        conn.execute(f"GRANT EXECUTE ON FUNCTION public.{function}(int) TO {role}")
+    try:
+        with pytest.raises(ConfigError, match=f"SECURITY DEFINER functions of a privileged owner \\({function} of"):
+            connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=diag_dsn))
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP FUNCTION public.{function}(int)")
+    assert victim.info.backend_pid in sessions.alive()

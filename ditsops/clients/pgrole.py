@@ -14,6 +14,8 @@ cannot promise that (an existing function or view may call anything); privileges
 - no function it may execute beyond what PUBLIC and pg_monitor may: PostgreSQL revokes
   the ones that read or write server files, reload the configuration, reset statistics or
   reach another server unchecked from PUBLIC, and a DBA may grant them one by one;
+- no SECURITY DEFINER function it may execute whose owner could do harm: such a function
+  (a DBA's `kill(pid)` helper) runs with its owner's privileges, whoever calls it;
 - no other session logged in as this role than ditsops' own: a role may terminate the
   backends of its own role, so the diagnostics role must be ditsops' alone.
 """
@@ -44,6 +46,16 @@ SELECT r.rolname AS role,
                 AND NOT pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
                 AND NOT pg_catalog.has_function_privilege('pg_monitor', p.oid, 'EXECUTE')
               ORDER BY 1) AS functions,
+       ARRAY(SELECT DISTINCT p.proname::text || ' of ' || o.rolname::text
+               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles o ON o.oid = p.proowner
+              WHERE p.prosecdef AND o.oid <> r.oid
+                AND pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')
+                AND (o.rolsuper OR EXISTS (
+                      SELECT 1 FROM pg_catalog.pg_roles d
+                       WHERE d.rolname IN ('pg_signal_backend', 'pg_execute_server_program',
+                                           'pg_read_server_files', 'pg_write_server_files')
+                         AND pg_catalog.pg_has_role(o.oid, d.oid, 'MEMBER')))
+              ORDER BY 1) AS definers,
        ARRAY(SELECT DISTINCT coalesce(nullif(a.application_name, ''), 'no application_name')
                FROM pg_catalog.pg_stat_activity a
               WHERE a.usesysid = r.oid AND a.pid <> pg_catalog.pg_backend_pid()
@@ -102,6 +114,13 @@ def judge(row: dict[str, object]) -> RoleCheck:
     functions = [_shown(f) for f in row["functions"] or ()]  # type: ignore[attr-defined]
     if functions:
         problems.append(f"may execute {', '.join(f + '()' for f in functions)}")
+    definers = [_shown(f) for f in row["definers"] or ()]  # type: ignore[attr-defined]
+    if definers:
+        problems.append(
+            f"may execute SECURITY DEFINER functions of a privileged owner ({', '.join(definers[:3])}"
+            f"{' ...' if len(definers) > 3 else ''}), which run with their owner's privileges: "
+            "REVOKE EXECUTE on them FROM PUBLIC"
+        )
     sessions = [_shown(a) for a in row["others"] or ()]  # type: ignore[attr-defined]
     if sessions:
         problems.append(
