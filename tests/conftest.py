@@ -34,7 +34,7 @@ from ditsops.sandbox.kubeapi import KubeAPIServer
 from ditsops.sandbox.pgcluster import PG_INSTALL_HINT, PgCluster, candidate_bin_dirs, create_cluster
 from tests.helpers import require_binary
 
-pytest_plugins = ["tests.kubeapi_fixtures", "tests.sandboxfixtures", "tests.pgsessions"]
+pytest_plugins = ["tests.kubeapi_fixtures", "tests.sandboxfixtures", "tests.pgsessions", "tests.diagrole_fixtures"]
 
 # Fixtures that start (or find the binary of) a real service, shared or module-local.
 # Module-local names (server, stack, ...) are service fixtures in every module defining them.

@@ -149,11 +149,15 @@ def test_cancel_stops_the_query_but_keeps_the_session(client, sessions):
     assert running.info.backend_pid in sessions.alive()
 
 
-def test_diagnostics_run_read_only_with_timeouts(client):
-    result = client.diagnose(
-        "SELECT current_setting('transaction_read_only'), current_setting('statement_timeout'),"
-        " current_setting('lock_timeout'), current_setting('application_name')"
-    )
+def test_diagnostics_run_read_only_with_timeouts(pg_dsn, diag_dsn):
+    client = connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=diag_dsn))
+    try:
+        result = client.diagnose(
+            "SELECT current_setting('transaction_read_only'), current_setting('statement_timeout'),"
+            " current_setting('lock_timeout'), current_setting('application_name')"
+        )
+    finally:
+        client.close()
     assert result.rows == [("on", "30s", "5s", "ditsops")]
 
 

@@ -290,11 +290,18 @@ SQL = """\
 """
 
 
-def test_the_shown_query_lists_the_bound_value_beside_the_text(pg_dsn, isolated_home, tmp_path):
+def test_the_shown_query_lists_the_bound_value_beside_the_text(pg_dsn, diag_dsn, isolated_home, tmp_path):
     query = "SELECT count(*) AS sessions FROM pg_stat_activity WHERE application_name = {{ app }}"
     path = write(tmp_path, "shown", SQL.format(name="shown", query=json.dumps(query)))
     hostile = "x'; DROP TABLE victim; --"
-    done = run_cli("runbook", str(path), "--set", f"app={hostile}", "--non-interactive", env={"DITSOPS_DSN": pg_dsn})
+    done = run_cli(
+        "runbook",
+        str(path),
+        "--set",
+        f"app={hostile}",
+        "--non-interactive",
+        env={"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     listing = "-- parameters: app = 'x''; DROP TABLE victim; --'"
     assert "application_name = {{ app }}" in done.stdout and listing in done.stdout
@@ -305,9 +312,16 @@ def test_the_shown_query_lists_the_bound_value_beside_the_text(pg_dsn, isolated_
     assert listing in report.stdout and f"= {hostile}" not in report.stdout
 
 
-def test_a_percent_sign_in_a_query_without_parameters_comes_back_as_written(pg_dsn, isolated_home, tmp_path):
+def test_a_percent_sign_in_a_query_without_parameters_comes_back_as_written(pg_dsn, diag_dsn, isolated_home, tmp_path):
     path = write(tmp_path, "percent", SQL.format(name="percent", query=json.dumps("SELECT '50%' AS share")))
-    done = run_cli("runbook", str(path), "--non-interactive", "--output", "json", env={"DITSOPS_DSN": pg_dsn})
+    done = run_cli(
+        "runbook",
+        str(path),
+        "--non-interactive",
+        "--output",
+        "json",
+        env={"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     step = next(s for s in json.loads(done.stdout)["steps"] if s["id"] == "count")
     assert step["result"]["rows"] == [["50%"]]

@@ -41,10 +41,16 @@ RUNBOOK = """
 
 
 @pytest.fixture
-def setup(tmp_path, pg_dsn, isolated_home, sessions):
+def setup(tmp_path, pg_dsn, diag_dsn, isolated_home, sessions):
     path = tmp_path / "practice.yaml"
     path.write_text(textwrap.dedent(RUNBOOK.format(app=sessions.app)))
-    env = {**os.environ, "DITSOPS_DSN": pg_dsn, "COLUMNS": "160", "USER": "oncall-bo"}
+    env = {
+        **os.environ,
+        "DITSOPS_DSN": pg_dsn,
+        "DITSOPS_DIAGNOSTICS_DSN": diag_dsn,
+        "COLUMNS": "160",
+        "USER": "oncall-bo",
+    }
     return path, env
 
 
@@ -119,12 +125,12 @@ def test_y_at_the_prompt_terminates_and_is_recorded(setup, sessions, isolated_ho
     assert look["status"] == "skipped"
 
 
-def test_production_profile_needs_the_typed_target_name(setup, sessions, isolated_home, pg_dsn):
+def test_production_profile_needs_the_typed_target_name(setup, sessions, isolated_home, pg_dsn, diag_dsn):
     path, env = setup
     config = isolated_home.config / "ditsops" / "config.toml"
     config.parent.mkdir(parents=True)
-    config.write_text(f'[profiles.prod]\ndsn = "{pg_dsn}"\nproduction = true\n')
-    env = {k: v for k, v in env.items() if k != "DITSOPS_DSN"}
+    config.write_text(f'[profiles.prod]\ndsn = "{pg_dsn}"\ndiagnostics_dsn = "{diag_dsn}"\nproduction = true\n')
+    env = {k: v for k, v in env.items() if k not in ("DITSOPS_DSN", "DITSOPS_DIAGNOSTICS_DSN")}
     victims = {sessions.idle_in_transaction().info.backend_pid for _ in range(3)}
 
     child = spawn(env, "--profile", "prod", "runbook", str(path))

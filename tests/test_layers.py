@@ -25,6 +25,7 @@ BOTTOM = {
     "ditsops.core.durations",
     "ditsops.core.origins",
     "ditsops.core.sqlguard",
+    "ditsops.core.sqltokens",  # the guard's scanner
 }
 LAYERS = ("cli", "store", "core", "clients", "render", "sandbox", "sql")
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.services  # a loopback stand-in server, besides the fix
 SLOW_QUERY_SECONDS = 4
 
 
-def test_a_slow_query_does_not_delay_the_next_targets_check(tmp_path, isolated_home, pg_dsn):
+def test_a_slow_query_does_not_delay_the_next_targets_check(tmp_path, isolated_home, pg_dsn, diag_dsn):
     arrivals: list[float] = []
     exporter = Exporter(lambda: "")
     exporter.routes["/health"] = lambda: arrivals.append(time.time())
@@ -51,7 +51,7 @@ def test_a_slow_query_does_not_delay_the_next_targets_check(tmp_path, isolated_h
         """)
         )
         # http steps go to a configured target: the exporter stands in for the Dits server.
-        env = {"DITSOPS_DSN": pg_dsn, "DITSOPS_DITS_URL": exporter.url}
+        env = {"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn, "DITSOPS_DITS_URL": exporter.url}
         done = run_cli("runbook", str(path), "-o", "json", env=env)
         assert done.returncode == 0, done.stdout + done.stderr
         steps = json.loads(done.stdout)["steps"]
@@ -136,7 +136,7 @@ def test_reads_of_one_prometheus_overlap_at_most_four_at_a_time(tmp_path, isolat
     assert prometheus.peak == 4, f"{prometheus.peak} reads of one Prometheus were in flight at once (limit 4)"
 
 
-def test_sql_reads_of_one_database_run_one_after_another_on_one_connection(tmp_path, isolated_home, pg_dsn):
+def test_sql_reads_of_one_database_run_one_after_another_on_one_connection(tmp_path, isolated_home, pg_dsn, diag_dsn):
     path = tmp_path / "practice.yaml"
     steps = "".join(
         f"""
@@ -149,7 +149,8 @@ def test_sql_reads_of_one_database_run_one_after_another_on_one_connection(tmp_p
         for n in range(1, 4)
     )
     path.write_text(textwrap.dedent("name: practice\ntitle: Three queries\nsteps:") + textwrap.dedent(steps))
-    done = run_cli("runbook", str(path), "-o", "json", env={"DITSOPS_DSN": pg_dsn})
+    env = {"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn}
+    done = run_cli("runbook", str(path), "-o", "json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [step["result"]["rows"][0] for step in json.loads(done.stdout)["steps"]]
     assert len({pid for pid, *_ in rows}) == 1  # one connection for the whole run

@@ -37,8 +37,8 @@ SQL_LINE = 7  # the line of the first line of the query in HOSTILE
 
 
 @pytest.fixture
-def env(pg_dsn, isolated_home):
-    return {"DITSOPS_DSN": pg_dsn}
+def env(pg_dsn, diag_dsn, isolated_home):
+    return {"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn}
 
 
 @pytest.fixture
@@ -192,7 +192,16 @@ def client(pg_dsn):
     connected.close()
 
 
-def test_the_client_refuses_before_sending(client, sessions, pg_dsn, victim):
+@pytest.fixture
+def diagnostics(pg_dsn, diag_dsn):
+    """The session inline SQL runs on: the diagnostics role."""
+    connected = connect.diagnostics(Settings(dsn=pg_dsn, diagnostics_dsn=diag_dsn))
+    yield connected
+    connected.close()
+
+
+def test_the_client_refuses_before_sending(diagnostics, sessions, pg_dsn, victim):
+    client = diagnostics
     victims = {sessions.idle().info.backend_pid for _ in range(2)}
     with pytest.raises(UnsafeDiagnostic, match="nothing was sent: line 1: calls pg_terminate_backend"):
         client.diagnose(
@@ -206,7 +215,7 @@ def test_the_client_refuses_before_sending(client, sessions, pg_dsn, victim):
     assert client.diagnose("SELECT 1 AS one").rows == [(1,)]  # and the session is still usable
 
 
-def test_the_step_kind_refuses_sql_that_bypassed_the_loader(pg_dsn, sessions):
+def test_the_step_kind_refuses_sql_that_bypassed_the_loader(pg_dsn, diag_dsn, sessions):
     from ditsops.core.model import Step
     from ditsops.core.steps.base import RunContext
     from ditsops.core.steps.sql import SqlKind, SqlSpec
@@ -215,7 +224,7 @@ def test_the_step_kind_refuses_sql_that_bypassed_the_loader(pg_dsn, sessions):
     query = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %(app)s"
     spec = SqlSpec(query, query, ("app",), {}, None, None, 20)
     step = Step(id="look", title="Just looking", kind="sql", spec=spec)
-    ctx = RunContext(settings=Settings(dsn=pg_dsn), params={"app": sessions.app})
+    ctx = RunContext(settings=Settings(dsn=pg_dsn, diagnostics_dsn=diag_dsn), params={"app": sessions.app})
     try:
         with pytest.raises(UnsafeDiagnostic, match="nothing was sent"):
             SqlKind().run(step, ctx)
@@ -240,12 +249,14 @@ def test_the_protocol_never_runs_a_second_statement(client, pg_dsn, victim):
 def test_a_diagnostic_transaction_is_read_only_and_never_committed(client, pg_dsn, victim):
     with pytest.raises(TargetError, match="read-only transaction"):
         client._execute(
-            f"WITH gone AS (DELETE FROM {victim} RETURNING *) SELECT count(*) FROM gone", None, read_only=True
+            f"WITH gone AS (DELETE FROM public.{victim} RETURNING *) SELECT count(*) FROM gone", None, read_only=True
         )
     assert rows_of(pg_dsn, victim) == [1, 2, 3]
-    settings = client.diagnose(
+    settings = client._execute(
         "SELECT current_setting('transaction_read_only') AS ro, current_setting('statement_timeout') AS st,"
-        " current_setting('lock_timeout') AS lt, current_setting('standard_conforming_strings') AS scs"
+        " current_setting('lock_timeout') AS lt, current_setting('standard_conforming_strings') AS scs",
+        None,
+        read_only=True,
     ).dicts()[0]
     assert settings["ro"] == "on" and settings["scs"] == "on"
     assert settings["st"] != "0" and settings["lt"] != "0"

@@ -11,8 +11,8 @@ from tests.cli import run_cli
 
 
 @pytest.fixture
-def env(pg_dsn, isolated_home):
-    return {"DITSOPS_DSN": pg_dsn}
+def env(pg_dsn, diag_dsn, isolated_home):
+    return {"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn}
 
 
 def write_runbook(tmp_path, body: str, name: str = "practice"):
@@ -220,7 +220,7 @@ def test_lost_connection_and_statement_timeout_are_one_line_step_errors(env, pg_
     assert done.returncode == 4, done.stdout + done.stderr
     steps = {s["id"]: s for s in json.loads(done.stdout)["steps"]}
     assert steps["suicide"]["status"] == "error"
-    assert steps["suicide"]["summary"].startswith("lost the connection to PostgreSQL at postgres@127.0.0.1")
+    assert steps["suicide"]["summary"].startswith("lost the connection to PostgreSQL at diag_")  # the diagnostics role
     assert steps["after"]["status"] == "info" and steps["after"]["value"] == 1
     assert steps["slow"]["summary"] == "PostgreSQL cancelled the query: statement_timeout reached"
     assert "Traceback" not in done.stderr

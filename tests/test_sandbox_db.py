@@ -85,6 +85,18 @@ def test_up_status_down(sandbox_home: Any) -> None:
         state.profile()["dsn"] == PgCluster.from_dict(postgres.details).dsn and state.profile()["production"] is False
     )
     assert activity(str(state.profile()["dsn"]))["max_connections"] == 50
+    # Diagnostics run as ditsops_diag, a role the server says can do no harm (README, "The diagnostics role").
+    from ditsops.core import connect
+    from ditsops.core.config import load_settings
+
+    settings = load_settings(profile="sandbox")
+    assert str(settings.diagnostics_dsn).startswith("postgresql://ditsops_diag:")
+    diagnostics = connect.diagnostics(settings)
+    try:
+        assert diagnostics.role is not None and diagnostics.role.harmless and diagnostics.role.role == "ditsops_diag"
+    finally:
+        diagnostics.close()
+    assert str(settings.diagnostics_dsn).split(":")[2].split("@")[0] not in output
 
     status = sandbox_cli("status")
     assert "postgres" in status and "running" in status and str(postgres.pid) in status

@@ -126,16 +126,54 @@ def test_evasion_is_still_refused(query):
     [
         "SELECT 1 /* ; DELETE FROM victim */",
         "SELECT 1 -- ; DELETE FROM victim",
-        "SELECT 'pg_terminate_backend(1); DROP TABLE victim'",
-        "SELECT $$ ; pg_terminate_backend(1); DELETE FROM victim $$",
-        "SELECT $body$ $$ ; pg_terminate_backend(1) $$ $body$",
-        "SELECT E'\\' ; pg_terminate_backend(1) --'",
+        "SELECT 'DROP TABLE victim'",
         "SELECT U&'\\0070g_terminate_backend'",
         "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_terminate_backend%'",
     ],
 )
 def test_names_inside_comments_and_literals_are_only_text(query):
     assert check(query) == [], messages(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT 'pg_terminate_backend(1); DROP TABLE victim'",
+        "SELECT $$ ; pg_terminate_backend(1); DELETE FROM victim $$",
+        "SELECT $body$ $$ ; pg_terminate_backend(1) $$ $body$",
+        "SELECT E'\\' ; pg_terminate_backend(1) --'",
+        "SELECT E'pg\\x5fterminate_backend (1)'",
+        "SELECT U&'\\0070g_terminate_backend(1)'",
+        "SELECT ts_rewrite('a'::tsquery, 'SELECT ''a''::tsquery, pg_terminate_backend(pid)::text::tsquery')",
+    ],
+)
+def test_a_call_written_in_a_string_is_refused_as_a_string(query):
+    # Read as the server reads it (a string, not a call), but some functions run strings as SQL.
+    assert "a string holds a call to pg_terminate_backend()" in messages(query)
+    assert "calls pg_terminate_backend()" not in messages(query)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # PostgreSQL ends a -- comment at CR too: what follows is code.
+        ("SELECT 1 -- c\r, pg_terminate_backend(pid) FROM pg_stat_activity", "calls pg_terminate_backend()"),
+        # {{ x }} is sent as $1: `$` + `$1` + `$` is the dollar quote `$$1$`, closed by the next `$$`.
+        ("SELECT $%(x)s$ $$, pg_terminate_backend(pid) FROM pg_stat_activity -- $$", "calls pg_terminate_backend()"),
+        ('EXPLAIN ("analyze") SELECT 1', "EXPLAIN ANALYZE runs"),
+        ("SELECT * FROM pg_ls_waldir()", "calls pg_ls_waldir()"),
+        ("SELECT * FROM pg_ls_logdir()", "calls pg_ls_logdir()"),
+        ("SELECT ts_rewrite(q, 'x') FROM t", "calls ts_rewrite()"),
+        ("SELECT U&'x' UESCAPE '!'", "UESCAPE"),
+    ],
+)
+def test_the_gaps_of_issue_18_are_closed(query, expected):
+    assert expected in messages(query)
+
+
+def test_only_postgresqls_own_spaces_separate_tokens():
+    # U+00A0 is part of a name to the server (`x\u00a0` below), never a space between tokens.
+    assert [t.text for t in tokens("SELECT x\u00a0-- y")] == ["select", "x\u00a0"]
 
 
 def test_tokens_not_substrings():
@@ -202,15 +240,15 @@ def test_denied_names_match_case_insensitively_and_by_family():
     assert not denied("lower") and not denied("currval") and not denied("pg_stat_activity")
 
 
-def test_tokens_unquote_identifiers_and_drop_literals():
+def test_tokens_unquote_identifiers_and_keep_literal_contents():
     found = [(t.kind, t.text) for t in tokens('SELECT "A""b", \'x\', $$y$$ FROM t -- c')]
     assert found == [
         ("word", "select"),
         ("ident", 'A"b'),
         ("punct", ","),
-        ("string", ""),
+        ("string", "x"),
         ("punct", ","),
-        ("string", ""),
+        ("string", "y"),
         ("word", "from"),
         ("word", "t"),
     ]

@@ -117,11 +117,13 @@ TICKED = """
 """
 
 
-def test_a_ticked_manual_step_makes_the_verify_wait_and_shows_its_value(tmp_path, pg_dsn, isolated_home, sessions):
+def test_a_ticked_manual_step_makes_the_verify_wait_and_shows_its_value(
+    tmp_path, pg_dsn, diag_dsn, isolated_home, sessions
+):
     path = tmp_path / "ticked.yaml"
     path.write_text(textwrap.dedent(TICKED.format(app=sessions.app)))
     leaked = [sessions.idle_in_transaction() for _ in range(2)]
-    env = {**os.environ, "DITSOPS_DSN": pg_dsn, "COLUMNS": "120"}
+    env = {**os.environ, "DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn, "COLUMNS": "120"}
     child = pexpect.spawn(
         sys.executable,
         ["-m", "ditsops", "runbook", str(path)],

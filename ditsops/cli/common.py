@@ -99,6 +99,7 @@ class AppState:
     ignore_lease: bool = False  # --ignore-lease
     terminal: Terminal = field(default_factory=Terminal.current)
     consoles: Consoles = field(default=None)  # type: ignore[assignment]  # built from the terminal
+    warned: set[str] = field(default_factory=set)  # settings warnings already printed
 
     def __post_init__(self) -> None:
         if self.consoles is None:
@@ -109,7 +110,12 @@ class AppState:
 
         given = {"dsn": self.dsn, "kube_context": self.kube_context, "namespace": self.namespace}
         merged = {**given, **{k: v for k, v in options.items() if v is not None}}
-        return load_settings(profile=self.profile, config_path=self.config, options=merged)
+        settings = load_settings(profile=self.profile, config_path=self.config, options=merged)
+        for warning in settings.warnings:  # each said once per command, however often settings are read
+            if warning not in self.warned:
+                self.warned.add(warning)
+                self.consoles.err.print(f"ditsops: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        return settings
 
     def output_format(self, override: OutputFormat | None) -> OutputFormat:
         """The command's own --output when given, else the global one."""

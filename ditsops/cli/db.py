@@ -42,7 +42,8 @@ def _duration(text: str, option: str = "--older-than"):
 def _connect(ctx: typer.Context, dsn: str | None):
     from ditsops.core import connect
 
-    return connect.postgres(app_state(ctx).settings(dsn=dsn))
+    # Read commands run shipped SQL only: on the diagnostics role when one is configured.
+    return connect.reader(app_state(ctx).settings(dsn=dsn))
 
 
 @app.command("activity")
@@ -257,19 +258,26 @@ def _warn(state: AppState, client: PostgresClient) -> None:
 def _signal(
     ctx: typer.Context, action: str, raw: dict[str, Any], *, limit: int, flags: ActionFlags, dsn: str | None
 ) -> None:
-    """raw: the filters as given (pids, state, older_than, user, application, database, blocking)."""
+    """raw: the filters given (pids, state, older_than, user, application, database, blocking);
+    an option not given is absent, never None or empty."""
     from ditsops.cli.launch import run_action
     from ditsops.core.durations import to_prometheus
     from ditsops.core.model import Step
-    from ditsops.core.steps.backends import BackendsSpec, build_filter
+    from ditsops.core.steps.backends import BackendsSpec, blank, build_filter
 
-    if raw["older_than"]:
+    for key, value in raw.items():
+        # Given but empty (`--app ''`): dropping it would widen the selection to every application.
+        if key != "blocking" and blank(value):
+            raise UsageError(f"db {action}: {_OPTION_OF[key]} is empty; refusing to widen the selection")
+    if "older_than" in raw:
         raw["older_than"] = _duration(raw["older_than"])
+        if raw["older_than"].total_seconds() <= 0:
+            raise UsageError(f"db {action}: --older-than must be longer than 0s (0s would select every session)")
     if build_filter(raw).is_empty():
         raise UsageError(
             f"db {action}: give --pid or at least one filter (--older-than, --state, --user, --app, --db, --blocking)"
         )
-    if raw["older_than"] and not raw["state"] and not raw["pids"]:
+    if "older_than" in raw and "state" not in raw and "pids" not in raw:
         raw["state"] = ["active", "idle in transaction", "idle in transaction (aborted)", "fastpath function call"]
     filters = {k: (to_prometheus(v) if k == "older_than" else v) for k, v in raw.items() if v}
     step = Step(
@@ -279,6 +287,16 @@ def _signal(
         spec=BackendsSpec(filters, limit),
     )
     run_action(ctx, step, f"{action.capitalize()} PostgreSQL backends", flags, dsn=dsn)
+
+
+_OPTION_OF = {
+    "pids": "--pid",
+    "state": "--state",
+    "older_than": "--older-than",
+    "user": "--user",
+    "application": "--app",
+    "database": "--db",
+}
 
 
 def _signal_command(action: str):
@@ -310,15 +328,17 @@ def _signal_command(action: str):
         full: FullOption = False,
         dsn: DsnOption = None,
     ) -> None:
-        raw = {
-            "pids": list(pids or []),
-            "state": list(states or []),
+        given = {
+            "pids": pids,
+            "state": states,
             "older_than": older_than,
             "user": user,
             "application": app_name,
             "database": database,
-            "blocking": blocking,
         }
+        raw: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+        if blocking:
+            raw["blocking"] = True
         _signal(
             ctx,
             action,

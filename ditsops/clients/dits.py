@@ -19,6 +19,7 @@ class Probe:
     http_status: int
     latency_ms: float
     body: Any = None
+    json: bool = False  # the body was JSON (parsed); otherwise text, shown as it came
 
     @property
     def ok(self) -> bool:
@@ -58,7 +59,7 @@ class DitsClient:
         response = request(self._http, "GET", path, self.name, self._secrets, ok_statuses=tuple(range(400, 600)))
         latency = (time.monotonic() - began) * 1000
         try:
-            body = response.json()
+            body, parsed = response.json(), True
         except ValueError:
-            body = response.text[:500]
-        return Probe(path, response.status_code, round(latency, 1), body)
+            body, parsed = response.text[:500], False
+        return Probe(path, response.status_code, round(latency, 1), body, parsed)

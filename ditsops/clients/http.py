@@ -49,6 +49,8 @@ def make_client(base_url: str, credentials: Credentials, timeout: float) -> http
         follow_redirects=True,
         max_redirects=5,
         event_hooks={"request": [stay_on_origin]},
+        # A proxy from the environment would see the credentials: only where the user allowed it.
+        trust_env=credentials.use_environment_proxy,
     )
     client.ditsops_credentials = credentials  # type: ignore[attr-defined]
     client.ditsops_deadline = float(timeout)  # type: ignore[attr-defined]

@@ -115,7 +115,8 @@ class PrometheusClient:
         # environment on every request: about 1 ms each, most of a small query's CPU, and
         # a dashboard sends a dozen at once. Read once here, for this URL (NO_PROXY
         # honoured); no ~/.netrc: the credentials are the configured ones.
-        session.proxies = _environ_proxies(self.url)
+        # ... and a proxy only when it may see the credentials (core/origins.py, proxy_credentials).
+        session.proxies = _environ_proxies(self.url) if credentials.use_environment_proxy else {}
         session.trust_env = False
         session.hooks["response"].append(self._keep)
         # No retries: an engineer at 3 a.m. needs "unreachable" in seconds, not after backoff.

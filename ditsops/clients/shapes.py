@@ -245,12 +245,15 @@ def am_silence_id(body: Any) -> str:
 # -- Dits server --------------------------------------------------------------------------
 
 
-def dits_health(body: Any) -> Any:
-    """/health: an object with status, version, uptime_seconds and a list of checks; a body
-    that is not an object is shown as text by the caller, so only objects are checked."""
+def dits_health(body: Any, *, json: bool = False) -> Any:
+    """/health: an object with status, version, uptime_seconds and a list of checks. A body
+    that was not JSON is shown as text by the caller; JSON that is not an object (a list
+    counted as healthy once) is a shape error."""
+    at = _At("Dits server")
+    if json:
+        at.object(body)
     if not isinstance(body, dict):
         return body
-    at = _At("Dits server")
     at["status"].text(body.get("status"), optional=True)
     at["version"].text(body.get("version"), optional=True)
     uptime = body.get("uptime_seconds")

@@ -54,6 +54,9 @@ LIBPQ_TARGET_VARIABLES = ("PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSE
 class Settings:
     profile: str | None = None
     dsn: str | None = None
+    # the session diagnostics run on: a login role of its own with only pg_monitor (README,
+    # "The diagnostics role"); SQL that did not ship with ditsops runs nowhere else
+    diagnostics_dsn: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
     dits_url: str | None = None
@@ -72,6 +75,9 @@ class Settings:
     http_password: str | None = None
     ca_bundle: str | None = None  # PEM file to verify HTTPS with (configured origins only)
     insecure: bool = False  # skip HTTPS verification of configured origins (lab use only)
+    # origins (URLs) whose credentials may travel through HTTP(S)_PROXY; by default a client
+    # carrying credentials connects directly, so that no proxy sees them
+    proxy_credentials: str | None = None
     # seconds: the total deadline of each call to Prometheus, Alertmanager, Dits, Kubernetes
     # (connect, headers and the whole body), not a per-read timeout
     http_timeout: int = 10
@@ -82,12 +88,15 @@ class Settings:
     config_path: str | None = None
     # where each value came from: "option", "environment", "profile <name>", "default"
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    # what the engineer must be told about these settings (core/configsafety.py), once
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def secrets(self) -> frozenset[str]:
         """Every secret value these settings hold, for scrubbing output and records."""
         found = {
             password_of(self.dsn),
             password_of(self.record_store),
+            password_of(self.diagnostics_dsn),
             self.prometheus_token,
             self.http_password,
             os.environ.get("PGPASSWORD"),
@@ -106,10 +115,10 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         shown: dict[str, Any] = {}
         for item in fields(self):
-            if item.name in ("sources", "config_path"):
+            if item.name in ("sources", "config_path", "warnings"):
                 continue
             value = getattr(self, item.name)
-            if item.name in ("dsn", "record_store"):
+            if item.name in ("dsn", "diagnostics_dsn", "record_store"):
                 value = redact_dsn(value)
             elif item.name.endswith("_url"):
                 value = redact_url(value)
@@ -122,6 +131,7 @@ class Settings:
 # setting name -> environment variable
 ENVIRONMENT = {
     "dsn": "DITSOPS_DSN",
+    "diagnostics_dsn": "DITSOPS_DIAGNOSTICS_DSN",
     "prometheus_url": "DITSOPS_PROMETHEUS_URL",
     "alertmanager_url": "DITSOPS_ALERTMANAGER_URL",
     "dits_url": "DITSOPS_DITS_URL",
@@ -138,11 +148,13 @@ ENVIRONMENT = {
     "http_password": "DITSOPS_HTTP_PASSWORD",
     "ca_bundle": "DITSOPS_CA_BUNDLE",
     "insecure": "DITSOPS_INSECURE",
+    "proxy_credentials": "DITSOPS_PROXY_CREDENTIALS",
     "http_timeout": "DITSOPS_HTTP_TIMEOUT",
 }
 _TEXT = {
     "dsn",
     "record_store",
+    "diagnostics_dsn",
     "prometheus_url",
     "alertmanager_url",
     "dits_url",
@@ -153,20 +165,24 @@ _TEXT = {
     "http_username",
     "http_password",
     "ca_bundle",
+    "proxy_credentials",
 }
-_KEYS = {item.name for item in fields(Settings)} - {"profile", "sources", "config_path"}
+_KEYS = {item.name for item in fields(Settings)} - {"profile", "sources", "config_path", "warnings"}
 
 
 MAX_DEPTH = 16  # tables and arrays in a config: profiles.<name>.params is three
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
     """The config file's TOML, bounded like a runbook: a regular file of at most 1 MiB,
-    nesting at most MAX_DEPTH deep (tomllib recurses per array level)."""
+    nesting at most MAX_DEPTH deep (tomllib recurses per array level). Refused when
+    another user owns it or may write it; readable by others with secrets: a warning."""
+    from ditsops.core.configsafety import check_owner_and_mode, readable_secrets_warning
     from ditsops.core.safefile import FileProblem, read_text
 
     if not path.exists():
         return {}
+    status = check_owner_and_mode(path)
     try:
         text = read_text(path).text
     except FileProblem as error:
@@ -179,6 +195,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
     if _depth(config) > MAX_DEPTH:
         raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+    warning = readable_secrets_warning(path, status, config)
+    if warning and warnings is not None:
+        warnings.append(warning)
     return config
 
 
@@ -197,6 +216,8 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{origin}: params must be a table of runbook parameter defaults")
         return {str(k): str(v) for k, v in value.items()}
+    if name == "proxy_credentials" and isinstance(value, list):
+        return " ".join(str(item) for item in value)
     kind = type(getattr(Settings(), name))
     if name in _TEXT:
         kind = str
@@ -235,8 +256,11 @@ def load_settings(
     *, profile: str | None = None, config_path: Path | None = None, options: dict[str, Any] | None = None
 ) -> Settings:
     """Resolve every setting and remember where each came from."""
+    from ditsops.core.configsafety import setting_warnings
+
     path = config_path or paths.default_config_file()
-    config = read_config_file(path)
+    warnings: list[str] = []
+    config = read_config_file(path, warnings)
     profile = profile or os.environ.get("DITSOPS_PROFILE") or config.get("default_profile")
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -246,6 +270,7 @@ def load_settings(
             values[key] = _coerce(key, value, f"profile {profile}")
             sources[key] = f"profile {profile}"
 
+    profiled = values.get("production") is True
     for key, variable in ENVIRONMENT.items():
         if os.environ.get(variable) not in (None, ""):
             values[key] = _coerce(key, os.environ[variable], variable)
@@ -264,4 +289,7 @@ def load_settings(
     for key in _KEYS - set(sources):
         sources[key] = "default"
     explicit = str(config_path) if config_path else None
-    return replace(Settings(), profile=profile, sources=sources, config_path=explicit, **values)
+    warnings += setting_warnings(profile, values, sources, profiled)
+    return replace(
+        Settings(), profile=profile, sources=sources, config_path=explicit, warnings=tuple(warnings), **values
+    )

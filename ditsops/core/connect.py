@@ -40,7 +40,14 @@ def _require_dsn(settings: Settings) -> str:
     return settings.dsn
 
 
+# The operator's session runs only SQL shipped in ditsops/sql: names resolve in the
+# catalog alone, so no function or operator someone created can stand in for a built-in.
+OPERATOR_SEARCH_PATH = "pg_catalog,pg_temp"
+
+
 def postgres(settings: Settings) -> PostgresClient:
+    """The operator's session (dsn): destructive actions, their previews, and the shipped
+    diagnostics when no diagnostics_dsn is configured."""
     from ditsops.clients.postgres import PostgresClient
 
     return PostgresClient.connect(
@@ -49,7 +56,60 @@ def postgres(settings: Settings) -> PostgresClient:
         statement_timeout=settings.statement_timeout,
         lock_timeout=settings.lock_timeout,
         secrets=settings.secrets(),
+        search_path=OPERATOR_SEARCH_PATH,
     )
+
+
+def diagnostics(settings: Settings) -> PostgresClient:
+    """The session SQL from outside ditsops is sent on, its role checked on connect.
+
+    With diagnostics_dsn: that role, refused at once (naming it and the setting) when it
+    could do harm. Without it: a session on the operator's dsn, whose role is checked too;
+    `diagnose` then refuses on it unless that role is harmless itself.
+    """
+    from ditsops.clients.postgres import DIAGNOSTICS_HINT, PostgresClient, describe_target
+
+    dsn = settings.diagnostics_dsn
+    if dsn is None:
+        dsn = _require_dsn(settings)
+    elif settings.dsn is not None:
+        mine, theirs = describe_target(dsn), describe_target(settings.dsn)
+        if (mine.host, mine.port, mine.dbname) != (theirs.host, theirs.port, theirs.dbname):
+            raise ConfigError(
+                f"diagnostics_dsn points at {mine.host}:{mine.port}/{mine.dbname} "
+                f"but dsn at {theirs.host}:{theirs.port}/{theirs.dbname}: diagnostics would read another "
+                "database than the one actions change",
+                hint="point both at the same database (or unset diagnostics_dsn for this one)",
+            )
+    client = PostgresClient.connect(
+        dsn,
+        connect_timeout=settings.connect_timeout,
+        statement_timeout=settings.statement_timeout,
+        lock_timeout=settings.lock_timeout,
+        secrets=settings.secrets(),
+    )
+    try:
+        role = client.check_role()
+    except BaseException:
+        client.close()
+        raise
+    if settings.diagnostics_dsn is not None and not role.harmless:
+        client.close()
+        raise ConfigError(f"diagnostics_dsn logs in as a role that can do harm: {role.describe()}; {DIAGNOSTICS_HINT}")
+    if settings.diagnostics_dsn is not None and not role.sees_all_sessions:
+        client.close()
+        raise ConfigError(
+            f"diagnostics_dsn logs in as {role.role}, which cannot see other sessions' state and query "
+            f"(every count by state would be wrong): GRANT pg_monitor TO {role.role}"
+        )
+    return client
+
+
+def reader(settings: Settings) -> PostgresClient:
+    """The session for shipped diagnostics (`db` read commands, a runbook's named `sql:`):
+    the diagnostics role when one is configured, so that every diagnostic runs where it
+    can do no harm whatever the database holds; otherwise the operator's session."""
+    return diagnostics(settings) if settings.diagnostics_dsn is not None else postgres(settings)
 
 
 def database_target(settings: Settings) -> DbTarget:

@@ -39,7 +39,8 @@ def check_health(client: DitsClient) -> Health:
 
     full = client.get("/health")
     probes = [full, client.get("/health/live"), client.get("/health/ready")]
-    body = dits_health(full.body) if isinstance(full.body, dict) else {}
+    checked = dits_health(full.body, json=full.json)
+    body = checked if isinstance(checked, dict) else {}
     checks = [
         HealthCheck(c.get("name", "?"), c.get("status", "?"), c.get("latency_ms"), c.get("message"))
         for c in body.get("checks", [])

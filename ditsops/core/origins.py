@@ -10,7 +10,9 @@ A credential is configured for a URL, and it goes only to that URL's origin:
   verified against the system's trust store.
 
 Any other origin (an `ditsops health --url` elsewhere, an absolute URL in a runbook) gets no
-credentials at all. A request or redirect that would leave the origin a client was built
+credentials at all. Credentials never go through a proxy named by HTTP_PROXY/HTTPS_PROXY/
+ALL_PROXY (it would see them) unless `proxy_credentials` names their origin: a client
+carrying credentials otherwise connects directly. A request or redirect that would leave the origin a client was built
 for is refused by the client (see clients/http.py), so no parameter, alert label or
 server answer can make a credential travel.
 """
@@ -62,10 +64,16 @@ class Credentials:
     headers: dict[str, str] = field(default_factory=dict)
     basic: tuple[str, str] | None = None
     verify: bool | str = True
+    via_proxy: bool = False  # proxy_credentials names this origin: a proxy from the environment may carry them
 
     @property
     def any(self) -> bool:
         return bool(self.headers or self.basic)
+
+    @property
+    def use_environment_proxy(self) -> bool:
+        """Whether HTTP(S)_PROXY may carry this client's requests: always without credentials."""
+        return not self.any or self.via_proxy
 
 
 class Configured(Protocol):
@@ -89,6 +97,8 @@ class Configured(Protocol):
     def ca_bundle(self) -> str | None: ...
     @property
     def insecure(self) -> bool: ...
+    @property
+    def proxy_credentials(self) -> str | None: ...
 
 
 def credentials_for(settings: Configured, url: str) -> Credentials:
@@ -120,4 +130,10 @@ def credentials_for(settings: Configured, url: str) -> Credentials:
         verify = False if settings.insecure else (settings.ca_bundle or True)
     if headers and basic:
         headers = {}  # a URL's own user:password or the configured basic auth wins over the token
-    return Credentials(target, configured, headers, basic, verify)
+    via_proxy = configured and target in proxy_origins(settings.proxy_credentials)
+    return Credentials(target, configured, headers, basic, verify, via_proxy)
+
+
+def proxy_origins(setting: str | None) -> set[Origin]:
+    """The origins listed in proxy_credentials (comma- or space-separated URLs)."""
+    return {origin_of(item) for item in (setting or "").replace(",", " ").split()}

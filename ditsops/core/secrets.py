@@ -7,8 +7,10 @@ parameters (`?token=`, `?password=`, ...) become `***`.
 
 The userinfo is everything before the LAST `@` of the part before the query, so a raw
 `@`, `:` or `/` in a password never leaves its tail behind (`postgres:***@host`, not
-`postgres:***@Secret@host`). A `?` or `#` in a password must be percent-encoded, as in
-any URL; known secret values are scrubbed as well, whatever their shape.
+`postgres:***@Secret@host`); a raw `?` or `#` in a password is masked too (the `@` after
+it, before any `/`, ends the userinfo). Such URLs are refused where they would be used
+(a raw `@` in a DSN: libpq would take the tail for the host). Secret query parameters are
+masked whole, and known secret values are scrubbed as well, whatever their shape.
 """
 
 from __future__ import annotations
@@ -28,9 +30,14 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*://)", re.IGNORECASE)
 _URL_IN_TEXT = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>`]+", re.IGNORECASE)
 _NAMES = "|".join(sorted(SENSITIVE_PARAMETERS, key=len, reverse=True))
 # ?token=... &api_key=... ;password=... in free text (outside a full URL too: "GET /x?token=...")
-_QUERY_SECRET = re.compile(rf"([?&;](?:{_NAMES})=)([^&#;\s'\"]*)", re.IGNORECASE)
-# libpq conninfo: password=secret, password = 'it''s \' quoted', sslpassword=...
-_CONNINFO_SECRET = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.|'')*'?|[^\s&]+)", re.IGNORECASE)
+# The value is masked whole, up to the next `&name=` (or `;name=`), a URL's fragment or the
+# end: a raw `&` inside a token must not leave its tail on show (`?token=ab&cd` is `?token=***`).
+_QUERY_SECRET = re.compile(rf"([?&;](?:{_NAMES})=)((?:(?![&;][A-Za-z_][\w.-]*=)[^#\s'\"])*)", re.IGNORECASE)
+# In a DSN a `#` is no fragment (libpq has none): it belongs to the value too.
+_DSN_QUERY_SECRET = re.compile(rf"([?&;](?:{_NAMES})=)((?:(?![&;][A-Za-z_][\w.-]*=)[^\s'\"])*)", re.IGNORECASE)
+# libpq conninfo: password=secret, password = 'it''s \' quoted', sslpassword=...; an unquoted
+# value runs to the next space (`password=se&cret` is one value to libpq)
+_CONNINFO_SECRET = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.|'')*'?|\S+)", re.IGNORECASE)
 _BEARER = re.compile(r"(\bbearer\s+)([A-Za-z0-9._~+/=-]+)", re.IGNORECASE)
 _BASIC = re.compile(r"(\bauthorization:?\s*basic\s+)([A-Za-z0-9+/=]+)", re.IGNORECASE)
 
@@ -40,8 +47,22 @@ def _split_userinfo(rest: str) -> tuple[str | None, str]:
     before_query = re.split(r"[?#]", rest, maxsplit=1)[0]
     at = before_query.rfind("@")
     if at < 0:
-        return None, rest
+        # A raw `#` or `?` in a password ends the authority early for a URL parser, not for
+        # whoever wrote it: an `@` later, before any `/`, still ends what they meant as userinfo.
+        at = rest.split("/", 1)[0].rfind("@")
+        if at < 0:
+            return None, rest
     return rest[:at], rest[at + 1 :]
+
+
+def raw_at_in_userinfo(url: str) -> bool:
+    """Whether a URL-form DSN has more than one `@` in its authority: libpq ends the userinfo
+    at the first one and takes the rest of the password for the host."""
+    scheme = _SCHEME.match(url.strip())
+    if not scheme:
+        return False
+    authority = re.split(r"[/?#]", url.strip()[scheme.end() :], maxsplit=1)[0]
+    return authority.count("@") > 1
 
 
 def _mask_userinfo(userinfo: str) -> str:
@@ -51,8 +72,8 @@ def _mask_userinfo(userinfo: str) -> str:
     return f"{user}:{MASK}" if colon and user else MASK
 
 
-def _mask_query(text: str) -> str:
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+def _mask_query(text: str, pattern: re.Pattern[str] = _QUERY_SECRET) -> str:
+    return pattern.sub(lambda m: m.group(1) + MASK, text)
 
 
 @overload
@@ -63,13 +84,17 @@ def redact_url(url: str | None) -> str | None:
     """A URL with its userinfo password and secret query parameters replaced by ***."""
     if not url:
         return url
+    return _redact_uri(url, _QUERY_SECRET)
+
+
+def _redact_uri(url: str, query: re.Pattern[str]) -> str:
     scheme = _SCHEME.match(url)
     if not scheme:
-        return _mask_query(url)
+        return _mask_query(url, query)
     rest = url[scheme.end() :]
     userinfo, remainder = _split_userinfo(rest)
     head = scheme.group(1) + (_mask_userinfo(userinfo) + "@" if userinfo is not None else "")
-    return head + _mask_query(remainder)
+    return head + _mask_query(remainder, query)
 
 
 def redact_dsn(dsn: str | None) -> str | None:
@@ -77,7 +102,7 @@ def redact_dsn(dsn: str | None) -> str | None:
     if not dsn:
         return dsn
     if _SCHEME.match(dsn.strip()):
-        return redact_url(dsn)
+        return _redact_uri(dsn, _DSN_QUERY_SECRET)
     return _CONNINFO_SECRET.sub(lambda m: m.group(1) + MASK, dsn)
 
 

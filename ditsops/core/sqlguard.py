@@ -1,11 +1,12 @@
 """What a SQL diagnostic may be: one read-only statement, no function with side effects.
 
-Checked on tokens, never on substrings: comments, string literals (standard, E'', B'',
-X'', N'', U&'' and dollar-quoted) are dropped before looking, quoted identifiers are
-unquoted, and names are compared case-insensitively whatever their schema
-(`pg_catalog.pg_terminate_backend`, `"PG_TERMINATE_BACKEND"`). Anything the scanner cannot
-read for sure (an unterminated string or comment, a Unicode-escaped identifier) is
-refused rather than guessed.
+Checked on tokens (core/sqltokens.py), never on substrings: comments are dropped, string
+literals are read as their contents, quoted identifiers are unquoted, and names are
+compared case-insensitively whatever their schema (`pg_catalog.pg_terminate_backend`,
+`"PG_TERMINATE_BACKEND"`). A string holding a call to a denied function is refused too:
+ts_rewrite, dblink and functions like them run strings as SQL. Anything the scanner
+cannot read for sure (an unterminated string or comment, a Unicode-escaped identifier)
+is refused rather than guessed.
 
 The rules (README, "What a diagnostic may not do"):
 - exactly one statement, starting with SELECT, WITH, VALUES, SHOW, TABLE or EXPLAIN
@@ -16,18 +17,28 @@ The rules (README, "What a diagnostic may not do"):
   locks, touches large objects or server files, reaches other servers, runs SQL given
   as text, or otherwise changes server state (see DENIED and DENIED_PREFIXES).
 
-Pure: no I/O, no imports beyond the standard library; used by the runbook loader (lint)
-and again by the PostgreSQL client before anything is sent.
+Pure: no I/O, nothing beyond the standard library and the scanner; used by the runbook
+loader (lint) and again by the PostgreSQL client before anything is sent.
 
 The scanner assumes standard_conforming_strings=on (backslashes in '' are plain); the
-PostgreSQL client sets it on every connection.
+PostgreSQL client sets it on every connection. It reads the text the server receives:
+psycopg's `%(name)s` becomes `$n` first (so `${{ x }}$` is the dollar quote `$$1$` the
+server sees), a `--` comment ends at CR as well as LF, and only PostgreSQL's own space
+characters separate tokens (any other character above ASCII is part of a name).
+
+This is lint's early warning, never the defence: SQL that did not ship with ditsops runs
+only on a role that cannot signal, read or write server files or run programs (README,
+"The diagnostics role"). It cannot see into functions or views that already exist in the
+database, so it does not try.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import NamedTuple
+
+from ditsops.core.sqltokens import Token, Unreadable, Violation, as_sent, tokens
+
+__all__ = ["Token", "Violation", "as_sent", "check", "denied", "first_problem", "tokens"]
 
 STATEMENTS = ("select", "with", "values", "show", "table", "explain")
 # The statements EXPLAIN may look at (never executes them without ANALYZE).
@@ -70,6 +81,7 @@ DENIED: dict[str, str] = {
     "brin_desummarize_range": _SERVER,
     "gin_clean_pending_list": _SERVER,
     "ts_stat": _SQL_TEXT,
+    "ts_rewrite": _SQL_TEXT,
     "txid_current": _XID,
     "pg_current_xact_id": _XID,
 }
@@ -79,8 +91,11 @@ DENIED_PREFIXES: dict[str, str] = {
     "lo_": _LARGE_OBJECTS,
     "dblink": _REMOTE,
     "pg_file_": _FILES,
+    "pg_ls_": _FILES,
     "pg_write_": _FILES,
     "pg_read_": _FILES,
+    "database_to_xml": _SQL_TEXT,
+    "schema_to_xml": _SQL_TEXT,
     "query_to_xml": _SQL_TEXT,
     "cursor_to_xml": _SQL_TEXT,
     "pg_create_": _SERVER,
@@ -96,160 +111,11 @@ DENIED_PREFIXES: dict[str, str] = {
     "brin_summarize_": _SERVER,
 }
 DENIED_SUFFIXES: dict[str, str] = {"_reset": _SERVER}  # pg_stat_statements_reset, ...
+# A call written inside a string: functions such as ts_rewrite or dblink run their string
+# arguments as SQL, and an existing function may do the same.
+_CALL_IN_TEXT = re.compile(r"([A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*)\s*\(")
 # Words that write or lock wherever they stand in a SELECT (a data-modifying WITH, FOR UPDATE).
 WRITES = ("insert", "update", "delete", "merge", "truncate")
-
-
-@dataclass(frozen=True)
-class Violation:
-    line: int  # 1-based, in the SQL text
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class Token(NamedTuple):
-    kind: str  # word (unquoted, lower-cased), ident (quoted, as written), param, number, op, punct
-    text: str
-    line: int
-
-
-class _Unreadable(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.violation = Violation(line, message)
-
-
-_WORD = re.compile(r"[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_$\u0080-\U0010ffff]*")
-_NUMBER = re.compile(r"(?:[0-9][0-9A-Za-z_]*(?:\.[0-9A-Za-z_]*)?|\.[0-9][0-9A-Za-z_]*)")
-_DOLLAR = re.compile(r"\$(?:[A-Za-z_\u0080-\U0010ffff][A-Za-z0-9_\u0080-\U0010ffff]*)?\$")
-_POSITIONAL = re.compile(r"\$[0-9]+")
-_PSYCOPG = re.compile(r"%\((\w+)\)s")
-_OPERATORS = set("+-*/<>=~!@#%^&|`?")
-
-
-def tokens(sql: str) -> list[Token]:
-    """SQL as PostgreSQL's scanner sees it, without comments and literal contents."""
-    found: list[Token] = []
-    i, line, n = 0, 1, len(sql)
-    while i < n:
-        c = sql[i]
-        if c == "\n":
-            line += 1
-            i += 1
-        elif c.isspace():
-            i += 1
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end
-        elif sql.startswith("/*", i):
-            i, line = _comment(sql, i, line)
-        elif c == "'":
-            i, line = _string(sql, i, line, escapes=False)
-            found.append(Token("string", "", line))
-        elif c == '"':
-            start = line
-            i, line, name = _quoted_identifier(sql, i, line)
-            found.append(Token("ident", name, start))
-        elif c == "$":
-            positional = _POSITIONAL.match(sql, i)
-            dollar = None if positional else _DOLLAR.match(sql, i)
-            if positional:
-                found.append(Token("param", positional.group(), line))
-                i = positional.end()
-            elif dollar:
-                close = sql.find(dollar.group(), dollar.end())
-                if close < 0:
-                    raise _Unreadable(line, f"unterminated dollar-quoted string {dollar.group()}")
-                found.append(Token("string", "", line))
-                line += sql.count("\n", i, close)
-                i = close + len(dollar.group())
-            else:
-                found.append(Token("op", c, line))
-                i += 1
-        elif c == "%" and (match := _PSYCOPG.match(sql, i)):
-            found.append(Token("param", match.group(), line))
-            i = match.end()
-        elif word_match := _WORD.match(sql, i):
-            word = word_match.group()
-            after = i + len(word)
-            lower = word.lower()
-            if lower in ("e", "b", "x", "n") and sql.startswith("'", after):
-                i, line = _string(sql, after, line, escapes=lower == "e")
-                found.append(Token("string", "", line))
-            elif lower == "u" and sql.startswith("&'", after):
-                i, line = _string(sql, after + 1, line, escapes=False)
-                found.append(Token("string", "", line))
-            elif lower == "u" and sql.startswith('&"', after):
-                raise _Unreadable(line, 'a Unicode-escaped identifier (U&"...") is not allowed in a diagnostic')
-            else:
-                found.append(Token("word", lower, line))
-                i = after
-        elif (c.isdigit() or (c == "." and i + 1 < n and sql[i + 1].isdigit())) and (
-            number_match := _NUMBER.match(sql, i)
-        ):
-            number = number_match.group()
-            found.append(Token("number", number, line))
-            i += len(number)
-        elif c in _OPERATORS:
-            found.append(Token("op", c, line))
-            i += 1
-        else:
-            found.append(Token("punct", c, line))
-            i += 1
-    return found
-
-
-def _comment(sql: str, i: int, line: int) -> tuple[int, int]:
-    """A /* */ comment; PostgreSQL nests them."""
-    depth, start = 0, line
-    while i < len(sql):
-        if sql.startswith("/*", i):
-            depth, i = depth + 1, i + 2
-        elif sql.startswith("*/", i):
-            depth, i = depth - 1, i + 2
-            if depth == 0:
-                return i, line
-        else:
-            line += sql[i] == "\n"
-            i += 1
-    raise _Unreadable(start, "unterminated /* comment")
-
-
-def _string(sql: str, i: int, line: int, *, escapes: bool) -> tuple[int, int]:
-    """A '...' literal starting at the quote at i; '' is a quote, and \\ escapes in E''."""
-    start, i = line, i + 1
-    while i < len(sql):
-        c = sql[i]
-        if escapes and c == "\\":
-            line += sql[i + 1 : i + 2] == "\n"
-            i += 2
-        elif c == "'":
-            if sql.startswith("''", i):
-                i += 2
-            else:
-                return i + 1, line
-        else:
-            line += c == "\n"
-            i += 1
-    raise _Unreadable(start, "unterminated string literal")
-
-
-def _quoted_identifier(sql: str, i: int, line: int) -> tuple[int, int, str]:
-    start, i, name = line, i + 1, []
-    while i < len(sql):
-        c = sql[i]
-        if c == '"':
-            if sql.startswith('""', i):
-                name.append('"')
-                i += 2
-                continue
-            return i + 1, line, "".join(name)
-        line += c == "\n"
-        name.append(c)
-        i += 1
-    raise _Unreadable(start, 'unterminated quoted identifier "...')
 
 
 def denied(name: str) -> str | None:
@@ -269,8 +135,8 @@ def denied(name: str) -> str | None:
 def check(sql: str) -> list[Violation]:
     """Every reason this SQL is not a diagnostic; empty when it may be sent."""
     try:
-        found = tokens(sql)
-    except _Unreadable as error:
+        found = tokens(as_sent(sql))
+    except Unreadable as error:
         return [error.violation]
     statements: list[list[Token]] = [[]]
     for token in found:
@@ -338,6 +204,17 @@ def _check_statement(statement: list[Token]) -> list[Violation]:
             why = denied(token.text)
             if why:
                 problems.append(Violation(token.line, f"calls {token.text.lower()}(): it {why}"))
+        elif token.kind == "string":
+            for name in _CALL_IN_TEXT.findall(token.text):
+                why = denied(name)
+                if why:
+                    problems.append(
+                        Violation(
+                            token.line,
+                            f"a string holds a call to {name.lower()}(), which {why}: "
+                            "functions such as ts_rewrite and dblink run strings as SQL",
+                        )
+                    )
     return problems
 
 
@@ -358,7 +235,8 @@ def _check_writes(statement: list[Token]) -> list[Violation]:
 def _check_explain(statement: list[Token], start: int) -> list[Violation]:
     rest = statement[start + 1 :]
     for token in rest:
-        if token.kind == "word" and token.text in ("analyze", "analyse"):
+        # EXPLAIN ("analyze") is EXPLAIN (ANALYZE): the option name may be a quoted identifier.
+        if token.kind in ("word", "ident") and token.text.lower() in ("analyze", "analyse"):
             return [Violation(token.line, "EXPLAIN ANALYZE runs the statement it explains")]
     if rest and rest[0].kind == "punct" and rest[0].text == "(":  # EXPLAIN (FORMAT JSON, ...) ...
         depth = 0

@@ -22,14 +22,24 @@ def describer(target: str) -> Callable[[Describer], Describer]:
 
 @describer("database")
 def _database(settings: Settings) -> list[tuple[str, str]]:
-    if settings.dsn is None:
-        return [("database", "not configured (--dsn, DITSOPS_DSN, PG* or a profile)")]
     from ditsops.core.connect import database_target
 
-    try:
-        return [("database", database_target(settings).describe())]
-    except DitsopsError as error:
-        return [("database", error.message)]
+    if settings.dsn is None:
+        lines = [("database", "not configured (--dsn, DITSOPS_DSN, PG* or a profile)")]
+    else:
+        try:
+            lines = [("database", database_target(settings).describe())]
+        except DitsopsError as error:
+            lines = [("database", error.message)]
+    if settings.diagnostics_dsn is not None:
+        # Who diagnostics run as (checked harmless on connect); actions keep the line above.
+        from ditsops.clients.postgres import describe_target
+
+        try:
+            lines.append(("diagnostics", f"as {describe_target(settings.diagnostics_dsn).user} (diagnostics_dsn)"))
+        except DitsopsError as error:
+            lines.append(("diagnostics", error.message))
+    return lines
 
 
 def _url(label: str, attribute: str) -> Describer:

@@ -92,9 +92,9 @@ def _sql_spans(text: str) -> list[tuple[int, int, str]]:
     while index < size:
         char, pair = text[index], text[index : index + 2]
         start = index
-        if pair == "--":
-            end = text.find("\n", index)
-            index = size if end < 0 else end
+        if pair == "--":  # PostgreSQL ends a -- comment at CR as well as LF
+            ends = [end for end in (text.find("\n", index), text.find("\r", index)) if end >= 0]
+            index = min(ends) if ends else size
             spans.append((start, index, "--"))
             continue
         if pair == "/*":
@@ -148,8 +148,15 @@ def sql_placeholder_problems(text: str) -> list[str]:
     problems = []
     for match in PLACEHOLDER.finditer(text):
         inside = next((kind for start, end, kind in spans if start < match.start() < end), None)
+        name = match.group(1)
+        if text[match.start() - 1 : match.start()] == "$" or text[match.end() : match.end() + 1] == "$":
+            # Sent as $n, a placeholder beside a `$` forms a dollar quote ($$1$) or a longer name.
+            problems.append(
+                f"{{{{ {name} }}}} stands right beside a '$', which the server would read together with "
+                "the bound parameter (a dollar quote); put a space between them"
+            )
+            continue
         if inside:
-            name = match.group(1)
             problems.append(
                 f"{{{{ {name} }}}} stands inside {_SQL_CONTEXTS[inside]}, where it cannot be bound as a value; "
                 f"write it bare, as an SQL value: ... = {{{{ {name} }}}} (it is sent as a bound parameter, "

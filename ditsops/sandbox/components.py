@@ -3,6 +3,7 @@
 Started in the order of `COMPONENTS`, each after what it needs, and stopped in reverse:
 
     postgres      throwaway cluster (pgcluster.py), plus the `dits` role the server uses
+                  and the `ditsops_diag` role diagnostics run as (pgroles.py)
     kubeapi       the in-memory Kubernetes API (kubecluster.py), seeded with dits-server
                   and dits-worker deployed three days ago
     simulator     the Dits server simulator: DSN of the `dits` role (from the environment),
@@ -34,6 +35,7 @@ from typing import Any
 from ditsops.core.errors import DitsopsError
 from ditsops.sandbox import kubesource, promstack
 from ditsops.sandbox.pgcluster import PgCluster, create_cluster, find_pg_bin
+from ditsops.sandbox.pgroles import APP_ROLE, DIAGNOSTICS_ROLE, create_app_role, create_diagnostics_role, role_dsn
 from ditsops.sandbox.ports import free_port, wait_for_port
 from ditsops.sandbox.recordstore import create_record_store, record_store_dsn
 from ditsops.sandbox.rules import SANDBOX_WINDOW
@@ -47,7 +49,6 @@ POSTGRES, KUBEAPI, SIMULATOR, ALERTMANAGER, PROMETHEUS = (
     "prometheus",
 )
 SANDBOX_MAX_CONNECTIONS = 50
-APP_ROLE = "dits"  # the role the simulated server (and the db-exhaustion load) log in as
 KUBE_CONTEXT = "sandbox"
 NAMESPACE = "dits"
 KUBE_READY_DELAY = 0.5  # seconds from pod creation to Ready: a rollout of 3 pods takes 2-3 s
@@ -210,23 +211,18 @@ def _start_postgres(record: RecordComponent, started: dict[str, Component]) -> C
     component = _postgres_component(cluster, pid=cluster.pid(), app_password=None)
     record(component)
     app_password = secrets.token_urlsafe(24)
-    _create_app_role(cluster, app_password)
+    create_app_role(cluster, app_password)
+    diagnostics_password = secrets.token_urlsafe(24)
+    create_diagnostics_role(cluster, diagnostics_password)
     store_password = secrets.token_urlsafe(24)
     create_record_store(cluster, store_password)
-    return _postgres_component(cluster, pid=cluster.pid(), app_password=app_password, store_password=store_password)
-
-
-def _create_app_role(cluster: PgCluster, password: str) -> None:
-    """The `dits` role: what the server logs in as. Not a superuser, so that it can run out
-    of connections (the superuser slots stay for ditsops); reads all of pg_stat_activity."""
-    from psycopg import sql
-
-    with cluster.admin() as conn:
-        conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(APP_ROLE), sql.Literal(password))
-        )
-        conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(APP_ROLE)))
-        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(APP_ROLE)))
+    return _postgres_component(
+        cluster,
+        pid=cluster.pid(),
+        app_password=app_password,
+        diagnostics_password=diagnostics_password,
+        store_password=store_password,
+    )
 
 
 def app_dsn(component: Component) -> str:
@@ -235,13 +231,15 @@ def app_dsn(component: Component) -> str:
     password = component.details.get("app_password")
     if not password:
         return cluster.dsn
-    from urllib.parse import quote
-
-    return f"postgresql://{APP_ROLE}:{quote(str(password), safe='')}@{cluster.host}:{cluster.port}/postgres"
+    return role_dsn(cluster, APP_ROLE, str(password))
 
 
 def _postgres_component(
-    cluster: PgCluster, pid: int | None, app_password: str | None, store_password: str | None = None
+    cluster: PgCluster,
+    pid: int | None,
+    app_password: str | None,
+    diagnostics_password: str | None = None,
+    store_password: str | None = None,
 ) -> Component:
     details: dict[str, Any] = cluster.to_dict()
     if app_password:
@@ -249,6 +247,11 @@ def _postgres_component(
     if store_password:
         details.update(store_password=store_password)
     store = record_store_dsn(details)
+    profile: dict[str, object] = {"dsn": cluster.dsn, **({"record_store": store} if store else {})}
+    if diagnostics_password:
+        # The operator acts as the superuser; every diagnostic runs as the role that can do no harm.
+        details.update(diagnostics_user=DIAGNOSTICS_ROLE)
+        profile["diagnostics_dsn"] = role_dsn(cluster, DIAGNOSTICS_ROLE, diagnostics_password)
     return Component(
         name=POSTGRES,
         pid=pid,
@@ -256,7 +259,7 @@ def _postgres_component(
         url=cluster.masked_dsn,
         data_dir=str(cluster.root_dir),
         cmdline_marker=cluster.cmdline_marker,
-        profile={"dsn": cluster.dsn, **({"record_store": store} if store else {})},
+        profile=profile,
         details=details,
     )
 

@@ -43,7 +43,21 @@ class BackendsSpec:
     limit: int
 
 
+def blank(value: Any) -> bool:
+    """A filter value that selects nothing out: "", spaces, an empty list, a list of blanks."""
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple)):
+        return all(blank(item) for item in value)
+    return value is None
+
+
 def build_filter(raw: dict[str, Any]) -> db.BackendFilter:
+    """The selection from filters as given; a filter given blank is refused, never dropped:
+    dropped, it would widen the selection (`--app ''` would mean every application)."""
+    for key, value in raw.items():
+        if key != "blocking" and blank(value):
+            raise UsageError(f"filter {key} is empty; refusing to widen the selection to what the others match")
     states = raw.get("state") or ()
     states = (states,) if isinstance(states, str) else tuple(states)
     older = raw.get("older_than")
@@ -121,6 +135,9 @@ class _SignalBackends(ActionKind[BackendsSpec]):
         blocking = filters.get("blocking", False)
         if not isinstance(blocking, bool) and not (isinstance(blocking, str) and references_in(blocking)):
             reader.problem("filters", f"blocking must be true or false, got {blocking!r}")
+        for key, raw in filters.items():
+            if key != "blocking" and blank(raw):
+                reader.problem("filters", f"filter {key} is empty: an empty filter would select more, not less")
         if not filters or set(filters) == {"blocking"} and blocking is False:
             # Refuse at load time: an unfiltered terminate would hit every client of the database.
             reader.problem("filters", f"{self.name} needs at least one filter")

@@ -9,16 +9,21 @@
 Parameters reach the query only as bound parameters: `{{ older_than }}` becomes
 `%(older_than)s`, and a duration arrives as an interval.
 
-A diagnostic cannot change anything (ditsops.core.sqlguard): one SELECT, WITH, VALUES,
-SHOW, TABLE or EXPLAIN statement without functions that have side effects. The loader
-refuses anything else with the file and line of the offending call or statement, and
-the PostgreSQL client checks again before sending. A name reaches only the read-only
-diagnostics in ditsops/sql, never the SQL of an action.
+A diagnostic cannot change anything, by privilege: inline SQL (whoever wrote the
+runbook) runs only on the diagnostics role (diagnostics_dsn, checked on connect to hold
+no privilege that signals, reads or writes server files or runs programs), and is
+refused with how to set that up when only a privileged DSN is configured. A name reaches
+only the read-only diagnostics shipped in ditsops/sql, never the SQL of an action; they
+run on the diagnostics role too when one is configured, else on the operator's session.
+The lexical check (ditsops.core.sqlguard: one SELECT, WITH, VALUES, SHOW, TABLE or
+EXPLAIN statement without functions that have side effects) is lint's early warning,
+with the file and line of the offending call, and is checked again before sending.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -61,13 +66,25 @@ class SqlSpec:
 
 
 def database(ctx: RunContext) -> PostgresClient:
-    """The run's PostgreSQL client; a connection lost in an earlier step is opened anew."""
+    """The run's session on the operator's DSN (actions and their previews); a connection
+    lost in an earlier step is opened anew."""
     from ditsops.core import connect
 
-    client = ctx.client("postgres", lambda: connect.postgres(ctx.settings))
+    return _kept(ctx, "postgres", lambda: connect.postgres(ctx.settings))
+
+
+def diagnostics_database(ctx: RunContext) -> PostgresClient:
+    """The run's session for SQL that did not ship with ditsops (see connect.diagnostics)."""
+    from ditsops.core import connect
+
+    return _kept(ctx, "diagnostics", lambda: connect.diagnostics(ctx.settings))
+
+
+def _kept(ctx: RunContext, key: str, factory: Callable[[], PostgresClient]) -> PostgresClient:
+    client = ctx.client(key, factory)
     if client.broken:
-        ctx.forget("postgres")
-        client = ctx.client("postgres", lambda: connect.postgres(ctx.settings))
+        ctx.forget(key)
+        client = ctx.client(key, factory)
     return client
 
 
@@ -155,11 +172,17 @@ class SqlKind(StepKind[SqlSpec]):
             values: dict[str, Any] = {name: None for name in spec.names}
             values.update(resolve(spec.args, ctx.params))
             values.setdefault("limit", 1000)
+            # Every diagnostic on the diagnostics role when there is one; shipped SQL may
+            # otherwise run on the operator's session (whose search_path is the catalog's).
+            session = diagnostics_database(ctx) if ctx.settings.diagnostics_dsn is not None else database(ctx)
+            result = session.named(spec.named, values)
         else:
             values = {name: ctx.params[name] for name in spec.names}
-        result = database(ctx).diagnose(spec.bound, values)  # guarded again there, before sending
+            # Refused there unless the session's role can do no harm; guarded again before sending.
+            result = diagnostics_database(ctx).diagnose(spec.bound, values)
         rows = [tuple(_plain(v) for v in row) for row in result.rows]
         value = measure(spec.value, result.columns, rows)
+        warnings = [f"more than {len(rows)} rows: only the first {len(rows)} were read"] if result.more else []
         shown = [_with_units(result.columns, row) for row in rows[: spec.limit]]
         table = _select(Table(result.columns, shown, total=len(rows) if len(rows) > spec.limit else None), spec.columns)
         return StepResult(
@@ -167,6 +190,7 @@ class SqlKind(StepKind[SqlSpec]):
             summary=f"{len(rows)} row{'s' if len(rows) != 1 else ''}",
             value=value,
             tables=[table],
+            warnings=warnings,
             data={
                 "columns": list(result.columns),
                 "rows": [list(r) for r in rows[: spec.limit]],
