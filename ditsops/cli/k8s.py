@@ -40,9 +40,13 @@ def k8s(
     state.namespace = namespace or state.namespace
 
 
-def _client(ctx: typer.Context):
+def _client(ctx: typer.Context, name: str | None = None):
+    """The client; `name` (a deployment the command reads) checked as DNS-1123 first."""
     from ditsops.core import connect
+    from ditsops.core.names import subdomain_problem
 
+    if name is not None and (problem := subdomain_problem(name)):
+        raise UsageError(f"deployment: {problem}")
     return connect.kube(app_state(ctx).settings())
 
 
@@ -82,7 +86,7 @@ def status_command(
     state = app_state(ctx)
     json_output = state.output_format(output) == "json"
     every = watch_interval(watch, interval)
-    client = _client(ctx)
+    client = _client(ctx, deployment)
 
     def draw(console) -> None:
         views = kube.status(client, deployment, selector)
@@ -222,7 +226,7 @@ def events_command(
     from ditsops.core import kube
     from ditsops.render.kube import render_events
 
-    client = _client(ctx)
+    client = _client(ctx, deployment)
     try:
         found = kube.events(client, deployment)
     finally:
@@ -247,7 +251,7 @@ def history_command(
     from ditsops.core import kube
     from ditsops.render.kube import render_history
 
-    client = _client(ctx)
+    client = _client(ctx, deployment)
     try:
         revisions = kube.history(client, client.get("deployments", deployment))
     finally:
@@ -269,7 +273,7 @@ def rollout_status_command(
     from ditsops.core.rollout import follow_rollout
 
     console = app_state(ctx).consoles.out
-    client = _client(ctx)
+    client = _client(ctx, deployment)
     try:
         message, done = follow_rollout(client, deployment, parse_duration(timeout).total_seconds(), console.print)
     except ValueError as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ditsops.core.errors import ConfigError
+from ditsops.core.names import check_namespace
 
 if TYPE_CHECKING:
     from ditsops.clients.alertmanager import AlertmanagerClient
@@ -62,7 +63,11 @@ def database_target(settings: Settings) -> DbTarget:
 def kube(settings: Settings) -> KubeClient:
     from ditsops.clients.kube import KubeClient
 
-    return KubeClient.connect(**_kube_options(settings), timeout=float(settings.http_timeout))
+    return KubeClient.connect(
+        **_kube_options(settings),
+        timeout=float(settings.http_timeout),
+        max_bytes=settings.max_response_bytes,
+    )
 
 
 def kube_target(settings: Settings) -> tuple[Any, KubeTarget]:
@@ -73,6 +78,10 @@ def kube_target(settings: Settings) -> tuple[Any, KubeTarget]:
 
 
 def _kube_options(settings: Settings) -> dict[str, str | None]:
+    # Every command, reads included: a namespace is one DNS-1123 label, whoever gave it
+    # (a newline or a '/' in it would otherwise reach the API path or the printed command).
+    source = settings.sources.get("namespace", "option")
+    check_namespace(settings.namespace, "--namespace" if source == "option" else f"namespace ({source})")
     return {"kubeconfig": settings.kubeconfig, "context": settings.kube_context, "namespace": settings.namespace}
 
 
@@ -105,4 +114,5 @@ def _http_options(settings: Settings, url: str) -> dict[str, Any]:
         "credentials": settings.credentials_for(url),
         "timeout": float(settings.http_timeout),
         "secrets": settings.secrets(),
+        "max_bytes": settings.max_response_bytes,
     }

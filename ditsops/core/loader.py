@@ -24,7 +24,7 @@ TOP_KEYS = ("name", "title", "alert", "severity", "summary", "params", "escalati
 STEP_KEYS = ("id", "title", "why", "when", "threshold", "unit")
 PARAM_KEYS = ("type", "default", "description", "min", "max", "choices", "required")
 SEVERITIES = ("critical", "warning", "info")
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*\Z")
 
 
 class _Problems:
