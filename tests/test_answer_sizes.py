@@ -1,0 +1,146 @@
+"""A backend answering 2 GB: every HTTP client (Prometheus through requests, Alertmanager
+and Dits through httpx, Kubernetes through urllib3) refuses the body as it crosses
+max_response_bytes, one line, exit 4, and the ditsops process stays far under 500 MB.
+The bodies are generated as they are sent; the child's own peak RSS is measured."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+
+import pytest
+
+from ditsops.clients.bounded import DEFAULT_MAX_BYTES
+from tests.bounds_fixtures import (  # noqa: F401
+    GB,
+    MB,
+    endless_json,
+    json_answer,
+    kubeconfig_for,
+    run_measured,
+    scripted,
+)
+from tests.cli import run_cli
+from tests.helpers import wait_until
+from tests.httpcapture import SlowDripServer
+
+LIMIT_500_MB = 500 * MB
+REFUSED = f"answered more than {DEFAULT_MAX_BYTES // MB} MB: refused (max_response_bytes, DITSOPS_MAX_RESPONSE_BYTES)"
+
+
+def one_line(done) -> str:
+    assert "Traceback" not in done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def settings_for(url: str, tmp_path) -> dict[str, str]:
+    return {
+        "DITSOPS_PROMETHEUS_URL": url,
+        "DITSOPS_ALERTMANAGER_URL": url,
+        "DITSOPS_DITS_URL": url,
+        "KUBECONFIG": str(kubeconfig_for(url, tmp_path)),
+        "DITSOPS_HTTP_TIMEOUT": "60",
+    }
+
+
+COMMANDS = {
+    "prom-query (requests)": (("prom", "query", "up"), "Prometheus at"),
+    "alerts (httpx)": (("alerts",), "Alertmanager at"),
+    "health (httpx)": (("health",), "Dits server at"),
+    "k8s-status (urllib3)": (("k8s", "status"), "the Kubernetes API at"),
+}
+
+
+@pytest.mark.parametrize("declare", [False, True], ids=["chunked", "content-length"])
+@pytest.mark.parametrize("command", list(COMMANDS), ids=list(COMMANDS))
+def test_a_2_gb_answer_is_refused_early_in_little_memory(
+    scripted,  # noqa: F811
+    tmp_path,
+    isolated_home,
+    command,
+    declare,
+):
+    server = scripted(lambda path: endless_json(2 * GB, declare=declare))
+    args, service = COMMANDS[command]
+    done = run_measured(*args, env=settings_for(server.url, tmp_path), timeout=120)
+    assert done.returncode == 4, done.stdout + done.stderr
+    line = one_line(done)
+    assert service in line and REFUSED in line, line
+    assert done.peak_rss < LIMIT_500_MB, f"peak RSS {done.peak_rss // MB} MB"
+    assert server.sent < 8 * DEFAULT_MAX_BYTES  # refused as it crossed the limit, not read to the end
+    if declare:
+        assert server.sent < DEFAULT_MAX_BYTES  # a declared length over the limit: refused before reading
+
+
+def test_a_compressed_bomb_is_counted_as_it_unpacks(scripted, tmp_path, isolated_home):  # noqa: F811
+    packed = gzip.compress(b'{"status": "' + b" " * (200 * MB) + b'"}', compresslevel=9)  # ~200 kB on the wire
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip", "Content-Length": str(len(packed))}
+    server = scripted(lambda path: (200, headers, [packed]))
+    done = run_measured("health", env=settings_for(server.url, tmp_path))
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert REFUSED in one_line(done)
+    assert done.peak_rss < LIMIT_500_MB
+
+
+def test_the_limit_is_a_setting_from_the_environment_or_a_profile(scripted, tmp_path, isolated_home):  # noqa: F811
+    server = scripted(lambda path: json_answer({"status": "success", "data": {"resultType": "vector", "result": []}}))
+    env = settings_for(server.url, tmp_path)
+    assert run_cli("prom", "query", "up", env=env).returncode == 0
+    small = run_cli("prom", "query", "up", env={**env, "DITSOPS_MAX_RESPONSE_BYTES": "1024"})
+    assert small.returncode == 0, small.stderr  # the answer is 70 bytes: within 1 kB
+    server_big = scripted(lambda path: json_answer({"status": "success", "data": {"x": "y" * 5000}}))
+    config = isolated_home.config / "ditsops" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[profiles.lab]\nprometheus_url = "{server_big.url}"\nmax_response_bytes = 2048\n')
+    done = run_cli("--profile", "lab", "prom", "query", "up")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert f"Prometheus at {server_big.url} answered more than 2 kB: refused" in one_line(done)
+    bad = run_cli("prom", "query", "up", env={**env, "DITSOPS_MAX_RESPONSE_BYTES": "12"})
+    assert bad.returncode == 2 and "max_response_bytes must be at least 1024" in one_line(bad)
+
+
+def test_a_deadline_leaves_no_thread_or_socket_behind(isolated_home):
+    """What `--watch` does against a slow server: the same call again and again. Each call
+    that ran out of time must not leave its thread reading and its socket open."""
+    from ditsops.clients.dits import DitsClient
+    from ditsops.core.config import Settings
+    from ditsops.core.errors import TargetUnreachable
+
+    drip = SlowDripServer(seconds=60)
+    client = DitsClient(drip.url, Settings(dits_url=drip.url).credentials_for(drip.url), timeout=1, secrets=frozenset())
+    before = threading.active_count()
+    try:
+        for _ in range(4):
+            with pytest.raises(TargetUnreachable):
+                client.get("/health")
+        wait_until(threading.active_count, what="abandoned reader threads to end", until=lambda n: n <= before)
+        wait_until(lambda: _open_sockets_to(drip.port), what="sockets to the server closed", until=lambda n: n == 0)
+    finally:
+        client.close()
+        drip.close()
+
+
+def _open_sockets_to(port: int) -> int:
+    """ESTABLISHED TCP connections of this process to 127.0.0.1:port (from /proc/net/tcp)."""
+    ours = {os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if _is_link(fd)}
+    inodes = {link[8:-1] for link in ours if link.startswith("socket:[")}
+    count = 0
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for row in table:
+            fields = row.split()
+            remote, state, inode = fields[2], fields[3], fields[9]
+            if state == "01" and int(remote.split(":")[1], 16) == port and inode in inodes:
+                count += 1
+    return count
+
+
+def _is_link(fd: str) -> bool:
+    try:
+        os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+    return True
