@@ -144,3 +144,45 @@ def _is_link(fd: str) -> bool:
     except OSError:
         return False
     return True
+
+
+# -- what is printed: one cell, one table ---------------------------------------------------------
+
+
+def _alerts(count: int, big: int = 0) -> list[dict]:
+    return [
+        {
+            "labels": {"alertname": f"A{i:06d}", "severity": "critical", "job": "j"},
+            "annotations": {"summary": "s" * big if i == 0 and big else "short"},
+            "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
+            "startsAt": "2026-12-07T10:00:00Z",
+            "fingerprint": f"f{i}",
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_10_mb_label_prints_cut_and_full_shows_it(scripted, isolated_home):  # noqa: F811
+    from ditsops.render.tables import MAX_CELL
+
+    server = scripted(lambda path: json_answer(_alerts(1, 10 * MB)))
+    env = {"DITSOPS_ALERTMANAGER_URL": server.url, "COLUMNS": "80"}
+    done = run_cli("alerts", env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout) < 2 * MAX_CELL
+    assert "s" * (MAX_CELL - 1) + "…" in done.stdout
+    assert f"cells longer than {MAX_CELL} characters cut with …" in done.stdout
+    whole = run_cli("alerts", "--full", env=env)
+    assert "s" * (10 * MB) in whole.stdout
+
+
+def test_thousands_of_alerts_print_the_first_thousand_and_say_how_many(scripted, isolated_home):  # noqa: F811
+    from ditsops.render.alerts import MAX_ROWS
+
+    server = scripted(lambda path: json_answer(_alerts(MAX_ROWS + 500)))
+    env = {"DITSOPS_ALERTMANAGER_URL": server.url, "COLUMNS": "80"}
+    done = run_cli("alerts", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("short") == MAX_ROWS
+    assert f"… 500 more rows not shown ({MAX_ROWS + 500} in all)" in done.stdout
+    assert run_cli("alerts", "--full", env=env).stdout.count("short") == MAX_ROWS + 500

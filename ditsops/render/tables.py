@@ -38,6 +38,7 @@ TAIL_COLUMNS = frozenset({"trend"})
 MIN_TEXT = 20  # a text column narrower than this is worth leaving out an expendable column for
 TIGHT_TEXT = 10  # below this it tells nothing: print records instead
 GAP = 2  # blank columns between two table columns
+MAX_CELL = 4096  # characters of one cell shown without --full: far past any name, label or message
 # Left out first, in this order, when the terminal is too narrow for every column.
 EXPENDABLE = ("database", "client", "user", "application")
 
@@ -52,14 +53,20 @@ def column_kind(name: str, kinds: Mapping[str, ColumnKind] | None = None) -> Col
     return "identifier"
 
 
-def _as_text(value: Any, style: str) -> Text:
+def _as_text(value: Any, style: str, full: bool) -> Text:
     if isinstance(value, Text):
         text = value.copy()
-        text.plain = cell(text.plain)  # one line, like every other cell
+        text.plain = _bounded(cell(text.plain), full)  # one line, like every other cell
         if style:
             text.stylize(style)
         return text
-    return Text(cell(value), style=style)
+    return Text(_bounded(cell(value), full), style=style)
+
+
+def _bounded(text: str, full: bool) -> str:
+    """A cell from outside may be a 10 MB label: past MAX_CELL characters it is cut with
+    `…` (piped too), unless --full asks for it whole."""
+    return text if full or len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 def _style(styles: dict[str, dict[str, str]] | None, column: str, value: Any) -> str:
@@ -117,7 +124,7 @@ def render_table(
     if not table.rows:
         return  # the step's summary already says there is nothing
     names = table.columns
-    rows = [[_as_text(v, _style(styles, names[i], v)) for i, v in enumerate(row)] for row in table.rows]
+    rows = [[_as_text(v, _style(styles, names[i], v), full) for i, v in enumerate(row)] for row in table.rows]
     kind = {i: column_kind(name, kinds) for i, name in enumerate(names)}
     columns = [i for i in range(len(names)) if any(r[i].plain for r in rows)]  # all-empty columns say nothing
     natural = {i: max([Text(names[i]).cell_len, *(r[i].cell_len for r in rows)]) for i in columns}
@@ -152,6 +159,8 @@ def render_table(
             _print_records(console, names, rows, columns, kind, full=full)
     if table.total and table.total > len(table.rows):
         console.print(f"[muted]… {table.total - len(table.rows)} more rows not shown ({table.total} in all)[/]")
+    if not full and any(len(c.plain) >= MAX_CELL and c.plain.endswith("…") for r in rows for c in r):
+        console.print(f"[muted](cells longer than {MAX_CELL} characters cut with …; --full or -o json: whole)[/]")
 
 
 def _print_table(
