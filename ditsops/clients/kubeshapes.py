@@ -26,7 +26,7 @@ _SELECTOR = {
     "matchExpressions": [{"!key": TEXT, "!operator": TEXT, "values": [TEXT]}],
 }
 _CONTAINER = {"!name": TEXT, "image": TEXT, "env": [{"!name": TEXT, "value": TEXT}]}
-_TEMPLATE = {"metadata": {"labels": LABELS, "annotations": LABELS}, "spec": {"containers": [_CONTAINER]}}
+_TEMPLATE = {"metadata": {"labels": LABELS, "annotations": LABELS}, "!spec": {"!containers": [_CONTAINER]}}
 _METADATA = {
     "!name": TEXT,
     "namespace": TEXT,
