@@ -141,3 +141,36 @@ def test_escape_line_leaves_nothing_a_terminal_would_act_on(text):
     assert out.count("\n") == 1  # one line, however many the text had
     assert not any(ch in out for ch in "\x1b\x9b\u202e\u2069\u200f")
     assert json.dumps(out)  # printable either way
+
+
+def test_backend_answers_outside_tables_are_shown_escaped(alertmanager, isolated_home):
+    health = {"status": f"ok{CLEAR}{MARKUP}", "version": f"1{RLO}\nFORGED VERSION", "checks": []}
+    alertmanager.answers["/health"] = health
+    alertmanager.answers["/api/v1/query"] = {
+        "status": "success",
+        "warnings": [f"careful{TITLE}{MARKUP}\nFORGED WARNING"],
+        "data": {"resultType": "vector", "result": [{"metric": {"job": f"j{CSI_C1}"}, "value": [1, "1"]}]},
+    }
+    env = {"COLUMNS": "80", "DITSOPS_DITS_URL": alertmanager.url, "DITSOPS_PROMETHEUS_URL": alertmanager.url}
+    for args in (("health",), ("prom", "query", "up")):
+        done = run_cli(*args, env=env)
+        output = done.stdout + done.stderr
+        assert "Traceback" not in output and "internal error" not in output
+        for raw in RAW:
+            assert raw not in output, (args, raw)
+        assert MARKUP in joined(output), args
+        for line in output.splitlines():
+            assert not line.lstrip(" │|").startswith("FORGED"), line
+
+
+def test_runbook_runs_shows_a_records_fields_as_data(isolated_home):
+    runs = isolated_home.state / "ditsops" / "runs"
+    runs.mkdir(parents=True, mode=0o700)
+    start = {"event": "run-start", "ts": "2026-12-07T10:00:00+00:00", "runbook": f"r{CLEAR}", "by": f"a{RLO}b"}
+    end = {"event": "run-end", "exit_code": 3, "reason": f"not resolved: {MARKUP}{TITLE}\nFORGED VERDICT"}
+    (runs / "20261207-100000-odd.jsonl").write_text(json.dumps(start) + "\n" + json.dumps(end) + "\n")
+    done = run_cli("runbook", "runs", env={"COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    for raw in RAW:
+        assert raw not in done.stdout
+    assert MARKUP in done.stdout and "\\nFORGED VERDICT" in done.stdout

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from ditsops.core.durations import format_duration
 from ditsops.core.results import Table
-from ditsops.render.cells import escape
+from ditsops.render.cells import escape, escape_line
 from ditsops.render.tables import render_table
 
 _STATE_STYLE = {"firing": "failing", "pending": "warning", "silenced": "muted", "inhibited": "muted"}
@@ -82,7 +82,9 @@ def render_alert_choices(console: Console, views) -> None:
     console.print(f"[title]{len(views)} alerts of this name are firing:[/]")
     for number, view in enumerate(views, 1):
         labels = ", ".join(f"{k}={v}" for k, v in sorted(view.alert.labels.items()) if k != "alertname")
-        console.print(f"  {number}. {view.alert.state} for {_age(view.alert.since)}: {labels}")
+        console.print(
+            f"  {number}. {escape_line(view.alert.state)} for {_age(view.alert.since)}: {escape_line(labels)}"
+        )
 
 
 def render_choice_refused(console: Console) -> None:

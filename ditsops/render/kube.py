@@ -8,7 +8,7 @@ from rich.console import Console
 
 from ditsops.core.kube import pod_table
 from ditsops.core.results import Table
-from ditsops.render.cells import escape
+from ditsops.render.cells import escape, escape_line
 from ditsops.render.tables import render_table
 
 _POD_STYLE = {
@@ -26,7 +26,8 @@ def _age(seconds: float | None) -> timedelta | None:
 
 
 def render_target(console: Console, target) -> None:
-    console.print(f"[muted]context {target.context} at {target.server}, namespace {target.namespace}[/]")
+    where = f"context {target.context} at {target.server}, namespace {target.namespace}"
+    console.print(f"[muted]{escape_line(where)}[/]")
 
 
 def render_status(console: Console, views, target) -> None:

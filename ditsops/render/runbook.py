@@ -94,9 +94,9 @@ def render_step_result(console: Console, result: StepResult, *, full: bool = Fal
         render_log_groups(console, result.log_groups, full=full)
     # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
     # it, but it must reach the clipboard as one line.
-    console.print(f"[{style}]{mark} {result.status}[/]: {escape(result.summary)}", soft_wrap=True)
+    console.print(f"[{style}]{mark} {result.status}[/]: {escape_line(result.summary)}", soft_wrap=True)
     for warning in result.warnings:
-        console.print(f"[warning]! {escape(warning)}[/]")
+        console.print(f"[warning]! {escape_line(warning)}[/]")
 
 
 def render_preview(console: Console, preview: Preview, *, full: bool = False) -> None:

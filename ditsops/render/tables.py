@@ -25,7 +25,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from ditsops.core.results import Table
-from ditsops.render.cells import cell
+from ditsops.render.cells import cell, one_line
 from ditsops.render.console import print_at, unbounded
 
 ColumnKind = Literal["identifier", "text", "tail"]
@@ -130,7 +130,7 @@ def render_table(
     natural = {i: max([Text(names[i]).cell_len, *(r[i].cell_len for r in rows)]) for i in columns}
     heading = title or table.title
     if heading:
-        console.print(Text(heading, style="table.title"), soft_wrap=True)
+        console.print(Text(one_line(heading), style="table.title"), soft_wrap=True)
 
     if unbounded(console):  # a pipe or a file: every cell whole, lines as long as they need
         _print_table(console, names, rows, columns, natural, kind, full=False)
