@@ -186,3 +186,22 @@ def test_thousands_of_alerts_print_the_first_thousand_and_say_how_many(scripted,
     assert done.stdout.count("short") == MAX_ROWS
     assert f"… 500 more rows not shown ({MAX_ROWS + 500} in all)" in done.stdout
     assert run_cli("alerts", "--full", env=env).stdout.count("short") == MAX_ROWS + 500
+
+
+def test_a_10_mb_log_line_prints_cut(scripted, tmp_path, isolated_home):  # noqa: F811
+    from ditsops.render.cells import MAX_CELL
+
+    pod = {"metadata": {"name": "p1"}, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running"}}
+    line = b"2026-12-07T10:00:00.000000000Z " + b"L" * (10 * MB) + b"\n"
+
+    def script(path: str):
+        if "/log" in path:
+            return 200, {"Content-Type": "text/plain", "Content-Length": str(len(line))}, [line]
+        return json_answer({"items": [pod], "metadata": {}})
+
+    server = scripted(script)
+    env = {"KUBECONFIG": str(kubeconfig_for(server.url, tmp_path)), "COLUMNS": "80"}
+    done = run_cli("k8s", "logs", "-l", "app=x", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "L" * 100 in done.stdout and len(done.stdout) < 2 * MAX_CELL
+    assert "…" in done.stdout

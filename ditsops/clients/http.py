@@ -158,9 +158,9 @@ def envelope_error(response: httpx.Response) -> str | None:
         return text[0][:300] if text else None
     if isinstance(body, dict) and body.get("status") == "error":
         kind = body.get("errorType")
-        return f"{kind}: {body.get('error')}" if kind else str(body.get("error"))
+        return (f"{kind}: {body.get('error')}" if kind else str(body.get("error")))[:500]
     if isinstance(body, str):
         return body.strip()[:300]
     if isinstance(body, dict) and "message" in body:
-        return str(body["message"])
+        return str(body["message"])[:500]
     return None

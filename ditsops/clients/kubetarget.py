@@ -92,7 +92,7 @@ def api_error(
     """The one line for a non-2xx answer of the Kubernetes API."""
     try:
         body = json.loads(data)
-        message = body.get("message") or body.get("reason") or ""
+        message = str(body.get("message") or body.get("reason") or "")[:500]  # a server's text: bounded
     except (ValueError, AttributeError):
         message = data.decode("utf-8", "replace")[:200]
     if status == 403:

@@ -216,7 +216,7 @@ class PrometheusClient:
         except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict) and body.get("status") == "error":
-            message = f"Prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}"
+            message = f"Prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}"[:500]
             return TargetError(redact_text(message, self._secrets))
         if status in (401, 403):
             return TargetError(f"Prometheus at {self.where} refused the credentials (HTTP {status})")

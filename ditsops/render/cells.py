@@ -11,6 +11,7 @@ from rich.markup import escape as escape_markup
 from ditsops.core.durations import format_duration
 
 _WHITESPACE = re.compile(r"\s+")
+MAX_CELL = 4096  # characters of one cell or line from outside shown without --full: far past any name or message
 # C0 controls but tab and newline, DEL, and C1 (a raw U+009B is a CSI on many terminals):
 # an escape sequence in an alert label, a log line or a runbook title must not move the
 # cursor, clear the screen or restyle what follows it. Shown as \xNN, so the engineer

@@ -11,8 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ditsops.core.runs import RunSummary
-from ditsops.render.cells import cut, one_line
-from ditsops.render.tables import MAX_CELL
+from ditsops.render.cells import MAX_CELL, cut, one_line
 
 VERDICT_MIN = 20  # the verdict folds; below this it tells nothing
 # On a terminal too narrow for every column these go first: the run id carries both.

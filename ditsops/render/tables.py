@@ -25,7 +25,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from ditsops.core.results import Table
-from ditsops.render.cells import cell, one_line
+from ditsops.render.cells import MAX_CELL, cell, one_line
 from ditsops.render.console import print_at, unbounded
 
 ColumnKind = Literal["identifier", "text", "tail"]
@@ -38,7 +38,6 @@ TAIL_COLUMNS = frozenset({"trend"})
 MIN_TEXT = 20  # a text column narrower than this is worth leaving out an expendable column for
 TIGHT_TEXT = 10  # below this it tells nothing: print records instead
 GAP = 2  # blank columns between two table columns
-MAX_CELL = 4096  # characters of one cell shown without --full: far past any name, label or message
 # Left out first, in this order, when the terminal is too narrow for every column.
 EXPENDABLE = ("database", "client", "user", "application")
 
