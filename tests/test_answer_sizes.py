@@ -102,20 +102,46 @@ def test_the_limit_is_a_setting_from_the_environment_or_a_profile(scripted, tmp_
     assert bad.returncode == 2 and "max_response_bytes must be at least 1024" in one_line(bad)
 
 
-def test_a_deadline_leaves_no_thread_or_socket_behind(isolated_home):
-    """What `--watch` does against a slow server: the same call again and again. Each call
-    that ran out of time must not leave its thread reading and its socket open."""
+def _dits(url: str):
     from ditsops.clients.dits import DitsClient
     from ditsops.core.config import Settings
+
+    client = DitsClient(url, Settings(dits_url=url).credentials_for(url), timeout=0.5, secrets=frozenset())
+    return client, lambda: client.get("/health")
+
+
+def _prometheus(url: str):
+    from ditsops.clients.prometheus import PrometheusClient
+    from ditsops.core.config import Settings
+
+    client = PrometheusClient(url, Settings(prometheus_url=url).credentials_for(url), timeout=0.5, secrets=frozenset())
+    return client, lambda: client.query("up")
+
+
+def _kube(url: str):
+    from kubernetes import client as k8s
+
+    from ditsops.clients.kube import KubeClient, KubeTarget
+
+    configuration = k8s.Configuration()
+    configuration.host, configuration.retries = url, False
+    client = KubeClient(k8s.ApiClient(configuration), KubeTarget("drip", url, "dits"), timeout=0.5)
+    return client, lambda: client.get("deployments", "dits-server")
+
+
+@pytest.mark.parametrize("make", [_dits, _prometheus, _kube], ids=["httpx", "requests", "urllib3"])
+def test_a_deadline_leaves_no_thread_or_socket_behind(isolated_home, make):
+    """What `--watch` does against a slow server: the same call again and again. Each call
+    that ran out of time must not leave its thread reading and its socket open."""
     from ditsops.core.errors import TargetUnreachable
 
     drip = SlowDripServer(seconds=60)
-    client = DitsClient(drip.url, Settings(dits_url=drip.url).credentials_for(drip.url), timeout=1, secrets=frozenset())
+    client, call = make(drip.url)
     before = threading.active_count()
     try:
-        for _ in range(4):
+        for _ in range(3):
             with pytest.raises(TargetUnreachable):
-                client.get("/health")
+                call()
         wait_until(threading.active_count, what="abandoned reader threads to end", until=lambda n: n <= before)
         wait_until(lambda: _open_sockets_to(drip.port), what="sockets to the server closed", until=lambda n: n == 0)
     finally:
