@@ -165,3 +165,12 @@ def test_a_namespace_from_the_environment_is_checked_too(scripted, tmp_path):  #
     assert done.returncode == 2
     assert "DITSOPS_NAMESPACE" in one_line(done)
     assert server.requests == []
+
+
+def test_a_namespace_from_the_kubeconfig_is_checked_too(scripted, tmp_path):  # noqa: F811
+    server = serve(scripted, {})
+    config = kubeconfig_for(server.url, tmp_path, namespace="dits\nx")
+    done = run_cli("k8s", "status", env={"KUBECONFIG": str(config)}, timeout=60)
+    assert done.returncode == 2
+    assert "namespace of kube context 'hostile'" in one_line(done)
+    assert server.requests == []

@@ -63,18 +63,27 @@ def database_target(settings: Settings) -> DbTarget:
 def kube(settings: Settings) -> KubeClient:
     from ditsops.clients.kube import KubeClient
 
-    return KubeClient.connect(
+    client = KubeClient.connect(
         **_kube_options(settings),
         timeout=float(settings.http_timeout),
         max_bytes=settings.max_response_bytes,
     )
+    _check_context_namespace(client.target)
+    return client
 
 
 def kube_target(settings: Settings) -> tuple[Any, KubeTarget]:
     """An API client and where it points, without a request sent (the header's line)."""
     from ditsops.clients.kube import load_target
 
-    return load_target(**_kube_options(settings))
+    api, target = load_target(**_kube_options(settings))
+    _check_context_namespace(target)
+    return api, target
+
+
+def _check_context_namespace(target: KubeTarget) -> None:
+    """The namespace a kubeconfig context names is checked like one given on the command line."""
+    check_namespace(target.namespace, f"namespace of kube context {target.context!r}")
 
 
 def _kube_options(settings: Settings) -> dict[str, str | None]:
