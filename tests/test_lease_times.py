@@ -76,3 +76,5 @@ def test_an_action_goes_on_over_a_lease_from_the_future_and_says_so(seeded, env,
     assert seeded.get("deployments", NS, "dits-server")["spec"]["replicas"] == 4
     runs = list((isolated_home.state / "ditsops" / "runs").glob("*.jsonl"))
     assert any('"event": "lease-suspicious"' in p.read_text() for p in runs)
+    report = run_cli("runbook", "report", env=env)
+    assert "had unbelievable times, taken over: mallory@evil" in report.stdout

@@ -271,17 +271,19 @@ def rollout_status_command(
     """
     from ditsops.core.durations import parse_duration
     from ditsops.core.rollout import follow_rollout
+    from ditsops.render.cells import escape_line
 
     console = app_state(ctx).consoles.out
     client = _client(ctx, deployment)
     try:
-        message, done = follow_rollout(client, deployment, parse_duration(timeout).total_seconds(), console.print)
+        seconds = parse_duration(timeout).total_seconds()
+        message, done = follow_rollout(client, deployment, seconds, lambda text: console.print(escape_line(text)))
     except ValueError as error:
         raise UsageError(f"--timeout: {error}") from None
     finally:
         client.close()
     if not done:
-        console.print(f"[failing]{message}[/]")
+        console.print(f"[failing]{escape_line(message)}[/]")
     raise typer.Exit(ExitCode.OK if done else ExitCode.ERROR)
 
 

@@ -129,6 +129,8 @@ def _timeline_row(event: dict[str, Any]) -> str | None:
     if kind == "lease-override":
         who, displaced = event.get("by", "?"), event.get("displaced", "?")
         return f"lease overridden ({event.get('how', '')}) by {who}; displaced {displaced}"
+    if kind == "lease-suspicious":
+        return f"lease on {event.get('target', '?')} had unbelievable times, taken over: {event.get('holder', '?')}"
     if kind == "lease-released":
         return f"lease released on {event.get('target', '?')}"
     if kind == "step":
