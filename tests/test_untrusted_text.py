@@ -174,3 +174,60 @@ def test_runbook_runs_shows_a_records_fields_as_data(isolated_home):
     for raw in RAW:
         assert raw not in done.stdout
     assert MARKUP in done.stdout and "\\nFORGED VERDICT" in done.stdout
+
+
+def test_the_confirmation_prompt_shows_an_alert_label_escaped(tmp_path, alertmanager, isolated_home):
+    """On a terminal, right before `[y/N]`: the step title, the silence preview and the
+    amtool line carry the label; none of them may set the title, write the clipboard or
+    clear the screen. `n` adds no silence."""
+    import os
+    import sys
+
+    import pexpect
+
+    label = f"Boom{TITLE}{CLIPBOARD}{CLEAR}{CSI_C1}{RLO}[red]x[/red]\nFORGED LABEL LINE"
+    alertmanager.answers["/api/v2/alerts"] = [
+        {
+            "labels": {"alertname": "Hostile", "msg": label, "severity": "critical"},
+            "annotations": {},
+            "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
+            "startsAt": "2026-12-07T10:00:00Z",
+            "fingerprint": "f1",
+        }
+    ]
+    book = {
+        "name": "mute",
+        "title": "Mute",
+        "params": {"msg": {"type": "string", "default": "x"}},
+        "steps": [
+            {
+                "id": "mute",
+                "title": "Mute {{ msg }}",
+                "action": "silence",
+                "matchers": ['alertname="{{ msg }}"'],
+                "duration": "10m",
+                "comment": "c",
+            }
+        ],
+    }
+    path = tmp_path / "mute.yaml"
+    path.write_text(yaml.safe_dump(book))
+    env = {**os.environ, "COLUMNS": "80", "DITSOPS_ALERTMANAGER_URL": alertmanager.url}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "ditsops", "runbook", str(path), "--alert", "Hostile"],
+        env=env,
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(50, 80),
+    )
+    child.expect(r"\[y/N\]")
+    before = child.before
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    for raw in (TITLE, CLIPBOARD, CLEAR, CSI_C1, RLO, "\x1b]"):
+        assert raw not in before, raw
+    assert "\\x1b]0;pwned\\x07" in before
+    assert "amtool" in before
+    assert not any(seen.method == "POST" for seen in alertmanager.seen)  # n: no silence added
