@@ -231,3 +231,35 @@ def test_a_10_mb_log_line_prints_cut(scripted, tmp_path, isolated_home):  # noqa
     assert done.returncode == 0, done.stderr
     assert "L" * 100 in done.stdout and len(done.stdout) < 2 * MAX_CELL
     assert "…" in done.stdout
+
+
+def test_pods_whose_logs_never_end_cost_a_bounded_read_each(scripted, tmp_path, isolated_home):  # noqa: F811
+    """A server that ignores tailLines and limitBytes: 50 pods, each log endless short lines.
+    Each pod's log is read to LOG_BYTES and cut; the last --tail lines of it are shown."""
+    from ditsops.clients.kube import LOG_BYTES
+
+    pods = [
+        {"metadata": {"name": f"p{i:02d}"}, "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running"}}
+        for i in range(50)
+    ]
+
+    def endless_log():
+        block = b"2026-12-07T10:00:00.000000000Z x\n" * 2000
+        while True:
+            yield block
+
+    def script(path: str):
+        if "/log" in path:
+            assert "limitBytes=" in path
+            return 200, {"Content-Type": "text/plain"}, endless_log()
+        return json_answer({"items": pods, "metadata": {}})
+
+    server = scripted(script)
+    env = {"KUBECONFIG": str(kubeconfig_for(server.url, tmp_path)), "COLUMNS": "80"}
+    done = run_measured("k8s", "logs", "-l", "app=x", "--tail", "10", "-o", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    assert len(json.loads(done.stdout)) == 50 * 10
+    assert done.peak_rss < LIMIT_500_MB, f"{done.peak_rss // MB} MB"
+    assert server.sent < 50 * (LOG_BYTES + 16 * MB)  # each stream dropped soon after its cut

@@ -56,8 +56,10 @@ def read_bounded(
     where: str,
     length: int | None = None,
     stop_at: float | None = None,
+    truncate: bool = False,
 ) -> bytes:
-    """The whole body if it stays within `limit` bytes; AnswerTooLarge as soon as it does not.
+    """The whole body if it stays within `limit` bytes; AnswerTooLarge as soon as it does not
+    (with `truncate`: its first `limit` bytes, the rest left unread).
 
     `stop_at` (time.monotonic) is the caller's deadline: past it, reading stops."""
     if length is not None and length > limit:
@@ -66,6 +68,9 @@ def read_bounded(
     total = 0
     for chunk in chunks:
         total += len(chunk)
+        if total > limit and truncate:
+            parts.append(chunk[: len(chunk) - (total - limit)])
+            break
         if total > limit:
             raise AnswerTooLarge(service, where, limit)
         parts.append(chunk)

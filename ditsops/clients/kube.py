@@ -32,6 +32,7 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 FIELD_MANAGER = "ditsops"
 PAGE = 500  # list page size, as kubectl's --chunk-size default
+LOG_BYTES = 2 << 20  # of one pod's log read at once: 100 lines of a real log are far less
 MAX_PAGES = 200  # 100,000 objects: a listing past that is a server that never says "done"
 DEADLINE_GRACE = 0.5  # seconds after the per-operation timeout before the total deadline cuts a call
 
@@ -104,8 +105,8 @@ class KubeClient:
         return answer
 
     def request_text(self, method: str, path: str, *, query: dict[str, Any] | None = None, what: str = "") -> str:
-        """A request whose answer is text (a pod's log)."""
-        return self._send(method, path, query=query, what=what).decode("utf-8", "replace")
+        """A request whose answer is text (a pod's log): its first LOG_BYTES, the rest unread."""
+        return self._send(method, path, query=query, what=what, keep=LOG_BYTES).decode("utf-8", "replace")
 
     def _send(
         self,
@@ -116,8 +117,10 @@ class KubeClient:
         body: object = None,
         content_type: str = "application/json",
         what: str = "",
+        keep: int | None = None,
     ) -> bytes:
-        """The answer's body for a 2xx; the error for its status otherwise."""
+        """The answer's body for a 2xx; the error for its status otherwise. `keep`: read that
+        much of the body and no more (a log), instead of refusing a body past max_bytes."""
         import urllib3
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
@@ -137,17 +140,23 @@ class KubeClient:
             try:
                 response = self._api.call_api(*params, _request_timeout=self.timeout).response
                 opened.append(response)
+                limit = min(keep, self.max_bytes) if keep else self.max_bytes
                 try:
                     data = read_bounded(
                         _chunks(response),
-                        limit=self.max_bytes,
+                        limit=limit,
                         service="the Kubernetes API",
                         where=self.target.server,
-                        length=declared_length(response.headers),
+                        length=None if keep else declared_length(response.headers),
                         stop_at=stop_at,
+                        truncate=bool(keep),
                     )
-                finally:
-                    response.release_conn()
+                except BaseException:
+                    response.close()  # never back to the pool half-read
+                    raise
+                if keep and len(data) >= limit:
+                    response.close()  # a log cut at `keep`: the rest stays unread
+                response.release_conn()
                 return response.status, data
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 reason = getattr(error, "reason", None) or error
@@ -245,6 +254,7 @@ class KubeClient:
                 "sinceSeconds": since_seconds,
                 "previous": "true" if previous else None,
                 "timestamps": "true" if timestamps else None,
+                "limitBytes": LOG_BYTES,
             },
         )
 

@@ -227,7 +227,9 @@ def logs(
         text = client.logs(
             name, container=container, tail=tail, since_seconds=since_seconds, previous=previous, timestamps=True
         )
-        found += [stamped(name, raw) for raw in text.splitlines()]
+        lines = text.splitlines()
+        # The last `tail` lines, whatever the server sent: it may ignore tailLines
+        found += [stamped(name, raw) for raw in (lines[-tail:] if tail else lines)]
     return [
         LogLine(line.pod, line.text, line.time)
         for line in in_time_order(found)
