@@ -50,6 +50,22 @@ def endless_json(total: int = 2 * GB, *, declare: bool = False) -> Answer:
     return 200, headers, chunks()
 
 
+def dense_json(total: int, item: bytes = b"{}") -> Answer:
+    """A JSON document just under `total` bytes that parses into millions of small objects
+    (`{"items": [{},{},...]}`: 3 bytes each, 64 or more once parsed), made as it is sent."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"items": ['
+        block = (item + b",") * (MB // (len(item) + 1))
+        sent = 11
+        while sent + len(block) < total - 16:
+            yield block
+            sent += len(block)
+        yield item + b"]}"
+
+    return 200, {"Content-Type": "application/json"}, chunks()
+
+
 @dataclass
 class ScriptedServer:
     """Answers every GET with script(path); counts the requests and what was sent."""

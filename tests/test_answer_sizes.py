@@ -15,6 +15,7 @@ from ditsops.clients.bounded import DEFAULT_MAX_BYTES
 from tests.bounds_fixtures import (  # noqa: F401
     GB,
     MB,
+    dense_json,
     endless_json,
     json_answer,
     kubeconfig_for,
@@ -73,6 +74,25 @@ def test_a_2_gb_answer_is_refused_early_in_little_memory(
     assert server.sent < 8 * DEFAULT_MAX_BYTES  # refused as it crossed the limit, not read to the end
     if declare:
         assert server.sent < DEFAULT_MAX_BYTES  # a declared length over the limit: refused before reading
+
+
+@pytest.mark.parametrize("item", [b"{}", b'"xx"', b"1.5"], ids=["dicts", "strings", "floats"])
+@pytest.mark.parametrize("command", list(COMMANDS), ids=list(COMMANDS))
+def test_an_answer_under_the_limit_that_would_parse_into_gigabytes_is_refused(
+    scripted,  # noqa: F811
+    tmp_path,
+    isolated_home,
+    command,
+    item,
+):
+    """30 MB of `{},` is ten million dicts (about a gigabyte parsed): refused before parsing."""
+    server = scripted(lambda path: dense_json(DEFAULT_MAX_BYTES - MB, item))
+    args, service = COMMANDS[command]
+    done = run_measured(*args, env=settings_for(server.url, tmp_path), timeout=120)
+    assert done.returncode == 4, done.stdout + done.stderr
+    line = one_line(done)
+    assert service in line and "answered a document that would take more than 192 MB to read: refused" in line, line
+    assert done.peak_rss < LIMIT_500_MB, f"peak RSS {done.peak_rss // MB} MB"
 
 
 def test_a_compressed_bomb_is_counted_as_it_unpacks(scripted, tmp_path, isolated_home):  # noqa: F811

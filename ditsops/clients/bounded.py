@@ -4,7 +4,8 @@ httpx, requests and the Kubernetes client (urllib3) all read a whole body into m
 before the caller sees a byte: a backend (or anything between) answering 2 GB makes
 ditsops take 2 GB, then more to decode it. Every client here streams instead and counts
 what arrives, decoded: a body above `max_response_bytes` is refused as it crosses the
-limit (or at once when its Content-Length says so), one line, exit 4.
+limit (or at once when its Content-Length says so), one line, exit 4; so is one that
+would take more than six times that to parse (see `_check_nodes`).
 
 The count is also where an abandoned call stops: `clients/deadline.py` stops waiting at
 the total deadline, and the reading thread it leaves behind ends at its next chunk past
@@ -23,6 +24,10 @@ from ditsops.core.errors import TargetUnreachable
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 CHUNK = 64 * 1024
+# Bytes of memory a parsed dict, list, string and element slot (an int, a pointer) take, about
+DICT_COST, LIST_COST, STRING_COST, ELEMENT_COST = 200, 80, 50, 40
+PARSED_FACTOR = 6  # of max_response_bytes: a range query's points take about 8 times their JSON, so a
+# matrix answer is read up to about three quarters of the limit
 
 
 class AnswerTooLarge(TargetUnreachable):
@@ -76,7 +81,28 @@ def read_bounded(
         parts.append(chunk)
         if stop_at is not None and time.monotonic() > stop_at:
             raise Abandoned(f"{service} at {where}: reading stopped at the deadline")
-    return b"".join(parts)
+    body = b"".join(parts)
+    if not truncate:
+        _check_nodes(body, limit, service, where)
+    return body
+
+
+def _check_nodes(body: bytes, limit: int, service: str, where: str) -> None:
+    """Parsed JSON can take twenty times its size: 30 MB of `{},` is ten million dicts. What
+    parsing would cost is estimated from the bytes that start a dict, a list, a string or an
+    element (a bracket or comma inside a string counts too: an upper bound), at C speed
+    before anything is parsed, and held to PARSED_FACTOR times the size limit."""
+    cost = (
+        DICT_COST * body.count(b"{")
+        + LIST_COST * body.count(b"[")
+        + STRING_COST * (body.count(b'"') // 2)
+        + ELEMENT_COST * body.count(b",")
+    )
+    if cost > max(PARSED_FACTOR * limit, 1 << 20):
+        raise TargetUnreachable(
+            f"{service} at {where} answered a document that would take more than "
+            f"{_size(PARSED_FACTOR * limit)} to read: refused (max_response_bytes, DITSOPS_MAX_RESPONSE_BYTES)"
+        )
 
 
 def shut(sock: Any) -> None:
