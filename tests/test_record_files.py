@@ -84,3 +84,20 @@ def test_a_dangling_symlink_named_like_a_record_is_listed_not_fatal(runs_dir):
     (runs_dir / "20261207-100000-gone.jsonl").symlink_to(runs_dir / "nowhere")
     listed = run_measured("runbook", "runs", timeout=60)
     assert listed.returncode == 0, listed.stderr
+
+
+def test_a_record_of_millions_of_tiny_lines_is_refused_before_parsing(runs_dir):
+    """Under the size limit, but 20 million `{}` lines would be over a gigabyte of dicts."""
+    path = runs_dir / "20261207-100000-dense.jsonl"
+    with open(path, "wb") as handle:
+        handle.write((json.dumps(START) + "\n").encode())
+        block = b"{}\n" * (MB // 3)
+        for _ in range(60):
+            handle.write(block)
+    for command in ("report", "verify"):
+        done = run_measured("runbook", command, "20261207-100000-dense", timeout=60)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "it would take more than 256 MB to read" in one_line(done)
+        assert done.peak_rss < 500 * MB, f"{command}: {done.peak_rss // MB} MB"
+    listed = run_measured("runbook", "runs", timeout=60)
+    assert listed.returncode == 0 and listed.peak_rss < 500 * MB

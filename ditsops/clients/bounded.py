@@ -92,17 +92,22 @@ def _check_nodes(body: bytes, limit: int, service: str, where: str) -> None:
     parsing would cost is estimated from the bytes that start a dict, a list, a string or an
     element (a bracket or comma inside a string counts too: an upper bound), at C speed
     before anything is parsed, and held to PARSED_FACTOR times the size limit."""
-    cost = (
-        DICT_COST * body.count(b"{")
-        + LIST_COST * body.count(b"[")
-        + STRING_COST * (body.count(b'"') // 2)
-        + ELEMENT_COST * body.count(b",")
-    )
-    if cost > max(PARSED_FACTOR * limit, 1 << 20):
+    if parse_cost(body) > max(PARSED_FACTOR * limit, 1 << 20):
         raise TargetUnreachable(
             f"{service} at {where} answered a document that would take more than "
             f"{_size(PARSED_FACTOR * limit)} to read: refused (max_response_bytes, DITSOPS_MAX_RESPONSE_BYTES)"
         )
+
+
+def parse_cost(data: bytes, *, lines: bool = False) -> int:
+    """About the bytes of memory json.loads would take for `data` (an upper bound); with
+    `lines`, for JSON lines (each line one more element of the list they are read into)."""
+    return (
+        DICT_COST * data.count(b"{")
+        + LIST_COST * data.count(b"[")
+        + STRING_COST * (data.count(b'"') // 2)
+        + ELEMENT_COST * (data.count(b",") + (data.count(b"\n") if lines else 0))
+    )
 
 
 def shut(sock: Any) -> None:
