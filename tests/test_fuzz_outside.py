@@ -99,6 +99,20 @@ LEASE = {
     },
 }
 
+_JOB_TEMPLATE = {"spec": {"containers": [{"name": "c", "image": "i", "command": ["run"], "args": ["--x"]}]}}
+CRONJOB = {
+    "metadata": {"name": "nightly", "uid": "c1", "namespace": "dits"},
+    "spec": {
+        "suspend": False,
+        "jobTemplate": {"metadata": {"labels": {"a": "b"}}, "spec": {"template": _JOB_TEMPLATE}},
+    },
+}
+JOB = {
+    "metadata": {"name": "nightly-manual-x"},
+    "spec": {"completions": 1, "template": _JOB_TEMPLATE},
+    "status": {"active": 1, "succeeded": 0, "failed": 0, "conditions": [{"type": "Complete", "status": "True"}]},
+}
+
 JSON = st.recursive(
     st.none()
     | st.booleans()
@@ -161,12 +175,18 @@ def exercise(client: FakeKube) -> None:
     plan_restart(client, "dits-server")  # type: ignore[arg-type]
     plan_set_env(client, "dits-server", {"A": "2"})  # type: ignore[arg-type]
     plan_undo(client, "dits-server")  # type: ignore[arg-type]
+    from ditsops.core.jobs import job_state, plan_create_job
+
+    plan_create_job(client, "nightly").containers()  # type: ignore[arg-type]
+    job_state(client.get("jobs", "nightly-manual-x"))
     lease = client.get("leases", "ditsops-dits-server")
     lease_holder(lease).describe()
     lease_free(lease, __import__("datetime").datetime.now(__import__("datetime").UTC))
 
 
-@pytest.mark.parametrize("target", ["deployments", "replicasets-list", "pods-list", "events-list", "leases"])
+@pytest.mark.parametrize(
+    "target", ["deployments", "replicasets-list", "pods-list", "events-list", "leases", "cronjobs", "jobs"]
+)
 @settings(max_examples=30)
 @given(data=st.data())
 def test_kubernetes_answers_mutated_anywhere_end_in_a_ditsops_error_at_worst(target, data):
@@ -177,6 +197,8 @@ def test_kubernetes_answers_mutated_anywhere_end_in_a_ditsops_error_at_worst(tar
         "pods-list": [POD],
         "events-list": [EVENT],
         "leases": LEASE,
+        "cronjobs": CRONJOB,
+        "jobs": JOB,
     }
     answers[target] = mutate(answers[target], data)
     if target == "deployments":

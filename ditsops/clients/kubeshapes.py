@@ -39,6 +39,7 @@ _METADATA = {
     "annotations": LABELS,
     "ownerReferences": [{"uid": TEXT, "name": TEXT, "kind": TEXT, "controller": BOOL}],
 }
+_JOB_POD = {"spec": {"containers": [{**_CONTAINER, "command": [TEXT], "args": [TEXT]}]}}
 _REPLICAS = {"replicas": INT, "updatedReplicas": INT, "readyReplicas": INT, "availableReplicas": INT}
 _CONDITIONS = [{"type": TEXT, "status": TEXT, "reason": TEXT, "message": TEXT}]
 
@@ -75,8 +76,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "lastTimestamp": TIME,
         "eventTime": TIME,
     },
-    "jobs": {"!metadata": _METADATA, "spec": OBJECT, "status": {"conditions": _CONDITIONS, "active": INT}},
-    "cronjobs": {"!metadata": _METADATA, "spec": {"jobTemplate": OBJECT, "suspend": BOOL}},
+    "jobs": {
+        "!metadata": _METADATA,
+        "spec": {"completions": INT, "template": _JOB_POD},
+        "status": {"conditions": _CONDITIONS, "active": INT, "succeeded": INT, "failed": INT},
+    },
+    "cronjobs": {
+        "!metadata": {**_METADATA, "!uid": TEXT},
+        "spec": {
+            "jobTemplate": {"metadata": {"labels": LABELS, "annotations": LABELS}, "spec": {"template": _JOB_POD}},
+            "suspend": BOOL,
+        },
+    },
     "leases": {
         "!metadata": _METADATA,
         "spec": {
