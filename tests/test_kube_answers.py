@@ -174,3 +174,30 @@ def test_a_namespace_from_the_kubeconfig_is_checked_too(scripted, tmp_path):  # 
     assert done.returncode == 2
     assert "namespace of kube context 'hostile'" in one_line(done)
     assert server.requests == []
+
+
+def test_a_trailing_newline_passes_no_validator():
+    """`$` in a Python regex matches before a final newline; every validator ends at `\\Z`."""
+    from ditsops.core.durations import parse_duration
+    from ditsops.core.jobs import check_name
+    from ditsops.core.names import label_problem, subdomain_problem
+    from ditsops.core.params import ParamSpec, convert
+
+    assert label_problem("dits\n") and subdomain_problem("dits-server\n")
+    with pytest.raises(ValueError):
+        convert(ParamSpec("p", "name"), "dits-server\n")
+    assert parse_duration(" 5m\n").total_seconds() == 300  # stripped on purpose: only the number is used
+    with pytest.raises(ValueError):  # the command turns it into a usage error (exit 2)
+        check_name("nightly\n", "--from-cronjob")
+
+
+def test_a_parameter_name_with_a_trailing_newline_fails_lint(tmp_path, isolated_home):
+    import yaml
+
+    path = tmp_path / "odd.yaml"
+    book = {"name": "odd", "title": "t", "params": {"a\n": {"type": "string"}}, "steps": [{"id": "a", "title": "A"}]}
+    book["steps"][0]["note"] = "n"
+    path.write_text(yaml.safe_dump(book))
+    done = run_cli("runbook", "lint", str(path))
+    assert done.returncode == 2
+    assert "must be an identifier" in done.stdout + done.stderr

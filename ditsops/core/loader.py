@@ -131,7 +131,7 @@ def _params(doc: LineDict, problems: _Problems) -> list[ParamSpec]:
     specs = []
     for name, body in raw.items():
         line = raw.line_of(name)
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\Z", name):
             problems.add(line, f"parameter name {name!r} must be an identifier (letters, digits, _)")
             continue
         if not isinstance(body, LineDict):
