@@ -283,3 +283,39 @@ def test_pods_whose_logs_never_end_cost_a_bounded_read_each(scripted, tmp_path, 
     assert len(json.loads(done.stdout)) == 50 * 10
     assert done.peak_rss < LIMIT_500_MB, f"{done.peak_rss // MB} MB"
     assert server.sent < 50 * (LOG_BYTES + 16 * MB)  # each stream dropped soon after its cut
+
+
+def test_watch_against_a_dripping_server_keeps_one_thread_and_socket(isolated_home):
+    """`health --watch` against a server that drips its answer: refresh after refresh cut
+    by the deadline, and the process still has its one thread and at most one socket."""
+    import subprocess
+    import sys
+
+    drip = SlowDripServer(seconds=120)
+    env = {**os.environ, "DITSOPS_DITS_URL": drip.url, "DITSOPS_HTTP_TIMEOUT": "1"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ditsops", "health", "--watch", "100ms"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: drip.connections, 60, "four refreshes cut by the deadline", until=lambda n: n >= 4)
+        threads = len(os.listdir(f"/proc/{child.pid}/task"))
+        sockets = sum(
+            1 for fd in os.listdir(f"/proc/{child.pid}/fd") if _link(f"/proc/{child.pid}/fd/{fd}").startswith("socket:")
+        )
+        assert threads <= 3, f"{threads} threads after {drip.connections} refreshes"
+        assert sockets <= 2, f"{sockets} sockets after {drip.connections} refreshes"
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        drip.close()
+
+
+def _link(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
