@@ -231,3 +231,15 @@ def test_the_confirmation_prompt_shows_an_alert_label_escaped(tmp_path, alertman
     assert "\\x1b]0;pwned\\x07" in before
     assert "amtool" in before
     assert not any(seen.method == "POST" for seen in alertmanager.seen)  # n: no silence added
+
+
+def test_a_value_with_backticks_cannot_close_the_reports_code_block():
+    from ditsops.render.report import markdown_report
+
+    query = "SELECT 1 -- ```\n## FORGED SECTION"
+    events = [{"event": "run-start", "title": "T"}, {"event": "step", "step": "a", "query": query}]
+    report = markdown_report(events, "r")
+    lines = report.splitlines()
+    opening = next(line for line in lines if line.startswith("```"))
+    assert opening == "````" and lines[lines.index(opening) + 2] == "## FORGED SECTION"
+    assert lines[lines.index(opening) + 3] == "````"  # the block closes after the query, not inside it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +79,16 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
     if queries:
         lines += ["", "## Queries and actions", ""]
         for event in queries:
-            fence = "sql" if event.get("kind") == "sql" else ""
+            lexer = "sql" if event.get("kind") == "sql" else ""
+            query = str(event["query"]).strip()
+            # Longer than any run of backticks in the query: a value cannot close it early
+            ticks = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", query)), default=0))
             lines += [
                 f"### {_one(event.get('step', '?'))}: {_one(event.get('title', ''))}",
                 "",
-                f"```{fence}",
-                str(event["query"]).strip(),
-                "```",
+                f"{ticks}{lexer}",
+                query,
+                ticks,
                 "",
             ]
     previews = [e for e in events if e["event"] == "preview" and e.get("command")]
