@@ -25,7 +25,7 @@ from ditsops.core.errors import TargetUnreachable
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 CHUNK = 64 * 1024
 # Bytes of memory a parsed dict, list, string and element slot (an int, a pointer) take, about
-DICT_COST, LIST_COST, STRING_COST, ELEMENT_COST = 200, 80, 50, 40
+DICT_COST, LIST_COST, STRING_COST, ELEMENT_COST = 200, 80, 25, 40  # strings: half are keys, which json.loads shares
 PARSED_FACTOR = 6  # of max_response_bytes: a range query's points take about 8 times their JSON, so a
 # matrix answer is read up to about three quarters of the limit
 
