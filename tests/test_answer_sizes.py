@@ -319,3 +319,14 @@ def _link(path: str) -> str:
         return os.readlink(path)
     except OSError:
         return ""
+
+
+def test_100k_alerts_list_the_first_thousand_in_little_memory(scripted, isolated_home):  # noqa: F811
+    from ditsops.render.alerts import MAX_ROWS
+
+    server = scripted(lambda path: json_answer(_alerts(100_000)))
+    done = run_measured("alerts", env={"DITSOPS_ALERTMANAGER_URL": server.url, "COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("short") == MAX_ROWS
+    assert f"({100_000} in all)" in done.stdout
+    assert done.peak_rss < LIMIT_500_MB, f"{done.peak_rss // MB} MB"
