@@ -23,6 +23,9 @@ def alerts_command(
         ),
     ] = None,
     output: OutputOption = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Every alert, each cell whole (default: the first 1000, long cells cut).")
+    ] = False,
     watch: WatchOption = False,
     interval: IntervalOption = None,
 ) -> None:
@@ -47,7 +50,7 @@ def alerts_command(
         if json_output:
             print_json(console, [v.to_json() for v in views])
         else:
-            render_alerts(console, views)
+            render_alerts(console, views, full=full)
 
     if every is not None:
         run_watch(state, "alerts", every, draw, json_output=json_output)

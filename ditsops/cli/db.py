@@ -251,8 +251,10 @@ def _show(
 
 
 def _warn(state: AppState, client: PostgresClient) -> None:
+    from ditsops.render.cells import escape_line
+
     for warning in client.warnings:
-        state.consoles.err.print(f"[warning]{warning}[/]")
+        state.consoles.err.print(f"[warning]{escape_line(warning)}[/]")
 
 
 def _signal(

@@ -320,13 +320,19 @@ def _quiet_stdout() -> None:
         pass
 
 
+MAX_ERROR_CHARS = 2000
+
+
 def _say(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
     from ditsops.core.secrets import redact_text
-    from ditsops.render.cells import escape
+    from ditsops.render.cells import cut, one_line
 
-    Console(stderr=True, highlight=False).print(f"[bold red]ditsops:[/] {escape(redact_text(message))}", soft_wrap=True)
+    # One line, however long or many-lined the text a server put in it: bounded, no newline.
+    shown = escape(cut(one_line(redact_text(message)), MAX_ERROR_CHARS))
+    Console(stderr=True, highlight=False).print(f"[bold red]ditsops:[/] {shown}", soft_wrap=True)
 
 
 def run() -> None:

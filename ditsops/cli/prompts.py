@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ditsops.render import runbook as draw
-from ditsops.render.cells import escape
+from ditsops.render.cells import escape, escape_line
 from ditsops.render.output import print_json
 
 if TYPE_CHECKING:
@@ -81,10 +81,11 @@ class ConsoleInteraction:
             # On production a reflexive `y` is not enough: the target's name, typed whole.
             answer = ask(
                 self.asking,
-                f"[danger]Production.[/] Type [title]{preview.target}[/] to confirm, anything else skips: ",
+                f"[danger]Production.[/] Type [title]{escape_line(preview.target)}[/] to confirm, "
+                "anything else skips: ",
             )
             return answer is not None and answer.strip() == preview.target
-        answer = ask(self.asking, f"{step.title}? [title]\\[y/N][/] ")
+        answer = ask(self.asking, f"{escape_line(step.title)}? [title]\\[y/N][/] ")
         return answer is not None and answer.strip().lower() in YES
 
     def manual(self, step: Step, text: str) -> bool | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ditsops.clients.bounded import DEFAULT_MAX_BYTES
 from ditsops.clients.http import make_client, request
 from ditsops.clients.prometheus import Alert, parse_time
 from ditsops.clients.shapes import am_alerts, am_silence, am_silence_id, am_silences, json_body
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from ditsops.core.origins import Credentials
 
 _AM = "Alertmanager"
-_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*\Z')
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,18 @@ class Silence:
 
 
 class AlertmanagerClient:
-    def __init__(self, url: str, credentials: Credentials, *, timeout: float, secrets: frozenset[str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        timeout: float,
+        secrets: frozenset[str],
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.url = url
         self._secrets = secrets
-        self._http = make_client(self.url, credentials, timeout)
+        self._http = make_client(self.url, credentials, timeout, max_bytes)
 
     @property
     def where(self) -> str:

@@ -23,8 +23,13 @@ class DeadlineExceeded(TargetUnreachable):
     """A call did not finish within its total deadline."""
 
 
-def within(seconds: float, call: Callable[[], T], message: Callable[[], str]) -> T:
-    """call() if it finishes within `seconds`; else DeadlineExceeded(message())."""
+def within(
+    seconds: float, call: Callable[[], T], message: Callable[[], str], cancel: Callable[[], None] | None = None
+) -> T:
+    """call() if it finishes within `seconds`; else DeadlineExceeded(message()).
+
+    `cancel` runs at the deadline to end the abandoned call now (shut its socket), so that
+    a caller that tries again (`--watch`) does not pile up one blocked thread per try."""
     value: list[T] = []  # filled by the worker thread: the call's result, or
     failure: list[BaseException] = []  # what it raised
     done = threading.Event()
@@ -40,6 +45,11 @@ def within(seconds: float, call: Callable[[], T], message: Callable[[], str]) ->
     worker = threading.Thread(target=work, name="ditsops-network-call", daemon=True)
     worker.start()
     if not done.wait(seconds):
+        if cancel is not None:
+            try:
+                cancel()
+            except Exception:  # noqa: BLE001 - best effort: the thread still ends at its socket timeout
+                pass
         raise DeadlineExceeded(message())
     if failure:
         raise failure[0]

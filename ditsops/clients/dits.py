@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ditsops.clients.bounded import DEFAULT_MAX_BYTES
 from ditsops.clients.http import make_client, request
 from ditsops.core.secrets import redact_url
 
@@ -39,11 +40,12 @@ class DitsClient:
         timeout: float,
         secrets: frozenset[str],
         name: str = "Dits server",
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.url = url
         self.name = name
         self._secrets = secrets
-        self._http = make_client(self.url, credentials, timeout)
+        self._http = make_client(self.url, credentials, timeout, max_bytes)
         self.configured_origin = credentials.configured
 
     @property

@@ -7,8 +7,10 @@ rejections into TargetError. URLs in messages are redacted.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
+from ditsops.clients.bounded import CHUNK, DEFAULT_MAX_BYTES, declared_length, read_bounded, shut
 from ditsops.clients.deadline import describe_deadline, within
 from ditsops.core.errors import TargetError, TargetUnreachable
 from ditsops.core.origins import origin_of
@@ -20,10 +22,12 @@ if TYPE_CHECKING:
     from ditsops.core.origins import Credentials
 
 
-def make_client(base_url: str, credentials: Credentials, timeout: float) -> httpx.Client:
+def make_client(
+    base_url: str, credentials: Credentials, timeout: float, max_bytes: int = DEFAULT_MAX_BYTES
+) -> httpx.Client:
     """An httpx client bound to base_url's origin, carrying only that origin's credentials
     (`credentials` are what core/origins.py allows for that origin; `timeout` in seconds is
-    the total deadline of each call).
+    the total deadline of each call; `max_bytes` the largest answer body read).
 
     Every request it sends, redirects included, must stay on that origin: anything else is
     refused before it leaves (httpx would strip the Authorization header on a cross-origin
@@ -48,13 +52,24 @@ def make_client(base_url: str, credentials: Credentials, timeout: float) -> http
         timeout=timeout,
         follow_redirects=True,
         max_redirects=5,
-        event_hooks={"request": [stay_on_origin]},
+        event_hooks={"request": [stay_on_origin], "response": [_drop_redirect_body]},
         # A proxy from the environment would see the credentials: only where the user allowed it.
         trust_env=credentials.use_environment_proxy,
     )
     client.ditsops_credentials = credentials  # type: ignore[attr-defined]
     client.ditsops_deadline = float(timeout)  # type: ignore[attr-defined]
+    client.ditsops_max_bytes = max_bytes  # type: ignore[attr-defined]
     return client
+
+
+def _drop_redirect_body(response: httpx.Response) -> None:
+    """httpx reads a redirect's whole body before following it; nothing in it is needed."""
+    import httpx
+
+    if response.has_redirect_location:
+        if isinstance(response.stream, httpx.SyncByteStream):
+            response.stream.close()  # the connection goes back unread
+        response.stream = httpx.ByteStream(b"")
 
 
 def request(
@@ -77,11 +92,28 @@ def request(
     if not path.startswith("/") or path.startswith("//") or "\\" in path:
         raise TargetError(f"{what}: {redact_text(path, secrets)!r} is not a path on {where}")
     deadline = getattr(client, "ditsops_deadline", None) or client.timeout.read or 10.0
+    limit = getattr(client, "ditsops_max_bytes", None) or DEFAULT_MAX_BYTES
+    stop_at = time.monotonic() + deadline
+    opened: list[httpx.Response] = []  # for the deadline to shut the socket of
 
     def send() -> httpx.Response:
         try:
-            # The whole body is read here, inside the deadline (client.request reads it too).
-            return client.request(method, path, **kwargs)
+            response = client.send(client.build_request(method, path, **kwargs), stream=True)
+            opened.append(response)
+            try:
+                # Streamed and counted (decoded), inside the deadline: never read whole first.
+                body = read_bounded(
+                    response.iter_bytes(CHUNK),
+                    limit=limit,
+                    service=what,
+                    where=where,
+                    length=declared_length(response.headers),
+                    stop_at=stop_at,
+                )
+            finally:
+                response.close()
+            response._content = body  # what response.read() would have kept
+            return response
         except httpx.TimeoutException:
             raise TargetUnreachable(describe_deadline(what, where, deadline)) from None
         except httpx.TransportError as error:
@@ -91,7 +123,7 @@ def request(
             reason = redact_text(str(error) or type(error).__name__, secrets)
             raise TargetError(f"{what} at {where}: {reason}") from None
 
-    response = within(deadline, send, lambda: describe_deadline(what, where, deadline))
+    response = within(deadline, send, lambda: describe_deadline(what, where, deadline), lambda: _shut_all(opened))
     if response.status_code in ok_statuses or response.is_success:
         return response
     message = envelope_error(response) or f"HTTP {response.status_code} {response.reason_phrase}"
@@ -103,6 +135,12 @@ def request(
         # answering its API (exit 4). Only Prometheus' own {"status": "error"} is a verdict.
         raise TargetUnreachable(f"{what} at {where} failed: {message}")
     raise TargetError(f"{what} rejected {method} {redact_text(path, secrets)}: {message}")
+
+
+def _shut_all(responses: list[httpx.Response]) -> None:
+    for response in responses:
+        stream = response.extensions.get("network_stream")
+        shut(stream.get_extra_info("socket") if stream is not None else None)
 
 
 def _error_envelope(response: httpx.Response) -> bool:
@@ -122,9 +160,9 @@ def envelope_error(response: httpx.Response) -> str | None:
         return text[0][:300] if text else None
     if isinstance(body, dict) and body.get("status") == "error":
         kind = body.get("errorType")
-        return f"{kind}: {body.get('error')}" if kind else str(body.get("error"))
+        return (f"{kind}: {body.get('error')}" if kind else str(body.get("error")))[:500]
     if isinstance(body, str):
         return body.strip()[:300]
     if isinstance(body, dict) and "message" in body:
-        return str(body["message"])
+        return str(body["message"])[:500]
     return None

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from ditsops.clients.bounded import CHUNK, DEFAULT_MAX_BYTES, declared_length, read_bounded, shut
 from ditsops.clients.deadline import describe_deadline, within
-from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
+from ditsops.clients.kubeshapes import kube_object, kube_page
+from ditsops.clients.kubetarget import Conflict as Conflict  # re-exported: callers import these from here
+from ditsops.clients.kubetarget import KubeTarget as KubeTarget
+from ditsops.clients.kubetarget import NotFound as NotFound
+from ditsops.clients.kubetarget import api_error, short_reason, socket_of
+from ditsops.clients.kubetarget import load_target as load_target
+from ditsops.clients.kubetarget import retry_on_conflict as retry_on_conflict
+from ditsops.clients.shapes import UnexpectedAnswer
+from ditsops.core.errors import TargetUnreachable
 
 T = TypeVar("T")
 
@@ -24,6 +32,8 @@ MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 FIELD_MANAGER = "ditsops"
 PAGE = 500  # list page size, as kubectl's --chunk-size default
+LOG_BYTES = 2 << 20  # of one pod's log read at once: 100 lines of a real log are far less
+MAX_PAGES = 200  # 100,000 objects: a listing past that is a server that never says "done"
 DEADLINE_GRACE = 0.5  # seconds after the per-operation timeout before the total deadline cuts a call
 
 # path segment -> (group/version prefix, resource, kind shown in messages)
@@ -36,83 +46,15 @@ RESOURCES = {
     "cronjobs": ("/apis/batch/v1", "cronjobs.batch"),
     "leases": ("/apis/coordination.k8s.io/v1", "leases.coordination.k8s.io"),
 }
-VERBS = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
-
-
-@dataclass(frozen=True)
-class KubeTarget:
-    context: str
-    server: str
-    namespace: str
-
-    def describe(self) -> str:
-        return f"{self.context} ({self.server}), namespace {self.namespace}"
-
-
-class Conflict(TargetError):
-    """409: the object changed since it was read; callers retry like kubectl does."""
-
-
-class NotFound(TargetError):
-    """404: callers that treat absence as a state (a free lease) catch this one."""
-
-
-def load_target(
-    kubeconfig: str | None = None, context: str | None = None, namespace: str | None = None
-) -> tuple[Any, KubeTarget]:
-    """An ApiClient and where it points: kubeconfig (KUBECONFIG, profile, --context) or in-cluster."""
-    import os
-
-    from kubernetes import client, config
-
-    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
-    path = path.split(os.pathsep)[0]
-    if os.path.exists(path):
-        try:
-            contexts, current = config.list_kube_config_contexts(config_file=path)
-            chosen = context or (current or {}).get("name")
-            found = next((c for c in contexts if c["name"] == chosen), None)
-            if found is None:
-                known = ", ".join(c["name"] for c in contexts)
-                raise ConfigError(f"no context {chosen!r} in {path} (contexts: {known})")
-            configuration = client.Configuration()
-            # No urllib3 retries: set before the pool is built, or a dead server costs 4 time-outs.
-            configuration.retries = False
-            config.load_kube_config(
-                config_file=path, context=chosen, client_configuration=configuration, persist_config=False
-            )
-            api = client.ApiClient(configuration)
-        except config.ConfigException as error:
-            raise ConfigError(f"kubeconfig {path}: {error}") from None
-        namespace = namespace or found["context"].get("namespace") or "default"
-        name: str = found["name"]
-    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-        configuration = client.Configuration()
-        configuration.retries = False
-        config.load_incluster_config(client_configuration=configuration)
-        api = client.ApiClient(configuration)
-        name = "in-cluster"
-        try:
-            with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace") as handle:
-                namespace = namespace or handle.read().strip()
-        except OSError:
-            namespace = namespace or "default"
-    else:
-        raise ConfigError(
-            f"no kubeconfig at {path} and not running in a cluster",
-            hint="set KUBECONFIG, kubeconfig in a profile, or use --profile sandbox",
-        )
-    from ditsops.core.secrets import redact_url
-
-    return api, KubeTarget(name, redact_url(api.configuration.host) or api.configuration.host, namespace)
 
 
 class KubeClient:
-    def __init__(self, api: Any, target: KubeTarget, timeout: float = 15.0) -> None:
+    def __init__(self, api: Any, target: KubeTarget, timeout: float = 15.0, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._api = api
         self.target = target
         self.namespace = target.namespace
         self.timeout = timeout
+        self.max_bytes = max_bytes
 
     @classmethod
     def connect(
@@ -122,9 +64,10 @@ class KubeClient:
         context: str | None = None,
         namespace: str | None = None,
         timeout: float = 15.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> KubeClient:
         api, target = load_target(kubeconfig, context, namespace)
-        return cls(api, target, timeout)
+        return cls(api, target, timeout, max_bytes)
 
     def close(self) -> None:
         self._api.close()
@@ -133,7 +76,9 @@ class KubeClient:
         """The same connection, acting in another namespace."""
         if not namespace or namespace == self.namespace:
             return self
-        return KubeClient(self._api, KubeTarget(self.target.context, self.target.server, namespace), self.timeout)
+        return KubeClient(
+            self._api, KubeTarget(self.target.context, self.target.server, namespace), self.timeout, self.max_bytes
+        )
 
     # -- transport ---------------------------------------------------------------------
 
@@ -151,14 +96,17 @@ class KubeClient:
         data = self._send(method, path, query=query, body=body, content_type=content_type, what=what)
         if not data:
             return {}
-        answer = json.loads(data)
+        try:
+            answer = json.loads(data)
+        except (ValueError, RecursionError):
+            raise UnexpectedAnswer("the Kubernetes API", f"{what or path}: the answer is not JSON") from None
         if not isinstance(answer, dict):
-            raise TargetError(f"the Kubernetes API answered {what or path} with JSON that is not an object")
+            raise UnexpectedAnswer("the Kubernetes API", f"{what or path}: the document is not an object")
         return answer
 
     def request_text(self, method: str, path: str, *, query: dict[str, Any] | None = None, what: str = "") -> str:
-        """A request whose answer is text (a pod's log)."""
-        return self._send(method, path, query=query, what=what).decode("utf-8", "replace")
+        """A request whose answer is text (a pod's log): its first LOG_BYTES, the rest unread."""
+        return self._send(method, path, query=query, what=what, keep=LOG_BYTES).decode("utf-8", "replace")
 
     def _send(
         self,
@@ -169,8 +117,10 @@ class KubeClient:
         body: object = None,
         content_type: str = "application/json",
         what: str = "",
+        keep: int | None = None,
     ) -> bytes:
-        """The answer's body for a 2xx; the error for its status otherwise."""
+        """The answer's body for a 2xx; the error for its status otherwise. `keep`: read that
+        much of the body and no more (a log), instead of refusing a body past max_bytes."""
         import urllib3
 
         headers = {"Accept": "application/json", "Content-Type": content_type}
@@ -183,58 +133,55 @@ class KubeClient:
             auth_settings=["BearerToken"],
         )
 
-        def exchange() -> Any:
+        stop_at = time.monotonic() + self.timeout + DEADLINE_GRACE
+        opened: list[Any] = []  # the urllib3 response, for the deadline to shut its socket
+
+        def exchange() -> tuple[int, bytes]:
             try:
-                response = self._api.call_api(*params, _request_timeout=self.timeout)
-                response.read()
-                return response
+                response = self._api.call_api(*params, _request_timeout=self.timeout).response
+                opened.append(response)
+                limit = min(keep, self.max_bytes) if keep else self.max_bytes
+                try:
+                    data = read_bounded(
+                        _chunks(response),
+                        limit=limit,
+                        service="the Kubernetes API",
+                        where=self.target.server,
+                        length=None if keep else declared_length(response.headers),
+                        stop_at=stop_at,
+                        truncate=bool(keep),
+                    )
+                except BaseException:
+                    response.close()  # never back to the pool half-read
+                    raise
+                if keep and len(data) >= limit:
+                    response.close()  # a log cut at `keep`: the rest stays unread
+                response.release_conn()
+                return response.status, data
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 reason = getattr(error, "reason", None) or error
                 raise TargetUnreachable(
-                    f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}"
+                    f"cannot reach the Kubernetes API at {self.target.server}: {short_reason(reason)}"
                 ) from None
             except Exception as error:  # the client wraps TLS and request errors in ApiException(status=0)
                 if getattr(error, "status", None) == 0:
                     raise TargetUnreachable(
-                        f"cannot reach the Kubernetes API at {self.target.server}: {_short(error)}"
+                        f"cannot reach the Kubernetes API at {self.target.server}: {short_reason(error)}"
                     ) from None
                 raise
 
         # _request_timeout bounds each socket operation (a silent server fails at self.timeout
         # with "timed out"); the total deadline cuts a server that drips its answer, a moment
         # later so that the silent case keeps its own message.
-        response = within(
+        status, data = within(
             self.timeout + DEADLINE_GRACE,
             exchange,
             lambda: describe_deadline("the Kubernetes API", self.target.server, self.timeout),
+            lambda: _shut_all(opened),
         )
-        data: bytes = response.data or b""
-        if 200 <= response.status < 300:
+        if 200 <= status < 300:
             return data
-        raise self._error(method, path, response.status, data, what)
-
-    def _error(self, method: str, path: str, status: int, data: bytes, what: str) -> Exception:
-        try:
-            body = json.loads(data)
-            message = body.get("message") or body.get("reason") or ""
-        except (ValueError, AttributeError):
-            message = data.decode("utf-8", "replace")[:200]
-        if status == 403:
-            return TargetError(
-                f"forbidden: you may not {VERBS.get(method, method.lower())} {what or path} "
-                f"in namespace {self.namespace}: {message}"
-            )
-        if status == 404:
-            return NotFound(f"{what or path} not found in namespace {self.namespace} ({self.target.context})")
-        if status == 409:
-            return Conflict(message or f"conflict on {what or path}")
-        if status == 401:
-            return TargetError(f"the Kubernetes API at {self.target.server} refused the credentials: {message}")
-        if status >= 500 or status == 429:
-            return TargetUnreachable(
-                f"the Kubernetes API at {self.target.server} failed: HTTP {status} {message}".strip()
-            )
-        return TargetError(f"the Kubernetes API rejected {VERBS.get(method, method)} {what or path}: {message}")
+        raise api_error(self.target, self.namespace, method, path, status, data, what)
 
     def _path(
         self, resource: str, name: str | None = None, subresource: str | None = None, namespace: str | None = None
@@ -251,19 +198,25 @@ class KubeClient:
 
     def get(self, resource: str, name: str, *, subresource: str | None = None) -> dict[str, Any]:
         label = f'{RESOURCES[resource][1]} "{name}"' + (f" {subresource}" if subresource else "")
-        return self.request("GET", self._path(resource, name, subresource), what=label)
+        answer = self.request("GET", self._path(resource, name, subresource), what=label)
+        return kube_object(answer, resource, label, subresource)
 
     def list(
         self, resource: str, *, selector: str | None = None, field_selector: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        """Every item, fetched page by page (limit/continue) so huge lists stay bounded."""
+        """Every item, fetched page by page (limit/continue) so huge lists stay bounded.
+
+        A server that keeps answering "more" cannot keep ditsops asking: a continue token
+        seen before, or more than MAX_PAGES pages, ends the listing (exit 4)."""
+        what = RESOURCES[resource][1]
         items: list[dict[str, Any]] = []
         token = None
-        while True:
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
             page = self.request(
                 "GET",
                 self._path(resource),
-                what=RESOURCES[resource][1],
+                what=what,
                 query={
                     "labelSelector": selector,
                     "fieldSelector": field_selector,
@@ -271,10 +224,14 @@ class KubeClient:
                     "continue": token,
                 },
             )
-            items += page.get("items", [])
-            token = page.get("metadata", {}).get("continue")
+            found, token = kube_page(page, resource, what)
+            items += found
             if not token or (limit and len(items) >= limit):
-                return items
+                return items[:limit] if limit else items
+            if token in seen:
+                raise UnexpectedAnswer("the Kubernetes API", f"{what}: the same continue token came twice")
+            seen.add(token)
+        raise UnexpectedAnswer("the Kubernetes API", f"{what}: still more after {MAX_PAGES} pages of {PAGE}")
 
     def logs(
         self,
@@ -297,6 +254,7 @@ class KubeClient:
                 "sinceSeconds": since_seconds,
                 "previous": "true" if previous else None,
                 "timestamps": "true" if timestamps else None,
+                "limitBytes": LOG_BYTES,
             },
         )
 
@@ -336,21 +294,23 @@ class KubeClient:
         except (urllib3.exceptions.HTTPError, OSError) as error:
             reason = getattr(error, "reason", None) or error
             raise TargetUnreachable(
-                f"cannot reach the Kubernetes API at {self.target.server}: {_short(reason)}"
+                f"cannot reach the Kubernetes API at {self.target.server}: {short_reason(reason)}"
             ) from None
         try:
             if not 200 <= response.status < 300:
-                raise self._error("GET", what, response.status, response.read(), what)
+                raise api_error(self.target, self.namespace, "GET", what, response.status, response.read(), what)
             pending = b""
             try:
                 for chunk in response.stream(64 * 1024, decode_content=True):
                     pending += chunk
                     *lines, pending = pending.split(b"\n")
+                    if len(pending) > self.max_bytes:  # a "line" that never ends: shown cut
+                        lines, pending = [*lines, pending[: self.max_bytes]], b""
                     for line in lines:
                         yield line.decode("utf-8", "replace")
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 raise TargetUnreachable(
-                    f"lost the log stream of pod {pod!r} from {self.target.server}: {_short(error)}"
+                    f"lost the log stream of pod {pod!r} from {self.target.server}: {short_reason(error)}"
                 ) from None
             if pending:
                 yield pending.decode("utf-8", "replace")
@@ -369,35 +329,41 @@ class KubeClient:
         dry_run: bool = False,
         subresource: str | None = None,
     ) -> dict[str, Any]:
-        return self.request(
+        what = f'{RESOURCES[resource][1]} "{name}"'
+        answer = self.request(
             "PATCH",
             self._path(resource, name, subresource),
             body=patch,
             content_type=content_type,
-            what=f'{RESOURCES[resource][1]} "{name}"',
+            what=what,
             query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
         )
+        return kube_object(answer, resource, what, subresource)
 
     def create(self, resource: str, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         name = body.get("metadata", {}).get("name", "")
-        return self.request(
+        what = f'{RESOURCES[resource][1]} "{name}"'
+        answer = self.request(
             "POST",
             self._path(resource),
             body=body,
-            what=f'{RESOURCES[resource][1]} "{name}"',
+            what=what,
             query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
         )
+        return kube_object(answer, resource, what)
 
     def replace(
         self, resource: str, name: str, body: dict[str, Any], *, dry_run: bool = False, subresource: str | None = None
     ) -> dict[str, Any]:
-        return self.request(
+        what = f'{RESOURCES[resource][1]} "{name}"'
+        answer = self.request(
             "PUT",
             self._path(resource, name, subresource),
             body=body,
-            what=f'{RESOURCES[resource][1]} "{name}"',
+            what=what,
             query={"dryRun": "All" if dry_run else None, "fieldManager": FIELD_MANAGER},
         )
+        return kube_object(answer, resource, what, subresource)
 
     def delete(
         self, resource: str, name: str, *, preconditions: dict[str, str] | None = None, dry_run: bool = False
@@ -423,34 +389,12 @@ def _segment(value: str) -> str:
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
-def retry_on_conflict(
-    action: Callable[[], T],
-    *,
-    interval: float = 1.0,
-    timeout: float = 300.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> T:
-    """kubectl retries a conflicting update every second for up to five minutes."""
-    deadline = clock() + timeout
-    while True:
-        try:
-            return action()
-        except Conflict:
-            if clock() + interval > deadline:
-                raise
-            sleep(interval)
+def _shut_all(responses: list[Any]) -> None:
+    for response in responses:
+        shut(socket_of(response))
 
 
-def _short(error: Any) -> str:
-    text = str(error)
-    for marker in (
-        "Connection refused",
-        "Name or service not known",
-        "timed out",
-        "No route to host",
-        "certificate verify failed",
-    ):
-        if marker in text:
-            return marker
-    return text.splitlines()[0][:200] if text else type(error).__name__
+def _chunks(response: Any) -> Any:
+    """The body as it arrives (a test's preloaded response: one chunk)."""
+    loaded = getattr(response, "_body", None)
+    return [loaded] if loaded is not None else response.stream(CHUNK, decode_content=True)

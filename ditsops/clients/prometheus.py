@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ditsops.clients.bounded import CHUNK, DEFAULT_MAX_BYTES, declared_length, read_bounded, shut
 from ditsops.clients.deadline import describe_deadline, within
 from ditsops.clients.http import make_client, request
 from ditsops.clients.shapes import UnexpectedAnswer, json_body, prom_alerts, prom_query, prom_rule_groups
@@ -99,7 +101,15 @@ def parse_result(data: dict[str, Any], warnings: list[str]) -> PromResult:
 
 
 class PrometheusClient:
-    def __init__(self, url: str, credentials: Credentials, *, timeout: float, secrets: frozenset[str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        timeout: float,
+        secrets: frozenset[str],
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         from prometheus_api_client import PrometheusConnect
         from urllib3.util.retry import Retry
 
@@ -108,6 +118,7 @@ class PrometheusClient:
         self._credentials = credentials
         self._secrets = secrets
         self._deadline = float(timeout)
+        self._max_bytes = max_bytes
         self._captured = threading.local()  # each thread's last response (steps may run in parallel)
         session = _origin_session(credentials.origin)
         session.verify = (_environ_ca_bundle() or True) if credentials.verify is True else credentials.verify
@@ -128,6 +139,11 @@ class PrometheusClient:
             retry=Retry(total=0),
             timeout=timeout,
         )
+        # Over the adapter PrometheusConnect mounted: every answer, redirects included, is
+        # streamed and counted (clients/bounded.py) before requests would read it whole.
+        adapter = _bounded_adapter(max_bytes, self.where, self._captured)
+        for prefix in (self.url, "http://", "https://"):
+            session.mount(prefix, adapter)
         self._http: httpx.Client | None = None
 
     @property
@@ -156,7 +172,14 @@ class PrometheusClient:
 
     def _call(self, send: Callable[[], object]) -> PromResult:
         # requests' timeout is per socket read: the whole exchange runs under one total deadline.
-        return within(self._deadline, lambda: self._exchange(send), lambda: self._overrun())
+        stop_at = time.monotonic() + self._deadline
+        opened: list[Any] = []  # the urllib3 responses of this call, for the deadline to shut
+
+        def exchange() -> PromResult:
+            self._captured.stop_at, self._captured.opened = stop_at, opened
+            return self._exchange(send)
+
+        return within(self._deadline, exchange, lambda: self._overrun(), lambda: _shut_all(opened))
 
     def _overrun(self) -> str:
         return describe_deadline("Prometheus", self.where, self._deadline)
@@ -194,7 +217,7 @@ class PrometheusClient:
         except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict) and body.get("status") == "error":
-            message = f"Prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}"
+            message = f"Prometheus: {body.get('errorType', 'error')}: {body.get('error', '')}"[:500]
             return TargetError(redact_text(message, self._secrets))
         if status in (401, 403):
             return TargetError(f"Prometheus at {self.where} refused the credentials (HTTP {status})")
@@ -202,7 +225,7 @@ class PrometheusClient:
 
     def _client(self) -> httpx.Client:
         if self._http is None:
-            self._http = make_client(self._configured, self._credentials, self._deadline)
+            self._http = make_client(self._configured, self._credentials, self._deadline, self._max_bytes)
         return self._http
 
     def alerts(self) -> list[Alert]:
@@ -269,6 +292,44 @@ def _environ_ca_bundle() -> str | None:
     import os
 
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def _bounded_adapter(limit: int, where: str, call: threading.local) -> Any:
+    """A requests adapter that reads each answer's body itself, at most `limit` bytes
+    (decoded), and stops at the calling thread's deadline (`call.stop_at`)."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    class BoundedAdapter(HTTPAdapter):
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            response = super().send(request, *args, **kwargs)
+            raw = response.raw
+            opened = getattr(call, "opened", None)
+            if opened is not None:
+                opened.append(raw)
+            try:
+                response._content = read_bounded(
+                    raw.stream(CHUNK, decode_content=True),
+                    limit=limit,
+                    service="Prometheus",
+                    where=where,
+                    length=declared_length(response.headers),
+                    stop_at=getattr(call, "stop_at", None),
+                )
+            except BaseException:
+                response.close()
+                raise
+            response._content_consumed = True
+            raw.release_conn()
+            return response
+
+    return BoundedAdapter(max_retries=Retry(total=0))
+
+
+def _shut_all(responses: list[Any]) -> None:
+    for raw in responses:
+        connection = getattr(raw, "_connection", None) or getattr(raw, "connection", None)
+        shut(getattr(connection, "sock", None))
 
 
 class _LeftOrigin(Exception):

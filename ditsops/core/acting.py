@@ -143,6 +143,10 @@ class Acting:
             )
         else:
             self.record.write("lease", step=step.id, target=lease.target, run=self.ctx.run_id, by=who())
+        odd = getattr(lease, "suspicious", None)
+        if odd is not None:  # taken over as expired, but a person should know someone wrote it
+            self.record.write("lease-suspicious", step=step.id, target=lease.target, holder=odd.describe())
+            self.ui.progress(step, f"the lease on {lease.target} had unbelievable times, taken over: {odd.describe()}")
         return None
 
     def _act(self, kind: ActionKind[Any], step: Step, lease: TargetLease | None) -> tuple[Preview | None, StepResult]:

@@ -81,6 +81,9 @@ class Settings:
     # seconds: the total deadline of each call to Prometheus, Alertmanager, Dits, Kubernetes
     # (connect, headers and the whole body), not a per-read timeout
     http_timeout: int = 10
+    # bytes: the largest answer body read from Prometheus, Alertmanager, Dits or Kubernetes;
+    # a larger one is refused while it arrives (exit 4), never read whole first
+    max_response_bytes: int = 32 * 1024 * 1024
     # runbook parameter defaults for this environment (e.g. namespace), below --set and alert labels
     params: dict[str, str] = field(default_factory=dict)
     # the config file named by --config or DITSOPS_CONFIG (None: the default one), so that
@@ -150,6 +153,7 @@ ENVIRONMENT = {
     "insecure": "DITSOPS_INSECURE",
     "proxy_credentials": "DITSOPS_PROXY_CREDENTIALS",
     "http_timeout": "DITSOPS_HTTP_TIMEOUT",
+    "max_response_bytes": "DITSOPS_MAX_RESPONSE_BYTES",
 }
 _TEXT = {
     "dsn",
@@ -232,7 +236,10 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
                 return False
             raise ValueError
         if kind is int:
-            return int(value)
+            number = int(value)
+            if name == "max_response_bytes" and number < 1024:
+                raise ConfigError(f"{origin}: max_response_bytes must be at least 1024, got {value!r}")
+            return number
         return str(value)
     except ValueError:
         raise ConfigError(f"{origin}: {name} must be {kind.__name__}, got {value!r}") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ditsops.core.errors import ConfigError
+from ditsops.core.names import check_namespace
 
 if TYPE_CHECKING:
     from ditsops.clients.alertmanager import AlertmanagerClient
@@ -122,17 +123,34 @@ def database_target(settings: Settings) -> DbTarget:
 def kube(settings: Settings) -> KubeClient:
     from ditsops.clients.kube import KubeClient
 
-    return KubeClient.connect(**_kube_options(settings), timeout=float(settings.http_timeout))
+    client = KubeClient.connect(
+        **_kube_options(settings),
+        timeout=float(settings.http_timeout),
+        max_bytes=settings.max_response_bytes,
+    )
+    _check_context_namespace(client.target)
+    return client
 
 
 def kube_target(settings: Settings) -> tuple[Any, KubeTarget]:
     """An API client and where it points, without a request sent (the header's line)."""
     from ditsops.clients.kube import load_target
 
-    return load_target(**_kube_options(settings))
+    api, target = load_target(**_kube_options(settings))
+    _check_context_namespace(target)
+    return api, target
+
+
+def _check_context_namespace(target: KubeTarget) -> None:
+    """The namespace a kubeconfig context names is checked like one given on the command line."""
+    check_namespace(target.namespace, f"namespace of kube context {target.context!r}")
 
 
 def _kube_options(settings: Settings) -> dict[str, str | None]:
+    # Every command, reads included: a namespace is one DNS-1123 label, whoever gave it
+    # (a newline or a '/' in it would otherwise reach the API path or the printed command).
+    source = settings.sources.get("namespace", "option")
+    check_namespace(settings.namespace, "--namespace" if source == "option" else f"namespace ({source})")
     return {"kubeconfig": settings.kubeconfig, "context": settings.kube_context, "namespace": settings.namespace}
 
 
@@ -165,4 +183,5 @@ def _http_options(settings: Settings, url: str) -> dict[str, Any]:
         "credentials": settings.credentials_for(url),
         "timeout": float(settings.http_timeout),
         "secrets": settings.secrets(),
+        "max_bytes": settings.max_response_bytes,
     }

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # Same shape Prometheus accepts, so a valid duration here is a valid PromQL range too.
-_DURATION = re.compile(r"^(?:(\d+)(ms|s|m|h|d|w))+$")
+_DURATION = re.compile(r"^(?:(\d+)(ms|s|m|h|d|w))+\Z")
 _PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 INSTANTIATE = "cronjob.kubernetes.io/instantiate"
 MAX_NAME = 63  # a Job's name is also a label value (job-name): 63 characters at most
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # apimachinery's utilrand: no vowels, no look-alikes
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 
 
 def check_name(value: str, what: str, limit: int = 253) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ditsops.core.errors import TargetUnreachable
 from ditsops.core.results import Table
 
 if TYPE_CHECKING:
@@ -33,7 +34,15 @@ def age_seconds(text: str | None, now: datetime | None = None) -> float | None:
 def revision_of(obj: dict[str, Any]) -> int:
     """kubectl's Revision(): a missing annotation is revision 0."""
     value = obj.get("metadata", {}).get("annotations", {}).get(REVISION)
-    return int(value) if value not in (None, "") else 0
+    if value in (None, ""):
+        return 0
+    try:
+        return int(value)
+    except ValueError:  # kubectl refuses it too; an annotation is anyone's to write
+        name = obj.get("metadata", {}).get("name", "?")
+        raise TargetUnreachable(
+            f"the Kubernetes API answered an unexpected document: {name}: {REVISION} is not a whole number"
+        ) from None
 
 
 def images(template: dict[str, Any]) -> list[str]:
@@ -227,7 +236,9 @@ def logs(
         text = client.logs(
             name, container=container, tail=tail, since_seconds=since_seconds, previous=previous, timestamps=True
         )
-        found += [stamped(name, raw) for raw in text.splitlines()]
+        lines = text.splitlines()
+        # The last `tail` lines, whatever the server sent: it may ignore tailLines
+        found += [stamped(name, raw) for raw in (lines[-tail:] if tail else lines)]
     return [
         LogLine(line.pod, line.text, line.time)
         for line in in_time_order(found)

@@ -30,7 +30,7 @@ HOLD = 0.2  # seconds a followed line waits for an earlier one from another pod
 SETTLE = 1.0  # seconds the first lines wait for every pod's backlog
 IDLE_WAIT = 1.0  # seconds between wake-ups when nothing is held (short waits stay interruptible)
 
-_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z")
 
 
 @dataclass(frozen=True)

@@ -25,46 +25,31 @@ import hashlib
 import math
 import threading
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ditsops.clients.kube import Conflict, NotFound
 from ditsops.core.errors import DitsopsError, ExitCode, TargetError
+from ditsops.core.leaseholder import (  # re-exported: callers import these from here
+    MAX_DURATION as MAX_DURATION,
+)
+from ditsops.core.leaseholder import RUN_KEY as RUN_KEY
+from ditsops.core.leaseholder import STEP_KEY as STEP_KEY
+from ditsops.core.leaseholder import Holder as Holder
+from ditsops.core.leaseholder import lease_free as lease_free
+from ditsops.core.leaseholder import lease_holder as lease_holder
+from ditsops.core.leaseholder import micro_time as micro_time
+from ditsops.core.leaseholder import now_utc as now_utc
+from ditsops.core.leaseholder import parse_time as parse_time
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient
     from ditsops.core.config import Settings
     from ditsops.core.pglease import PostgresLease
 
-RUN_KEY = "ditsops.dev/run"  # annotation: the run id (too long for a label value in general)
-STEP_KEY = "ditsops.dev/step"  # annotation: the step id
 MANAGED_BY = {"app.kubernetes.io/managed-by": "ditsops"}  # label, for `kubectl get lease -l ...`
 DEFAULT_DURATION = 30.0
 _ATTEMPTS = 3  # reads and writes per acquire before giving up on a lease that keeps changing
-
-
-@dataclass(frozen=True)
-class Holder:
-    who: str  # user@host
-    run_id: str
-    step: str
-    since: datetime | None  # acquireTime (Kubernetes) or backend_start (PostgreSQL; None if hidden)
-    renewed: datetime | None = None
-    expires: datetime | None = None  # None: held as long as the holder's connection lives
-
-    def describe(self, now: datetime | None = None) -> str:
-        now = now or datetime.now(UTC)
-        if self.since is None:
-            since = "since an unknown time"
-        else:
-            since_utc = self.since.astimezone(UTC)
-            shape = "%H:%M:%S" if since_utc.date() == now.date() else "%Y-%m-%d %H:%M:%S"
-            since = f"since {since_utc.strftime(shape)} UTC"
-        if self.expires is not None:
-            left = (self.expires - now).total_seconds()
-            since += f" (expires in {math.ceil(left)}s)" if left > 0 else f" (expired {int(-left)}s ago)"
-        return f"{self.who or 'someone'}, run {self.run_id or 'unknown'}, step {self.step or 'unknown'}, {since}"
 
 
 class LeaseHeld(DitsopsError):
@@ -108,24 +93,6 @@ class TargetLease(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def micro_time(moment: datetime) -> str:
-    """``metav1.MicroTime`` on the wire: RFC 3339 in UTC with six fractional digits."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return None
-
-
 def lease_name(deployment: str) -> str:
     """``ditsops-<deployment>``, kept within the 253 characters of an object name."""
     name = f"ditsops-{deployment}"
@@ -133,27 +100,6 @@ def lease_name(deployment: str) -> str:
         return name
     digest = hashlib.sha256(deployment.encode()).hexdigest()[:10]
     return f"{name[:242]}-{digest}"
-
-
-def lease_holder(lease: dict[str, Any]) -> Holder:
-    """The holder a Lease object records (annotations from ditsops; empty for others)."""
-    spec = lease.get("spec") or {}
-    notes = (lease.get("metadata") or {}).get("annotations") or {}
-    renewed = parse_time(spec.get("renewTime"))
-    since = parse_time(spec.get("acquireTime")) or parse_time((lease.get("metadata") or {}).get("creationTimestamp"))
-    last = renewed or since
-    duration = spec.get("leaseDurationSeconds")
-    expires = last + timedelta(seconds=duration) if last and isinstance(duration, int | float) else last
-    return Holder(
-        spec.get("holderIdentity") or "", notes.get(RUN_KEY, ""), notes.get(STEP_KEY, ""), since, renewed, expires
-    )
-
-
-def lease_free(lease: dict[str, Any], now: datetime) -> bool:
-    """Nobody holds it: no holderIdentity (client-go's release), or expired (renewTime + duration
-    passed; a record without times cannot prove its holder alive, so it counts as expired)."""
-    holder = lease_holder(lease)
-    return not holder.who or holder.expires is None or holder.expires <= now
 
 
 class KubeLease:
@@ -181,6 +127,7 @@ class KubeLease:
         self.target = f'deployment "{deployment}" in namespace {namespace}'
         self.forced = False
         self.displaced: Holder | None = None
+        self.suspicious: Holder | None = None  # a holder whose unbelievable lease was taken over
         self.release_error: str | None = None  # why release could not delete it (it expires anyway)
         self._lock = threading.RLock()  # one writer at a time: acquire, the renewer, release
         self._obj: dict[str, Any] | None = None  # the Lease as last written by us
@@ -233,6 +180,7 @@ class KubeLease:
             if self.held:
                 return
             self.forced, self.displaced, self._lost, self.release_error = False, None, None, None
+            self.suspicious = None
             exists = False
             for _ in range(_ATTEMPTS):
                 now = now_utc()
@@ -260,6 +208,8 @@ class KubeLease:
                     continue
                 if live and not self._ours(current):
                     self.forced, self.displaced = True, holder
+                elif holder.suspicious and holder.who and not self._ours(current):
+                    self.suspicious = holder
                 return
             latest = self.holder()
             if latest is not None and latest.run_id != self.run_id:

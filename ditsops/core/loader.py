@@ -24,7 +24,7 @@ TOP_KEYS = ("name", "title", "alert", "severity", "summary", "params", "escalati
 STEP_KEYS = ("id", "title", "why", "when", "threshold", "unit")
 PARAM_KEYS = ("type", "default", "description", "min", "max", "choices", "required")
 SEVERITIES = ("critical", "warning", "info")
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]*\Z")
 
 
 class _Problems:
@@ -130,7 +130,7 @@ def _params(doc: LineDict, problems: _Problems) -> list[ParamSpec]:
     specs = []
     for name, body in raw.items():
         line = raw.line_of(name)
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*\Z", name):
             problems.add(line, f"parameter name {name!r} must be an identifier (letters, digits, _)")
             continue
         if not isinstance(body, LineDict):

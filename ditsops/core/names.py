@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ditsops.core.config import Settings
     from ditsops.core.model import Runbook
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 # step fields that name one Kubernetes object, and what kind of name each is
 NAME_FIELDS = {"namespace": "label", "deployment": "subdomain", "cronjob": "subdomain", "name": "subdomain"}
 

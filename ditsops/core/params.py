@@ -15,7 +15,7 @@ ParamValue: TypeAlias = str | int | float | bool | timedelta | None
 
 # Kubernetes object names and label values, database and user names: safe to place
 # anywhere (label value, SQL bound parameter, kubectl argument) without quoting.
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,251}[a-z0-9])?$")
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,251}[a-z0-9])?\Z")
 
 TYPES = ("string", "name", "integer", "number", "duration", "boolean", "choice")
 

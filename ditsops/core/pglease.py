@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 NAMEDATALEN = 63  # application_name is cut to 63 bytes by the server
 PREFIX = "ditsops lease "
-_APP = re.compile(r"^ditsops lease (\S+) run=(\S+) step=(\S*)$")
+_APP = re.compile(r"^ditsops lease (\S+) run=(\S+) step=(\S*)\Z")
 _ATTEMPTS = 3
 
 

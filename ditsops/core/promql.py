@@ -19,7 +19,7 @@ from ditsops.core.template import PLACEHOLDER
 
 BARE_TYPES = ("duration", "integer", "number")
 _SPARKS = "▁▂▃▄▅▆▇█"
-_BARE_VALUE = re.compile(r"^[0-9A-Za-z.+-]+$")  # a number or a duration such as 1h30m
+_BARE_VALUE = re.compile(r"^[0-9A-Za-z.+-]+\Z")  # a number or a duration such as 1h30m
 
 
 class PlaceholderRefused(DitsopsError):

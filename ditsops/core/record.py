@@ -188,7 +188,14 @@ def list_runs(directory: Path | None = None) -> list[Path]:
     directory = directory or paths.runs_dir()
     if not directory.is_dir():
         return []
-    return sorted(directory.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    return sorted(directory.glob("*.jsonl"), key=lambda p: (_mtime(p), p.name))
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.lstat().st_mtime_ns  # a dangling symlink named *.jsonl is listed, not fatal
+    except OSError:
+        return 0
 
 
 def find_run(run: str | None, directory: Path | None = None) -> Path:
@@ -286,13 +293,22 @@ class Record:
         return self.path.stem
 
 
+MAX_RECORD_PARSE = 256 << 20  # bytes its parsed lines may take (see clients/bounded.py parse_cost)
+MAX_RECORD_BYTES = 64 << 20  # a long incident's record is a few MB; past this it is not one ditsops wrote
+
+
 def read_record(path: Path) -> Record:
     """Read and verify a record. Never fails on its content: a cut last line, a line that is
     not JSON, a broken chain are all reported in `check`, and every readable line is kept."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UsageError(f"{path}: cannot read the run record ({error.strerror})") from None
+    from ditsops.clients.bounded import parse_cost
+    from ditsops.core.safefile import FileProblem, read_bytes
+
+    try:  # only a regular file, bounded: a FIFO or /dev/zero named *.jsonl must not hang or fill memory
+        data = read_bytes(path, limit=MAX_RECORD_BYTES)
+    except FileProblem as error:
+        raise UsageError(f"{path}: cannot read the run record: {error}") from None
+    if parse_cost(data, lines=True) > MAX_RECORD_PARSE:  # 60 MB of `{}` lines would be a billion bytes of dicts
+        raise UsageError(f"{path}: cannot read the run record: it would take more than 256 MB to read")
     chunks = data.split(b"\n")
     tail = chunks.pop()  # after the last newline: b"" when the record ends cleanly
     parsed: list[Any] = []

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ditsops.core.record import list_runs
+from ditsops.core.safefile import FileProblem, read_ends
 
 NO_END = "no end recorded (still running, or killed)"
+ENDS = 1 << 20  # bytes read from each end of a record: its run-start and run-end lines are there
 
 
 @dataclass(frozen=True)
@@ -53,16 +55,16 @@ def summarize(path: Path) -> RunSummary:
     """One run from its record; a record without a readable start or end says so instead of failing."""
     start: dict[str, Any] = {}
     end: dict[str, Any] = {}
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:  # the first line is run-start; a record from an interrupted write may begin cut
+    try:  # the first and last MiB only, of a regular file: a 1 GB record or a FIFO lists at once
+        head, tail = read_ends(path, limit=ENDS)
+    except FileProblem:
+        head, tail = b"", b""
+    for line in head.splitlines():  # the first line is run-start; a record from an interrupted write may begin cut
         entry = _entry(line)
         if entry.get("event") == "run-start":
             start = entry
             break
-    for line in reversed(lines):  # a cut last line is skipped: it is not JSON
+    for line in reversed(tail.splitlines()):  # a cut last line is skipped: it is not JSON
         entry = _entry(line)
         if entry.get("event") == "run-end":
             end = entry

@@ -34,6 +34,39 @@ class FileText:
 
 
 def read_text(path: Path, *, limit: int = MAX_BYTES) -> FileText:
+    data, info = _read(path, limit)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise FileProblem(f"line {line}: not UTF-8 text") from None
+    return FileText(text, _withheld(path, info))
+
+
+def read_bytes(path: Path, *, limit: int) -> bytes:
+    """A regular file's bytes, at most `limit` of them (a run record: FileProblem beyond)."""
+    return _read(path, limit)[0]
+
+
+def read_ends(path: Path, *, limit: int) -> tuple[bytes, bytes]:
+    """The first and the last `limit` bytes of a regular file of any size (the same bytes
+    twice when it is smaller): what `runbook runs` needs of a record, never the middle."""
+    fd, info = _open_regular(path)
+    try:
+        head = _read_upto(fd, limit)
+        if info.st_size <= limit:
+            return head, head
+        os.lseek(fd, max(info.st_size - limit, 0), os.SEEK_SET)
+        return head, _read_upto(fd, limit)
+    except OSError as error:
+        raise FileProblem(f"cannot read: {error.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """Opened without blocking (a FIFO), then checked on the descriptor: what is checked is
+    what is read."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -41,29 +74,39 @@ def read_text(path: Path, *, limit: int = MAX_BYTES) -> FileText:
         raise FileProblem(f"cannot read: {error.strerror}") from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise FileProblem("not a regular file")
+    except OSError as error:
+        os.close(fd)
+        raise FileProblem(f"cannot read: {error.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise FileProblem("not a regular file")
+    return fd, info
+
+
+def _read_upto(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, min(65536, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _read(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
+    fd, info = _open_regular(path)
+    try:
         if info.st_size > limit:
             raise FileProblem(f"larger than {_size(limit)} ({_size(info.st_size)}); refusing to read it")
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, min(65536, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:
+        data = _read_upto(fd, limit + 1)  # one byte more: a file that grew past the limit shows it
+        if len(data) > limit:
             raise FileProblem(f"larger than {_size(limit)}; refusing to read it")
     except OSError as error:
         raise FileProblem(f"cannot read: {error.strerror}") from None
     finally:
         os.close(fd)
-    try:
-        text = b"".join(chunks).decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = b"".join(chunks).count(b"\n", 0, error.start) + 1
-        raise FileProblem(f"line {line}: not UTF-8 text") from None
-    return FileText(text, _withheld(path, info))
+    return data, info
 
 
 def _withheld(path: Path, info: os.stat_result) -> str | None:

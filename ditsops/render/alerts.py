@@ -8,10 +8,13 @@ from rich.console import Console
 
 from ditsops.core.durations import format_duration
 from ditsops.core.results import Table
-from ditsops.render.cells import escape
+from ditsops.render.cells import escape, escape_line
 from ditsops.render.tables import render_table
 
 _STATE_STYLE = {"firing": "failing", "pending": "warning", "silenced": "muted", "inhibited": "muted"}
+
+
+MAX_ROWS = 1000
 
 
 def _age(since: datetime | None) -> str:
@@ -20,10 +23,14 @@ def _age(since: datetime | None) -> str:
     return format_duration((datetime.now(UTC) - since).total_seconds())
 
 
-def render_alerts(console: Console, views) -> None:
+def render_alerts(console: Console, views, *, full: bool = False) -> None:
+    """At most MAX_ROWS alerts (the most severe first) unless `full`: 100,000 alerts are a
+    count and a top, not 100,000 lines."""
     if not views:
         console.print("[ok]No alerts firing or pending.[/]")
         return
+    total = len(views)
+    views = views if full else views[:MAX_ROWS]
     rows = [
         (
             v.alert.state,
@@ -37,9 +44,10 @@ def render_alerts(console: Console, views) -> None:
     ]
     render_table(
         console,
-        Table(("state", "alert", "severity", "for", "runbook", "summary"), rows),
+        Table(("state", "alert", "severity", "for", "runbook", "summary"), rows, total=total),
         styles={"state": _STATE_STYLE},
         expendable=("summary", "severity"),
+        full=full,
     )
     # Commands to paste go on lines of their own, whole at any width: a table would cut them.
     commands = list(dict.fromkeys(v.command for v in views if v.command))
@@ -74,7 +82,9 @@ def render_alert_choices(console: Console, views) -> None:
     console.print(f"[title]{len(views)} alerts of this name are firing:[/]")
     for number, view in enumerate(views, 1):
         labels = ", ".join(f"{k}={v}" for k, v in sorted(view.alert.labels.items()) if k != "alertname")
-        console.print(f"  {number}. {view.alert.state} for {_age(view.alert.since)}: {labels}")
+        console.print(
+            f"  {number}. {escape_line(view.alert.state)} for {_age(view.alert.since)}: {escape_line(labels)}"
+        )
 
 
 def render_choice_refused(console: Console) -> None:

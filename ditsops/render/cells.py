@@ -11,20 +11,38 @@ from rich.markup import escape as escape_markup
 from ditsops.core.durations import format_duration
 
 _WHITESPACE = re.compile(r"\s+")
-# C0 controls but tab and newline, DEL, and C1: an escape sequence in an alert label, a log
-# line or a runbook title must not move the cursor, clear the screen or restyle what
-# follows it. Shown as \xNN, so the engineer sees that something odd was there.
+MAX_CELL = 4096  # characters of one cell or line from outside shown without --full: far past any name or message
+# C0 controls but tab and newline, DEL, and C1 (a raw U+009B is a CSI on many terminals):
+# an escape sequence in an alert label, a log line or a runbook title must not move the
+# cursor, clear the screen or restyle what follows it. Shown as \xNN, so the engineer
+# sees that something odd was there. Bidi overrides and isolates (U+202A-U+202E,
+# U+2066-U+2069, and the marks U+200E, U+200F, U+061C) reorder what follows them on the
+# screen, so a name could read as another: shown as \uNNNN.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def printable(text: str) -> str:
-    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+    shown = _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+    return _BIDI.sub(lambda found: f"\\u{ord(found.group()):04x}", shown)
+
+
+def one_line(text: str) -> str:
+    """A single-line field (a title, a name, a label, a parameter): a newline in it shown
+    as \\n, so it cannot forge a line of its own under the real one."""
+    return printable(_NEWLINE.sub(lambda found: found.group().replace("\r", "\\r").replace("\n", "\\n"), text))
 
 
 def escape(text: str) -> str:
     """Text from outside (a backend, a runbook, a parameter) for a rich markup string:
     control characters made visible, markup taken literally."""
     return escape_markup(printable(text))
+
+
+def escape_line(text: str) -> str:
+    """`escape` for a single-line field: newlines shown as \\n too."""
+    return escape_markup(one_line(text))
 
 
 def fold(text: str) -> str:

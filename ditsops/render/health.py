@@ -10,6 +10,7 @@ from rich.console import Console
 from ditsops.core.durations import format_duration
 from ditsops.core.health import Health
 from ditsops.core.results import Table
+from ditsops.render.cells import escape_line
 from ditsops.render.tables import render_table
 
 _STYLE = {"healthy": "ok", "degraded": "warning", "unhealthy": "failing"}
@@ -19,7 +20,7 @@ def render_health(console: Console, health: Health) -> None:
     style = _STYLE.get(health.status, "failing")
     uptime = f", up {format_duration(float(health.uptime_seconds))}" if health.uptime_seconds is not None else ""
     version = f", version {health.version}" if health.version else ""
-    console.print(f"[{style}]{health.status}[/] {health.url}{version}{uptime}")
+    console.print(f"[{style}]{escape_line(health.status)}[/] {escape_line(health.url + version)}{uptime}")
     render_table(
         console,
         Table(

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from ditsops.core.kube import pod_table
 from ditsops.core.results import Table
-from ditsops.render.cells import escape
+from ditsops.render.cells import MAX_CELL, escape, escape_line
 from ditsops.render.tables import render_table
 
 _POD_STYLE = {
@@ -26,7 +26,8 @@ def _age(seconds: float | None) -> timedelta | None:
 
 
 def render_target(console: Console, target) -> None:
-    console.print(f"[muted]context {target.context} at {target.server}, namespace {target.namespace}[/]")
+    where = f"context {target.context} at {target.server}, namespace {target.namespace}"
+    console.print(f"[muted]{escape_line(where)}[/]")
 
 
 def render_status(console: Console, views, target) -> None:
@@ -51,7 +52,10 @@ def render_status(console: Console, views, target) -> None:
 def render_logs(console: Console, lines, pods: int) -> None:
     width = max((len(line.pod) for line in lines), default=0)
     for line in lines:
-        console.print(f"[muted]{line.pod:<{width}}[/] {escape(line.text)}", highlight=False, soft_wrap=True)
+        text = line.text  # a 10 MB line is cut, saying so; -o json keeps it whole
+        if len(text) > MAX_CELL:
+            text = f"{text[:MAX_CELL]}… ({len(text) - MAX_CELL} more characters; -o json: whole)"
+        console.print(f"[muted]{line.pod:<{width}}[/] {escape(text)}", highlight=False, soft_wrap=True)
     console.print(f"[muted]{len(lines)} lines from {pods} pods[/]")
 
 

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ditsops.core.results import LogGroup
-from ditsops.render.cells import printable
+from ditsops.render.cells import MAX_CELL, cut, printable
 
 SHOWN = 10  # groups shown on a walk; --full shows every one
 PODS_NAMED = 3  # pod names listed per group before "+N more"
@@ -37,7 +37,8 @@ def render_log_groups(console: Console, groups: Sequence[LogGroup], *, full: boo
         head.append(f"  {_pods(group.pods)}", style="muted")
         console.print(head, soft_wrap=True)  # pod names whole, even past the edge
         indent = " " * min(INDENT, width + 2)
-        for line in _wrapped(printable(group.message), console.width - len(indent)):
+        message = group.message if full else cut(group.message, MAX_CELL)  # a 10 MB line: cut, --full whole
+        for line in _wrapped(printable(message), console.width - len(indent)):
             console.print(Text(indent + line), soft_wrap=True)
     hidden = groups[len(shown) :]
     if hidden:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from ditsops.render.cells import one_line, printable
 
 if TYPE_CHECKING:
     from ditsops.core.record import Check
@@ -14,6 +17,11 @@ def _time(stamp: str) -> str:
         return datetime.fromisoformat(stamp).strftime("%H:%M:%S")
     except (TypeError, ValueError):
         return str(stamp)
+
+
+def _one(text: Any) -> str:
+    """A single-line field: a newline in it cannot start a Markdown line of its own."""
+    return one_line(str(text if text is not None else ""))
 
 
 def _cell(text: Any) -> str:
@@ -38,17 +46,17 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
     events = [e for e in events if isinstance(e.get("event"), str)]
     start = next((e for e in events if e["event"] == "run-start"), {})
     end = next((e for e in reversed(events) if e["event"] == "run-end"), None)
-    lines = [f"# {start.get('title', 'Runbook run')} — run {run_id}", ""]
+    lines = [f"# {_one(start.get('title', 'Runbook run'))} — run {run_id}", ""]
     if check is not None:
         lines.append(f"- **Record:** {record_status(check)}")
     lines.append(f"- **Runbook:** `{start.get('runbook', '?')}` ({start.get('source', '?')})")
     lines.append(f"- **Started:** {start.get('ts', '?')} by {start.get('by', '?')}")
     target = start.get("target")
     for label, value in (target if isinstance(target, dict) else {}).items():
-        lines.append(f"- **{label.capitalize()}:** {value}")
+        lines.append(f"- **{_one(str(label).capitalize())}:** {_one(value)}")
     params = start.get("params")
     if isinstance(params, dict) and params:
-        lines.append("- **Parameters:** " + ", ".join(f"`{k}={v}`" for k, v in params.items()))
+        lines.append("- **Parameters:** " + ", ".join(f"`{_one(k)}={_one(v)}`" for k, v in params.items()))
     options = start.get("options") if isinstance(start.get("options"), dict) else {}
     mode = "dry run" if options.get("dry_run") else "interactive" if options.get("interactive") else "non-interactive"
     if options.get("yes"):
@@ -57,7 +65,9 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
     if check is not None and check.cut_line:
         lines.append(f"- **Ended:** the record ends in a cut line at line {check.cut_line}: the run was killed")
     elif end:
-        lines.append(f"- **Ended:** {end.get('ts', '?')} — exit {end.get('exit_code', '?')}: {end.get('reason', '')}")
+        lines.append(
+            f"- **Ended:** {end.get('ts', '?')} — exit {end.get('exit_code', '?')}: {_one(end.get('reason', ''))}"
+        )
     elif check is not None and check.running:
         lines.append("- **Ended:** not yet: the run is still going (its writer is alive)")
     elif check is not None and check.cut_short:
@@ -73,13 +83,16 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
     if queries:
         lines += ["", "## Queries and actions", ""]
         for event in queries:
-            fence = "sql" if event.get("kind") == "sql" else ""
+            lexer = "sql" if event.get("kind") == "sql" else ""
+            query = str(event["query"]).strip()
+            # Longer than any run of backticks in the query: a value cannot close it early
+            ticks = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", query)), default=0))
             lines += [
-                f"### {event.get('step', '?')}: {event.get('title', '')}",
+                f"### {_one(event.get('step', '?'))}: {_one(event.get('title', ''))}",
                 "",
-                f"```{fence}",
-                str(event["query"]).strip(),
-                "```",
+                f"{ticks}{lexer}",
+                query,
+                ticks,
                 "",
             ]
     previews = [e for e in events if e["event"] == "preview" and e.get("command")]
@@ -93,7 +106,8 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
         for step, undo, before in undos:
             state = f" (state before: {_cell(before)})" if before else ""
             lines += [f"- `{step}`: `{undo}`{state}"]
-    return "\n".join(lines).rstrip() + "\n"
+    # The record holds text from runbooks, labels and backends: shown, never obeyed by the terminal.
+    return printable("\n".join(lines).rstrip() + "\n")
 
 
 def _undos(events: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
@@ -123,6 +137,8 @@ def _timeline_row(event: dict[str, Any]) -> str | None:
     if kind == "lease-override":
         who, displaced = event.get("by", "?"), event.get("displaced", "?")
         return f"lease overridden ({event.get('how', '')}) by {who}; displaced {displaced}"
+    if kind == "lease-suspicious":
+        return f"lease on {event.get('target', '?')} had unbelievable times, taken over: {event.get('holder', '?')}"
     if kind == "lease-released":
         return f"lease released on {event.get('target', '?')}"
     if kind == "step":

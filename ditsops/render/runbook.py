@@ -13,7 +13,7 @@ from ditsops.core import steps as step_kinds
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import display
 from ditsops.core.results import Preview, StepResult
-from ditsops.render.cells import escape, printable
+from ditsops.render.cells import escape, escape_line, one_line, printable
 from ditsops.render.console import STATUS_MARK, STATUS_STYLE
 from ditsops.render.loggroups import render_log_groups
 from ditsops.render.tables import render_table
@@ -33,29 +33,30 @@ def file_line(path, shadows) -> tuple[str, str]:
 
 def render_header(console: Console, runbook: Runbook, params: dict[str, Any], target: list[tuple[str, str]]) -> None:
     lines = Text()
-    lines.append(printable(runbook.title), style="title")
+    lines.append(one_line(runbook.title), style="title")
     lines.append(f"  ({runbook.name})\n", style="muted")
     if runbook.alert:
         lines.append(
-            f"answers alert {runbook.alert}" + (f", severity {runbook.severity}" if runbook.severity else "") + "\n"
+            one_line(f"answers alert {runbook.alert}" + (f", severity {runbook.severity}" if runbook.severity else ""))
+            + "\n"
         )
     for label, value in target:
         style = "danger" if label == "production" and value == "yes" else ""
         if label == "file" and value.endswith(SHADOWS):
             style = "warning"  # an own file runs instead of the shipped runbook of that name
         lines.append(f"{label:<13}", style="muted")
-        lines.append(f"{printable(value)}\n", style=style)
+        lines.append(f"{one_line(value)}\n", style=style)
     given = {k: display(v) for k, v in params.items() if v is not None and display(v) != ""}  # no `namespace=`
     if given:
         lines.append(f"{'parameters':<13}", style="muted")
-        lines.append(printable(", ".join(f"{k}={v}" for k, v in given.items())))  # may come from alert labels
+        lines.append(one_line(", ".join(f"{k}={v}" for k, v in given.items())))  # may come from alert labels
     console.print(Panel(lines, expand=False))
 
 
 def render_run_started(console: Console, runbook: Runbook, params: dict[str, Any], target, mode: str) -> None:
     render_header(console, runbook, params, [*target, ("mode", mode)])
-    if runbook.summary:
-        console.print(f"[muted]{runbook.summary}[/]")
+    if runbook.summary:  # a runbook is as untrusted as an alert label: shown, never markup
+        console.print(f"[muted]{escape(runbook.summary)}[/]")
 
 
 def render_step_started(
@@ -65,19 +66,19 @@ def render_step_started(
     destructive = step_kinds.kind_of(step.kind).destructive
     marker = " [danger](changes things)[/]" if destructive else ""
     console.print()
-    console.rule(f"[title][{number}/{total}] {step.title}[/]{marker}", align="left")
+    console.rule(f"[title]\\[{number}/{total}] {escape_line(step.title)}[/]{marker}", align="left")
     if step.why:
-        console.print(f"[muted]Why: {step.why}[/]")
+        console.print(f"[muted]Why: {escape(step.why)}[/]")
     if brief:
         console.print(f"[query]{escape(brief)}[/]  [muted](its SQL: --show-queries)[/]")
     elif shown and step.kind == "note":
-        console.print(Text.assemble(("To do: ", "title"), shown))  # the instruction, once
+        console.print(Text.assemble(("To do: ", "title"), printable(shown)))  # the instruction, once
     elif shown and not console.is_terminal:
         # Piped (`| tee incident.log`): the query as written, each line whole, to paste.
         console.print(Text(printable(shown)), soft_wrap=True)
     elif shown:
         lexer = "sql" if step.kind == "sql" else "text"
-        console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
+        console.print(Syntax(printable(shown), lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
 
 
 def render_step_result(console: Console, result: StepResult, *, full: bool = False) -> None:
@@ -93,20 +94,20 @@ def render_step_result(console: Console, result: StepResult, *, full: bool = Fal
         render_log_groups(console, result.log_groups, full=full)
     # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
     # it, but it must reach the clipboard as one line.
-    console.print(f"[{style}]{mark} {result.status}[/]: {escape(result.summary)}", soft_wrap=True)
+    console.print(f"[{style}]{mark} {result.status}[/]: {escape_line(result.summary)}", soft_wrap=True)
     for warning in result.warnings:
-        console.print(f"[warning]! {warning}[/]")
+        console.print(f"[warning]! {escape_line(warning)}[/]")
 
 
 def render_preview(console: Console, preview: Preview, *, full: bool = False) -> None:
     if preview.empty:
-        console.print(f"[muted]{preview.summary}[/]")
+        console.print(f"[muted]{escape(preview.summary)}[/]")
         return
-    console.print(f"[danger]This will {preview.summary}[/]")
+    console.print(f"[danger]This will {escape(preview.summary)}[/]")
     if preview.table:
         render_table(console, preview.table, full=full)
     if preview.command:
-        console.print(f"[muted]Equivalent:[/] {preview.command}", soft_wrap=True)
+        console.print(f"[muted]Equivalent:[/] {escape_line(preview.command)}", soft_wrap=True)
 
 
 def render_progress(console: Console, message: str) -> None:
@@ -119,7 +120,7 @@ def render_escalation(console: Console, reminder: Escalation, elapsed: float) ->
 
     console.print(
         Panel(
-            f"{format_duration(elapsed)} into the incident: [title]{reminder.say}[/]",
+            f"{format_duration(elapsed)} into the incident: [title]{escape_line(reminder.say)}[/]",
             title="Escalate",
             style="warning",
             expand=False,
@@ -142,7 +143,7 @@ def render_run_finished(console: Console, outcome: RunOutcome) -> None:
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     console.print()
     style = "ok" if outcome.exit_code == 0 else "failing"
-    console.print(f"[{style}]{outcome.reason}[/] — {summary}")
+    console.print(f"[{style}]{escape(outcome.reason)}[/] — {escape(summary)}")
     if outcome.record:
         console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
         console.print(f"[muted]Timeline for the postmortem:[/] {escape(outcome.report_command)}", soft_wrap=True)
@@ -205,23 +206,29 @@ def _render_shadows(console: Console, entries) -> None:
 def render_runbook_show(console: Console, runbook: Runbook, shadows=None) -> None:
     render_header(console, runbook, {}, [file_line(runbook.source, shadows)])
     if runbook.summary:
-        console.print(runbook.summary)
+        console.print(escape(runbook.summary))
     if runbook.params:
         console.print("\n[title]Parameters[/]")
         for spec in runbook.params:
             default = f" = {display(spec.default)}" if spec.default is not None else " (required)"
-            console.print(f"  {spec.name}: {spec.type}{default}  [muted]{spec.description}[/]")
+            console.print(
+                f"  {escape_line(spec.name)}: {escape_line(str(spec.type))}{escape_line(default)}"
+                f"  [muted]{escape_line(spec.description or '')}[/]"
+            )
     console.print("\n[title]Steps[/]")
     for number, step in enumerate(runbook.steps, 1):
         kind = step_kinds.kind_of(step.kind)
         flag = " [danger]DESTRUCTIVE — asks for confirmation[/]" if kind.destructive else ""
-        when = f" [muted]when {' and '.join(c.describe() for c in step.when)}[/]" if step.when else ""
-        console.print(f"  {number}. [title]{step.id}[/] ({step.kind}) {step.title}{flag}{when}")
+        when = f" [muted]when {escape_line(' and '.join(c.describe() for c in step.when))}[/]" if step.when else ""
+        console.print(
+            f"  {number}. [title]{escape_line(step.id)}[/] ({escape_line(step.kind)}) "
+            f"{escape_line(step.title)}{flag}{when}"
+        )
         if step.why:
-            console.print(f"     [muted]{step.why}[/]")
+            console.print(f"     [muted]{escape(step.why)}[/]")
     if runbook.escalation:
         console.print("\n[title]Escalation[/]")
         for reminder in runbook.escalation:
             from ditsops.core.durations import to_prometheus
 
-            console.print(f"  after {to_prometheus(reminder.after)}: {reminder.say}")
+            console.print(f"  after {to_prometheus(reminder.after)}: {escape_line(reminder.say)}")

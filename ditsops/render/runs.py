@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ditsops.core.runs import RunSummary
+from ditsops.render.cells import MAX_CELL, cut, one_line
 
 VERDICT_MIN = 20  # the verdict folds; below this it tells nothing
 # On a terminal too narrow for every column these go first: the run id carries both.
@@ -48,7 +49,8 @@ def render_runs(console: Console, runs: Sequence[RunSummary]) -> None:
     table.add_column("run", no_wrap=True, min_width=widths["run"])
     for run, row in zip(runs, rows, strict=True):
         style = "muted" if run.exit_code is None else "ok" if run.exit_code == 0 else "failing"
-        table.add_row(*(row[name] for name in columns[:-1]), Text(row["verdict"], style=style), row["run"])
+        # Text, not markup: a record's fields are data (a title, a verdict naming a label)
+        table.add_row(*(Text(row[name]) for name in columns[:-1]), Text(row["verdict"], style=style), Text(row["run"]))
     # rich never renders wider than the console: lay the table out at its own width, then
     # write the lines uncropped.
     lines = console.render_lines(table, console.options.update_width(shown_width), pad=False)
@@ -59,7 +61,7 @@ def render_runs(console: Console, runs: Sequence[RunSummary]) -> None:
 
 def _row(run: RunSummary) -> dict[str, str]:
     verdict = run.verdict + (" (dry run)" if run.dry_run else "")
-    return {
+    row = {
         "started": run.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if run.started else "?",
         "runbook": run.runbook,
         "user": run.user,
@@ -68,3 +70,4 @@ def _row(run: RunSummary) -> dict[str, str]:
         "verdict": verdict,
         "run": run.run_id,
     }
+    return {name: cut(one_line(value), MAX_CELL) for name, value in row.items()}

@@ -25,7 +25,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from ditsops.core.results import Table
-from ditsops.render.cells import cell
+from ditsops.render.cells import MAX_CELL, cell, one_line
 from ditsops.render.console import print_at, unbounded
 
 ColumnKind = Literal["identifier", "text", "tail"]
@@ -52,14 +52,20 @@ def column_kind(name: str, kinds: Mapping[str, ColumnKind] | None = None) -> Col
     return "identifier"
 
 
-def _as_text(value: Any, style: str) -> Text:
+def _as_text(value: Any, style: str, full: bool) -> Text:
     if isinstance(value, Text):
         text = value.copy()
-        text.plain = cell(text.plain)  # one line, like every other cell
+        text.plain = _bounded(cell(text.plain), full)  # one line, like every other cell
         if style:
             text.stylize(style)
         return text
-    return Text(cell(value), style=style)
+    return Text(_bounded(cell(value), full), style=style)
+
+
+def _bounded(text: str, full: bool) -> str:
+    """A cell from outside may be a 10 MB label: past MAX_CELL characters it is cut with
+    `…` (piped too), unless --full asks for it whole."""
+    return text if full or len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
 def _style(styles: dict[str, dict[str, str]] | None, column: str, value: Any) -> str:
@@ -117,13 +123,13 @@ def render_table(
     if not table.rows:
         return  # the step's summary already says there is nothing
     names = table.columns
-    rows = [[_as_text(v, _style(styles, names[i], v)) for i, v in enumerate(row)] for row in table.rows]
+    rows = [[_as_text(v, _style(styles, names[i], v), full) for i, v in enumerate(row)] for row in table.rows]
     kind = {i: column_kind(name, kinds) for i, name in enumerate(names)}
     columns = [i for i in range(len(names)) if any(r[i].plain for r in rows)]  # all-empty columns say nothing
     natural = {i: max([Text(names[i]).cell_len, *(r[i].cell_len for r in rows)]) for i in columns}
     heading = title or table.title
     if heading:
-        console.print(Text(heading, style="table.title"), soft_wrap=True)
+        console.print(Text(one_line(heading), style="table.title"), soft_wrap=True)
 
     if unbounded(console):  # a pipe or a file: every cell whole, lines as long as they need
         _print_table(console, names, rows, columns, natural, kind, full=False)
@@ -152,6 +158,8 @@ def render_table(
             _print_records(console, names, rows, columns, kind, full=full)
     if table.total and table.total > len(table.rows):
         console.print(f"[muted]… {table.total - len(table.rows)} more rows not shown ({table.total} in all)[/]")
+    if not full and any(len(c.plain) >= MAX_CELL and c.plain.endswith("…") for r in rows for c in r):
+        console.print(f"[muted](cells longer than {MAX_CELL} characters cut with …; --full or -o json: whole)[/]")
 
 
 def _print_table(

@@ -8,7 +8,7 @@ from datetime import datetime
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from ditsops.render.cells import escape
+from ditsops.render.cells import MAX_CELL, escape
 
 
 def interval_text(seconds: float) -> str:
@@ -64,6 +64,8 @@ def render_watch_error(console: Console, title: str, at: datetime, message: str)
 
 def render_log_line(console: Console, pod: str, text: str, width: int) -> None:
     """One followed log line, prefixed with its pod (as `k8s logs` prints them)."""
+    if len(text) > MAX_CELL:  # a line that never ends: cut, saying so (-o json keeps it whole)
+        text = f"{text[:MAX_CELL]}… ({len(text) - MAX_CELL} more characters; -o json: whole)"
     console.print(f"[muted]{escape(pod.ljust(width))}[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 # target name -> the setting holding its base URL
 TARGETS = {"dits": "dits_url", "prometheus": "prometheus_url", "alertmanager": "alertmanager_url"}
 NAMES = {"dits": "Dits server", "prometheus": "Prometheus", "alertmanager": "Alertmanager"}
-_ABSOLUTE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)$")
-_NAMED = re.compile(r"^([a-z]+):(/.*)$")
+_ABSOLUTE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://([^/?#]*)(.*)\Z")
+_NAMED = re.compile(r"^([a-z]+):(/.*)\Z")
 
 
 @dataclass(frozen=True)

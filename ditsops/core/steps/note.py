@@ -48,7 +48,10 @@ class NoteKind(StepKind[NoteSpec]):
         return references(spec.text) if spec else set()
 
     def describe(self, step: Step, params: dict[str, ParamValue]) -> str:
-        return render_text(self.spec_of(step).text, params)
+        # The note's own lines are the runbook's; a value (an alert label, --set) is one
+        # line inside it: a newline in it shown as \n, so it cannot forge an instruction.
+        flat = {k: v.replace("\r", "\\r").replace("\n", "\\n") if isinstance(v, str) else v for k, v in params.items()}
+        return render_text(self.spec_of(step).text, flat)
 
     def run(self, step: Step, ctx: RunContext) -> StepResult:
         answer = ctx.manual(step, self.describe(step, ctx.params))

@@ -48,8 +48,8 @@ from ditsops.core.units import Quantity, column_unit
 if TYPE_CHECKING:
     from ditsops.clients.postgres import PostgresClient
 
-_NAMED = re.compile(r"^[a-z_][a-z0-9_]*$")
-_VALUE = re.compile(r"^(?:(sum|max|min)\((\w+)\)|(rows)|(\w+))$")
+_NAMED = re.compile(r"^[a-z_][a-z0-9_]*\Z")
+_VALUE = re.compile(r"^(?:(sum|max|min)\((\w+)\)|(rows)|(\w+))\Z")
 _PSYCOPG_PARAM = re.compile(r"%\((\w+)\)s")
 
 
