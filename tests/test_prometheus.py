@@ -142,7 +142,7 @@ def test_label_values_are_escaped_and_bare_strings_refused(env, tmp_path):
     assert "is a string outside quotes in PromQL" in done.stderr
 
 
-def test_prometheus_stopped_mid_run_fails_that_step_and_the_run_goes_on(tmp_path, isolated_home, pg_dsn):
+def test_prometheus_stopped_mid_run_fails_that_step_and_the_run_goes_on(tmp_path, isolated_home, pg_dsn, diag_dsn):
     require_binary("prometheus", INSTALL)
     exporter = Exporter(lambda: "test_ratio 1\n")
     started = retry_if_port_taken(lambda: promstack.start_stack(tmp_path / "prom", [exporter.target]))
@@ -173,7 +173,11 @@ def test_prometheus_stopped_mid_run_fails_that_step_and_the_run_goes_on(tmp_path
                 value: one
         """,
         )
-        env = {"DITSOPS_PROMETHEUS_URL": started.prometheus.url, "DITSOPS_DSN": pg_dsn}
+        env = {
+            "DITSOPS_PROMETHEUS_URL": started.prometheus.url,
+            "DITSOPS_DSN": pg_dsn,
+            "DITSOPS_DIAGNOSTICS_DSN": diag_dsn,
+        }
         done = run_cli("runbook", str(path), "-o", "json", env=env)
         assert done.returncode == 4, done.stdout + done.stderr
         steps = {s["id"]: s for s in json.loads(done.stdout)["steps"]}

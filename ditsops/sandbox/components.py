@@ -48,7 +48,7 @@ POSTGRES, KUBEAPI, SIMULATOR, ALERTMANAGER, PROMETHEUS = (
     "alertmanager",
     "prometheus",
 )
-SANDBOX_MAX_CONNECTIONS = 50
+SANDBOX_MAX_CONNECTIONS = 52
 KUBE_CONTEXT = "sandbox"
 NAMESPACE = "dits"
 KUBE_READY_DELAY = 0.5  # seconds from pod creation to Ready: a rollout of 3 pods takes 2-3 s

@@ -95,8 +95,10 @@ def row_query_pattern(row: int) -> str:
 def plan_load(max_connections: int, superuser_reserved: int = 3) -> LoadPlan:
     """A plan holding > 90% of max_connections while leaving the superuser slots free.
 
-    With max_connections=50: 18 idle in transaction, 18 sleeping, 1 lock holder, 3
-    waiters, 6 idle = 46 connections (92%); 4 slots stay open for ditsops.
+    With the sandbox's max_connections=52: 18 idle in transaction, 18 sleeping, 1 lock
+    holder, 3 waiters, 7 idle = 47 connections (90.4%); of the 5 slots left, the 3
+    superuser ones stay for the operator's ditsops (its action and lease sessions), and 2
+    for the diagnostics role and the record store's writer.
     """
     total = min(math.floor(max_connections * TARGET_SHARE), max_connections - superuser_reserved - 1)
     if total < 10:
