@@ -84,7 +84,7 @@ def test_up_status_down(sandbox_home: Any) -> None:
     assert (
         state.profile()["dsn"] == PgCluster.from_dict(postgres.details).dsn and state.profile()["production"] is False
     )
-    assert activity(str(state.profile()["dsn"]))["max_connections"] == 52
+    assert activity(str(state.profile()["dsn"]))["max_connections"] == 70
     # Diagnostics run as ditsops_diag, a role the server says can do no harm (README, "The diagnostics role").
     from ditsops.core import connect
     from ditsops.core.config import load_settings

@@ -48,7 +48,12 @@ POSTGRES, KUBEAPI, SIMULATOR, ALERTMANAGER, PROMETHEUS = (
     "alertmanager",
     "prometheus",
 )
-SANDBOX_MAX_CONNECTIONS = 52
+# Sized for db-exhaustion (load.plan_load): its load takes more than 90% of the connections
+# and still leaves one each for the diagnostics role and the record store's writer (roles
+# that are not superusers), and the superuser slots for the operator's ditsops (its
+# action and lease sessions) and a look with psql.
+SANDBOX_MAX_CONNECTIONS = 70
+SANDBOX_SUPERUSER_RESERVED = 4
 KUBE_CONTEXT = "sandbox"
 NAMESPACE = "dits"
 KUBE_READY_DELAY = 0.5  # seconds from pod creation to Ready: a rollout of 3 pods takes 2-3 s
@@ -204,7 +209,7 @@ def _stop_and_remove(component: Component) -> list[str]:
 
 
 def _start_postgres(record: RecordComponent, started: dict[str, Component]) -> Component:
-    cluster = create_cluster(max_connections=SANDBOX_MAX_CONNECTIONS)
+    cluster = create_cluster(max_connections=SANDBOX_MAX_CONNECTIONS, superuser_reserved=SANDBOX_SUPERUSER_RESERVED)
     component = _postgres_component(cluster, pid=None, app_password=None)
     record(component)  # the data dir exists from here on; `down` must find it
     cluster.start()

@@ -38,6 +38,7 @@ LOCK_TABLE = "dits_sandbox_locks"
 CMDLINE_MARKER = "ditsops.sandbox.load"
 # Share of max_connections the load takes: above the 90% of DatabaseConnectionsExhausted.
 TARGET_SHARE = 0.92
+LOAD_HEADROOM = 2  # ordinary slots left free: the diagnostics role and the record store's writer
 # How long a connection refused for want of a slot is retried while the load builds up.
 CONNECT_RETRY_SECONDS = 10.0
 
@@ -95,12 +96,13 @@ def row_query_pattern(row: int) -> str:
 def plan_load(max_connections: int, superuser_reserved: int = 3) -> LoadPlan:
     """A plan holding > 90% of max_connections while leaving the superuser slots free.
 
-    With the sandbox's max_connections=52: 18 idle in transaction, 18 sleeping, 1 lock
-    holder, 3 waiters, 7 idle = 47 connections (90.4%); of the 5 slots left, the 3
-    superuser ones stay for the operator's ditsops (its action and lease sessions), and 2
-    for the diagnostics role and the record store's writer.
+    With the sandbox's max_connections=70 and 4 superuser slots: 25 idle in transaction,
+    25 sleeping, 1 lock holder, 3 waiters, 10 idle = 64 connections (91.4%). Superusers
+    take ordinary slots while there are any, so the ordinary slots left (LOAD_HEADROOM)
+    are for the roles that are not superusers: the diagnostics role and the record
+    store's writer; the operator's ditsops, a superuser, uses the reserved ones.
     """
-    total = min(math.floor(max_connections * TARGET_SHARE), max_connections - superuser_reserved - 1)
+    total = min(math.floor(max_connections * TARGET_SHARE), max_connections - superuser_reserved - LOAD_HEADROOM)
     if total < 10:
         from ditsops.core.errors import DitsopsError
 

@@ -228,6 +228,7 @@ def create_cluster(
     *,
     port: int | None = None,
     max_connections: int = 50,
+    superuser_reserved: int = 3,
     password: str | None = None,
     bin_dir: Path | None = None,
 ) -> PgCluster:
@@ -286,14 +287,14 @@ def create_cluster(
             )
         finally:
             password_file.unlink(missing_ok=True)
-        _write_settings(cluster, max_connections)
+        _write_settings(cluster, max_connections, superuser_reserved)
         return cluster
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
 
 
-def _write_settings(cluster: PgCluster, max_connections: int) -> None:
+def _write_settings(cluster: PgCluster, max_connections: int, superuser_reserved: int) -> None:
     socket_dir = str(cluster.socket_dir).replace("'", "''")
     settings = f"""
 # Added by ditsops: a throwaway cluster, loopback only, durability off (it is deleted after use).
@@ -301,7 +302,7 @@ listen_addresses = '{cluster.host}'
 port = {cluster.port}
 unix_socket_directories = '{socket_dir}'
 max_connections = {max_connections}
-superuser_reserved_connections = 3
+superuser_reserved_connections = {superuser_reserved}
 fsync = off
 synchronous_commit = off
 full_page_writes = off
