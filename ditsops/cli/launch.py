@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ditsops.core.config import Settings
     from ditsops.core.engine import RunOutcome
     from ditsops.core.model import Runbook, Step
+    from ditsops.core.resume import Prior
 
 YesOption = Annotated[
     bool,
@@ -93,7 +94,13 @@ class RunLaunch:
         check_run_names(runbook, params, self.settings)
 
     def run(
-        self, runbook: Runbook, params: dict[str, Any], *, from_step: str | None = None, elapsed_before: float = 0.0
+        self,
+        runbook: Runbook,
+        params: dict[str, Any],
+        *,
+        from_step: str | None = None,
+        elapsed_before: float = 0.0,
+        resumed: Prior | None = None,
     ) -> RunOutcome:
         from ditsops.cli.prompts import interaction_for
         from ditsops.cli.storehook import attach_store
@@ -117,6 +124,8 @@ class RunLaunch:
             shadows = shadowed(runbook.source)
             if shadows:  # an own runbook hides the shipped one of that name: say which file runs
                 target.insert(0, file_line(runbook.source, shadows))
+        if resumed is not None:  # the header says which run this one continues
+            target.insert(0, ("resumes", f"run {resumed.run_id}"))
         record = RunRecord.create(runbook.name, self.settings.secrets())
         store = attach_store(self.state, self.settings, record)
         options = RunOptions(
@@ -127,6 +136,7 @@ class RunLaunch:
             elapsed_before=elapsed_before,
             confirm_targets=self.state.confirm_targets,
             ignore_lease=self.state.ignore_lease,
+            resumed=resumed,
         )
         try:
             return run_runbook(runbook, params, self.settings, ui, options, record, target)

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
+from ditsops.cli.resume import resume_command
 from ditsops.cli.verify import verify_command
 from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.render.cells import escape
@@ -313,6 +314,8 @@ def report_command(
 
 # `runbook verify` lives in cli/verify.py (its anchors: the store, the ticket hash)
 app.command("verify")(verify_command)
+# `runbook resume` lives in cli/resume.py (runs from the local records or the store)
+app.command("resume")(resume_command)
 
 
 @app.command("runs")
