@@ -1,6 +1,8 @@
 """Whether a step takes its turn: its `when:` conditions, the fixes a resumed run carries.
 
-A condition is met, not met, or cannot be decided:
+In a resumed run, conditions are decided by the earlier run's readings where it has them
+(the branch it chose stays chosen; its diagnostics still run afresh and are shown, and the
+verify decides on fresh readings). A condition is met, not met, or cannot be decided:
 
 - its step has no result in this run (`--from` past it, and no earlier run to resume
   from): the step is skipped. A condition nobody checked never opens a branch (before,
@@ -60,6 +62,12 @@ def gate(
         carried = carried_result(step, prior)
         if carried is not None:
             return Gate(carried=carried)
+    if prior is not None:
+        # The earlier run's readings decided which branch it took: they keep deciding it, so a
+        # fix still working its way in (the error rate lags a rollback) does not open the
+        # next branch (a restart). Its errored readings give way to this run's.
+        earlier = {k: r for k, r in prior.results.items() if r.status != Status.ERROR}
+        results = {**results, **earlier}
     unknown = [c for c in step.when if _is_unknown(c, results.get(c.step))]
     decided = [c for c in step.when if c not in unknown]
     unmet = [c for c in decided if holds(c, results) is not True]
