@@ -118,7 +118,7 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
 
     from ditsops.cli.prompts import choose_alert
     from ditsops.core import catalog
-    from ditsops.core.alerting import gather
+    from ditsops.core.alerting import gathered
 
     if name:
         runbook = catalog.find(name)
@@ -127,7 +127,10 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
         if not books:
             raise UsageError(f"no runbook answers alert {alert!r}", hint="ditsops runbook list shows the alert of each")
         runbook = books[0]
-    firing = [v for v in gather(settings) if v.alert.name == alert]
+    found = gathered(settings)
+    for note in found.notes:  # one source down: which one answered, and what is missing
+        state.consoles.err.print(f"ditsops: {escape(note)}", soft_wrap=True, highlight=False)
+    firing = [v for v in found.views if v.alert.name == alert]
     if not firing:
         raise DitsopsError(
             f"alert {alert} is not firing or pending now", hint=f"run it by name: ditsops runbook {runbook.name}"
