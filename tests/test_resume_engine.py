@@ -15,6 +15,7 @@ from ditsops.core.conditions import parse_condition
 from ditsops.core.config import Settings
 from ditsops.core.engine import RunOptions, run_runbook
 from ditsops.core.errors import ExitCode, TargetUnreachable
+from ditsops.core.guards import FiringNow, OtherAlert
 from ditsops.core.model import Runbook, Step
 from ditsops.core.record import RunRecord, read_events
 from ditsops.core.results import Status
@@ -169,3 +170,40 @@ def test_monitoring_down_for_the_whole_window_is_not_verified_naming_the_change(
     reason = done.outcome.reason
     assert reason.startswith("not verified: fake unreachable since ")
     assert reason.endswith(" UTC; applied: fix (undo: unfix); check errors by hand (error ratio)")
+
+
+# -- the whole incident: other alerts firing -------------------------------------------------
+
+DB_ALERT = OtherAlert(
+    "DatabaseConnectionsExhausted",
+    "critical",
+    "db-connections-exhausted",
+    "ditsops runbook --alert DatabaseConnectionsExhausted",
+)
+GUARDED_FIX = replace(FIX, unless_firing=("DatabaseConnectionsExhausted",))
+
+
+def test_a_fix_guarded_by_another_firing_alert_is_not_offered_and_the_verdict_names_it(run, world):
+    done = run(CHECK, GUARDED_FIX, VERIFY, interactive=False, assume_yes=True, firing=lambda: FiringNow((DB_ALERT,)))
+    assert world.previews == 0 and world.applied == 0
+    assert done.summary("fix") == (
+        "not while DatabaseConnectionsExhausted (critical) fires; "
+        "run its runbook first: ditsops runbook --alert DatabaseConnectionsExhausted"
+    )
+    assert done.outcome.reason.endswith(
+        "; still firing: DatabaseConnectionsExhausted (critical): ditsops runbook --alert DatabaseConnectionsExhausted"
+    )
+    assert done.events[0]["firing"] == ["DatabaseConnectionsExhausted"]
+
+
+def test_a_guard_whose_alert_does_not_fire_lets_the_fix_run(run, world):
+    done = run(CHECK, GUARDED_FIX, VERIFY, interactive=False, assume_yes=True, firing=lambda: FiringNow(()))
+    assert world.applied == 1 and done.outcome.exit_code == ExitCode.OK
+    assert "still firing" not in done.outcome.reason
+
+
+def test_a_guard_that_could_not_be_read_never_lets_yes_apply(run, world):
+    down = FiringNow(problem="Prometheus unreachable at http://127.0.0.1:9")
+    done = run(CHECK, GUARDED_FIX, VERIFY, interactive=False, assume_yes=True, firing=lambda: down)
+    assert world.applied == 0 and done.status("fix") == Status.REFUSED
+    assert "unless DatabaseConnectionsExhausted fires is unknown: Prometheus unreachable" in done.summary("fix")

@@ -101,10 +101,16 @@ class RunLaunch:
         from_step: str | None = None,
         elapsed_before: float = 0.0,
         resumed: Prior | None = None,
+        whole_incident: bool = False,
     ) -> RunOutcome:
+        """whole_incident: a runbook walk reads the alerts firing now (its header, its
+        `unless_firing:` guards, its verdict); a direct command does not."""
+        from functools import partial
+
         from ditsops.cli.prompts import interaction_for
         from ditsops.cli.storehook import attach_store
         from ditsops.core import steps as step_kinds
+        from ditsops.core.alerting import firing_now
         from ditsops.core.engine import RunOptions, run_runbook
         from ditsops.core.record import RunRecord
         from ditsops.core.target import header
@@ -137,6 +143,7 @@ class RunLaunch:
             confirm_targets=self.state.confirm_targets,
             ignore_lease=self.state.ignore_lease,
             resumed=resumed,
+            firing=partial(firing_now, self.settings) if whole_incident else None,
         )
         try:
             return run_runbook(runbook, params, self.settings, ui, options, record, target)

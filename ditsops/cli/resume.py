@@ -60,7 +60,7 @@ def resume_command(
         runbook, parse_assignments(assignments), labels=prior.params, profile=launch.settings.params
     )
     launch.validate(runbook, params)
-    outcome = launch.run(runbook, params, from_step=from_step, resumed=prior)
+    outcome = launch.run(runbook, params, from_step=from_step, resumed=prior, whole_incident=True)
     raise typer.Exit(outcome.exit_code)
 
 

@@ -108,7 +108,7 @@ def run_command(
         raise UsageError("name a runbook or give --alert NAME", hint="ditsops runbook list")
     params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=launch.settings.params)
     launch.validate(runbook, params)
-    outcome = launch.run(runbook, params, from_step=from_step, elapsed_before=elapsed)
+    outcome = launch.run(runbook, params, from_step=from_step, elapsed_before=elapsed, whole_incident=True)
     raise typer.Exit(outcome.exit_code)
 
 

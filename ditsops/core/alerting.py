@@ -14,6 +14,7 @@ from ditsops.core.invocation import ditsops_command
 if TYPE_CHECKING:
     from ditsops.clients.alertmanager import Silence
     from ditsops.clients.prometheus import Alert
+    from ditsops.core.guards import FiringNow
 
 STATE_ORDER = {"firing": 0, "pending": 1, "inhibited": 2, "silenced": 3}
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}  # any other severity sorts after these
@@ -199,3 +200,25 @@ def silence_by_prefix(silences: Sequence[Silence], prefix: str) -> Silence:
         )
         raise UsageError(f"silence id prefix {prefix!r} is ambiguous, it matches {len(found)} silences: {listed}")
     return found[0]
+
+
+# Alerts that are firing, whatever a person did about the noise (a silence does not fix a database).
+_FIRING_STATES = frozenset({"firing", "silenced", "inhibited", "suppressed", "active"})
+
+
+def firing_now(settings: Settings) -> FiringNow:
+    """The alerts firing now, for a walk's header, its `unless_firing:` guards and its verdict;
+    what went wrong instead of an exception (a walk goes on without them)."""
+    from ditsops.core.guards import FiringNow, OtherAlert
+
+    try:
+        found = gathered(settings)
+    except DitsopsError as error:
+        return FiringNow(problem=error.message)
+    return FiringNow(
+        tuple(
+            OtherAlert(v.alert.name, v.alert.severity, v.runbook, v.command)
+            for v in found.views
+            if v.alert.state in _FIRING_STATES
+        )
+    )

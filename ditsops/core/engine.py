@@ -29,6 +29,7 @@ from ditsops.core.errors import (
     UsageError,
 )
 from ditsops.core.gating import gate
+from ditsops.core.guards import FiringNow, guard_reason
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import ParamValue, display
@@ -54,6 +55,8 @@ class RunOptions:
     confirm_targets: tuple[str, ...] = ()
     ignore_lease: bool = False  # --ignore-lease: act although another ditsops holds the target
     resumed: Prior | None = None  # `runbook resume`: the earlier run this one continues
+    # the alerts firing now (read at the start and for the verdict); None: not asked (a direct command)
+    firing: Callable[[], FiringNow] | None = None
 
 
 class Interaction(Protocol):
@@ -141,6 +144,7 @@ def run_runbook(
     )
     walker = _Walker(runbook, settings, params, ui, options, record, outcome, clock=clock, sleep=sleep_and_watch)
     prior = options.resumed
+    walker.firing = options.firing() if options.firing else None
     if prior is not None:
         # Conditions hold against the earlier run's results until this run has its own;
         # a verify after a fix it applied waits as if the fix were just made.
@@ -158,6 +162,7 @@ def run_runbook(
         # The seams for incidents and hand-off: the run this one continues, the incident it joins.
         parent=prior.run_id if prior else None,
         incident=prior.incident if prior else None,
+        firing=[a.name for a in walker.firing.alerts] if walker.firing else None,
         options={
             "interactive": options.interactive,
             "yes": options.assume_yes,
@@ -167,7 +172,7 @@ def run_runbook(
             "ignore_lease": options.ignore_lease,
         },
     )
-    ui.run_started(runbook, params, target)
+    ui.run_started(runbook, params, target + _other_alerts(runbook, walker.firing))
     restore = None
     try:
         active = options.from_step is None
@@ -178,6 +183,8 @@ def run_runbook(
             escalations.check()
             walker.walk(step, number)
         _conclude(outcome)
+        if options.firing is not None:
+            _still_firing(outcome, runbook, options.firing())
     except KeyboardInterrupt:
         restore = _exit_on_next_interrupt()
         ui.run_interrupted()  # e.g. give the terminal its cursor back from a live line
@@ -242,6 +249,7 @@ class _Walker:
         self.current: Step | None = None  # the step whose turn it is (progress is about it)
         self.prefetch = Prefetch(runbook.steps, self._measure)
         self.acting = Acting(self.ctx, ui, options, record)
+        self.firing: FiringNow | None = None  # the alerts firing when the run started
 
     def walk(self, step: Step, number: int) -> None:
         kind = step_kinds.kind_of(step.kind)
@@ -253,10 +261,14 @@ class _Walker:
             prior=self.options.resumed,
             unit_of=self._unit_of,
         )
-        if gated.skip is not None or gated.carried is not None:
-            result = gated.carried or StepResult(Status.SKIPPED, gated.skip or "")
+        guarded, unknown_guard = guard_reason(step.unless_firing, self.firing)
+        if unknown_guard and not isinstance(kind, ActionKind):
+            guarded = unknown_guard  # a read behind a guard nobody could check waits too
+        if gated.skip is not None or gated.carried is not None or guarded is not None:
+            result = gated.carried or StepResult(Status.SKIPPED, gated.skip or guarded or "")
             self._finish(step, result, 0.0, shown=None, number=number)
             return
+        unknown = "; ".join(u for u in (gated.unknown, unknown_guard) if u) or None
         shown = kind.describe(step, self.ctx.params)
         self.ui.step_started(step, number, self.total, shown)
         self.current = step
@@ -268,7 +280,7 @@ class _Walker:
         elif isinstance(kind, ActionKind):
             began = self.ctx.clock()
             try:
-                preview, result = self.acting.act(kind, step, unknown=gated.unknown)
+                preview, result = self.acting.act(kind, step, unknown=unknown)
                 self.acting.keep_undo(step, result)
             except DitsopsError as error:
                 result = self._failure(error)
@@ -372,3 +384,21 @@ def _conclude(outcome: RunOutcome) -> None:
         outcome.runbook.escalation,
     )
     outcome.exit_code, outcome.reason = verdict.exit_code, verdict.reason
+
+
+def _other_alerts(runbook: Runbook, firing: FiringNow | None) -> list[tuple[str, str]]:
+    """Header rows: the other alerts firing now, each with the runbook that answers it."""
+    if firing is None:
+        return []
+    if firing.problem is not None:
+        return [("also firing", f"unknown: {firing.problem}")]
+    others = [a for a in firing.alerts if a.name != runbook.alert]
+    return [("also firing", a.describe()) for a in others] or [("also firing", "no other alert")]
+
+
+def _still_firing(outcome: RunOutcome, runbook: Runbook, firing: FiringNow) -> None:
+    """The verdict names the critical alerts that still fire besides this runbook's own:
+    the incident is not over because this walk is."""
+    critical = [a for a in firing.alerts if a.name != runbook.alert and a.severity.lower() == "critical"]
+    if critical:
+        outcome.reason += "; still firing: " + "; ".join(a.describe() for a in critical)
