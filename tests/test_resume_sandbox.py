@@ -17,8 +17,9 @@ from typing import Any
 
 from ditsops.core.config import ENVIRONMENT
 from ditsops.sandbox.kubesource import KubeHTTP
+from tests.cli import run_cli
 from tests.helpers import wait_until
-from tests.sandboxfixtures import NAMESPACE, WATCH, Sandbox, fault
+from tests.sandboxfixtures import NAMESPACE, WATCH, Sandbox, fault, firing_within, resolved_within
 from tests.test_sandbox_bad_deploy import GOOD, error_ratio
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -103,3 +104,32 @@ def test_ctrl_c_after_the_rollback_then_resume_elsewhere_does_not_roll_back_agai
         assert first["event"] == "run-start" and first["parent"] == run_id
     finally:
         fault("bad-deploy", "--clear")
+
+
+def test_both_faults_at_once_the_error_rate_walk_keeps_off_the_scale_out_and_names_the_database(sandbox: Sandbox):
+    """db-exhaustion and bad-deploy together: HighErrorRate's walk shows the database's
+    alert in its header, does not offer the scale-out while it fires (more pods, more
+    pools), does not open the S3 branch (storage is healthy), and its verdict names it."""
+    fault("db-exhaustion")
+    fault("bad-deploy")
+    try:
+        firing_within(sandbox.prometheus, {"HighErrorRate", "DatabaseConnectionsExhausted"}, 240)
+        done = run_cli(
+            "--profile", "sandbox", "runbook", "--alert", "HighErrorRate", "--dry-run",
+            env={"COLUMNS": "80"}, timeout=300,
+        )  # fmt: skip
+        out = done.stdout
+        flat = " ".join(out.split())
+        header = [line for line in out.splitlines() if line.startswith("│")]
+        assert any("also firing" in line and "DatabaseConnectionsExhausted" in line for line in header), out[:3000]
+        assert max(len(line) for line in header) <= 80
+        assert "Scale dits-server out" in out and "not while DatabaseConnectionsExhausted (critical) fires" in flat
+        assert "dry run: previewed" in flat  # the rollback, previewed
+        assert "object storage reachable" not in flat.split("Check object storage")[-1].split("Error ratio back")[0]
+        last = flat.rsplit("not resolved", 1)[-1]
+        assert "still firing: DatabaseConnectionsExhausted (critical)" in last, flat[-1500:]
+        assert done.returncode == 3, flat[-1500:]
+    finally:
+        fault("bad-deploy", "--clear")
+        fault("db-exhaustion", "--clear")
+        resolved_within(sandbox.prometheus, {"HighErrorRate", "DatabaseConnectionsExhausted"}, 240)
