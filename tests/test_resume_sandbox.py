@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from ditsops.core.config import ENVIRONMENT
 from ditsops.sandbox.kubesource import KubeHTTP
 from tests.cli import run_cli
@@ -54,6 +56,12 @@ def engineer_b(sandbox: Sandbox, state: Path, env: dict[str, str]) -> dict[str, 
     return b_env
 
 
+def store_parent(sandbox: Sandbox, run_id: str) -> str | None:
+    with psycopg.connect(str(sandbox.state.profile()["record_store"]), connect_timeout=5) as conn:
+        row = conn.execute("SELECT parent FROM ditsops.runs WHERE id = %s", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
 def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # the child must react to Ctrl-C as a shell's would
 
@@ -82,6 +90,9 @@ def test_ctrl_c_after_the_rollback_then_resume_elsewhere_does_not_roll_back_agai
         rolled_back = revision(sandbox)
         assert image(sandbox) == GOOD
 
+        # Engineer B takes over once the rollout A interrupted has finished. (Resuming in
+        # the middle of it, the logs step once failed on a pod that was going away.)
+        KubeHTTP(sandbox.url("kubeapi")).wait_for_rollout(NAMESPACE, "dits-server")
         # Engineer B: the same targets and store, another machine's (empty) records.
         run_id = path.stem
         done = subprocess.run(
@@ -102,6 +113,7 @@ def test_ctrl_c_after_the_rollback_then_resume_elsewhere_does_not_roll_back_agai
         b_runs = list((tmp_path / "b-state" / "ditsops" / "runs").glob("*.jsonl"))
         first = json.loads(b_runs[0].read_text().splitlines()[0])
         assert first["event"] == "run-start" and first["parent"] == run_id
+        assert wait_until(lambda: store_parent(sandbox, b_runs[0].stem), 30, "B's run in the store") == run_id
     finally:
         fault("bad-deploy", "--clear")
 

@@ -70,9 +70,12 @@ def _find(run: str, settings: Settings) -> tuple[str, list[dict[str, Any]]]:
 
     try:
         path = find_run(run)
-    except UsageError:
+    except UsageError as missing:
         if not settings.record_store:
-            raise
+            raise UsageError(
+                f"{run!r} matches no run in the local records (no record_store is set to look in)",
+                hint="ditsops runbook runs",
+            ) from missing
         return _from_store(run, settings)
     record = read_record(path)
     if record.check.status == "broken":

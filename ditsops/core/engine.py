@@ -386,6 +386,9 @@ def _conclude(outcome: RunOutcome) -> None:
     outcome.exit_code, outcome.reason = verdict.exit_code, verdict.reason
 
 
+MAX_OTHER_ALERTS = 5  # other firing alerts listed in the header
+
+
 def _other_alerts(runbook: Runbook, firing: FiringNow | None) -> list[tuple[str, str]]:
     """Header rows: the other alerts firing now, each with the runbook that answers it."""
     if firing is None:
@@ -393,7 +396,10 @@ def _other_alerts(runbook: Runbook, firing: FiringNow | None) -> list[tuple[str,
     if firing.problem is not None:
         return [("also firing", f"unknown: {firing.problem}")]
     others = [a for a in firing.alerts if a.name != runbook.alert]
-    return [("also firing", a.describe()) for a in others] or [("also firing", "no other alert")]
+    rows = [("also firing", a.describe()) for a in others[:MAX_OTHER_ALERTS]]
+    if len(others) > MAX_OTHER_ALERTS:  # a storm of alerts must not push the walk off the screen
+        rows.append(("also firing", f"and {len(others) - MAX_OTHER_ALERTS} more: ditsops alerts lists them"))
+    return rows or [("also firing", "no other alert")]
 
 
 def _still_firing(outcome: RunOutcome, runbook: Runbook, firing: FiringNow) -> None:
