@@ -64,7 +64,7 @@ def interrupted_after_the_fix() -> list[dict[str, Any]]:
         {"event": "run-start", "run": EARLIER, "runbook": "practice", "params": {}},
         {"event": "step", "step": "errors", "status": "failing", "value": FAILING, "summary": "15"},
         {"event": "preview", "step": "fix", "summary": "fix dits-server (plan 1)"},
-        {"event": "decision", "step": "fix", "approved": True, "how": "answered y"},
+        {"event": "decision", "step": "fix", "approved": True, "how": "answered y", "target": "dits-server"},
         {"event": "applied", "step": "fix", "summary": "fixed dits-server", "undo": "unfix", "ts": "2026-12-07T03:12"},
         {"event": "run-end", "exit_code": 130, "reason": "interrupted after step fix was applied (Ctrl-C)"},
     ]
@@ -103,6 +103,7 @@ def test_a_resume_of_a_resume_still_knows_the_fix_came_from_the_first_run(run, w
     second = run(CHECK, GATED_FIX, VERIFY, interactive=False, resumed=first)
     again = prior_from_events(second.outcome.record.run_id, second.events)
     assert again.applied["fix"].run == EARLIER and again.applied["fix"].undo == "unfix"
+    assert again.applied["fix"].target == "dits-server"
     third = run(CHECK, GATED_FIX, VERIFY, interactive=False, resumed=again)
     assert world.previews == 0 and third.outcome.exit_code == ExitCode.CHECK_FAILED
     assert third.summary("fix").startswith(f"applied in run {EARLIER}")
@@ -169,7 +170,7 @@ def test_monitoring_down_for_the_whole_window_is_not_verified_naming_the_change(
     assert done.clock.slept == 60  # the verify's whole window
     reason = done.outcome.reason
     assert reason.startswith("not verified: fake unreachable since ")
-    assert reason.endswith(" UTC; applied: fix (undo: unfix); check errors by hand (error ratio)")
+    assert reason.endswith(" UTC; applied: fix of dits-server (undo: unfix); check errors by hand (error ratio)")
 
 
 # -- the whole incident: other alerts firing -------------------------------------------------

@@ -131,5 +131,5 @@ def test_an_outage_for_the_whole_window_is_not_verified_and_names_the_change(
     flat = " ".join(out.split())
     verdict = flat[flat.rindex("not verified: ") :]
     assert verdict.startswith("not verified: Prometheus unreachable since ")
-    assert "; applied: grow (undo: " in verdict and "k8s scale dits-server" in verdict
+    assert "; applied: grow of dits-server (undo: " in verdict and "k8s scale dits-server" in verdict
     assert "; check errors by hand (share of requests failing)" in verdict

@@ -229,16 +229,19 @@ class Acting:
         self.accepted[step.id] = Accepted(summary, data)
         self.record.write("applied", step=step.id, summary=summary, **data)
 
-    def keep_undo(self, step: Step, result: StepResult) -> None:
-        """An applied step's result carries the undo its backend reported, whatever else
-        the kind put in it: the verdict and a resumed run name the change by it."""
+    def keep_undo(self, step: Step, result: StepResult, preview: Preview | None) -> None:
+        """An applied step's result carries its target and the undo its backend reported,
+        whatever else the kind put in it: the verdict and a resumed run name the change by them."""
         done = self.accepted.get(step.id)
-        if done is None or done.undo is None or result.status != Status.APPLIED:
+        if done is None or result.status != Status.APPLIED:
             return
         if result.data is None:
             result.data = {}
         if isinstance(result.data, dict):
-            result.data.setdefault("undo", done.undo)
+            if done.undo is not None:
+                result.data.setdefault("undo", done.undo)
+            if preview is not None and preview.target:
+                result.data.setdefault("target", preview.target)
 
     def interrupted_message(self) -> str:
         """What to tell the engineer after Ctrl-C: whether the step in progress changed anything."""

@@ -202,6 +202,8 @@ def silence_by_prefix(silences: Sequence[Silence], prefix: str) -> Silence:
     return found[0]
 
 
+FIRING_TIMEOUT = 3  # seconds a walk waits for the alerts firing now
+
 # Alerts that are firing, whatever a person did about the noise (a silence does not fix a database).
 _FIRING_STATES = frozenset({"firing", "silenced", "inhibited", "suppressed", "active"})
 
@@ -209,10 +211,13 @@ _FIRING_STATES = frozenset({"firing", "silenced", "inhibited", "suppressed", "ac
 def firing_now(settings: Settings) -> FiringNow:
     """The alerts firing now, for a walk's header, its `unless_firing:` guards and its verdict;
     what went wrong instead of an exception (a walk goes on without them)."""
+    from dataclasses import replace
+
     from ditsops.core.guards import FiringNow, OtherAlert
 
     try:
-        found = gathered(settings)
+        # Context, not the walk itself: a slow Prometheus holds the walk's start 3 s at most.
+        found = gathered(replace(settings, http_timeout=min(settings.http_timeout, FIRING_TIMEOUT)))
     except DitsopsError as error:
         return FiringNow(problem=error.message)
     return FiringNow(

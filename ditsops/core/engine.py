@@ -281,7 +281,7 @@ class _Walker:
             began = self.ctx.clock()
             try:
                 preview, result = self.acting.act(kind, step, unknown=unknown)
-                self.acting.keep_undo(step, result)
+                self.acting.keep_undo(step, result, preview)
             except DitsopsError as error:
                 result = self._failure(error)
             seconds = self.ctx.clock() - began

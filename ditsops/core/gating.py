@@ -42,7 +42,7 @@ def carried_result(step: Step, prior: Prior) -> StepResult | None:
     return StepResult(
         Status.APPLIED,
         f"applied in run {done.run}, not offered again: {done.summary}{undo}",
-        data={"undo": done.undo, "carried": done.run, "applied_at": done.at},
+        data={"undo": done.undo, "carried": done.run, "applied_at": done.at, "target": done.target},
     )
 
 

@@ -33,6 +33,7 @@ class Carried:
     undo: str | None
     at: str  # the record's timestamp of the apply (UTC, ISO 8601)
     run: str  # the run that applied it (a resume of a resume keeps the first)
+    target: str | None = None  # what it acted on, as its preview named it (dits-server)
 
 
 @dataclass(frozen=True)
@@ -60,12 +61,18 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _target(data: Any, decided: str | None) -> str | None:
+    target = data.get("target") if isinstance(data, dict) else None
+    return _text(target) if isinstance(target, str) else decided
+
+
 def prior_from_events(run_id: str, events: Iterable[dict[str, Any]]) -> Prior:
     """The earlier run as a resume sees it. A record is data from disk or from another
     engineer's store rows: fields of the wrong type are left out, never trusted."""
     start: dict[str, Any] | None = None
     results: dict[str, StepResult] = {}
     applied: dict[str, Carried] = {}
+    targets: dict[str, str] = {}  # step -> the target its decision named
     for event in events:
         kind, step = event.get("event"), event.get("step")
         if kind == "run-start" and start is None:
@@ -73,6 +80,8 @@ def prior_from_events(run_id: str, events: Iterable[dict[str, Any]]) -> Prior:
             continue
         if not isinstance(step, str):
             continue
+        if kind == "decision" and isinstance(event.get("target"), str):
+            targets[step] = _text(event["target"])
         if kind in ("step", "recheck"):
             status = _status(event.get("status"))
             if status is None:
@@ -89,12 +98,17 @@ def prior_from_events(run_id: str, events: Iterable[dict[str, Any]]) -> Prior:
                     undo if isinstance(undo, str) else None,
                     _text(event.get("ts")),
                     carried if isinstance(carried, str) else run_id,
+                    _target(data, targets.get(step)),
                 )
         elif kind == "applied" and step not in applied:
             # The backend took the change; a Ctrl-C in the wait after it leaves no `step` line.
             undo = event.get("undo")
             applied[step] = Carried(
-                _text(event.get("summary")), undo if isinstance(undo, str) else None, _text(event.get("ts")), run_id
+                _text(event.get("summary")),
+                undo if isinstance(undo, str) else None,
+                _text(event.get("ts")),
+                run_id,
+                targets.get(step),
             )
             results.setdefault(step, StepResult(Status.APPLIED, _text(event.get("summary")), data={"undo": undo}))
     if start is None:

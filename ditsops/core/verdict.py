@@ -111,13 +111,7 @@ def _unreachable(walked: Sequence[Walked], steps_by_id: dict[str, Step]) -> str:
     """Exit 4 in words: a verify that never got an answer says what it could not check,
     since when, what this run changed meanwhile and what to do by hand; any other step
     says which step and what it reads (a bare step id like `recovered` reads as good news)."""
-    applied = [
-        f"{w.step.id} (undo: {w.result.data['undo']})"
-        if isinstance(w.result.data, dict) and isinstance(w.result.data.get("undo"), str)
-        else w.step.id
-        for w in walked
-        if w.result.status == Status.APPLIED
-    ]
+    applied = [_change(w) for w in walked if w.result.status == Status.APPLIED]
     parts: list[str] = []
     others: list[str] = []
     for w in walked:
@@ -142,6 +136,14 @@ def _unreachable(walked: Sequence[Walked], steps_by_id: dict[str, Step]) -> str:
         if applied and not any(p.startswith("not verified") for p in parts):
             parts.append(f"applied: {', '.join(applied)}")
     return "; ".join(parts)
+
+
+def _change(walked: Walked) -> str:
+    """An applied change as the verdict names it: `rollback of dits-server (undo: …)`."""
+    data = walked.result.data if isinstance(walked.result.data, dict) else {}
+    target, undo = data.get("target"), data.get("undo")
+    named = f"{walked.step.id} of {target}" if isinstance(target, str) and target else walked.step.id
+    return f"{named} (undo: {undo})" if isinstance(undo, str) and undo else named
 
 
 def _reached_no_target(walked: Sequence[Walked]) -> bool:
