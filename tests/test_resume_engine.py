@@ -95,6 +95,7 @@ def test_a_resumed_run_does_not_offer_the_applied_fix_again_and_waits_for_the_ve
     assert done.outcome.exit_code == ExitCode.OK and done.outcome.reason == "resolved: verified by recovered"
     start = done.events[0]
     assert start["event"] == "run-start" and start["parent"] == EARLIER and start["incident"] is None
+    assert done.outcome.parent == EARLIER
 
 
 def test_a_resume_of_a_resume_still_knows_the_fix_came_from_the_first_run(run, world):
@@ -195,6 +196,7 @@ def test_a_fix_guarded_by_another_firing_alert_is_not_offered_and_the_verdict_na
         "; still firing: DatabaseConnectionsExhausted (critical): ditsops runbook --alert DatabaseConnectionsExhausted"
     )
     assert done.events[0]["firing"] == ["DatabaseConnectionsExhausted"]
+    assert done.outcome.still_firing == ["DatabaseConnectionsExhausted"]
 
 
 def test_a_guard_whose_alert_does_not_fire_lets_the_fix_run(run, world):

@@ -91,6 +91,8 @@ class RunOutcome:
     reason: str = ""
     record: RunRecord | None = None
     report_command: str = ""  # how to turn the record into the postmortem timeline
+    parent: str | None = None  # the run this one resumed
+    still_firing: list[str] = field(default_factory=list)  # other critical alerts firing at the end
 
 
 # What signal.signal returns and takes: a handler, SIG_DFL/SIG_IGN, or None (set from C).
@@ -144,6 +146,7 @@ def run_runbook(
     )
     walker = _Walker(runbook, settings, params, ui, options, record, outcome, clock=clock, sleep=sleep_and_watch)
     prior = options.resumed
+    outcome.parent = prior.run_id if prior else None
     walker.firing = options.firing() if options.firing else None
     if prior is not None:
         # Conditions hold against the earlier run's results until this run has its own;
@@ -406,5 +409,6 @@ def _still_firing(outcome: RunOutcome, runbook: Runbook, firing: FiringNow) -> N
     """The verdict names the critical alerts that still fire besides this runbook's own:
     the incident is not over because this walk is."""
     critical = [a for a in firing.alerts if a.name != runbook.alert and a.severity.lower() == "critical"]
+    outcome.still_firing = [a.name for a in critical]
     if critical:
         outcome.reason += "; still firing: " + "; ".join(a.describe() for a in critical)
