@@ -15,7 +15,7 @@ from ditsops.core.conditions import parse_condition
 from ditsops.core.config import Settings
 from ditsops.core.engine import RunOptions, run_runbook
 from ditsops.core.errors import ExitCode, TargetUnreachable
-from ditsops.core.guards import FiringNow, OtherAlert
+from ditsops.core.guards import FiringNow, OtherAlert, header_rows
 from ditsops.core.model import Runbook, Step
 from ditsops.core.record import RunRecord, read_events
 from ditsops.core.results import Status
@@ -210,3 +210,13 @@ def test_a_guard_that_could_not_be_read_never_lets_yes_apply(run, world):
     done = run(CHECK, GUARDED_FIX, VERIFY, interactive=False, assume_yes=True, firing=lambda: down)
     assert world.applied == 0 and done.status("fix") == Status.REFUSED
     assert "unless DatabaseConnectionsExhausted fires is unknown: Prometheus unreachable" in done.summary("fix")
+
+
+def test_a_storm_of_other_alerts_is_listed_five_then_counted():
+    storm = FiringNow(tuple(OtherAlert(f"Alert{n}", "warning", None, "") for n in range(8)))
+    rows = header_rows("Alert0", storm)  # the runbook's own alert is not "also firing"
+    assert [value for _, value in rows][:5] == [f"Alert{n} (warning) (no runbook answers it)" for n in range(1, 6)]
+    assert rows[-1] == ("also firing", "and 2 more: ditsops alerts lists them") and len(rows) == 6
+    assert header_rows("Alert0", FiringNow(problem="cannot reach Prometheus")) == [
+        ("also firing", "unknown: cannot reach Prometheus")
+    ]

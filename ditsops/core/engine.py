@@ -29,7 +29,7 @@ from ditsops.core.errors import (
     UsageError,
 )
 from ditsops.core.gating import gate
-from ditsops.core.guards import FiringNow, guard_reason
+from ditsops.core.guards import FiringNow, guard_reason, header_rows, still_firing
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import ParamValue, display
@@ -175,7 +175,7 @@ def run_runbook(
             "ignore_lease": options.ignore_lease,
         },
     )
-    ui.run_started(runbook, params, target + _other_alerts(runbook, walker.firing))
+    ui.run_started(runbook, params, target + header_rows(runbook.alert, walker.firing))
     restore = None
     try:
         active = options.from_step is None
@@ -187,7 +187,10 @@ def run_runbook(
             walker.walk(step, number)
         _conclude(outcome)
         if options.firing is not None:
-            _still_firing(outcome, runbook, options.firing())
+            ending = still_firing(runbook.alert, options.firing())
+            outcome.still_firing = [a.name for a in ending]
+            if ending:  # the walk may be over; the incident is not
+                outcome.reason += "; still firing: " + "; ".join(a.describe() for a in ending)
     except KeyboardInterrupt:
         restore = _exit_on_next_interrupt()
         ui.run_interrupted()  # e.g. give the terminal its cursor back from a live line
@@ -387,28 +390,3 @@ def _conclude(outcome: RunOutcome) -> None:
         outcome.runbook.escalation,
     )
     outcome.exit_code, outcome.reason = verdict.exit_code, verdict.reason
-
-
-MAX_OTHER_ALERTS = 5  # other firing alerts listed in the header
-
-
-def _other_alerts(runbook: Runbook, firing: FiringNow | None) -> list[tuple[str, str]]:
-    """Header rows: the other alerts firing now, each with the runbook that answers it."""
-    if firing is None:
-        return []
-    if firing.problem is not None:
-        return [("also firing", f"unknown: {firing.problem}")]
-    others = [a for a in firing.alerts if a.name != runbook.alert]
-    rows = [("also firing", a.describe()) for a in others[:MAX_OTHER_ALERTS]]
-    if len(others) > MAX_OTHER_ALERTS:  # a storm of alerts must not push the walk off the screen
-        rows.append(("also firing", f"and {len(others) - MAX_OTHER_ALERTS} more: ditsops alerts lists them"))
-    return rows or [("also firing", "no other alert")]
-
-
-def _still_firing(outcome: RunOutcome, runbook: Runbook, firing: FiringNow) -> None:
-    """The verdict names the critical alerts that still fire besides this runbook's own:
-    the incident is not over because this walk is."""
-    critical = [a for a in firing.alerts if a.name != runbook.alert and a.severity.lower() == "critical"]
-    outcome.still_firing = [a.name for a in critical]
-    if critical:
-        outcome.reason += "; still firing: " + "; ".join(a.describe() for a in critical)

@@ -75,3 +75,25 @@ def guard_reason(guards: tuple[str, ...], firing: FiringNow | None) -> tuple[str
         + (f"run its runbook first: {hit.command}" if hit.command else "no runbook answers it")
         for hit in hits
     ), None
+
+
+MAX_OTHER_ALERTS = 5  # other firing alerts listed in a walk's header
+
+
+def header_rows(own: str | None, firing: FiringNow | None) -> list[tuple[str, str]]:
+    """A walk's header rows: the other alerts firing now, each with its runbook's command."""
+    if firing is None:
+        return []
+    if firing.problem is not None:
+        return [("also firing", f"unknown: {firing.problem}")]
+    others = [a for a in firing.alerts if a.name != own]
+    rows = [("also firing", a.describe()) for a in others[:MAX_OTHER_ALERTS]]
+    if len(others) > MAX_OTHER_ALERTS:  # a storm of alerts must not push the walk off the screen
+        rows.append(("also firing", f"and {len(others) - MAX_OTHER_ALERTS} more: ditsops alerts lists them"))
+    return rows or [("also firing", "no other alert")]
+
+
+def still_firing(own: str | None, firing: FiringNow) -> list[OtherAlert]:
+    """The critical alerts besides the runbook's own that fire as a walk ends: its verdict
+    names them, since the incident is not over because the walk is."""
+    return [a for a in firing.alerts if a.name != own and a.severity.lower() == "critical"]

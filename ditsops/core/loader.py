@@ -294,9 +294,7 @@ def _step(
     unit_wrong = unit_problem(str(unit)) if unit is not None else None
     if unit_wrong:
         problems.add(item.line_of("unit"), f"{where}: {unit_wrong}")
-    guards = parse_guards(
-        item.get("unless_firing", []), lambda m: problems.add(item.line_of("unless_firing"), f"{where}: {m}")
-    )
+    guards = parse_guards(item.get("unless_firing", []), lambda message: problem("unless_firing", message, None))
     if step_id:
         seen[step_id] = item.line
     return Step(
