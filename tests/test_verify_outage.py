@@ -133,3 +133,46 @@ def test_an_outage_for_the_whole_window_is_not_verified_and_names_the_change(
     assert verdict.startswith("not verified: Prometheus unreachable since ")
     assert "; applied: grow of dits-server (undo: " in verdict and "k8s scale dits-server" in verdict
     assert "; check errors by hand (share of requests failing)" in verdict
+
+
+def test_a_fix_behind_a_condition_prometheus_could_not_answer_is_put_to_the_engineer(seeded, kubeconfig, tmp_path):
+    """Prometheus down from the start: the scale's condition is unknown. On a terminal the
+    preview is shown with that said and the question defaults to No; without one, --yes
+    does not apply it (exit 5). Either way the deployment keeps its 3 replicas."""
+    import socket
+
+    import pexpect
+
+    path = tmp_path / "outage.yaml"
+    path.write_text(textwrap.dedent(RUNBOOK.format(within="10s")))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as dead:
+        dead.bind(("127.0.0.1", 0))  # bound, never listening: connection refused
+        env = {
+            **os.environ,
+            "DITSOPS_PROMETHEUS_URL": f"http://127.0.0.1:{dead.getsockname()[1]}",
+            "KUBECONFIG": str(kubeconfig),
+            "COLUMNS": "80",
+        }
+        child = pexpect.spawn(
+            sys.executable, ["-m", "ditsops", "runbook", str(path)], env=env, encoding="utf-8", timeout=60
+        )
+        try:
+            child.expect("errors failing is unknown: errors could not be read")
+            child.expect("default No")
+            child.expect(r"\[y/N\]")
+            child.sendline("")  # Enter: the default
+            child.expect(pexpect.EOF)
+        finally:
+            child.close(force=True)
+        screen = " ".join((child.before or "").split())
+        assert "declined" in screen
+        piped = subprocess.run(
+            [sys.executable, "-m", "ditsops", "runbook", str(path), "--yes", "--non-interactive"],
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=60,
+        )
+    assert piped.returncode == 5, piped.stdout[-2000:] + piped.stderr
+    assert "--yes does not cover a condition that could not be checked" in " ".join(piped.stdout.split())
+    assert seeded.get("deployments", "dits", "dits-server")["spec"]["replicas"] == 3
