@@ -37,11 +37,11 @@ def resume_command(
     full: FullOption = False,
     dsn: DsnOption = None,
 ) -> None:
-    """Continue a run as a new run linked to it: fixes it applied are not offered again.
+    """Continue a run as a new run linked to it; fixes it applied are not offered again.
 
-    The earlier run's step results hold for conditions; diagnostics and previews are taken
-    afresh. A verify after a fix the earlier run applied waits its whole window, from now.
-    Same exit codes as `runbook run`.
+    The earlier run's results decide the conditions; diagnostics and previews
+    run afresh. A verify after a fix the earlier run applied waits its whole
+    window, from now. Same exit codes as `runbook run`.
 
     Example: ditsops runbook resume 20261207T0312
     """

@@ -67,7 +67,9 @@ def run_command(
     assignments: Annotated[
         list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")
     ] = None,
-    from_step: Annotated[str | None, typer.Option("--from", help="Start at this step id (resume).")] = None,
+    from_step: Annotated[
+        str | None, typer.Option("--from", help="Start at this step id (to continue a run: runbook resume RUN).")
+    ] = None,
     dry_run: DryRunOption = False,
     non_interactive: NonInteractiveOption = False,
     yes: YesOption = False,
