@@ -376,7 +376,12 @@ def test_dry_run_previews_and_changes_nothing(run, world):
 @pytest.mark.parametrize(
     ("failure", "code", "reason"),
     [
-        (TargetUnreachable("connection refused"), ExitCode.UNREACHABLE, "target unreachable in: errors, recovered"),
+        (
+            TargetUnreachable("connection refused"),
+            ExitCode.UNREACHABLE,
+            # the verify named with what it is: a bare `recovered` read as good news
+            "target unreachable in: errors (Error ratio: fake), recovered (re-check of errors: fake)",
+        ),
         (DitsopsError("the query failed"), ExitCode.ERROR, "steps failed: errors, recovered"),
     ],
 )

@@ -35,8 +35,9 @@ def alerts_command(
 
     Example: ditsops --profile sandbox alerts --severity critical --watch
     """
-    from ditsops.core.alerting import gather, parse_severities
+    from ditsops.core.alerting import gathered, parse_severities
     from ditsops.render.alerts import render_alerts
+    from ditsops.render.cells import escape
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
@@ -46,7 +47,10 @@ def alerts_command(
     _warn_invalid_runbooks(state.consoles.err)
 
     def draw(console) -> None:
-        views = gather(state.settings(), severities)
+        found = gathered(state.settings(), severities)
+        views = found.views
+        for note in found.notes:  # one source down: which one answered, and what is missing
+            state.consoles.err.print(f"ditsops: {escape(note)}", soft_wrap=True, highlight=False)
         if json_output:
             print_json(console, [v.to_json() for v in views])
         else:

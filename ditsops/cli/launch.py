@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ditsops.core.config import Settings
     from ditsops.core.engine import RunOutcome
     from ditsops.core.model import Runbook, Step
+    from ditsops.core.resume import Prior
 
 YesOption = Annotated[
     bool,
@@ -93,11 +94,23 @@ class RunLaunch:
         check_run_names(runbook, params, self.settings)
 
     def run(
-        self, runbook: Runbook, params: dict[str, Any], *, from_step: str | None = None, elapsed_before: float = 0.0
+        self,
+        runbook: Runbook,
+        params: dict[str, Any],
+        *,
+        from_step: str | None = None,
+        elapsed_before: float = 0.0,
+        resumed: Prior | None = None,
+        whole_incident: bool = False,
     ) -> RunOutcome:
+        """whole_incident: a runbook walk reads the alerts firing now (its header, its
+        `unless_firing:` guards, its verdict); a direct command does not."""
+        from functools import partial
+
         from ditsops.cli.prompts import interaction_for
         from ditsops.cli.storehook import attach_store
         from ditsops.core import steps as step_kinds
+        from ditsops.core.alerting import firing_now
         from ditsops.core.engine import RunOptions, run_runbook
         from ditsops.core.record import RunRecord
         from ditsops.core.target import header
@@ -117,6 +130,8 @@ class RunLaunch:
             shadows = shadowed(runbook.source)
             if shadows:  # an own runbook hides the shipped one of that name: say which file runs
                 target.insert(0, file_line(runbook.source, shadows))
+        if resumed is not None:  # the header says which run this one continues
+            target.insert(0, ("resumes", f"run {resumed.run_id}"))
         record = RunRecord.create(runbook.name, self.settings.secrets())
         store = attach_store(self.state, self.settings, record)
         options = RunOptions(
@@ -127,6 +142,8 @@ class RunLaunch:
             elapsed_before=elapsed_before,
             confirm_targets=self.state.confirm_targets,
             ignore_lease=self.state.ignore_lease,
+            resumed=resumed,
+            firing=partial(firing_now, self.settings) if whole_incident else None,
         )
         try:
             return run_runbook(runbook, params, self.settings, ui, options, record, target)

@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
+from ditsops.cli.resume import resume_command
 from ditsops.cli.verify import verify_command
 from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.render.cells import escape
@@ -66,7 +67,9 @@ def run_command(
     assignments: Annotated[
         list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")
     ] = None,
-    from_step: Annotated[str | None, typer.Option("--from", help="Start at this step id (resume).")] = None,
+    from_step: Annotated[
+        str | None, typer.Option("--from", help="Start at this step id (to continue a run: runbook resume RUN).")
+    ] = None,
     dry_run: DryRunOption = False,
     non_interactive: NonInteractiveOption = False,
     yes: YesOption = False,
@@ -107,7 +110,7 @@ def run_command(
         raise UsageError("name a runbook or give --alert NAME", hint="ditsops runbook list")
     params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=launch.settings.params)
     launch.validate(runbook, params)
-    outcome = launch.run(runbook, params, from_step=from_step, elapsed_before=elapsed)
+    outcome = launch.run(runbook, params, from_step=from_step, elapsed_before=elapsed, whole_incident=True)
     raise typer.Exit(outcome.exit_code)
 
 
@@ -117,7 +120,7 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
 
     from ditsops.cli.prompts import choose_alert
     from ditsops.core import catalog
-    from ditsops.core.alerting import gather
+    from ditsops.core.alerting import gathered
 
     if name:
         runbook = catalog.find(name)
@@ -126,7 +129,10 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
         if not books:
             raise UsageError(f"no runbook answers alert {alert!r}", hint="ditsops runbook list shows the alert of each")
         runbook = books[0]
-    firing = [v for v in gather(settings) if v.alert.name == alert]
+    found = gathered(settings)
+    for note in found.notes:  # one source down: which one answered, and what is missing
+        state.consoles.err.print(f"ditsops: {escape(note)}", soft_wrap=True, highlight=False)
+    firing = [v for v in found.views if v.alert.name == alert]
     if not firing:
         raise DitsopsError(
             f"alert {alert} is not firing or pending now", hint=f"run it by name: ditsops runbook {runbook.name}"
@@ -313,6 +319,8 @@ def report_command(
 
 # `runbook verify` lives in cli/verify.py (its anchors: the store, the ticket hash)
 app.command("verify")(verify_command)
+# `runbook resume` lives in cli/resume.py (runs from the local records or the store)
+app.command("resume")(resume_command)
 
 
 @app.command("runs")

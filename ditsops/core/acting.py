@@ -92,9 +92,14 @@ class Acting:
         self.accepted: dict[str, Accepted] = {}  # step id -> what its backend accepted
         self.current: str | None = None  # the step last acted on (for an interruption's message)
         self.applying: Step | None = None  # the step being acted on now: what `applied` is about
+        self.unknown: str | None = None  # the step's condition could not be decided: what is unknown
 
-    def act(self, kind: ActionKind[Any], step: Step) -> tuple[Preview | None, StepResult]:
-        self.current, self.applying = step.id, step
+    def act(
+        self, kind: ActionKind[Any], step: Step, *, unknown: str | None = None
+    ) -> tuple[Preview | None, StepResult]:
+        """`unknown`: the step's condition could not be decided (an input errored): only a
+        person at a terminal may decide it, by answering y; --yes never does."""
+        self.current, self.applying, self.unknown = step.id, step, unknown
         lease = None if self.options.dry_run else kind.lease(step, self.ctx)
         try:
             if lease is not None:
@@ -191,7 +196,14 @@ class Acting:
     def _decide(self, step: Step, preview: Preview, *, again: bool) -> Decision:
         """`again`: a new plan after the state moved. --yes approved the first plan only."""
         production = self.ctx.settings.production
-        if self.options.assume_yes and not again:
+        if self.unknown is not None:
+            if not self.options.interactive:
+                return Decision.refuse(
+                    f"{self.unknown}; a person must decide this at a terminal (--yes does not cover a condition "
+                    "that could not be checked)"
+                )
+            self.ui.progress(step, f"unknown: {self.unknown}; decide yourself (default No)")
+        elif self.options.assume_yes and not again:
             if not production:
                 return Decision.approve("confirmed in advance with --yes")
             if preview.target in self.options.confirm_targets:
@@ -220,6 +232,20 @@ class Acting:
             return
         self.accepted[step.id] = Accepted(summary, data)
         self.record.write("applied", step=step.id, summary=summary, **data)
+
+    def keep_undo(self, step: Step, result: StepResult, preview: Preview | None) -> None:
+        """An applied step's result carries its target and the undo its backend reported,
+        whatever else the kind put in it: the verdict and a resumed run name the change by them."""
+        done = self.accepted.get(step.id)
+        if done is None or result.status != Status.APPLIED:
+            return
+        if result.data is None:
+            result.data = {}
+        if isinstance(result.data, dict):
+            if done.undo is not None:
+                result.data.setdefault("undo", done.undo)
+            if preview is not None and preview.target:
+                result.data.setdefault("target", preview.target)
 
     def interrupted_message(self) -> str:
         """What to tell the engineer after Ctrl-C: whether the step in progress changed anything."""

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ditsops.core.config import Settings
-from ditsops.core.errors import ConfigError, UsageError
+from ditsops.core.errors import ConfigError, DitsopsError, UsageError
 from ditsops.core.invocation import ditsops_command
 
 if TYPE_CHECKING:
     from ditsops.clients.alertmanager import Silence
     from ditsops.clients.prometheus import Alert
+    from ditsops.core.guards import FiringNow
 
 STATE_ORDER = {"firing": 0, "pending": 1, "inhibited": 2, "silenced": 3}
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}  # any other severity sorts after these
@@ -59,9 +60,35 @@ def suggest(settings: Settings, alertname: str, runbook: str | None, by_alert: d
 
 
 def gather(settings: Settings, severities: Collection[str] = ()) -> list[AlertView]:
+    """The alerts of `gathered`, without saying which source answered."""
+    return gathered(settings, severities).views
+
+
+@dataclass(frozen=True)
+class Gathered:
+    views: list[AlertView]
+    answered: str  # "Alertmanager and Prometheus", "Alertmanager", "Prometheus"
+    notes: tuple[str, ...] = ()  # a source that did not answer, and what is missing for it
+
+
+def _ask(settings: Settings, which: str) -> list[Any]:
+    from ditsops.core import connect
+
+    client: Any = connect.alertmanager(settings) if which == "alertmanager" else connect.prometheus(settings)
+    try:
+        return list(client.alerts())
+    finally:
+        client.close()
+
+
+def gathered(settings: Settings, severities: Collection[str] = ()) -> Gathered:
     """Alertmanager's view (firing, silenced, inhibited) plus Prometheus' pending alerts;
     Prometheus alone when no Alertmanager is configured. Only the given severities when
-    some are given; in `by_severity` order."""
+    some are given; in `by_severity` order.
+
+    Monitoring goes down in incidents too: when one of the two cannot be asked (down, or an
+    answer that is not an answer), the other answers alone and a note says what is missing;
+    only when neither answers is it an error (exit 4)."""
     from ditsops.core.catalog import catalog
 
     if not settings.alertmanager_url and not settings.prometheus_url:
@@ -69,31 +96,43 @@ def gather(settings: Settings, severities: Collection[str] = ()) -> list[AlertVi
             "neither Alertmanager nor Prometheus is configured",
             hint="set alertmanager_url or prometheus_url in a profile, or use --profile sandbox",
         )
-    alerts = []
+    from_am: list[Any] | None = None
+    from_prom: list[Any] | None = None
+    failed: list[DitsopsError] = []
     if settings.alertmanager_url:
-        from ditsops.core import connect
-
-        client = connect.alertmanager(settings)
         try:
-            alerts += client.alerts()
-        finally:
-            client.close()
+            from_am = _ask(settings, "alertmanager")
+        except (ConfigError, UsageError):
+            raise
+        except DitsopsError as error:
+            failed.append(error)
     if settings.prometheus_url:
-        from ditsops.core import connect
-
-        prom = connect.prometheus(settings)
         try:
-            found = prom.alerts()
-        finally:
-            prom.close()
-        alerts += [a for a in found if a.state == "pending" or not settings.alertmanager_url]
+            from_prom = _ask(settings, "prometheus")
+        except (ConfigError, UsageError):
+            raise
+        except DitsopsError as error:
+            failed.append(error)
+    if from_am is None and from_prom is None:
+        raise failed[0]  # neither answered: the first one's error, exit 4 for a target down
+    notes: list[str] = []
+    if from_am is not None and from_prom is not None:
+        alerts, answered = from_am + [a for a in from_prom if a.state == "pending"], "Alertmanager and Prometheus"
+    elif from_am is not None:
+        alerts, answered = from_am, "Alertmanager"
+        if settings.prometheus_url:
+            notes.append(f"{failed[0].message}: alerts from Alertmanager only (pending alerts not shown)")
+    else:
+        alerts, answered = from_prom or [], "Prometheus"
+        if settings.alertmanager_url:
+            notes.append(f"{failed[0].message}: alerts from Prometheus only (silences and inhibitions not shown)")
     by_alert = {e.runbook.alert: e.runbook.name for e in catalog() if e.runbook and e.runbook.alert}
     views = [
         AlertView(a, name, suggest(settings, a.name, name, by_alert))
         for a in alerts
         for name in [runbook_for(a, by_alert)]
     ]
-    return by_severity(with_severity(views, severities))
+    return Gathered(by_severity(with_severity(views, severities)), answered, tuple(notes))
 
 
 def severity_rank(severity: str) -> int:
@@ -161,3 +200,30 @@ def silence_by_prefix(silences: Sequence[Silence], prefix: str) -> Silence:
         )
         raise UsageError(f"silence id prefix {prefix!r} is ambiguous, it matches {len(found)} silences: {listed}")
     return found[0]
+
+
+FIRING_TIMEOUT = 3  # seconds a walk waits for the alerts firing now
+
+# Alerts that are firing, whatever a person did about the noise (a silence does not fix a database).
+_FIRING_STATES = frozenset({"firing", "silenced", "inhibited", "suppressed", "active"})
+
+
+def firing_now(settings: Settings) -> FiringNow:
+    """The alerts firing now, for a walk's header, its `unless_firing:` guards and its verdict;
+    what went wrong instead of an exception (a walk goes on without them)."""
+    from dataclasses import replace
+
+    from ditsops.core.guards import FiringNow, OtherAlert
+
+    try:
+        # Context, not the walk itself: a slow Prometheus holds the walk's start 3 s at most.
+        found = gathered(replace(settings, http_timeout=min(settings.http_timeout, FIRING_TIMEOUT)))
+    except DitsopsError as error:
+        return FiringNow(problem=error.message)
+    return FiringNow(
+        tuple(
+            OtherAlert(v.alert.name, v.alert.severity, v.runbook, v.command)
+            for v in found.views
+            if v.alert.state in _FIRING_STATES
+        )
+    )

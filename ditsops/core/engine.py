@@ -11,17 +11,13 @@ import os
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from functools import partial
 from types import FrameType
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from ditsops.core import steps as step_kinds
 from ditsops.core.acting import Acting
-from ditsops.core.conditions import explain_unmet, holds
 from ditsops.core.config import Settings
 from ditsops.core.errors import (
     ConfigError,
@@ -32,11 +28,15 @@ from ditsops.core.errors import (
     TargetUnreachable,
     UsageError,
 )
+from ditsops.core.gating import gate
+from ditsops.core.guards import FiringNow, guard_reason, header_rows, still_firing
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import ParamValue, display
+from ditsops.core.prefetch import Prefetch
 from ditsops.core.record import RunRecord, who
 from ditsops.core.results import Preview, Status, StepResult
+from ditsops.core.resume import Prior
 from ditsops.core.steps.base import ActionKind, RunContext
 from ditsops.core.template import render_text
 from ditsops.core.thresholds import evaluate, summarize
@@ -54,6 +54,9 @@ class RunOptions:
     # as a terminal would make the engineer type them
     confirm_targets: tuple[str, ...] = ()
     ignore_lease: bool = False  # --ignore-lease: act although another ditsops holds the target
+    resumed: Prior | None = None  # `runbook resume`: the earlier run this one continues
+    # the alerts firing now (read at the start and for the verdict); None: not asked (a direct command)
+    firing: Callable[[], FiringNow] | None = None
 
 
 class Interaction(Protocol):
@@ -88,9 +91,9 @@ class RunOutcome:
     reason: str = ""
     record: RunRecord | None = None
     report_command: str = ""  # how to turn the record into the postmortem timeline
+    parent: str | None = None  # the run this one resumed
+    still_firing: list[str] = field(default_factory=list)  # other critical alerts firing at the end
 
-
-T = TypeVar("T")
 
 # What signal.signal returns and takes: a handler, SIG_DFL/SIG_IGN, or None (set from C).
 _SignalHandler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
@@ -142,6 +145,14 @@ def run_runbook(
         runbook=runbook, record=record, report_command=ditsops_command(settings, "runbook", "report", record.run_id)
     )
     walker = _Walker(runbook, settings, params, ui, options, record, outcome, clock=clock, sleep=sleep_and_watch)
+    prior = options.resumed
+    outcome.parent = prior.run_id if prior else None
+    walker.firing = options.firing() if options.firing else None
+    if prior is not None:
+        # Conditions hold against the earlier run's results until this run has its own;
+        # a verify after a fix it applied waits as if the fix were just made.
+        walker.ctx.results.update(prior.results)
+        walker.ctx.actions_applied += len(prior.applied)
 
     record.write(
         "run-start",
@@ -151,6 +162,10 @@ def run_runbook(
         params={k: display(v) for k, v in params.items()},
         target=dict(target),
         by=who(),
+        # The seams for incidents and hand-off: the run this one continues, the incident it joins.
+        parent=prior.run_id if prior else None,
+        incident=prior.incident if prior else None,
+        firing=[a.name for a in walker.firing.alerts] if walker.firing else None,
         options={
             "interactive": options.interactive,
             "yes": options.assume_yes,
@@ -160,7 +175,7 @@ def run_runbook(
             "ignore_lease": options.ignore_lease,
         },
     )
-    ui.run_started(runbook, params, target)
+    ui.run_started(runbook, params, target + header_rows(runbook.alert, walker.firing))
     restore = None
     try:
         active = options.from_step is None
@@ -171,6 +186,11 @@ def run_runbook(
             escalations.check()
             walker.walk(step, number)
         _conclude(outcome)
+        if options.firing is not None:
+            ending = still_firing(runbook.alert, options.firing())
+            outcome.still_firing = [a.name for a in ending]
+            if ending:  # the walk may be over; the incident is not
+                outcome.reason += "; still firing: " + "; ".join(a.describe() for a in ending)
     except KeyboardInterrupt:
         restore = _exit_on_next_interrupt()
         ui.run_interrupted()  # e.g. give the terminal its cursor back from a live line
@@ -204,73 +224,6 @@ def _exit_on_next_interrupt() -> _SignalHandler:
     return signal.signal(signal.SIGINT, lambda *_: os._exit(ExitCode.INTERRUPTED))
 
 
-def _in_background(work: Callable[[], T]) -> Future[T]:
-    """Run work on a daemon thread: an engineer's Ctrl-C must not wait for a slow query."""
-    future: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
-            future.set_exception(error)
-
-    threading.Thread(target=run, daemon=True).start()
-    return future
-
-
-class _Prefetch:
-    """Upcoming pure reads start in the background while earlier steps run and render, so a
-    slow backend costs its own time once instead of delaying every step after it. Results
-    are still shown in runbook order. Prefetching never crosses a step with a condition,
-    an action, a note or a verify: what comes after those may depend on them.
-
-    Reads of one target start in runbook order. An HTTP API (Prometheus, Alertmanager, the
-    Dits server, Kubernetes) answers several requests at once, so up to PER_TARGET of its
-    reads are in flight together; PostgreSQL gets one connection per target (in a
-    connection-exhaustion incident a slot is scarce), on which statements run one by one."""
-
-    WINDOW = 4
-    PER_TARGET = 4
-    ONE_AT_A_TIME = frozenset({"database"})  # one connection: its statements queue anyway
-
-    def __init__(self, steps: tuple[Step, ...], measure: Callable[[Step], tuple[StepResult, float]]) -> None:
-        self.steps, self.measure = steps, measure
-        self.futures: dict[int, Future[tuple[StepResult, float]]] = {}
-        # per target, its latest reads, at most as many as may be in flight at once
-        self.recent_by_target: dict[str, deque[Future[tuple[StepResult, float]]]] = {}
-
-    def start_from(self, index: int) -> None:
-        for ahead in range(index, min(index + self.WINDOW + 1, len(self.steps))):
-            step = self.steps[ahead]
-            kind = step_kinds.kind_of(step.kind)
-            if step.when or not kind.prefetch:
-                return
-            if ahead not in self.futures:
-                target = _target_of(step, kind.key, kind.target)
-                limit = 1 if target in self.ONE_AT_A_TIME else self.PER_TARGET
-                recent = self.recent_by_target.setdefault(target, deque(maxlen=limit))
-                # The read `limit` places earlier on this target must end first: at most
-                # `limit` in flight, and each starts no earlier than the ones before it.
-                before = recent[0] if len(recent) == limit else None
-                self.futures[ahead] = _in_background(partial(self._after, before, step))
-                recent.append(self.futures[ahead])
-
-    def _after(self, before: Future[tuple[StepResult, float]] | None, step: Step) -> tuple[StepResult, float]:
-        if before is not None:
-            before.exception()  # wait for it; its outcome is its own step's business
-        return self.measure(step)
-
-    def take(self, index: int) -> Future[tuple[StepResult, float]] | None:
-        return self.futures.pop(index, None)
-
-
-def _target_of(step: Step, kind_key: str, kind_target: str) -> str:
-    """The server a read goes to: its kind's, or for an http step the one it names
-    (`prometheus:/api/v1/status/tsdb` shares Prometheus' limit with the PromQL steps)."""
-    named = getattr(step.spec, "target", None) if kind_key == "http" else None
-    return named if isinstance(named, str) and named else kind_target
-
-
 class _Walker:
     """Walks the steps in order. It is also the RunHooks of the steps' RunContext: what a
     step may ask of the walk (re-run a check, ask the engineer, report, record a change)."""
@@ -300,17 +253,28 @@ class _Walker:
         )
         self.total = len(runbook.steps)
         self.current: Step | None = None  # the step whose turn it is (progress is about it)
-        self.prefetch = _Prefetch(runbook.steps, self._measure)
+        self.prefetch = Prefetch(runbook.steps, self._measure)
         self.acting = Acting(self.ctx, ui, options, record)
+        self.firing: FiringNow | None = None  # the alerts firing when the run started
 
     def walk(self, step: Step, number: int) -> None:
         kind = step_kinds.kind_of(step.kind)
         step = replace(step, title=render_text(step.title, self.ctx.params), why=render_text(step.why, self.ctx.params))
-        unmet = [c for c in step.when if holds(c, self.ctx.results) is False]
-        if unmet:
-            reason = "; ".join(explain_unmet(c, self.ctx.results.get(c.step), self._unit_of(c.step)) for c in unmet)
-            self._finish(step, StepResult(Status.SKIPPED, reason), 0.0, shown=None, number=number)
+        gated = gate(
+            step,
+            action=isinstance(kind, ActionKind),
+            results=self.ctx.results,
+            prior=self.options.resumed,
+            unit_of=self._unit_of,
+        )
+        guarded, unknown_guard = guard_reason(step.unless_firing, self.firing)
+        if unknown_guard and not isinstance(kind, ActionKind):
+            guarded = unknown_guard  # a read behind a guard nobody could check waits too
+        if gated.skip is not None or gated.carried is not None or guarded is not None:
+            result = gated.carried or StepResult(Status.SKIPPED, gated.skip or guarded or "")
+            self._finish(step, result, 0.0, shown=None, number=number)
             return
+        unknown = "; ".join(u for u in (gated.unknown, unknown_guard) if u) or None
         shown = kind.describe(step, self.ctx.params)
         self.ui.step_started(step, number, self.total, shown)
         self.current = step
@@ -322,7 +286,8 @@ class _Walker:
         elif isinstance(kind, ActionKind):
             began = self.ctx.clock()
             try:
-                preview, result = self.acting.act(kind, step)
+                preview, result = self.acting.act(kind, step, unknown=unknown)
+                self.acting.keep_undo(step, result, preview)
             except DitsopsError as error:
                 result = self._failure(error)
             seconds = self.ctx.clock() - began

@@ -12,6 +12,7 @@ from ditsops.core import steps as step_kinds
 from ditsops.core.conditions import parse_conditions
 from ditsops.core.durations import parse_duration
 from ditsops.core.errors import RunbookError
+from ditsops.core.guards import parse_guards
 from ditsops.core.model import Condition, Escalation, Runbook, Step, Threshold
 from ditsops.core.params import TYPES, ParamSpec, convert
 from ditsops.core.safefile import FileProblem, read_text
@@ -21,7 +22,7 @@ from ditsops.core.units import unit_problem
 from ditsops.core.yamllines import LineDict, YamlSyntaxError, load_yaml
 
 TOP_KEYS = ("name", "title", "alert", "severity", "summary", "params", "escalation", "steps", "description")
-STEP_KEYS = ("id", "title", "why", "when", "threshold", "unit")
+STEP_KEYS = ("id", "title", "why", "when", "threshold", "unit", "unless_firing")
 PARAM_KEYS = ("type", "default", "description", "min", "max", "choices", "required")
 SEVERITIES = ("critical", "warning", "info")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*\Z")
@@ -292,6 +293,7 @@ def _step(
     unit_wrong = unit_problem(str(unit)) if unit is not None else None
     if unit_wrong:
         problems.add(item.line_of("unit"), f"{where}: {unit_wrong}")
+    guards = parse_guards(item.get("unless_firing", []), lambda message: problem("unless_firing", message, None))
     if step_id:
         seen[step_id] = item.line
     return Step(
@@ -304,6 +306,7 @@ def _step(
         threshold=threshold,
         unit=unit,
         line=item.line,
+        unless_firing=guards,
     )
 
 

@@ -53,6 +53,7 @@ class Step:
     threshold: Threshold | None = None
     unit: str | None = None
     line: int = 0
+    unless_firing: tuple[str, ...] = ()  # alert names that make this step harmful while they fire
 
 
 @dataclass(frozen=True)

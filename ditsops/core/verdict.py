@@ -55,7 +55,7 @@ def conclude(
     if refused:
         return Verdict(ExitCode.REFUSED, f"refused destructive steps: {', '.join(refused)} (nothing changed)")
     if unreachable:
-        return Verdict(ExitCode.UNREACHABLE, f"target unreachable in: {', '.join(unreachable)}")
+        return Verdict(ExitCode.UNREACHABLE, _unreachable(walked, steps_by_id))
     if errors:
         return Verdict(ExitCode.ERROR, f"steps failed: {', '.join(errors)}")
     if _reached_no_target(walked):
@@ -90,6 +90,60 @@ def conclude(
     if verifies:
         return Verdict(ExitCode.OK, "resolved: verified by " + ", ".join(dict.fromkeys(w.step.id for w in verifies)))
     return Verdict(ExitCode.OK, "completed: no check failing" if walked else "no steps run")
+
+
+# What a step kind's target is called in a verdict.
+_TARGET_NAMES = {
+    "prometheus": "Prometheus",
+    "alertmanager": "Alertmanager",
+    "database": "PostgreSQL",
+    "kubernetes": "the Kubernetes API",
+    "dits": "the Dits server",
+}
+
+
+def _target_name(step: Step | None) -> str:
+    target = step_kinds.kind_of(step.kind).target if step else ""
+    return _TARGET_NAMES.get(target, target or "its target")
+
+
+def _unreachable(walked: Sequence[Walked], steps_by_id: dict[str, Step]) -> str:
+    """Exit 4 in words: a verify that never got an answer says what it could not check,
+    since when, what this run changed meanwhile and what to do by hand; any other step
+    says which step and what it reads (a bare step id like `recovered` reads as good news)."""
+    applied = [_change(w) for w in walked if w.result.status == Status.APPLIED]
+    parts: list[str] = []
+    others: list[str] = []
+    for w in walked:
+        if not w.result.unreachable:
+            continue
+        data = w.result.data if isinstance(w.result.data, dict) else {}
+        verified = steps_by_id.get(str(data.get("verified", "")))
+        if applied and verified is not None and data.get("unreachable_since"):
+            checked = verified.title[:1].lower() + verified.title[1:]
+            parts.append(
+                f"not verified: {_target_name(verified)} unreachable since {data['unreachable_since']} UTC"
+                + f"; applied: {', '.join(applied)}"
+                + f"; check {verified.id} by hand ({checked})"
+            )
+        elif isinstance(w.step.spec, VerifySpec):
+            reads = steps_by_id.get(w.step.spec.step)
+            others.append(f"{w.step.id} (re-check of {w.step.spec.step}: {_target_name(reads)})")
+        else:
+            others.append(f"{w.step.id} ({w.step.title}: {_target_name(w.step)})")
+    if others:
+        parts.append("target unreachable in: " + ", ".join(others))
+        if applied and not any(p.startswith("not verified") for p in parts):
+            parts.append(f"applied: {', '.join(applied)}")
+    return "; ".join(parts)
+
+
+def _change(walked: Walked) -> str:
+    """An applied change as the verdict names it: `rollback of dits-server (undo: …)`."""
+    data = walked.result.data if isinstance(walked.result.data, dict) else {}
+    target, undo = data.get("target"), data.get("undo")
+    named = f"{walked.step.id} of {target}" if isinstance(target, str) and target else walked.step.id
+    return f"{named} (undo: {undo})" if isinstance(undo, str) and undo else named
 
 
 def _reached_no_target(walked: Sequence[Walked]) -> bool:

@@ -158,6 +158,8 @@ def outcome_json(outcome: RunOutcome) -> dict[str, Any]:
         "reason": outcome.reason,
         "record": str(outcome.record.path) if outcome.record else None,
         "record_sha256": outcome.record.head if outcome.record else None,
+        "parent": outcome.parent,  # the run this one resumed (runbook resume)
+        "still_firing": outcome.still_firing,  # other critical alerts firing when it ended
         "steps": [
             {
                 "id": item.step.id,

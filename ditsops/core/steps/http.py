@@ -48,6 +48,7 @@ class HttpSpec:
     target: str  # dits | prometheus | alertmanager | a literal http(s) origin
     path: str = "/"  # may hold placeholders; always starts with a single '/'
     expect: int = 200
+    check: str | None = None  # one named check of a /health answer decides the status
 
     @property
     def shown(self) -> str:
@@ -132,7 +133,7 @@ class HttpKind(StepKind[HttpSpec]):
     spec_type = HttpSpec
     prefetch = True
     key = "http"
-    fields = ("expect",)
+    fields = ("expect", "check")
     target = "dits"
 
     def parse(self, value: Any, reader: FieldReader) -> HttpSpec | None:
@@ -143,7 +144,10 @@ class HttpKind(StepKind[HttpSpec]):
         expect = reader.get("expect", int, default=200)
         if not 100 <= expect <= 599:
             reader.problem("expect", "'expect' must be an HTTP status code")
-        return HttpSpec(spec.target, spec.path, expect)
+        check = reader.get("check", str, default=None)
+        if check is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", check):
+            reader.problem("check", "'check' must name one check of the /health answer (letters, digits, _ . -)")
+        return HttpSpec(spec.target, spec.path, expect, check)
 
     def references(self, spec: HttpSpec | None) -> set[str]:
         return references(spec.path) if spec else set()
@@ -163,9 +167,29 @@ class HttpKind(StepKind[HttpSpec]):
         try:
             probe = client.get(path)
         except TargetUnreachable as error:
+            if spec.check:  # a server that does not answer says nothing about one of its checks
+                return StepResult.failed(error.message, unreachable=True)
             # Reachability is what this step checks: a server that does not answer fails the check.
             return StepResult(Status.FAILING, error.message, data={"path": redact_url(path), "reachable": False})
-        return probe_result(probe, spec.expect)
+        result = probe_result(probe, spec.expect)
+        return named_check(result, probe, spec.check) if spec.check else result
+
+
+def named_check(result: StepResult, probe: Probe, name: str) -> StepResult:
+    """The step's status is that one check's: `storage` failing while the database is what
+    fails the whole /health is `ok` here (the S3 branch opens only for storage)."""
+    body = probe.body if isinstance(probe.body, dict) else {}
+    raw = body.get("checks")
+    checks: list[Any] = raw if isinstance(raw, list) else []
+    found = next((c for c in checks if isinstance(c, dict) and c.get("name") == name), None)
+    if found is None:
+        result.status, result.summary = Status.INFO, f"no check named {name} in the answer; {result.summary}"
+        return result
+    healthy = found.get("status") == "healthy"
+    message = f": {str(found.get('message'))[:200]}" if found.get("message") else ""
+    result.status = Status.OK if healthy else Status.FAILING
+    result.summary = f"{name} {found.get('status')}{message} (whole answer: {result.summary})"
+    return result
 
 
 def probe_result(probe: Probe, expect: int) -> StepResult:

@@ -8,13 +8,16 @@
 Its result replaces the verified step's for the run's outcome: the latest re-check of every
 verified step decides whether the run resolved the incident (core/verdict.py). It waits
 only after a change in this run — an applied action or a manual step the engineer ticked
-off; otherwise one re-check says how things stand. While it waits it reports the latest
+off, or a fix the run it resumes applied — otherwise one re-check says how things stand.
+A re-check that cannot reach its target (Prometheus down) is no answer: it re-checks
+until the window ends, and only then says since when it could not see. While it waits it reports the latest
 value and the time left, in place on a terminal, a line per re-check elsewhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ditsops.core.durations import format_duration, parse_duration
@@ -72,9 +75,23 @@ class VerifyKind(StepKind[VerifySpec]):
         spec = self.spec_of(step)
         started = ctx.clock()
         deadline = started + spec.within if ctx.actions_applied else started
+        unreachable_since: datetime | None = None  # the first of the re-checks that could not reach
         while True:
             result = ctx.rerun(spec.step)
             waited = ctx.clock() - started
+            if result.unreachable:
+                # Monitoring down is no answer: re-check within the window, and say since when.
+                unreachable_since = unreachable_since or datetime.now(UTC)
+                since = unreachable_since.strftime("%H:%M:%S")
+                if ctx.clock() + spec.every <= deadline:
+                    left = format_duration(max(0.0, deadline - ctx.clock()))
+                    ctx.report(f"{spec.step} could not be read since {since} UTC: {result.summary} · {left} left")
+                    ctx.sleep(spec.every)
+                    continue
+                result.data = {"unreachable_since": since, "verified": spec.step}
+                result.summary = f"not verified: unreachable since {since} UTC: {result.summary}"
+                return result
+            unreachable_since = None
             if result.status in (Status.ERROR, Status.SKIPPED):
                 return result
             if result.status in RECOVERED[spec.until]:
