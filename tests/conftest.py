@@ -64,6 +64,7 @@ SERVICE_FIXTURES = frozenset(
 # A module missing here still goes early when it uses the whole sandbox.
 LONGEST_MODULES = (
     "test_incidents_servers.py",
+    "test_resume_sandbox.py",
     "test_sandbox_e2e.py",
     "test_incidents_database.py",
     "test_sandbox_fixes.py",
