@@ -11,9 +11,9 @@ from typing import Any
 
 from rich.console import Console
 
+from ditsops.base.errors import UsageError
 from ditsops.clients.prometheus import PromResult, Series
 from ditsops.core import dashboards, dashquery
-from ditsops.core.errors import UsageError
 from ditsops.render.console import THEME
 from ditsops.render.dash import render_dashboard
 

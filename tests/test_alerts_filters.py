@@ -154,8 +154,8 @@ def silence(silence_id: str, state: str = "active"):
 
 
 def test_a_prefix_picks_one_silence_or_says_which_it_could_be():
+    from ditsops.base.errors import UsageError
     from ditsops.core.alerting import silence_by_prefix
-    from ditsops.core.errors import UsageError
 
     found = [silence("6c1a2d4e-0001"), silence("6c1a9999-0002", "expired"), silence("aa00"), silence("aa01")]
     assert silence_by_prefix(found, "6C1A2").id == "6c1a2d4e-0001"

@@ -169,7 +169,7 @@ def _kube(url: str):
 def test_a_deadline_leaves_no_thread_or_socket_behind(isolated_home, make):
     """What `--watch` does against a slow server: the same call again and again. Each call
     that ran out of time must not leave its thread reading and its socket open."""
-    from ditsops.core.errors import TargetUnreachable
+    from ditsops.base.errors import TargetUnreachable
 
     drip = SlowDripServer(seconds=60)
     client, call = make(drip.url)

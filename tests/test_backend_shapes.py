@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from ditsops.base.errors import ExitCode, TargetUnreachable
 from ditsops.clients import shapes
-from ditsops.core.errors import ExitCode, TargetUnreachable
 from tests.cli import run_cli
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ditsops.base.errors import ConfigError, RunbookError
 from ditsops.core.catalog import catalog
-from ditsops.core.errors import ConfigError, RunbookError
 from ditsops.core.loader import load_runbook, resolve_params
 from tests.cli import run_cli
 
@@ -308,7 +308,7 @@ WIDENING = textwrap.dedent(
     ],
 )
 def test_an_empty_parameter_never_widens_a_selection(tmp_path, given, field):
-    from ditsops.core.errors import UsageError
+    from ditsops.base.errors import UsageError
 
     path = tmp_path / "widen.yaml"
     path.write_text(WIDENING)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from ditsops.base.errors import ConfigError
 from ditsops.core.config import load_settings
-from ditsops.core.errors import ConfigError
 from tests.cli import run_cli
 
 CONFIG = """

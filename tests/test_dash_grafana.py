@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ditsops.base.errors import UsageError
 from ditsops.core.dashformat import VarValue, substitute
-from ditsops.core.errors import UsageError
 from tests.dash_fixtures import Recorder, board, graph, query_var, run
 
 # ---------------------------------------------------------------- variable syntax and formats

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ditsops.base.errors import UsageError
 from ditsops.core import dashboards, dashquery
-from ditsops.core.errors import UsageError
 from tests.dash_fixtures import Recorder, board, draw, graph, query_var, run
 
 # ---------------------------------------------------------------- bounds

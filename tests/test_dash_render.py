@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from ditsops.base.errors import TargetError, TargetUnreachable, UsageError
 from ditsops.clients.prometheus import PromResult, Series
 from ditsops.core import dashboards, dashquery
 from ditsops.core.dashunits import format_unit
-from ditsops.core.errors import TargetError, TargetUnreachable, UsageError
 from ditsops.render.console import THEME
 from ditsops.render.dash import render_dashboard
 from ditsops.sandbox.simmodel import DitsModel

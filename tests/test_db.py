@@ -8,10 +8,10 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from ditsops.base.errors import TargetUnreachable
 from ditsops.clients.postgres import PostgresClient
 from ditsops.core import connect, db
 from ditsops.core.config import Settings
-from ditsops.core.errors import TargetUnreachable
 
 STATE_COUNT = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(app)s AND {}"
 
@@ -167,7 +167,7 @@ def test_server_version_is_known_and_supported(client):
 
 
 def test_an_unsupported_old_server_is_refused_clearly(pg_dsn, mocker):
-    from ditsops.core.errors import TargetError
+    from ditsops.base.errors import TargetError
 
     real = PostgresClient.__init__
 
@@ -259,7 +259,7 @@ def test_without_a_lock_queue_the_blocking_filter_selects_nothing(client, sessio
 
 
 def test_blocking_is_a_filter_in_a_runbook(tmp_path):
-    from ditsops.core.errors import RunbookError
+    from ditsops.base.errors import RunbookError
     from ditsops.core.loader import load_runbook
 
     def step(filters: str) -> str:

@@ -87,9 +87,9 @@ def test_a_slow_drip_is_cut_at_the_total_deadline(drip, isolated_home, args, set
 
 def test_the_deadline_is_total_not_per_read(drip, isolated_home) -> None:
     """Each read of the drip succeeds within a second; the total is what cuts, in-process."""
+    from ditsops.base.errors import TargetUnreachable
     from ditsops.core import connect
     from ditsops.core.config import Settings
-    from ditsops.core.errors import TargetUnreachable
     from ditsops.core.health import check_health
 
     client = connect.dits(Settings(dits_url=drip.url, http_timeout=2))
@@ -132,9 +132,9 @@ def test_the_kubernetes_client_is_cut_at_the_total_deadline(drip, tmp_path, isol
 
 def test_the_kubernetes_client_in_process_returns_at_the_deadline(drip, tmp_path, isolated_home, monkeypatch):
     """The client itself (not only the command) gives up on time, with TargetUnreachable."""
+    from ditsops.base.errors import TargetUnreachable
     from ditsops.core import connect
     from ditsops.core.config import load_settings
-    from ditsops.core.errors import TargetUnreachable
 
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig_for(tmp_path, drip.url)))
     monkeypatch.setenv("DITSOPS_HTTP_TIMEOUT", "2")

@@ -22,11 +22,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ditsops.base.errors import ConfigError, TargetError
 from ditsops.clients import postgres as pgclient
 from ditsops.clients.pgrole import judge
 from ditsops.core import connect
 from ditsops.core.config import Settings
-from ditsops.core.errors import ConfigError, TargetError
 from tests.cli import run_cli
 
 OWN = """\

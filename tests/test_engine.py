@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from ditsops.base.errors import ConfigError, DitsopsError, ExitCode, StateMoved, TargetUnreachable
 from ditsops.core import steps as step_kinds
 from ditsops.core.acting import REFUSED_NO_TERMINAL
 from ditsops.core.config import Settings
 from ditsops.core.engine import RunOptions, RunOutcome, run_runbook
-from ditsops.core.errors import ConfigError, DitsopsError, ExitCode, StateMoved, TargetUnreachable
 from ditsops.core.lease import Holder, LeaseHeld
 from ditsops.core.model import Runbook, Step, Threshold
 from ditsops.core.record import RunRecord, read_events

@@ -14,8 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ditsops.core.durations import format_duration, parse_duration, to_prometheus
-from ditsops.core.errors import DitsopsError, RunbookError
+from ditsops.base.durations import format_duration, parse_duration, to_prometheus
+from ditsops.base.errors import DitsopsError, RunbookError
 from ditsops.core.loader import load_runbook, parse_runbook, resolve_params
 from ditsops.core.params import TYPES, ParamSpec, convert, display
 from ditsops.core.template import malformed, references, references_in, render_text, resolve, to_bound_sql

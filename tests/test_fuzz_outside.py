@@ -16,8 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ditsops.base.errors import DitsopsError
 from ditsops.clients.kubeshapes import kube_object, kube_page
-from ditsops.core.errors import DitsopsError
 
 settings.register_profile(
     "ci", max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -228,7 +228,7 @@ def test_runbook_text_fields_of_any_characters_render_escaped(
 ):
     from rich.console import Console
 
-    from ditsops.core.errors import RunbookError
+    from ditsops.base.errors import RunbookError
     from ditsops.core.loader import load_runbook
     from ditsops.render.console import THEME
     from ditsops.render.report import markdown_report

@@ -111,11 +111,11 @@ def test_ctrl_c_after_the_terminate_was_sent_records_which_backends_were_hit(
     Hard to time for real, so the wait is where the interruption is injected."""
     from rich.console import Console
 
+    from ditsops.base.errors import Interrupted
     from ditsops.cli.prompts import ConsoleInteraction
     from ditsops.clients.postgres import PostgresClient
     from ditsops.core.config import load_settings
     from ditsops.core.engine import RunOptions, run_runbook
-    from ditsops.core.errors import Interrupted
     from ditsops.core.loader import load_runbook
     from ditsops.core.record import RunRecord, read_events
 

@@ -178,7 +178,7 @@ def test_a_namespace_from_the_kubeconfig_is_checked_too(scripted, tmp_path):  # 
 
 def test_a_trailing_newline_passes_no_validator():
     """`$` in a Python regex matches before a final newline; every validator ends at `\\Z`."""
-    from ditsops.core.durations import parse_duration
+    from ditsops.base.durations import parse_duration
     from ditsops.core.jobs import check_name
     from ditsops.core.names import label_problem, subdomain_problem
     from ditsops.core.params import ParamSpec, convert

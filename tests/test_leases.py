@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from ditsops.base.errors import ExitCode
 from ditsops.clients.kube import KubeClient
 from ditsops.core.config import Settings
-from ditsops.core.errors import ExitCode
 from ditsops.core.lease import (
     Holder,
     KubeLease,
@@ -383,7 +383,7 @@ def test_kubectl_discovers_patches_and_deletes_leases(kubectl, server):
 
 
 def test_the_api_keeps_micro_time_and_validates_leases(client):
-    from ditsops.core.errors import TargetError
+    from ditsops.base.errors import TargetError
 
     made = client.create(
         "leases",

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from ditsops.base.errors import RunbookError, UsageError
 from ditsops.core.catalog import catalog
-from ditsops.core.errors import RunbookError, UsageError
 from ditsops.core.loader import load_runbook, resolve_params
 from tests.cli import run_cli
 

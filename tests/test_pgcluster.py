@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.sandbox import pgcluster
 from ditsops.sandbox.pgcluster import PgCluster, create_cluster
 from ditsops.sandbox.ports import free_port

@@ -17,11 +17,11 @@ import uuid
 import psycopg
 import pytest
 
+from ditsops.base.errors import TargetError
 from ditsops.clients.postgres import UnsafeDiagnostic
 from ditsops.core import connect
 from ditsops.core.catalog import shipped_dir
 from ditsops.core.config import Settings
-from ditsops.core.errors import TargetError
 from tests.cli import run_cli
 
 HOSTILE = """\

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ditsops.core.secrets import MASK, password_of, redact_dsn, redact_text, redact_url
+from ditsops.base.secrets import MASK, password_of, redact_dsn, redact_text, redact_url
 from tests.cli import run_cli
 from tests.httpcapture import CapturingServer
 

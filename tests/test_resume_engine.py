@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from ditsops.base.errors import ExitCode, TargetUnreachable
 from ditsops.core import steps as step_kinds
 from ditsops.core.conditions import parse_condition
 from ditsops.core.config import Settings
 from ditsops.core.engine import RunOptions, run_runbook
-from ditsops.core.errors import ExitCode, TargetUnreachable
 from ditsops.core.guards import FiringNow, OtherAlert, header_rows
 from ditsops.core.model import Runbook, Step
 from ditsops.core.record import RunRecord, read_events

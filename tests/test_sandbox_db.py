@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.cli.sandbox import app
-from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.sandbox import lifecycle
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.sandbox.state import SandboxState, kill_now, load_state, process_alive, state_file

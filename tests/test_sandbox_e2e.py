@@ -162,7 +162,7 @@ def test_a_missing_binary_fails_up_in_one_line_before_anything_starts(isolated_h
 
 
 def test_a_missing_postgresql_names_its_package(isolated_home, monkeypatch):
-    from ditsops.core.errors import DitsopsError
+    from ditsops.base.errors import DitsopsError
     from ditsops.sandbox import components, lifecycle
 
     def not_there():
@@ -179,7 +179,7 @@ def test_a_missing_postgresql_names_its_package(isolated_home, monkeypatch):
 
 
 def test_a_failure_halfway_through_up_stops_what_had_started(isolated_home, pg_bin_dir, monkeypatch):
-    from ditsops.core.errors import DitsopsError
+    from ditsops.base.errors import DitsopsError
     from ditsops.sandbox import lifecycle, promstack
 
     def broken(*args, **kwargs):

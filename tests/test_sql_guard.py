@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from ditsops import sql as named_sql
-from ditsops.core import sqlguard
+from ditsops.base import sqlguard
+from ditsops.base.sqlguard import check, denied, tokens
 from ditsops.core.catalog import shipped_dir
 from ditsops.core.loader import load_runbook
-from ditsops.core.sqlguard import check, denied, tokens
 
 
 def messages(query: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from ditsops.base.errors import RunbookError
 from ditsops.core.catalog import find
-from ditsops.core.errors import RunbookError
 from ditsops.core.loader import load_runbook
 
 BOOK = """\

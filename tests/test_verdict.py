@@ -11,7 +11,7 @@ import textwrap
 
 import pexpect
 
-from ditsops.core.errors import ExitCode
+from ditsops.base.errors import ExitCode
 from ditsops.core.model import Escalation, Step
 from ditsops.core.results import Status, StepResult
 from ditsops.core.steps.note import NoteSpec

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from ditsops.base.units import format_value
 from ditsops.cli import prompts
 from ditsops.cli.common import AppState, Terminal
 from ditsops.core import steps as step_kinds
@@ -22,7 +23,6 @@ from ditsops.core.model import Runbook, Step, Threshold
 from ditsops.core.results import LogGroup, Status, StepResult
 from ditsops.core.steps.sql import _with_units
 from ditsops.core.thresholds import summarize
-from ditsops.core.units import format_value
 from ditsops.render.console import THEME
 from ditsops.render.runbook import render_header, render_step_result
 

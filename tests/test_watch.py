@@ -226,8 +226,8 @@ def test_the_interval_implies_watch_and_reads_durations_or_seconds(given, watch,
 
 @pytest.mark.parametrize("given", ["0", "50ms", "soon", "-1"])
 def test_a_wrong_interval_is_a_usage_error(given):
+    from ditsops.base.errors import UsageError
     from ditsops.cli.watch import watch_interval
-    from ditsops.core.errors import UsageError
 
     with pytest.raises(UsageError, match="--interval"):
         watch_interval(True, given)

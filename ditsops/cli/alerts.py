@@ -96,7 +96,7 @@ def silence_add(
 
     Example: ditsops silence add --alert HighErrorRate instance=~"dits-.*" --for 30m --comment "rollback in progress"
     """
-    from ditsops.core.errors import UsageError
+    from ditsops.base.errors import UsageError
     from ditsops.core.model import Step
     from ditsops.core.steps.silence import SilenceSpec
 
@@ -105,8 +105,8 @@ def silence_add(
         raise UsageError("silence add: give --alert NAME or at least one matcher")
     if not comment.strip():
         raise UsageError("silence add: --comment is required (it tells the next engineer why they are not paged)")
+    from ditsops.base.durations import parse_duration
     from ditsops.clients.alertmanager import Matcher
-    from ditsops.core.durations import parse_duration
 
     for text in given:
         Matcher.parse(text)

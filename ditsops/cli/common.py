@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 
 if TYPE_CHECKING:  # imported where used: `ditsops --help` needs neither the config nor the consoles
     from rich.console import Console

@@ -17,7 +17,7 @@ def show_command(ctx: typer.Context, output: OutputOption = None) -> None:
 
     Example: ditsops --profile sandbox config show
     """
-    from ditsops.core import paths
+    from ditsops.base import paths
     from ditsops.render.config import render_settings
     from ditsops.render.output import print_json
 

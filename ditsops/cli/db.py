@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import typer
 
+from ditsops.base.durations import parse_duration
+from ditsops.base.errors import UsageError
 from ditsops.cli.common import AppState, DsnOption, FullOption, OutputFormat, OutputOption, app_state
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption
 from ditsops.cli.watch import BACKEND_ERRORS, IntervalOption, KeptClient, WatchOption, run_watch, watch_interval
-from ditsops.core.durations import parse_duration
-from ditsops.core.errors import UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -262,8 +262,8 @@ def _signal(
 ) -> None:
     """raw: the filters given (pids, state, older_than, user, application, database, blocking);
     an option not given is absent, never None or empty."""
+    from ditsops.base.durations import to_prometheus
     from ditsops.cli.launch import run_action
-    from ditsops.core.durations import to_prometheus
     from ditsops.core.model import Step
     from ditsops.core.steps.backends import BackendsSpec, blank, build_filter
 

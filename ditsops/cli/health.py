@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from ditsops.base.errors import ExitCode
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
-from ditsops.core.errors import ExitCode
 from ditsops.render.cells import escape
 
 

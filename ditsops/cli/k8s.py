@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
+from ditsops.base.errors import ExitCode, UsageError
 from ditsops.cli.common import OutputOption, app_state
 from ditsops.cli.k8sread import emit_view, kube_client, logs_command
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, YesOption, run_action
 from ditsops.cli.watch import IntervalOption, WatchOption, run_watch, watch_interval
-from ditsops.core.errors import ExitCode, UsageError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -138,7 +138,7 @@ def rollout_status_command(
 
     Example: ditsops k8s rollout-status dits-server --timeout 2m
     """
-    from ditsops.core.durations import parse_duration
+    from ditsops.base.durations import parse_duration
     from ditsops.core.rollout import follow_rollout
     from ditsops.render.cells import escape_line
 

@@ -10,8 +10,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from ditsops.base.errors import ExitCode, UsageError
 from ditsops.cli.common import OutputOption, app_state
-from ditsops.core.errors import ExitCode, UsageError
 
 MAX_FOLLOWED = 50  # pods followed at once by `logs -f` (one stream each), as many as `logs` reads
 
@@ -69,8 +69,8 @@ def logs_command(
     """
     import re
 
+    from ditsops.base.durations import parse_duration
     from ditsops.core import kube
-    from ditsops.core.durations import parse_duration
     from ditsops.render.kube import render_logs
 
     try:

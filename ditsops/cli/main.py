@@ -19,10 +19,10 @@ from typer._click.shell_completion import CompletionItem
 from typer.core import TyperCommand, TyperGroup
 
 from ditsops import __version__
+from ditsops.base.errors import DitsopsError, ExitCode
 from ditsops.cli import coercion
 from ditsops.cli.common import AppState, GlobalOutputOption, app_state
 from ditsops.cli.watcharg import spell_out_watch_interval
-from ditsops.core.errors import DitsopsError, ExitCode
 
 # The command groups, imported only when invoked (click's lazy-group pattern): `ditsops
 # --help` and `ditsops runbook list` then pay for one group at most, not for all of them
@@ -327,7 +327,7 @@ def _say(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    from ditsops.core.secrets import redact_text
+    from ditsops.base.secrets import redact_text
     from ditsops.render.cells import cut, one_line
 
     # One line, however long or many-lined the text a server put in it: bounded, no newline.

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from ditsops.base.errors import UsageError
 from ditsops.cli.common import OutputOption, app_state
-from ditsops.core.errors import UsageError
 
 app = typer.Typer(
     no_args_is_help=True, help="Query Prometheus.\n\nExample: ditsops prom query 'up{job=\"dits-server\"}'"
@@ -87,7 +87,7 @@ def range_command(
     """
     from datetime import datetime
 
-    from ditsops.core.durations import parse_duration, to_prometheus
+    from ditsops.base.durations import parse_duration, to_prometheus
 
     try:
         window, resolution = parse_duration(since), parse_duration(step)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ditsops.base.errors import UsageError
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
-from ditsops.core.errors import UsageError
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings

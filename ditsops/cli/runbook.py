@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
 from ditsops.cli.resume import resume_command
 from ditsops.cli.verify import verify_command
-from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.render.cells import escape
 
 if TYPE_CHECKING:
@@ -217,8 +217,8 @@ def show_command(
 
 def _runbook_json(runbook: Runbook, shadows: Path | None) -> dict[str, Any]:
     """What `runbook show` shows, for scripts: parameters, steps (destructive or not), escalation."""
+    from ditsops.base.durations import to_prometheus
     from ditsops.core import steps as step_kinds
-    from ditsops.core.durations import to_prometheus
     from ditsops.core.params import display
 
     return {
@@ -275,8 +275,8 @@ def lint_command(
 
     Example: ditsops runbook lint my-runbooks/
     """
+    from ditsops.base.errors import RunbookError
     from ditsops.core.catalog import runbook_files
-    from ditsops.core.errors import RunbookError
     from ditsops.core.loader import load_runbook
 
     console = app_state(ctx).consoles.out

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 import ditsops.sandbox  # noqa: F401 - the hook: importing the sandbox registers its `sandbox` profile
+from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.cli.common import OutputOption, app_state
-from ditsops.core.errors import DitsopsError, UsageError
 from ditsops.sandbox import (
     faults,  # light: the fault registry imports its players lazily
     render,  # its renderers live with it: render/ never imports the sandbox

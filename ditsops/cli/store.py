@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ditsops.base.errors import ConfigError, ExitCode
 from ditsops.cli.common import OutputOption, app_state
-from ditsops.core.errors import ConfigError, ExitCode
 from ditsops.render.cells import escape
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def status_command(ctx: typer.Context, output: OutputOption = None) -> None:
 
     Example: ditsops --profile sandbox store status
     """
-    from ditsops.core.errors import DitsopsError
+    from ditsops.base.errors import DitsopsError
     from ditsops.render.output import print_json
     from ditsops.store.outbox import pending_runs
     from ditsops.store.schema import SCHEMA, VERSION, schema_version

@@ -65,7 +65,7 @@ def attach_store(state: AppState, settings: Settings, record: RunRecord) -> Stor
 def sync_after_command(state: AppState) -> None:
     """Send what the store lacks of earlier runs, if anything waits and a store is set.
     Never fails the command: the worst case is that the runs wait for the next one."""
-    from ditsops.core.errors import DitsopsError
+    from ditsops.base.errors import DitsopsError
     from ditsops.store.outbox import pending_runs
 
     if "unreachable" in _SAID or not pending_runs():

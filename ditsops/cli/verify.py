@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ditsops.base.errors import DitsopsError, ExitCode
 from ditsops.cli.common import AppState, OutputOption, app_state
-from ditsops.core.errors import DitsopsError, ExitCode
 from ditsops.render.cells import escape
 
 if TYPE_CHECKING:

@@ -28,9 +28,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from ditsops.base.durations import parse_duration
+from ditsops.base.errors import ExitCode, TargetError, TargetUnreachable, UsageError
 from ditsops.cli.common import AppState
-from ditsops.core.durations import parse_duration
-from ditsops.core.errors import ExitCode, TargetError, TargetUnreachable, UsageError
 
 DEFAULT_INTERVAL = 2.0  # seconds, watch(1)'s default
 MIN_INTERVAL = 0.1  # watch(1)'s floor too

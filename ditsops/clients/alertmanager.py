@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.errors import UsageError
+from ditsops.base.secrets import strip_password
 from ditsops.clients.bounded import DEFAULT_MAX_BYTES
 from ditsops.clients.http import make_client, request
 from ditsops.clients.prometheus import Alert, parse_time
 from ditsops.clients.shapes import am_alerts, am_silence, am_silence_id, am_silences, json_body
-from ditsops.core.errors import UsageError
-from ditsops.core.secrets import strip_password
 
 if TYPE_CHECKING:
-    from ditsops.core.origins import Credentials
+    from ditsops.base.origins import Credentials
 
 _AM = "Alertmanager"
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*\Z')

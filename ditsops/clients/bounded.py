@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ditsops.core.errors import TargetUnreachable
+from ditsops.base.errors import TargetUnreachable
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 CHUNK = 64 * 1024

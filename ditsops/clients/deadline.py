@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from ditsops.core.errors import TargetUnreachable
+from ditsops.base.errors import TargetUnreachable
 
 T = TypeVar("T")
 

@@ -6,12 +6,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.secrets import redact_url
 from ditsops.clients.bounded import DEFAULT_MAX_BYTES
 from ditsops.clients.http import make_client, request
-from ditsops.core.secrets import redact_url
 
 if TYPE_CHECKING:
-    from ditsops.core.origins import Credentials
+    from ditsops.base.origins import Credentials
 
 
 @dataclass(frozen=True)

@@ -10,23 +10,23 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.errors import TargetError, TargetUnreachable
+from ditsops.base.origins import origin_of
+from ditsops.base.secrets import redact_text, redact_url, without_userinfo
 from ditsops.clients.bounded import CHUNK, DEFAULT_MAX_BYTES, declared_length, read_bounded, shut
 from ditsops.clients.deadline import describe_deadline, within
-from ditsops.core.errors import TargetError, TargetUnreachable
-from ditsops.core.origins import origin_of
-from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
 if TYPE_CHECKING:
     import httpx
 
-    from ditsops.core.origins import Credentials
+    from ditsops.base.origins import Credentials
 
 
 def make_client(
     base_url: str, credentials: Credentials, timeout: float, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> httpx.Client:
     """An httpx client bound to base_url's origin, carrying only that origin's credentials
-    (`credentials` are what core/origins.py allows for that origin; `timeout` in seconds is
+    (`credentials` are what base/origins.py allows for that origin; `timeout` in seconds is
     the total deadline of each call; `max_bytes` the largest answer body read).
 
     Every request it sends, redirects included, must stay on that origin: anything else is

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from ditsops.base.errors import TargetUnreachable
 from ditsops.clients.bounded import CHUNK, DEFAULT_MAX_BYTES, declared_length, read_bounded, shut
 from ditsops.clients.deadline import describe_deadline, within
 from ditsops.clients.kubeshapes import kube_object, kube_page
@@ -23,7 +24,6 @@ from ditsops.clients.kubetarget import api_error, short_reason, socket_of
 from ditsops.clients.kubetarget import load_target as load_target
 from ditsops.clients.kubetarget import retry_on_conflict as retry_on_conflict
 from ditsops.clients.shapes import UnexpectedAnswer
-from ditsops.core.errors import TargetUnreachable
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ditsops.core.errors import ConfigError, TargetError, TargetUnreachable
+from ditsops.base.errors import ConfigError, TargetError, TargetUnreachable
 
 T = TypeVar("T")
 VERBS = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
@@ -81,7 +81,7 @@ def load_target(
             f"no kubeconfig at {path} and not running in a cluster",
             hint="set KUBECONFIG, kubeconfig in a profile, or use --profile sandbox",
         )
-    from ditsops.core.secrets import redact_url
+    from ditsops.base.secrets import redact_url
 
     return api, KubeTarget(name, redact_url(api.configuration.host) or api.configuration.host, namespace)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ditsops.core.errors import TargetError, TargetUnreachable
-from ditsops.core.secrets import redact_text
+from ditsops.base.errors import TargetError, TargetUnreachable
+from ditsops.base.secrets import redact_text
 
 # Short timeouts: nothing this session runs may wait on anything (try-lock never blocks).
 _OPTIONS = "-c statement_timeout=5000 -c lock_timeout=1000 -c idle_in_transaction_session_timeout=10000"

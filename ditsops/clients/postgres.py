@@ -3,7 +3,7 @@
 Diagnostics cannot change anything. SQL that did not ship with ditsops (`diagnose`) is
 sent only on a session whose role the server says can do no harm (clients/pgrole.py,
 asked on connect): no superuser, none of the roles that signal, read or write server
-files or run programs. Every diagnostic is also checked by ditsops.core.sqlguard before it is
+files or run programs. Every diagnostic is also checked by ditsops.base.sqlguard before it is
 sent (one SELECT/WITH/VALUES/SHOW/TABLE/EXPLAIN statement, no side-effecting function;
 refused with nothing sent otherwise), sent through the extended protocol as a prepared
 statement (a second statement after a `;` is a server error, never run), inside a READ
@@ -22,12 +22,12 @@ from functools import lru_cache
 from typing import Any
 
 from ditsops import sql
+from ditsops.base.durations import parse_duration
+from ditsops.base.errors import ConfigError, DitsopsError, TargetError, TargetUnreachable
+from ditsops.base.secrets import raw_at_in_userinfo, redact_text
+from ditsops.base.sqlguard import Violation
+from ditsops.base.sqlguard import check as check_diagnostic
 from ditsops.clients.pgrole import ROLE_SQL, RoleCheck, judge
-from ditsops.core.durations import parse_duration
-from ditsops.core.errors import ConfigError, DitsopsError, TargetError, TargetUnreachable
-from ditsops.core.secrets import raw_at_in_userinfo, redact_text
-from ditsops.core.sqlguard import Violation
-from ditsops.core.sqlguard import check as check_diagnostic
 
 OLDEST_SUPPORTED = 12
 NEWEST_TESTED = 17
@@ -106,7 +106,7 @@ class PrivilegedSession(DitsopsError):
 
 
 def guard(query: str) -> None:
-    """Refuse SQL that is not a read-only diagnostic (see ditsops.core.sqlguard)."""
+    """Refuse SQL that is not a read-only diagnostic (see ditsops.base.sqlguard)."""
     problems = _problems(query)
     if problems:
         raise UnsafeDiagnostic(

@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.errors import TargetError, TargetUnreachable
+from ditsops.base.secrets import redact_text, redact_url, without_userinfo
 from ditsops.clients.bounded import CHUNK, DEFAULT_MAX_BYTES, declared_length, read_bounded, shut
 from ditsops.clients.deadline import describe_deadline, within
 from ditsops.clients.http import make_client, request
 from ditsops.clients.shapes import UnexpectedAnswer, json_body, prom_alerts, prom_query, prom_rule_groups
-from ditsops.core.errors import TargetError, TargetUnreachable
-from ditsops.core.secrets import redact_text, redact_url, without_userinfo
 
 if TYPE_CHECKING:
     import httpx
     import requests
 
-    from ditsops.core.origins import Credentials, Origin
+    from ditsops.base.origins import Credentials, Origin
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class PrometheusClient:
         # environment on every request: about 1 ms each, most of a small query's CPU, and
         # a dashboard sends a dozen at once. Read once here, for this URL (NO_PROXY
         # honoured); no ~/.netrc: the credentials are the configured ones.
-        # ... and a proxy only when it may see the credentials (core/origins.py, proxy_credentials).
+        # ... and a proxy only when it may see the credentials (base/origins.py, proxy_credentials).
         session.proxies = _environ_proxies(self.url) if credentials.use_environment_proxy else {}
         session.trust_env = False
         session.hooks["response"].append(self._keep)
@@ -344,7 +344,7 @@ def _origin_session(origin: Origin) -> requests.Session:
     """
     import requests
 
-    from ditsops.core.origins import origin_of
+    from ditsops.base.origins import origin_of
 
     class OriginSession(requests.Session):
         def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:

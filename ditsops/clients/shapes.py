@@ -18,7 +18,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal, overload
 
-from ditsops.core.errors import TargetUnreachable
+from ditsops.base.errors import TargetUnreachable
 
 RESULT_TYPES = ("scalar", "vector", "matrix", "string")
 _GO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})\Z")

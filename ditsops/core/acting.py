@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import DitsopsError, StateMoved, TargetUnreachable
+from ditsops.base.errors import DitsopsError, StateMoved, TargetUnreachable
 from ditsops.core.lease import LeaseHeld
 from ditsops.core.record import RunRecord, who
 from ditsops.core.results import Preview, Status, StepResult

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.errors import ConfigError, DitsopsError, UsageError
 from ditsops.core.config import Settings
-from ditsops.core.errors import ConfigError, DitsopsError, UsageError
 from ditsops.core.invocation import ditsops_command
 
 if TYPE_CHECKING:

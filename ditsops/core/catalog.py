@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ditsops.core import paths
-from ditsops.core.errors import RunbookError, UsageError
+from ditsops.base import paths
+from ditsops.base.errors import RunbookError, UsageError
 from ditsops.core.runbook_index import RunbookSummary, lookup
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ditsops.base.units import format_value
 from ditsops.core.model import CONDITION_STATES, Condition
 from ditsops.core.results import Status, StepResult
-from ditsops.core.units import format_value
 
 
 def parse_condition(text: str) -> Condition:

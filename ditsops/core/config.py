@@ -28,12 +28,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core import paths
-from ditsops.core.errors import ConfigError
-from ditsops.core.secrets import password_of, redact_dsn, redact_url, userinfo_of
+from ditsops.base import paths
+from ditsops.base.errors import ConfigError
+from ditsops.base.secrets import password_of, redact_dsn, redact_url, userinfo_of
 
 if TYPE_CHECKING:
-    from ditsops.core.origins import Credentials
+    from ditsops.base.origins import Credentials
 
 # Built-in profiles: name -> the function that gives the profile's values when it is
 # chosen (it may raise ConfigError to say why the profile is not available now). A file's
@@ -69,7 +69,7 @@ class Settings:
     lock_timeout: str = "5s"
     # the shared record store: a PostgreSQL DSN (ditsops/store/); None: local records only
     record_store: str | None = None
-    # Credentials go only to the origin (scheme+host+port) they are configured for: see core/origins.py
+    # Credentials go only to the origin (scheme+host+port) they are configured for: see base/origins.py
     prometheus_token: str | None = None  # bearer token for prometheus_url's and alertmanager_url's origins
     http_username: str | None = None  # basic auth for the same two origins
     http_password: str | None = None
@@ -111,7 +111,7 @@ class Settings:
 
     def credentials_for(self, url: str) -> Credentials:
         """What may be sent to url's origin: only the credentials configured for it."""
-        from ditsops.core.origins import credentials_for
+        from ditsops.base.origins import credentials_for
 
         return credentials_for(self, url)
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import ConfigError
-from ditsops.core.secrets import password_of, userinfo_of
+from ditsops.base.errors import ConfigError
+from ditsops.base.secrets import password_of, userinfo_of
 
 _SECRET_KEYS = ("prometheus_token", "http_password")
 _DSN_KEYS = ("dsn", "diagnostics_dsn")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import ConfigError
+from ditsops.base.errors import ConfigError
 from ditsops.core.names import check_namespace
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def dits(settings: Settings, url: str | None = None, name: str = "Dits server") 
 
 
 def _http_options(settings: Settings, url: str) -> dict[str, Any]:
-    # Credentials stay with their origin: only what core/origins.py allows for url's origin.
+    # Credentials stay with their origin: only what base/origins.py allows for url's origin.
     return {
         "credentials": settings.credentials_for(url),
         "timeout": float(settings.http_timeout),

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+from ditsops.base.errors import UsageError
 from ditsops.core.dashfields import Override, ThresholdStep, organize, overrides, thresholds
 from ditsops.core.dashformat import VarValue
 from ditsops.core.dashjson import (
@@ -38,7 +39,6 @@ from ditsops.core.dashjson import (
 from ditsops.core.dashlegacy import GRID_COLUMNS, Section, sections, upgrade_rows, with_library_panels
 from ditsops.core.dashsource import MIXED, PROMETHEUS, Sources, not_configured
 from ditsops.core.dashvars import Variable
-from ditsops.core.errors import UsageError
 from ditsops.core.safefile import FileProblem, read_text
 
 __all__ = ["GRID_COLUMNS", "Dashboard", "Override", "Panel", "Section", "Target", "ThresholdStep", "Variable"]

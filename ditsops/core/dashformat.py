@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote as url_quote
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 from ditsops.core.promql import _quoted_spans, escape_string
 
 ALL = "$__all"

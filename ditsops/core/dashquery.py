@@ -27,13 +27,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
+from ditsops.base.durations import parse_duration, to_prometheus
+from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.core import dashvars
 from ditsops.core.dashboards import Dashboard, Panel, Target
 from ditsops.core.dashformat import Value, substitute
 from ditsops.core.dashrepeat import expand
 from ditsops.core.dashseries import SeriesData, bucket_bound, deaccumulate, describe, legend
-from ditsops.core.durations import parse_duration, to_prometheus
-from ditsops.core.errors import DitsopsError, UsageError
 
 __all__ = ["SeriesData", "bucket_bound", "legend", "substitute"]
 

@@ -31,10 +31,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
+from ditsops.base.durations import parse_duration, to_prometheus
+from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.core.dashformat import ALL, Value, VarValue, plain, references, substitute
 from ditsops.core.dashsource import PROMETHEUS, not_configured
-from ditsops.core.durations import parse_duration, to_prometheus
-from ditsops.core.errors import DitsopsError, UsageError
 
 MAX_OPTIONS = 1000  # options kept per variable (a label with 100k values is not a menu)
 MAX_VARIABLES = 200

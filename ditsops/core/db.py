@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 
 if TYPE_CHECKING:
     from ditsops.clients.postgres import PostgresClient
@@ -176,7 +176,7 @@ class BackendFilter:
         if self.states:
             parts.append("state " + "|".join(self.states))
         if self.older_than:
-            from ditsops.core.durations import to_prometheus
+            from ditsops.base.durations import to_prometheus
 
             parts.append(f"in state for more than {to_prometheus(self.older_than)}")
         for label, value in (("database", self.database), ("user", self.user), ("application", self.application)):

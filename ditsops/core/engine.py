@@ -16,10 +16,7 @@ from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Protocol
 
-from ditsops.core import steps as step_kinds
-from ditsops.core.acting import Acting
-from ditsops.core.config import Settings
-from ditsops.core.errors import (
+from ditsops.base.errors import (
     ConfigError,
     DitsopsError,
     ExitCode,
@@ -28,6 +25,9 @@ from ditsops.core.errors import (
     TargetUnreachable,
     UsageError,
 )
+from ditsops.core import steps as step_kinds
+from ditsops.core.acting import Acting
+from ditsops.core.config import Settings
 from ditsops.core.gating import gate
 from ditsops.core.guards import FiringNow, guard_reason, header_rows, still_firing
 from ditsops.core.invocation import ditsops_command

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import TargetError
+from ditsops.base.errors import TargetError
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient

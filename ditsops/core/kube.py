@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import TargetUnreachable
+from ditsops.base.errors import TargetUnreachable
 from ditsops.core.results import Table
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient

@@ -28,8 +28,8 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ditsops.base.errors import DitsopsError, ExitCode, TargetError
 from ditsops.clients.kube import Conflict, NotFound
-from ditsops.core.errors import DitsopsError, ExitCode, TargetError
 from ditsops.core.leaseholder import (  # re-exported: callers import these from here
     MAX_DURATION as MAX_DURATION,
 )

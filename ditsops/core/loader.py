@@ -8,17 +8,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ditsops.base.durations import parse_duration
+from ditsops.base.errors import RunbookError
+from ditsops.base.units import unit_problem
 from ditsops.core import steps as step_kinds
 from ditsops.core.conditions import parse_conditions
-from ditsops.core.durations import parse_duration
-from ditsops.core.errors import RunbookError
 from ditsops.core.guards import parse_guards
 from ditsops.core.model import Condition, Escalation, Runbook, Step, Threshold
 from ditsops.core.params import TYPES, ParamSpec, convert
 from ditsops.core.safefile import FileProblem, read_text
 from ditsops.core.steps.base import FieldReader
 from ditsops.core.template import malformed, references_in
-from ditsops.core.units import unit_problem
 from ditsops.core.yamllines import LineDict, YamlSyntaxError, load_yaml
 
 TOP_KEYS = ("name", "title", "alert", "severity", "summary", "params", "escalation", "steps", "description")
@@ -356,7 +356,7 @@ def resolve_params(
 
     Labels and profile params fill only parameters the runbook has, by the same name.
     """
-    from ditsops.core.errors import UsageError
+    from ditsops.base.errors import UsageError
 
     unknown = set(given) - {p.name for p in runbook.params}
     if unknown:
@@ -385,7 +385,7 @@ def resolve_params(
 def refuse_widening(runbook: Runbook, values: dict[str, Any]) -> None:
     """A filter, selector or matcher whose placeholder renders empty would select more than
     its author meant (every pod, every backend of the database): refuse the run (exit 2)."""
-    from ditsops.core.errors import UsageError
+    from ditsops.base.errors import UsageError
     from ditsops.core.params import display
 
     kinds = step_kinds.all_kinds()

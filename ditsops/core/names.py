@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeAlias
 
-from ditsops.core.durations import format_duration, parse_duration
+from ditsops.base.durations import format_duration, parse_duration
 
 # A parameter's typed value (None: an optional parameter left unset, without a default).
 ParamValue: TypeAlias = str | int | float | bool | timedelta | None
@@ -91,7 +91,7 @@ def _check_bounds(spec: ParamSpec, value: float, show: Callable[[float], str]) -
 def display(value: ParamValue) -> str:
     """A parameter value as the engineer would type it."""
     if isinstance(value, timedelta):
-        from ditsops.core.durations import to_prometheus
+        from ditsops.base.durations import to_prometheus
 
         return to_prometheus(value)
     if isinstance(value, bool):

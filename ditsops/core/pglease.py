@@ -19,7 +19,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
-from ditsops.core.errors import DitsopsError, TargetError
+from ditsops.base.errors import DitsopsError, TargetError
 from ditsops.core.lease import Holder, LeaseHeld, LeaseLost
 
 if TYPE_CHECKING:

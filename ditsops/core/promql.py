@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.core.params import ParamSpec, display
 from ditsops.core.template import PLACEHOLDER
 

@@ -30,10 +30,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ditsops.core import paths
-from ditsops.core.errors import DitsopsError, UsageError
+from ditsops.base import paths
+from ditsops.base.errors import DitsopsError, UsageError
+from ditsops.base.secrets import redact_text
 from ditsops.core.recordfile import SignalsHeld, append, hold_writer_lock, private_directory, writer_alive
-from ditsops.core.secrets import redact_text
 
 GENESIS = "ditsops run record v1 "  # + run id: the first line's `prev` is the hash of this
 SUFFIX_BYTES = 4  # 8 hex characters of randomness after the second and the runbook name

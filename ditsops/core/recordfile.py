@@ -9,7 +9,7 @@ import signal
 import stat
 from pathlib import Path
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 
 APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 from ditsops.core.results import Status, StepResult
 
 MAX_TEXT = 500  # a summary taken over from a record is shown again: bounded

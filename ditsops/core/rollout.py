@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.errors import StateMoved, TargetError
 from ditsops.clients.kube import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, Conflict, retry_on_conflict
-from ditsops.core.errors import StateMoved, TargetError
 from ditsops.core.kube import HASH_LABEL, REVISION, images, owned_replicasets, revision_of
 
 if TYPE_CHECKING:

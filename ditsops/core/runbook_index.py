@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ditsops import __version__
-from ditsops.core import paths
+from ditsops.base import paths
 
 FORMAT = 1
 INDEX_FILE = "runbook-index.json"
@@ -90,7 +90,7 @@ def code_stamp() -> str:
 
 def summarize(path: Path) -> Indexed:
     """Parse one runbook file (the slow path) into what the index keeps."""
-    from ditsops.core.errors import RunbookError
+    from ditsops.base.errors import RunbookError
     from ditsops.core.loader import load_runbook
 
     try:

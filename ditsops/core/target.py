@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from ditsops.base.errors import DitsopsError
 from ditsops.core.config import Settings
-from ditsops.core.errors import DitsopsError
 
 # One describer per kind of target; step kinds name the target they talk to.
 Describer = Callable[[Settings], list[tuple[str, str]]]
@@ -44,7 +44,7 @@ def _database(settings: Settings) -> list[tuple[str, str]]:
 
 def _url(label: str, attribute: str) -> Describer:
     def describe(settings: Settings) -> list[tuple[str, str]]:
-        from ditsops.core.secrets import redact_url
+        from ditsops.base.secrets import redact_url
 
         value = getattr(settings, attribute)
         return [(label, redact_url(value) if value else f"not configured ({attribute})")]

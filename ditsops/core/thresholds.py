@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ditsops.base.units import format_bytes, format_value
 from ditsops.core.model import Threshold
 from ditsops.core.results import Status
-from ditsops.core.units import format_bytes, format_value
 
 __all__ = ["evaluate", "format_bytes", "format_value", "summarize"]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ditsops.base.errors import ExitCode
 from ditsops.core import steps as step_kinds
 from ditsops.core.conditions import RUNS_WHEN
-from ditsops.core.errors import ExitCode
 from ditsops.core.model import Escalation, Step
 from ditsops.core.results import Status, StepResult
 from ditsops.core.steps.note import NoteSpec

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from rich.console import Console
 
-from ditsops.core.durations import format_duration
+from ditsops.base.durations import format_duration
 from ditsops.core.results import Table
 from ditsops.render.cells import escape, escape_line
 from ditsops.render.tables import render_table

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.markup import escape as escape_markup
 
-from ditsops.core.durations import format_duration
+from ditsops.base.durations import format_duration
 
 _WHITESPACE = re.compile(r"\s+")
 MAX_CELL = 4096  # characters of one cell or line from outside shown without --full: far past any name or message

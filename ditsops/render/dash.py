@@ -29,10 +29,10 @@ from rich.panel import Panel as Box
 from rich.table import Table
 from rich.text import Text
 
+from ditsops.base.durations import to_prometheus
 from ditsops.core.dashboards import GRID_COLUMNS, Panel
 from ditsops.core.dashquery import DashboardData, PanelData, SeriesData, TimeRange, bucket_bound
 from ditsops.core.dashunits import format_unit
-from ditsops.core.durations import to_prometheus
 from ditsops.render import charts, dashtable
 from ditsops.render.cells import printable
 from ditsops.render.dashtext import text_lines

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ditsops.core.durations import format_duration
+from ditsops.base.durations import format_duration
 from ditsops.core.health import Health
 from ditsops.core.results import Table
 from ditsops.render.cells import escape_line

@@ -116,7 +116,7 @@ def render_progress(console: Console, message: str) -> None:
 
 
 def render_escalation(console: Console, reminder: Escalation, elapsed: float) -> None:
-    from ditsops.core.durations import format_duration
+    from ditsops.base.durations import format_duration
 
     console.print(
         Panel(
@@ -231,6 +231,6 @@ def render_runbook_show(console: Console, runbook: Runbook, shadows=None) -> Non
     if runbook.escalation:
         console.print("\n[title]Escalation[/]")
         for reminder in runbook.escalation:
-            from ditsops.core.durations import to_prometheus
+            from ditsops.base.durations import to_prometheus
 
             console.print(f"  after {to_prometheus(reminder.after)}: {escape_line(reminder.say)}")

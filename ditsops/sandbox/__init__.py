@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ditsops.base.errors import ConfigError
 from ditsops.core.config import register_profile_provider
-from ditsops.core.errors import ConfigError
 
 PROFILE = "sandbox"
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.sandbox import kubesource, promstack
 from ditsops.sandbox.pgcluster import PgCluster, create_cluster, find_pg_bin
 from ditsops.sandbox.pgroles import APP_ROLE, DIAGNOSTICS_ROLE, create_app_role, create_diagnostics_role, role_dsn

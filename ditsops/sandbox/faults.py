@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import DitsopsError, UsageError
+from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.sandbox import load, simcontrol
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.sandbox.state import (

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.sandbox import faults
 from ditsops.sandbox.components import (
     COMPONENTS,

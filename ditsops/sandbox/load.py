@@ -104,7 +104,7 @@ def plan_load(max_connections: int, superuser_reserved: int = 3) -> LoadPlan:
     """
     total = min(math.floor(max_connections * TARGET_SHARE), max_connections - superuser_reserved - LOAD_HEADROOM)
     if total < 10:
-        from ditsops.core.errors import DitsopsError
+        from ditsops.base.errors import DitsopsError
 
         raise DitsopsError(f"max_connections={max_connections} is too small to simulate exhaustion (needs at least 15)")
     lock_waiters = 3

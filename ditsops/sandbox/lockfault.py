@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.sandbox import load, simcontrol
 from ditsops.sandbox.state import ActiveFault, SandboxState, ensure_sandbox_dir, now_iso, stop_process
 

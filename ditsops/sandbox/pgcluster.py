@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ditsops.core.errors import DitsopsError, TargetUnreachable
+from ditsops.base.errors import DitsopsError, TargetUnreachable
 from ditsops.sandbox.ports import free_port, wait_for_port
 from ditsops.sandbox.state import kill_now, process_alive, wait_for_exit
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.sandbox.ports import free_port
 from ditsops.sandbox.rules import SANDBOX_FOR_SECONDS, sandbox_rules, shipped_rules_path
 from ditsops.sandbox.state import stop_process

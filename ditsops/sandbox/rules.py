@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 
 RULES_FILE_NAME = "dits.rules.yml"
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 
 # Each fault makes exactly one alert of runbooks/alerts/dits.rules.yml fire (sandbox rules).
 FAULT_ALERTS: dict[str, str] = {

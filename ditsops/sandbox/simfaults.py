@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.sandbox import kubesource, simcontrol
 from ditsops.sandbox.components import KUBEAPI, SIMULATOR, http_ok, kube_client
 from ditsops.sandbox.state import ActiveFault, Component, SandboxState, now_iso

@@ -47,7 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.sandbox import kubefacts, kubesource, simcontrol
 from ditsops.sandbox.kubefacts import DeploymentFacts
 from ditsops.sandbox.metrics import CONTENT_TYPE

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ditsops.core.errors import DitsopsError
-from ditsops.core.paths import sandbox_dir
+from ditsops.base.errors import DitsopsError
+from ditsops.base.paths import sandbox_dir
 
 STATE_VERSION = 1
 

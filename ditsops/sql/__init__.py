@@ -2,7 +2,7 @@
 
 The files beside this module are read-only diagnostics: a runbook's `sql:` step and the
 `db` read commands reach only these, and they pass the diagnostic rules of
-ditsops.core.sqlguard. The SQL of destructive action kinds (terminate/cancel backends)
+ditsops.base.sqlguard. The SQL of destructive action kinds (terminate/cancel backends)
 lives in `actions/`, reached only through `load_action` by the action that owns it.
 """
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 from ditsops.core.record import genesis_hash, line_hash
 from ditsops.store.events import StoreSession, body_of, complete_lines, record_run_id
 from ditsops.store.schema import SCHEMA

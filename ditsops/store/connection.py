@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.errors import DitsopsError, TargetUnreachable
+from ditsops.base.secrets import redact_text
 from ditsops.clients.postgres import describe_target
-from ditsops.core.errors import DitsopsError, TargetUnreachable
-from ditsops.core.secrets import redact_text
 
 if TYPE_CHECKING:
     from ditsops.store.events import StoreSession

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ditsops.core import paths
+from ditsops.base import paths
 from ditsops.core.record import line_hash
 from ditsops.core.recordfile import writer_alive
 from ditsops.store.connection import StoreRefused, translate, where

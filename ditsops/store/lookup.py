@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ditsops.core.errors import UsageError
+from ditsops.base.errors import UsageError
 from ditsops.core.record import genesis_hash, line_hash
 from ditsops.store.connection import StoreRefused
 from ditsops.store.events import StoreSession

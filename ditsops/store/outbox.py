@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ditsops.core import paths
+from ditsops.base import paths
 
 PENDING = ".store-pending"
 MAX_STORE_NAME = 512  # a marker holds where its store is: user@host:port/database

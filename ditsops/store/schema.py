@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ditsops.core.errors import DitsopsError, UsageError
+from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.core.record import GENESIS
 
 SCHEMA = "ditsops"

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from ditsops.core.errors import DitsopsError
+from ditsops.base.errors import DitsopsError
 from ditsops.core.record import Line
 from ditsops.store.connection import open_session, where
 from ditsops.store.events import StoreSession, SyncReport, insert_event, insert_run, sync_pending

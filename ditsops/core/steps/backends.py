@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.durations import parse_duration
+from ditsops.base.errors import UsageError
 from ditsops.core import db
-from ditsops.core.durations import parse_duration
-from ditsops.core.errors import UsageError
 from ditsops.core.model import Step
 from ditsops.core.results import Preview, Status, StepResult, Table
 from ditsops.core.steps import register

@@ -24,10 +24,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.errors import ConfigError, TargetUnreachable
+from ditsops.base.errors import ConfigError, TargetUnreachable
+from ditsops.base.secrets import redact_url
 from ditsops.core.model import Step
 from ditsops.core.results import Status, StepResult, Table
-from ditsops.core.secrets import redact_url
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
 from ditsops.core.template import PLACEHOLDER, references
@@ -202,7 +202,7 @@ def probe_result(probe: Probe, expect: int) -> StepResult:
     if body.get("version"):
         parts.append(f"version {body['version']}")
     if body.get("uptime_seconds") is not None:
-        from ditsops.core.durations import format_duration
+        from ditsops.base.durations import format_duration
 
         parts.append(f"up {format_duration(float(body['uptime_seconds']))}")
     parts.append(f"{probe.latency_ms:.0f} ms")

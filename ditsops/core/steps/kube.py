@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.durations import parse_duration
+from ditsops.base.units import format_value
 from ditsops.core import kube, rollout
-from ditsops.core.durations import parse_duration
 from ditsops.core.invocation import retarget
 from ditsops.core.loggroups import group_data, group_lines
 from ditsops.core.model import Step
@@ -28,7 +29,6 @@ from ditsops.core.results import Preview, Status, StepResult, Table
 from ditsops.core.steps import register
 from ditsops.core.steps.base import ActionKind, FieldReader, RunContext, StepKind
 from ditsops.core.template import references_in, resolve
-from ditsops.core.units import format_value
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient

@@ -18,8 +18,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.durations import parse_duration
 from ditsops.core import jobs
-from ditsops.core.durations import parse_duration
 from ditsops.core.model import Step
 from ditsops.core.results import Preview, Status, StepResult, Table
 from ditsops.core.steps import register
@@ -84,7 +84,7 @@ class CreateJob(_KubeKind, ActionKind[KubeSpec]):
         return f"kube create-job --from=cronjob/{v.get('cronjob')}" + (f" name={v['name']}" if v.get("name") else "")
 
     def _values(self, step: Step, ctx: RunContext) -> tuple[dict[str, Any], float]:
-        from ditsops.core.errors import UsageError
+        from ditsops.base.errors import UsageError
 
         v = self.spec_of(step).values(ctx.params)
         try:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.durations import parse_duration, to_prometheus
+from ditsops.base.errors import DitsopsError
 from ditsops.core import dashboards, dashquery
 from ditsops.core.dashunits import format_unit
-from ditsops.core.durations import parse_duration, to_prometheus
-from ditsops.core.errors import DitsopsError
 from ditsops.core.model import Step
 from ditsops.core.results import Status, StepResult
 from ditsops.core.steps import register

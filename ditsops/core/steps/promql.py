@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ditsops.base.durations import parse_duration, to_prometheus
 from ditsops.core import promql
-from ditsops.core.durations import parse_duration, to_prometheus
 from ditsops.core.model import Step
 from ditsops.core.results import Status, StepResult, Table
 from ditsops.core.steps import register

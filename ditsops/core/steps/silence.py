@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ditsops.core.durations import parse_duration, to_prometheus
-from ditsops.core.errors import RunAborted, StateMoved, UsageError
+from ditsops.base.durations import parse_duration, to_prometheus
+from ditsops.base.errors import RunAborted, StateMoved, UsageError
 from ditsops.core.invocation import ditsops_command
 from ditsops.core.matchers import MatcherSyntaxError, MatcherTemplate, matcher_text
 from ditsops.core.model import Step

@@ -15,7 +15,7 @@ no privilege that signals, reads or writes server files or runs programs), and i
 refused with how to set that up when only a privileged DSN is configured. A name reaches
 only the read-only diagnostics shipped in ditsops/sql, never the SQL of an action; they
 run on the diagnostics role too when one is configured, else on the operator's session.
-The lexical check (ditsops.core.sqlguard: one SELECT, WITH, VALUES, SHOW, TABLE or
+The lexical check (ditsops.base.sqlguard: one SELECT, WITH, VALUES, SHOW, TABLE or
 EXPLAIN statement without functions that have side effects) is lint's early warning,
 with the file and line of the offending call, and is checked again before sending.
 """
@@ -29,9 +29,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ditsops import sql as named_sql
+from ditsops.base.sqlguard import check as check_diagnostic
+from ditsops.base.units import Quantity, column_unit
 from ditsops.core.model import Step
 from ditsops.core.results import Status, StepResult, Table
-from ditsops.core.sqlguard import check as check_diagnostic
 from ditsops.core.steps import register
 from ditsops.core.steps.base import FieldReader, RunContext, StepKind
 from ditsops.core.template import (
@@ -43,7 +44,6 @@ from ditsops.core.template import (
     sql_placeholder_problems,
     to_bound_sql,
 )
-from ditsops.core.units import Quantity, column_unit
 
 if TYPE_CHECKING:
     from ditsops.clients.postgres import PostgresClient
@@ -216,7 +216,7 @@ def _select(table: Table, columns: tuple[str, ...]) -> Table:
         return table
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        from ditsops.core.errors import TargetError
+        from ditsops.base.errors import TargetError
 
         raise TargetError(
             f"the query returned no column {', '.join(missing)} to show (columns: {', '.join(table.columns)})"
@@ -248,7 +248,7 @@ def measure(expression: str | None, columns: tuple[str, ...], rows: list[tuple[A
         return float(len(rows))
     name = aggregated or column
     if name not in columns:
-        from ditsops.core.errors import TargetError
+        from ditsops.base.errors import TargetError
 
         raise TargetError(f"the query returned no column {name!r} for 'value' (columns: {', '.join(columns)})")
     index = columns.index(name)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ditsops.core.durations import format_duration, parse_duration
+from ditsops.base.durations import format_duration, parse_duration
 from ditsops.core.model import Step
 from ditsops.core.params import ParamValue
 from ditsops.core.results import Status, StepResult

@@ -1,6 +1,6 @@
 """What a SQL diagnostic may be: one read-only statement, no function with side effects.
 
-Checked on tokens (core/sqltokens.py), never on substrings: comments are dropped, string
+Checked on tokens (base/sqltokens.py), never on substrings: comments are dropped, string
 literals are read as their contents, quoted identifiers are unquoted, and names are
 compared case-insensitively whatever their schema (`pg_catalog.pg_terminate_backend`,
 `"PG_TERMINATE_BACKEND"`). A string holding a call to a denied function is refused too:
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 
-from ditsops.core.sqltokens import Token, Unreadable, Violation, as_sent, tokens
+from ditsops.base.sqltokens import Token, Unreadable, Violation, as_sent, tokens
 
 __all__ = ["Token", "Violation", "as_sent", "check", "denied", "first_problem", "tokens"]
 

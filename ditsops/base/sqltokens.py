@@ -1,4 +1,4 @@
-"""PostgreSQL's lexer, as far as the diagnostic guard (core/sqlguard.py) needs it.
+"""PostgreSQL's lexer, as far as the diagnostic guard (base/sqlguard.py) needs it.
 
 Tokens as the server reads them: comments dropped (a `--` comment ends at CR as well as
 LF, `/* */` nests), string literals kept as their decoded contents (standard, E'', B'',

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from ditsops.core.errors import ConfigError
-from ditsops.core.secrets import redact_url, userinfo_of, without_userinfo
+from ditsops.base.errors import ConfigError
+from ditsops.base.secrets import redact_url, userinfo_of, without_userinfo
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # setting -> whether the shared token and basic auth belong to it

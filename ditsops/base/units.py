@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ditsops.core.durations import format_duration
+from ditsops.base.durations import format_duration
 
 UNITS = ("percent", "ratio", "seconds", "hours", "bytes", "bytes-per-second", "count", "per-second")
 
