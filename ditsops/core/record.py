@@ -41,8 +41,26 @@ _CREATE_ATTEMPTS = 64
 _CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+MAX_IDENTITY = 100
+_IDENTITY: list[str] = []  # the `user` setting, once the cli has read it (set_identity)
+
+
+def set_identity(name: str | None) -> None:
+    """The engineer's name from the settings (`user` profile key, DITSOPS_USER)."""
+    _IDENTITY[:] = [_clean_identity(name)] if name and _clean_identity(name) else []
+
+
+def _clean_identity(name: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\s]+", " ", name).strip()[:MAX_IDENTITY]
+
+
 def who() -> str:
-    """The engineer behind a decision, as user@host."""
+    """The engineer behind a decision: the `user` setting, else DITSOPS_USER, else user@host."""
+    if _IDENTITY:
+        return _IDENTITY[0]
+    named = _clean_identity(os.environ.get("DITSOPS_USER", ""))
+    if named:
+        return named
     try:
         user = os.environ.get("USER") or getpass.getuser()
     except Exception:  # noqa: BLE001 - getpass raises several kinds when no user is known
@@ -195,6 +213,9 @@ def find_run(run: str | None, directory: Path | None = None) -> Path:
     """The last run, or the one named by id, id prefix or path."""
     if run and Path(run).is_file():
         return Path(run)
+    directory = directory or paths.runs_dir()
+    if run and "/" not in run and (directory / f"{run}.jsonl").is_file():
+        return directory / f"{run}.jsonl"  # a whole id: no listing of every record
     runs = list_runs(directory)
     if not runs:
         raise UsageError("no runs recorded yet", hint="ditsops runbook NAME")
