@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ditsops.core.config import Settings
     from ditsops.core.engine import RunOutcome
     from ditsops.core.model import Runbook, Step
+    from ditsops.incidents.joining import AlertRef
 
 YesOption = Annotated[
     bool,
@@ -93,8 +94,17 @@ class RunLaunch:
         check_run_names(runbook, params, self.settings)
 
     def run(
-        self, runbook: Runbook, params: dict[str, Any], *, from_step: str | None = None, elapsed_before: float = 0.0
+        self,
+        runbook: Runbook,
+        params: dict[str, Any],
+        *,
+        from_step: str | None = None,
+        elapsed_before: float = 0.0,
+        alert: AlertRef | None = None,
+        target_name: str | None = None,
     ) -> RunOutcome:
+        """alert: the firing alert the run answers; target_name: a direct command's target
+        (either joins the run to its incident, see ditsops/incidents/joining.py)."""
         from ditsops.cli.prompts import interaction_for
         from ditsops.cli.storehook import attach_store
         from ditsops.core import steps as step_kinds
@@ -118,6 +128,7 @@ class RunLaunch:
             if shadows:  # an own runbook hides the shipped one of that name: say which file runs
                 target.insert(0, file_line(runbook.source, shadows))
         record = RunRecord.create(runbook.name, self.settings.secrets())
+        incident = self._join(record.run_id, runbook.name, alert, target_name)
         store = attach_store(self.state, self.settings, record)
         options = RunOptions(
             interactive=self.interactive,
@@ -127,6 +138,7 @@ class RunLaunch:
             elapsed_before=elapsed_before,
             confirm_targets=self.state.confirm_targets,
             ignore_lease=self.state.ignore_lease,
+            incident=incident,
         )
         try:
             return run_runbook(runbook, params, self.settings, ui, options, record, target)
@@ -134,6 +146,47 @@ class RunLaunch:
             record.close()
             if store is not None:
                 store.finish()
+
+    def _join(self, run_id: str, runbook: str, alert: AlertRef | None, target_name: str | None) -> str | None:
+        """The incident the run joins (said on stderr, so stdout stays the run's), or None."""
+        if not self.settings.record_store or self.flags.dry_run or (alert is None and not target_name):
+            return None
+        from ditsops.incidents.joining import join_for_run
+
+        joined = join_for_run(self.settings, run_id, runbook, alert=alert, target=target_name)
+        err = self.state.consoles.err
+        if joined.problem:
+            err.print(f"[warning]ditsops:[/] {escape(joined.problem)}", soft_wrap=True, highlight=False)
+        elif joined.incident:
+            how = "opened" if joined.opened else "joined"
+            err.print(f"[muted]incident {escape(joined.incident)} {how}[/]", soft_wrap=True, highlight=False)
+        return joined.incident
+
+
+def target_of(step: Step, settings: Settings) -> str | None:
+    """What a direct destructive command acts on, as the incidents know targets: the
+    deployment, the database, the alert a silence names."""
+    from ditsops.core.steps.kube import KubeSpec
+    from ditsops.core.steps.silence import SilenceSpec
+
+    spec = step.spec
+    if isinstance(spec, KubeSpec):
+        name = spec.fields.get("deployment") or spec.fields.get("cronjob")
+        return str(name) if name else None
+    if isinstance(spec, SilenceSpec):
+        for matcher in spec.matchers:
+            if matcher.startswith("alertname=") and "=~" not in matcher:
+                return matcher.split("=", 1)[1].strip('"') or None
+        return None
+    if step.kind.endswith("-backends") and settings.dsn:
+        from ditsops.clients.postgres import describe_target
+        from ditsops.core.errors import DitsopsError
+
+        try:
+            return describe_target(settings.dsn).dbname
+        except DitsopsError:
+            return None
+    return None
 
 
 def run_action(ctx: typer.Context, step: Step, title: str, flags: ActionFlags, **settings_options: Any) -> None:
@@ -145,7 +198,7 @@ def run_action(ctx: typer.Context, step: Step, title: str, flags: ActionFlags, *
     launch = RunLaunch.complete(ctx, flags, **settings_options)
     runbook = Runbook(name=step.id, title=title, steps=(step,))
     launch.validate(runbook, {})
-    outcome = launch.run(runbook, {})
+    outcome = launch.run(runbook, {}, target_name=target_of(step, launch.settings))
     for done in outcome.steps:
         if done.result.status == Status.ERROR:
             # A direct command's failure also goes to stderr, as one line, for scripts.

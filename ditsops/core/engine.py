@@ -54,6 +54,9 @@ class RunOptions:
     # as a terminal would make the engineer type them
     confirm_targets: tuple[str, ...] = ()
     ignore_lease: bool = False  # --ignore-lease: act although another ditsops holds the target
+    # the incident this run joined (ditsops/incidents/): its first line carries it, so the
+    # store links the run and every listing can tell which incident a run served
+    incident: str | None = None
 
 
 class Interaction(Protocol):
@@ -159,6 +162,7 @@ def run_runbook(
             "confirm_targets": list(options.confirm_targets),
             "ignore_lease": options.ignore_lease,
         },
+        **({"incident": options.incident} if options.incident else {}),
     )
     ui.run_started(runbook, params, target)
     restore = None

@@ -21,9 +21,11 @@ from ditsops.store.schema import SCHEMA
 MAX_TEXT = 200  # runbook, who, profile as stored in runs: bounded like the ids
 
 _RUN_INSERT = f"""
-INSERT INTO {SCHEMA}.runs (id, runbook, who, profile, started)
-VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING
+INSERT INTO {SCHEMA}.runs (id, runbook, who, profile, started, incident)
+VALUES (%s, %s, %s, %s, %s, (SELECT id FROM {SCHEMA}.incidents WHERE id = %s)) ON CONFLICT (id) DO NOTHING
 """
+# incident: the one the run-start line names, when the store has it (a line naming an
+# incident the store never had, forged or from another store, links to none)
 # time, kind and body are derived from the line by the store's trigger (the body sent
 # stands only for a line PostgreSQL cannot read as JSON: see body_of)
 _EVENT_INSERT = f"""
@@ -71,6 +73,7 @@ def insert_run(session: StoreSession, run_id: str, start: dict[str, Any]) -> Non
             _text(start.get("by")),
             _text(profile, "") or None,
             start.get("ts") or "now",
+            _text(start.get("incident"), "") or None,
         ),
     )
 
