@@ -180,3 +180,21 @@ def test_an_incident_id_that_is_not_one_is_a_usage_error(store_db: str, isolated
     assert done.returncode == 2 and "is not an incident id" in done.stderr
     missing = run_cli("incident", "close", "inc-000000", env=env)
     assert missing.returncode == 2 and "no incident inc-000000 in the record store" in missing.stderr
+
+
+def test_a_direct_destructive_command_joins_the_open_incident_of_its_target(team) -> None:
+    ana, ben, alert = team
+    assert run_cli("runbook", "--alert", alert, "--non-interactive", env=ana).returncode == 0
+    (incident,) = mine(cli_json("incident", "list", env=ana), alert)
+    silenced = run_cli(
+        "silence", "add", "--alert", alert, "--comment", "rolling back", "--for", "10m", "--yes", env=ben
+    )
+    assert silenced.returncode == 0, silenced.stderr
+    assert f"incident {incident['id']} joined" in silenced.stderr
+    runs = cli_json("runbook", "runs", "--incident", incident["id"], env=ana)
+    assert [(r["user"], r["kind"]) for r in runs] == [("ana", "walk"), ("ben", "command")]
+    # a command on a target no open incident names joins none
+    other = run_cli(
+        "silence", "add", "--alert", "NothingFiresThis", "--comment", "x", "--for", "1m", "--yes", env=ben
+    )
+    assert other.returncode == 0 and "incident" not in other.stderr

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,30 +30,32 @@ FORMAT = 1
 INDEX_FILE = ".index.json"
 MAX_INDEX_BYTES = 256 * 1024 * 1024  # a bigger index is not ours: rebuilt
 
-Key = tuple[int, int, int, int]
+Key = list[int]  # size, mtime, ctime, inode: a list, compared as is with the index's JSON
 
 
-def record_files(directory: Path) -> dict[str, tuple[str, Key]]:
-    """Every record (`*.jsonl`, regular files only) with its path and stat key, by run
-    id: one scandir and one stat per entry, no file opened (and no Path made: with ten
-    thousand records, that alone would cost more than the rest of the listing)."""
-    found: dict[str, tuple[str, Key]] = {}
+def record_files(directory: Path) -> dict[str, Key]:
+    """Every record (`*.jsonl`, regular files only) with its stat key, by run id: one
+    directory listing and one lstat per record, no file opened. (Kept lean on purpose:
+    with ten thousand records the loop itself is most of a listing's cost.)"""
+    found: dict[str, Key] = {}
     try:
-        entries = os.scandir(directory)
+        names = os.listdir(directory)
+        folder = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
         return found
-    with entries:
-        for entry in entries:
-            if not entry.name.endswith(".jsonl") or entry.name.startswith("."):
+    lstat, regular = os.stat, stat.S_ISREG  # bound once: the loop runs per record
+    try:
+        for name in names:
+            if not name.endswith(".jsonl") or name.startswith("."):
                 continue
             try:
-                if not entry.is_file(follow_symlinks=False):
-                    continue  # records are created O_NOFOLLOW: a link here is nobody's record
-                info = entry.stat(follow_symlinks=False)
+                info = lstat(name, dir_fd=folder, follow_symlinks=False)
             except OSError:
                 continue
-            key = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
-            found[entry.name[: -len(".jsonl")]] = (entry.path, key)
+            if regular(info.st_mode):  # records are created O_NOFOLLOW: a link here is nobody's record
+                found[name[:-6]] = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+    finally:
+        os.close(folder)
     return found
 
 
@@ -72,45 +75,39 @@ def _stamp(directory: Path) -> str:
 Fields = tuple[str | None, str, str, str | None]  # started (UTC ISO), user, runbook, incident
 
 
-def load(directory: Path) -> dict[str, tuple[Key, Fields]]:
-    """The index's entries, or none when it is missing, unreadable, foreign or malformed
-    (one malformed entry and the whole index is rebuilt: it is not ours)."""
+def load(directory: Path) -> dict[str, Any]:
+    """The index's entries as written (run id -> [size, mtime, ctime, inode, started, user,
+    runbook, incident]), or none when it is missing, unreadable, foreign or not a mapping.
+    Entries are not checked here: `usable` checks each one the listing relies on."""
     try:
         with open(directory / INDEX_FILE, "rb") as handle:
             raw = handle.read(MAX_INDEX_BYTES + 1)
         if len(raw) > MAX_INDEX_BYTES:
             return {}
         document = json.loads(raw)
-        if document.get("stamp") != _stamp(directory):
-            return {}
-        entries = document["runs"]
-        if not isinstance(entries, dict):
-            return {}
-        return {str(run): _entry(value) for run, value in entries.items()}
+        entries = document.get("runs") if document.get("stamp") == _stamp(directory) else None
+        return entries if isinstance(entries, dict) else {}
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
         return {}
 
 
-def _entry(value: Any) -> tuple[Key, Fields]:
-    if not isinstance(value, list) or len(value) != 8:
-        raise TypeError("entry")
-    size, mtime, ctime, inode, started, user, runbook, incident = value
-    if not (type(size) is int and type(mtime) is int and type(ctime) is int and type(inode) is int):
-        raise TypeError("key")
-    if not (isinstance(user, str) and isinstance(runbook, str)):
-        raise TypeError("summary")
-    if not (started is None or isinstance(started, str)) or not (incident is None or isinstance(incident, str)):
-        raise TypeError("summary")
-    return (size, mtime, ctime, inode), (started, user, runbook, incident)
-
-
-def save(directory: Path, entries: dict[str, tuple[Key, Fields]]) -> None:
-    """Replace the index in one rename; an index that cannot be written is simply not kept."""
-    document = json.dumps(
-        {"stamp": _stamp(directory), "runs": {run: [*key, *fields] for run, (key, fields) in entries.items()}},
-        separators=(",", ":"),
-        ensure_ascii=False,
+def usable(entry: Any, key: Key) -> bool:
+    """The entry is this file's as it is now, and of the shape this module writes."""
+    return (
+        type(entry) is list
+        and len(entry) == 8
+        and entry[:4] == key
+        and all(type(part) is int for part in entry[:4])
+        and (entry[4] is None or type(entry[4]) is str)
+        and type(entry[5]) is str
+        and type(entry[6]) is str
+        and (entry[7] is None or type(entry[7]) is str)
     )
+
+
+def save(directory: Path, entries: dict[str, list[Any]]) -> None:
+    """Replace the index in one rename; an index that cannot be written is simply not kept."""
+    document = json.dumps({"stamp": _stamp(directory), "runs": entries}, separators=(",", ":"), ensure_ascii=False)
     temporary = None
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=directory)
@@ -128,10 +125,10 @@ def save(directory: Path, entries: dict[str, tuple[Key, Fields]]) -> None:
                 pass
 
 
-def record_files_key(path: str | Path) -> Key | None:
+def key_of(path: str | Path) -> Key | None:
     """The key of one record now (to tell a record that changed while it was read)."""
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError:
         return None
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]

@@ -93,24 +93,23 @@ def _utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def _keeps(where: RunFilter, fields: runindex.Fields, since: str | None) -> bool:
+def _keeps(where: RunFilter, entry: list[Any], since: str | None) -> bool:
     """RunFilter.keeps on an index entry, without opening the record."""
-    started, user, runbook, incident = fields
-    if where.incident is not None and incident != where.incident:
+    if where.incident is not None and entry[7] != where.incident:
         return False
-    if where.runbook is not None and runbook != where.runbook:
+    if where.runbook is not None and entry[6] != where.runbook:
         return False
-    if where.user is not None and user != where.user:
+    if where.user is not None and entry[5] != where.user:
         return False
-    return since is None or (started is not None and started >= since)
+    return since is None or (entry[4] is not None and entry[4] >= since)
 
 
-def _order(item: tuple[str, runindex.Fields]) -> tuple[bool, str, str]:
-    return (item[1][0] is not None, item[1][0] or "", item[0])
+def _order(item: tuple[str, list[Any]]) -> tuple[bool, str, str]:
+    return (item[1][4] is not None, item[1][4] or "", item[0])
 
 
-def _indexed(summary: RunSummary) -> runindex.Fields:
-    return (_utc(summary.started), summary.user, summary.runbook, summary.incident)
+def _indexed(key: runindex.Key, summary: RunSummary) -> list[Any]:
+    return [*key, _utc(summary.started), summary.user, summary.runbook, summary.incident]
 
 
 def run_summaries(directory: Path | None = None, where: RunFilter | None = None) -> list[RunSummary]:
@@ -120,35 +119,35 @@ def run_summaries(directory: Path | None = None, where: RunFilter | None = None)
 
 
 def run_page(directory: Path | None = None, where: RunFilter | None = None) -> RunPage:
-    """run_summaries, with how many there were before the limit. Costs a directory scan,
-    a read of the index and `limit` records read (their two ends): the index only selects
-    and orders; what is shown is read from the records themselves."""
+    """run_summaries, with how many there were before the limit. Costs a directory listing,
+    an lstat per record, a read of the index and `limit` records read (their two ends): the
+    index only selects and orders; what is shown is read from the records themselves."""
     directory = directory or paths.runs_dir()
     files = runindex.record_files(directory)
     cached = runindex.load(directory)
-    fresh: dict[str, tuple[runindex.Key, runindex.Fields]] = {}
-    changed = set(cached) != set(files)
+    usable = runindex.usable
+    fresh: dict[str, list[Any]] = {}
     read: dict[str, RunSummary] = {}
-    for run_id, (path, key) in files.items():
-        hit = cached.get(run_id)
-        if hit is not None and hit[0] == key:
-            fresh[run_id] = hit
+    for run_id, key in files.items():
+        entry = cached.get(run_id)
+        if usable(entry, key):
+            fresh[run_id] = entry
             continue
-        read[run_id] = summary = summarize(Path(path))
-        changed = True
-        if runindex.record_files_key(path) == key:  # changed while read: not pinned to either version
-            fresh[run_id] = (key, _indexed(summary))
-    if changed and files:
+        path = directory / f"{run_id}.jsonl"
+        read[run_id] = summary = summarize(path)
+        if runindex.key_of(path) == key:  # changed while read: not pinned to either version
+            fresh[run_id] = _indexed(key, summary)
+    if files and (read or len(fresh) != len(cached)):
         runindex.save(directory, fresh)
-    entries = [(run_id, fields) for run_id, (_, fields) in fresh.items()]
-    entries += [(run_id, _indexed(summary)) for run_id, summary in read.items() if run_id not in fresh]
+    entries = list(fresh.items())
+    entries += [(run_id, _indexed(files[run_id], s)) for run_id, s in read.items() if run_id not in fresh]
     if where is not None:
         since = _utc(where.since)
         entries = [item for item in entries if _keeps(where, item[1], since)]
     entries.sort(key=_order)
     limit = where.limit if where is not None else None
     shown = entries[-limit:] if limit else entries
-    runs = [read.get(run_id) or summarize(Path(files[run_id][0])) for run_id, _ in shown]
+    runs = [read.get(run_id) or summarize(directory / f"{run_id}.jsonl") for run_id, _ in shown]
     return RunPage(runs, len(entries), list(files))
 
 
