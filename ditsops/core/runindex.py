@@ -22,7 +22,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ditsops import __version__
 
@@ -91,7 +91,7 @@ def load(directory: Path) -> dict[str, Any]:
         return {}
 
 
-def usable(entry: Any, key: Key) -> bool:
+def usable(entry: Any, key: Key) -> TypeGuard[list[Any]]:
     """The entry is this file's as it is now, and of the shape this module writes."""
     return (
         type(entry) is list
