@@ -216,7 +216,15 @@ def find_run(run: str | None, directory: Path | None = None) -> Path:
     directory = directory or paths.runs_dir()
     if run and "/" not in run and (directory / f"{run}.jsonl").is_file():
         return directory / f"{run}.jsonl"  # a whole id: no listing of every record
-    runs = list_runs(directory)
+    if run is not None:  # a prefix: the names suffice, no record is stat-ed or opened
+        try:
+            names = [n[:-6] for n in os.listdir(directory) if n.endswith(".jsonl") and n.startswith(run)]
+        except OSError:
+            names = []
+        matches = [directory / f"{name}.jsonl" for name in names if (directory / f"{name}.jsonl").is_file()]
+        if len(matches) == 1:
+            return matches[0]
+    runs = list_runs(directory) if run is None or not matches else matches
     if not runs:
         raise UsageError("no runs recorded yet", hint="ditsops runbook NAME")
     if run is None:
