@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from ditsops.core.runs import RunFilter, RunSummary
-from ditsops.incidents.registry import OPEN
 from ditsops.store.events import StoreSession
 from ditsops.store.schema import SCHEMA
 
@@ -117,13 +116,19 @@ FROM {SCHEMA}.incidents i
 """
 
 
+# The incidents whose last close/reopen is a close: one pass over those events (hashed),
+# not a probe per incident, so listing the open few costs the same after years of closed ones.
+CLOSED = f"""SELECT c.incident FROM {SCHEMA}.incident_events c WHERE c.kind = 'close' AND NOT EXISTS (
+    SELECT 1 FROM {SCHEMA}.incident_events r WHERE r.incident = c.incident AND r.kind = 'reopen' AND r.seq > c.seq)"""
+
+
 def list_incidents(
     session: StoreSession, *, limit: int | None = 20, closed: bool = False, only: str | None = None
 ) -> tuple[list[IncidentSummary], bool]:
     """The latest incidents (open ones unless `closed`), newest last; and whether older ones exist."""
     where, params = [], []
     if not closed:
-        where.append(OPEN)
+        where.append(f"i.id NOT IN ({CLOSED})")
     if only is not None:
         where.append("i.id = %s")
         params.append(only)
