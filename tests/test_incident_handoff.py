@@ -194,7 +194,22 @@ def test_a_direct_destructive_command_joins_the_open_incident_of_its_target(team
     runs = cli_json("runbook", "runs", "--incident", incident["id"], env=ana)
     assert [(r["user"], r["kind"]) for r in runs] == [("ana", "walk"), ("ben", "command")]
     # a command on a target no open incident names joins none
-    other = run_cli(
-        "silence", "add", "--alert", "NothingFiresThis", "--comment", "x", "--for", "1m", "--yes", env=ben
-    )
+    other = run_cli("silence", "add", "--alert", "NothingFiresThis", "--comment", "x", "--for", "1m", "--yes", env=ben)
     assert other.returncode == 0 and "incident" not in other.stderr
+
+
+def test_hostile_label_values_are_shown_as_text_never_obeyed(store_db: str, alertmanager, tmp_path: Path) -> None:  # noqa: F811
+    alert = f"IncHostile{secrets.token_hex(3)}"
+    labels = {"job": "dits-server", "note": "\x1b[2J[bold red]pwned[/]\nsecond line"}
+    fire(alertmanager.url, alert, labels)
+    ana = engineer(tmp_path, "ana", store_db, alertmanager.url, alert)
+    assert run_cli("runbook", "--alert", alert, "--non-interactive", env=ana).returncode == 0
+    listing = run_cli("incident", "list", env=ana)
+    assert listing.returncode == 0, listing.stderr
+    mine_lines = [line for line in listing.stdout.splitlines() if "pwned" in line]
+    assert mine_lines and "\x1b" not in listing.stdout and "\\x1b[2J[bold red]pwned[/]" in mine_lines[0]
+    assert all(len(line) <= 80 for line in listing.stdout.splitlines())
+    (incident,) = mine(cli_json("incident", "list", env=ana), alert)
+    assert incident["alerts"][0]["labels"]["note"] == labels["note"]  # JSON keeps it exact
+    fire(alertmanager.url, alert, labels, resolved=True)
+    assert run_cli("incident", "close", incident["id"], env=ana).returncode == 0
