@@ -110,7 +110,7 @@ class AppState:
         given = {"dsn": self.dsn, "kube_context": self.kube_context, "namespace": self.namespace}
         merged = {**given, **{k: v for k, v in options.items() if v is not None}}
         settings = load_settings(profile=self.profile, config_path=self.config, options=merged)
-        from ditsops.core.record import set_identity
+        from ditsops.core.identity import set_identity
 
         set_identity(settings.user)  # records, leases and incidents name the engineer so
         return settings

@@ -111,7 +111,7 @@ def handoff_command(
 
     Example: ditsops incident handoff inc-3f9a2c --to bob --note "rollback applied, watch the error rate"
     """
-    from ditsops.core.record import who
+    from ditsops.core.identity import who
     from ditsops.incidents.registry import append, bounded, resolve
     from ditsops.render.output import print_json
 
@@ -142,7 +142,7 @@ def close_command(
 
     Example: ditsops incident close inc-3f9a2c --note "rolled back to 1.4.2"
     """
-    from ditsops.core.record import who
+    from ditsops.core.identity import who
     from ditsops.incidents.closing import close_incident
     from ditsops.incidents.listing import list_incidents
     from ditsops.incidents.registry import resolve

@@ -72,7 +72,6 @@ def runs_command(
 
     Example: ditsops runbook runs --mine --since 1d
     """
-    from ditsops.core.record import who
     from ditsops.core.runs import RunFilter, run_page
     from ditsops.render.output import print_json
     from ditsops.render.runs import render_runs
@@ -83,7 +82,7 @@ def runs_command(
         incident=incident.strip().lower() if incident else None,
         runbook=runbook,
         since=parse_since(since),
-        user=who() if mine else None,
+        user=_me() if mine else None,
         limit=parse_limit(limit, every),
     )
     listed = None
@@ -99,6 +98,12 @@ def runs_command(
         return
     empty = "" if not (where.incident or where.runbook or where.since or where.user) else f"No runs match ({origin})."
     render_runs(state.consoles.out, runs, known=known, more=more, where=empty)
+
+
+def _me() -> str:
+    from ditsops.core.identity import who
+
+    return who()
 
 
 def _from_store(state, dsn: str, secrets: frozenset[str], where: RunFilter):

@@ -16,13 +16,11 @@ a run without core knowing of it.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
 import re
 import secrets as random
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,6 +30,8 @@ from typing import Any, Literal
 
 from ditsops.core import paths
 from ditsops.core.errors import DitsopsError, UsageError
+from ditsops.core.identity import set_identity as set_identity  # re-exported: callers import who() from here
+from ditsops.core.identity import who as who
 from ditsops.core.recordfile import SignalsHeld, append, hold_writer_lock, private_directory, writer_alive
 from ditsops.core.secrets import redact_text
 
@@ -39,33 +39,6 @@ GENESIS = "ditsops run record v1 "  # + run id: the first line's `prev` is the h
 SUFFIX_BYTES = 4  # 8 hex characters of randomness after the second and the runbook name
 _CREATE_ATTEMPTS = 64
 _CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-MAX_IDENTITY = 100
-_IDENTITY: list[str] = []  # the `user` setting, once the cli has read it (set_identity)
-
-
-def set_identity(name: str | None) -> None:
-    """The engineer's name from the settings (`user` profile key, DITSOPS_USER)."""
-    _IDENTITY[:] = [_clean_identity(name)] if name and _clean_identity(name) else []
-
-
-def _clean_identity(name: str) -> str:
-    return re.sub(r"[\x00-\x1f\x7f-\x9f\s]+", " ", name).strip()[:MAX_IDENTITY]
-
-
-def who() -> str:
-    """The engineer behind a decision: the `user` setting, else DITSOPS_USER, else user@host."""
-    if _IDENTITY:
-        return _IDENTITY[0]
-    named = _clean_identity(os.environ.get("DITSOPS_USER", ""))
-    if named:
-        return named
-    try:
-        user = os.environ.get("USER") or getpass.getuser()
-    except Exception:  # noqa: BLE001 - getpass raises several kinds when no user is known
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def _plain(value: Any, secrets: frozenset[str]) -> Any:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ditsops.core.errors import DitsopsError
-from ditsops.core.record import who
+from ditsops.core.identity import who
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
