@@ -208,3 +208,16 @@ def test_bad_filters_are_one_line_exit_2(isolated_home: Any, args: list[str], me
     done = run_cli("runbook", "runs", *args)
     assert done.returncode == 2 and done.stderr.startswith(f"ditsops: {message}"), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_mine_is_the_user_profile_key_and_the_environment_wins(team_runs: list[str], isolated_home: Any) -> None:
+    config = isolated_home.config / "ditsops" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('default_profile = "team"\n\n[profiles.team]\nuser = "ana@laptop"\n')
+    mine = json.loads(run_cli("runbook", "runs", "--mine", "-o", "json").stdout)
+    assert [run["run"] for run in mine] == [team_runs[0], team_runs[2]]
+    env = {"DITSOPS_USER": "ben@desk"}
+    assert [r["user"] for r in json.loads(run_cli("runbook", "runs", "--mine", "-o", "json", env=env).stdout)] == [
+        "ben@desk",
+        "ben@desk",
+    ]
