@@ -213,3 +213,19 @@ def test_hostile_label_values_are_shown_as_text_never_obeyed(store_db: str, aler
     assert incident["alerts"][0]["labels"]["note"] == labels["note"]  # JSON keeps it exact
     fire(alertmanager.url, alert, labels, resolved=True)
     assert run_cli("incident", "close", incident["id"], env=ana).returncode == 0
+
+
+def test_a_run_joins_an_incident_by_id_the_seam_for_resume(team) -> None:
+    from ditsops.core.config import Settings
+    from ditsops.incidents.joining import join_for_run
+
+    ana, _, alert = team
+    assert run_cli("runbook", "--alert", alert, "--non-interactive", env=ana).returncode == 0
+    (incident,) = mine(cli_json("incident", "list", env=ana), alert)
+    settings = Settings(record_store=ana["DITSOPS_RECORD_STORE"])
+    joined = join_for_run(settings, "20261207T000000Z-resumed-00000000", "inc-drill", incident=incident["id"])
+    assert joined.incident == incident["id"] and joined.problem is None
+    timeline = cli_json("incident", "show", incident["id"], env=ana)["timeline"]
+    assert timeline[-1]["kind"] == "join" and "inc-drill" in timeline[-1]["text"]
+    missing = join_for_run(settings, "20261207T000000Z-resumed-00000001", "inc-drill", incident="inc-ffffff")
+    assert missing.incident is None and "no incident inc-ffffff" in (missing.problem or "")

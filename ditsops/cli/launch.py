@@ -102,9 +102,11 @@ class RunLaunch:
         elapsed_before: float = 0.0,
         alert: AlertRef | None = None,
         target_name: str | None = None,
+        incident: str | None = None,
     ) -> RunOutcome:
-        """alert: the firing alert the run answers; target_name: a direct command's target
-        (either joins the run to its incident, see ditsops/incidents/joining.py)."""
+        """alert: the firing alert the run answers; target_name: a direct command's target;
+        incident: an incident to join by id (a resumed run joins its parent's). Each joins
+        the run to its incident, see ditsops/incidents/joining.py."""
         from ditsops.cli.prompts import interaction_for
         from ditsops.cli.storehook import attach_store
         from ditsops.core import steps as step_kinds
@@ -128,7 +130,7 @@ class RunLaunch:
             if shadows:  # an own runbook hides the shipped one of that name: say which file runs
                 target.insert(0, file_line(runbook.source, shadows))
         record = RunRecord.create(runbook.name, self.settings.secrets())
-        incident = self._join(record.run_id, runbook.name, alert, target_name)
+        incident = self._join(record.run_id, runbook.name, alert, target_name, incident)
         store = attach_store(self.state, self.settings, record)
         options = RunOptions(
             interactive=self.interactive,
@@ -147,13 +149,15 @@ class RunLaunch:
             if store is not None:
                 store.finish()
 
-    def _join(self, run_id: str, runbook: str, alert: AlertRef | None, target_name: str | None) -> str | None:
+    def _join(
+        self, run_id: str, runbook: str, alert: AlertRef | None, target_name: str | None, incident: str | None
+    ) -> str | None:
         """The incident the run joins (said on stderr, so stdout stays the run's), or None."""
-        if not self.settings.record_store or self.flags.dry_run or (alert is None and not target_name):
+        if not self.settings.record_store or self.flags.dry_run or (alert is None and not target_name and not incident):
             return None
         from ditsops.incidents.joining import join_for_run
 
-        joined = join_for_run(self.settings, run_id, runbook, alert=alert, target=target_name)
+        joined = join_for_run(self.settings, run_id, runbook, alert=alert, target=target_name, incident=incident)
         err = self.state.consoles.err
         if joined.problem:
             err.print(f"[warning]ditsops:[/] {escape(joined.problem)}", soft_wrap=True, highlight=False)

@@ -34,11 +34,19 @@ class Joined:
 
 
 def join_for_run(
-    settings: Settings, run_id: str, runbook: str, *, alert: AlertRef | None = None, target: str | None = None
+    settings: Settings,
+    run_id: str,
+    runbook: str,
+    *,
+    alert: AlertRef | None = None,
+    target: str | None = None,
+    incident: str | None = None,
 ) -> Joined:
-    if not settings.record_store or (alert is None and not target):
+    """incident: join this one by id (a run that continues another joins its incident:
+    the seam for `runbook resume`), else the alert's, else the target's."""
+    if not settings.record_store or (alert is None and not target and not incident):
         return Joined(None)
-    from ditsops.incidents.registry import join_alert, join_target
+    from ditsops.incidents.registry import append, join_alert, join_target, resolve
     from ditsops.store.connection import failed_before, open_session
 
     if failed_before(settings.record_store):
@@ -49,6 +57,10 @@ def join_for_run(
     except DitsopsError as error:
         return Joined(None, problem=f"{error.message}: this run joins no incident")
     try:
+        if incident is not None:
+            found = resolve(session, incident)
+            append(session, found, "join", who(), run)
+            return Joined(found)
         if alert is not None:
             incident, opened = join_alert(session, alert.name, alert.labels, alert.since, who(), run)
             return Joined(incident, opened)
