@@ -202,7 +202,8 @@ def run_action(ctx: typer.Context, step: Step, title: str, flags: ActionFlags, *
     launch = RunLaunch.complete(ctx, flags, **settings_options)
     runbook = Runbook(name=step.id, title=title, steps=(step,))
     launch.validate(runbook, {})
-    outcome = launch.run(runbook, {}, target_name=target_of(step, launch.settings))
+    target_name = target_of(step, launch.settings) if launch.settings.record_store else None
+    outcome = launch.run(runbook, {}, target_name=target_name)
     for done in outcome.steps:
         if done.result.status == Status.ERROR:
             # A direct command's failure also goes to stderr, as one line, for scripts.
