@@ -193,6 +193,11 @@ def test_a_direct_destructive_command_joins_the_open_incident_of_its_target(team
     assert f"incident {incident['id']} joined" in silenced.stderr
     runs = cli_json("runbook", "runs", "--incident", incident["id"], env=ana)
     assert [(r["user"], r["kind"]) for r in runs] == [("ana", "walk"), ("ben", "command")]
+    # what ben applied is on the incident, with its undo, for everyone
+    (listed,) = mine(cli_json("incident", "list", env=ana), alert)
+    (change,) = listed["applied"]
+    assert change["who"] == "ben" and change["text"].startswith("applied silence-add") and "undo:" in change["text"]
+    assert "applied:" in run_cli("incident", "list", env=ana).stdout
     # a command on a target no open incident names joins none
     other = run_cli("silence", "add", "--alert", "NothingFiresThis", "--comment", "x", "--for", "1m", "--yes", env=ben)
     assert other.returncode == 0 and "incident" not in other.stderr

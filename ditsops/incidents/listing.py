@@ -56,6 +56,7 @@ class IncidentSummary:
     handed_to: str | None
     last: Action | None
     acting: list[Acting] = field(default_factory=list)
+    applied: list[Action] = field(default_factory=list)  # the latest changes applied, oldest first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +68,7 @@ class IncidentSummary:
             "handed_to": self.handed_to,
             "acting": [a.to_json() for a in self.acting],
             "last_action": self.last.to_json() if self.last else None,
+            "applied": [a.to_json() for a in self.applied],
         }
 
 
@@ -94,6 +96,7 @@ def describe(kind: str, body: dict[str, Any]) -> str:
     return f"{kind}: {body.get('note', '')}"
 
 
+MAX_APPLIED = 5  # the changes `incident list -o json` carries; `incident show` has them all
 _LIST = f"""
 SELECT i.id, i.alert, i.labels, i.opened, i.opened_by,
   (SELECT e.kind FROM {SCHEMA}.incident_events e WHERE e.incident = i.id AND e.kind IN ('close', 'reopen')
@@ -112,6 +115,10 @@ SELECT i.id, i.alert, i.labels, i.opened, i.opened_by,
                           AND f.seq > l.seq) ORDER BY l.seq DESC LIMIT 1)))
      FROM {SCHEMA}.runs r WHERE r.incident = i.id
        AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.events x WHERE x.run = r.id AND x.kind = 'run-end'))
+,
+  (SELECT json_agg(a ORDER BY a ->> 0) FROM (SELECT json_build_array(ev.time, r.who, ev.kind, ev.body, r.id) a
+     FROM {SCHEMA}.runs r JOIN {SCHEMA}.events ev ON ev.run = r.id
+     WHERE r.incident = i.id AND ev.kind = 'applied' ORDER BY ev.time DESC LIMIT {MAX_APPLIED}) latest)
 FROM {SCHEMA}.incidents i
 """
 
@@ -149,7 +156,7 @@ def _action(raw: Any) -> Action | None:
 
 
 def _summary(row: tuple[Any, ...]) -> IncidentSummary:
-    ident, alert, labels, opened, opened_by, closing, handed_to, incident_last, run_last, acting = row
+    ident, alert, labels, opened, opened_by, closing, handed_to, incident_last, run_last, acting, applied = row
     actions = [a for a in (_action(incident_last), _action(run_last)) if a is not None]
     last = max(actions, key=lambda a: a.time or opened) if actions else None
     state = "closed" if closing == "close" else "handed off" if handed_to else "open"
@@ -163,6 +170,7 @@ def _summary(row: tuple[Any, ...]) -> IncidentSummary:
         handed_to=str(handed_to) if handed_to else None,
         last=last,
         acting=[Acting(str(w), str(r), str(b), h) for w, r, b, h in (acting or [])],
+        applied=[a for a in map(_action, applied or []) if a is not None],
     )
 
 

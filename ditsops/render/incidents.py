@@ -45,6 +45,10 @@ def render_incidents(console: Console, incidents: Sequence[IncidentSummary], *, 
         if _labels(incident):
             _line(console, f"  labels: {_labels(incident)}", "muted")
         _line(console, f"  acting: {acting or 'nobody now'}")
+        if incident.applied:
+            change = incident.applied[-1]
+            more = f" (+{len(incident.applied) - 1} more)" if len(incident.applied) > 1 else ""
+            _line(console, f"  applied: {_when(change.time)} {change.who}: {change.text}{more}")
         if incident.last:
             _line(console, f"  last: {_when(incident.last.time)} {incident.last.who}: {incident.last.text}")
     if more:
