@@ -52,13 +52,16 @@ def list_command(
 
     Example: ditsops incident list -o json
     """
+    from ditsops.incidents.acting import with_live_leases
     from ditsops.incidents.listing import list_incidents
     from ditsops.render.incidents import render_incidents
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
-    with _store(state.settings()) as session:
+    settings = state.settings()
+    with _store(settings) as session:
         incidents, more = list_incidents(session, limit=parse_limit(limit, every), closed=closed)
+    incidents = with_live_leases(settings, incidents)
     if state.output_format(output) == "json":
         print_json(state.consoles.out, [i.to_json() for i in incidents])
         return
@@ -83,8 +86,9 @@ def show_command(
     from ditsops.render.output import print_json
 
     state = app_state(ctx)
-    with _store(state.settings()) as session:
-        detail = incident_detail(session, resolve(session, incident))
+    settings = state.settings()
+    with _store(settings) as session:
+        detail = incident_detail(session, resolve(session, incident), settings)
     if state.output_format(output) == "json":
         print_json(state.consoles.out, detail.to_json())
     elif markdown:

@@ -40,9 +40,10 @@ class Acting:
     run: str
     runbook: str
     holding: str | None  # the target of a lease taken and not released
+    lease: str = "unchecked"  # live, gone (the run no longer holds it: killed?), unchecked (acting.py)
 
     def to_json(self) -> dict[str, Any]:
-        return {"who": self.who, "run": self.run, "runbook": self.runbook, "holding": self.holding}
+        return {"who": self.who, "run": self.run, "runbook": self.runbook, "holding": self.holding, "lease": self.lease}
 
 
 @dataclass(frozen=True)

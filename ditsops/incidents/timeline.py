@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ditsops.core.runs import WORDS
+from ditsops.incidents.acting import with_live_leases
 from ditsops.incidents.listing import IncidentSummary, describe, list_incidents
 from ditsops.store.events import StoreSession
 from ditsops.store.schema import SCHEMA
+
+if TYPE_CHECKING:
+    from ditsops.core.config import Settings
 
 MAX_EVENTS = 2000
 SHOWN = ("run-start", "applied", "decision", "run-end", "lease-override", "state-moved")
@@ -99,8 +103,11 @@ class IncidentDetail:
         }
 
 
-def incident_detail(session: StoreSession, incident: str) -> IncidentDetail:
+def incident_detail(session: StoreSession, incident: str, settings: Settings | None = None) -> IncidentDetail:
+    """settings: where to check the acting runs' leases (see acting.py); None: unchecked."""
     (summary,), _ = list_incidents(session, limit=1, closed=True, only=incident)
+    if settings is not None:
+        (summary,) = with_live_leases(settings, [summary])
     own = session.execute(
         f"SELECT time, who, kind, body FROM {SCHEMA}.incident_events WHERE incident = %s ORDER BY seq LIMIT %s",
         (incident, MAX_EVENTS),
@@ -159,9 +166,10 @@ def _next_step(incident: IncidentSummary, verdicts: list[Verdict]) -> str:
     """What the next engineer should do first, from how the story ends."""
     if incident.state == "closed":
         return "nothing: the incident is closed"
-    if incident.acting:
-        busy = ", ".join(f"{a.who} ({a.runbook})" for a in incident.acting)
-        return f"coordinate with {busy}: a run of this incident has not ended"
+    busy = [a for a in incident.acting if a.lease != "gone"]  # gone: killed with its lease lost
+    if busy:
+        names = ", ".join(f"{a.who} ({a.runbook})" for a in busy)
+        return f"coordinate with {names}: a run of this incident has not ended"
     last = verdicts[-1] if verdicts else None
     if incident.handed_to and (last is None or (incident.last and incident.last.text.startswith("handed off"))):
         return f"{incident.handed_to} takes over (see the hand-off note)"

@@ -7,15 +7,18 @@ folded onto one line and cut to the terminal's width.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.text import Text
 
-from ditsops.incidents.listing import IncidentSummary
+from ditsops.incidents.listing import Acting, IncidentSummary
 from ditsops.incidents.timeline import IncidentDetail
 from ditsops.render.cells import cut, fold
+
+_DEPLOYMENT = re.compile(r'deployment "([^"]+)" in namespace \S+')
 
 
 def _when(moment: datetime | None, *, day: bool = True) -> str:
@@ -32,14 +35,20 @@ def _line(console: Console, text: str, style: str = "") -> None:
     console.print(Text(cut(fold(text), max(console.width, 80)), style=style), soft_wrap=True, no_wrap=True)
 
 
+def _holding(acting: Acting) -> str:
+    if not acting.holding:
+        return ""
+    said = {"live": ", lease live", "gone": ", lease gone: killed?"}.get(acting.lease, "")
+    deployment = _DEPLOYMENT.fullmatch(acting.holding)  # the lease line's long form: the name says it
+    return f", holding {deployment[1] if deployment else acting.holding}{said}"
+
+
 def render_incidents(console: Console, incidents: Sequence[IncidentSummary], *, more: bool) -> None:
     if not incidents:
         _line(console, "No open incidents.")
         return
     for incident in incidents:
-        acting = "; ".join(
-            f"{a.who} ({a.runbook}{', holding ' + a.holding if a.holding else ''})" for a in incident.acting
-        )
+        acting = "; ".join(f"{a.who} ({a.runbook}{_holding(a)})" for a in incident.acting)
         state = f"handed off to {incident.handed_to}" if incident.state == "handed off" else incident.state
         _line(console, f"{incident.id}  {incident.alert}  since {_when(incident.since)}  {state}", "bold")
         if _labels(incident):
