@@ -10,6 +10,7 @@ by one indexed query. Without a store there are no incidents: they are shared by
   registry.py  finding, opening and joining an incident; its events (advisory-locked seq)
   listing.py   open incidents, and the team's runs, newest last, limited in the query
   timeline.py  one incident's merged timeline: changes and their undo, verdicts, what is left
+  acting.py    who is acting now: runs without an end, checked against the live Kubernetes lease
   closing.py   closing: refused while its alerts fire, unless forced (and then recorded so)
   joining.py   what a starting run joins (the cli calls it once the run has its record)
 
