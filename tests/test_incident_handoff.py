@@ -144,9 +144,13 @@ def test_a_forced_close_while_firing_is_recorded_with_the_alerts_firing(team) ->
     ana, _, alert = team
     assert run_cli("runbook", "--alert", alert, "--non-interactive", env=ana).returncode == 0
     (incident,) = mine(cli_json("incident", "list", env=ana), alert)
+    handed = cli_json("incident", "handoff", incident["id"], "--to", "ben", "--note", "over to you", env=ana)
+    assert handed == {"incident": incident["id"], "seq": handed["seq"], "to": "ben", "by": "ana"}
     closed = run_cli("incident", "close", incident["id"], "--force", env=ana)
     assert closed.returncode == 0, closed.stderr
     assert "forced while firing" in closed.stdout and alert in closed.stdout
+    again = run_cli("incident", "close", incident["id"], "--force", "-o", "json", env=ana)
+    assert again.returncode == 1 and again.stderr.startswith(f"ditsops: incident {incident['id']} is already closed")
     final = cli_json("incident", "show", incident["id"], env=ana)
     assert final["timeline"][-1]["text"].startswith(f"closed (forced while firing: {alert}")
     markdown = run_cli("incident", "show", incident["id"], "--markdown", env=ana).stdout
