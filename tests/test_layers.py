@@ -1,7 +1,7 @@
 """The layers of DESIGN.md ("Layout"), read from the source with `ast`.
 
-Imports go one way: cli -> store -> core -> clients, cli -> render; ditsops/base sits at the bottom
-where every layer may use it. render only draws (no questions, no environment reads);
+Imports go one way: cli -> incidents -> store -> core -> clients, cli -> render; ditsops/base sits
+at the bottom where every layer may use it. render only draws (no questions, no environment reads);
 core, clients and render never import the sandbox or the cli. Every import counts: module
 level, inside functions, and under TYPE_CHECKING (a type is a dependency too).
 """
@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ditsops"
 # other (checked below). origins and sqlguard are there because clients enforce them at the
 # boundary (a request stays on its origin; a diagnostic is checked before it is sent).
 BOTTOM_PACKAGE = "ditsops.base"
-LAYERS = ("cli", "store", "core", "clients", "render", "sandbox", "sql")
+LAYERS = ("cli", "incidents", "store", "core", "clients", "render", "sandbox", "sql")
 
 
 def module_name(path: Path) -> str:
@@ -113,7 +113,7 @@ def test_the_render_check_catches_what_it_looks_for() -> None:
 # --- one direction of dependencies ---------------------------------------------------
 
 
-@pytest.mark.parametrize("lower", ["store", "core", "clients", "render", "bottom"])
+@pytest.mark.parametrize("lower", ["incidents", "store", "core", "clients", "render", "bottom"])
 def test_no_layer_below_the_cli_imports_the_sandbox_or_the_cli(lower: str) -> None:
     wrong = {
         f"{name} -> {target}"
@@ -128,6 +128,20 @@ def test_no_layer_below_the_cli_imports_the_sandbox_or_the_cli(lower: str) -> No
 def test_the_store_hangs_off_the_record_nothing_below_it_imports_it(lower: str) -> None:
     wrong = {f"{name} -> {target}" for name in under(lower) for target in imports(name) if layer(target) == "store"}
     assert not wrong, f"the store listens to the run record (core/record.py listeners): {sorted(wrong)}"
+
+
+@pytest.mark.parametrize("lower", ["store", "core", "clients", "bottom"])
+def test_the_incidents_sit_above_the_store_nothing_below_imports_them(lower: str) -> None:
+    wrong = {f"{name} -> {target}" for name in under(lower) for target in imports(name) if layer(target) == "incidents"}
+    assert not wrong, f"incidents are read and joined from above (cli); below them nothing knows them: {sorted(wrong)}"
+
+
+def test_the_incidents_are_read_and_draw_nothing() -> None:
+    assert len(under("incidents")) >= 5
+    assert {"store", "core"} <= layer_graph().get("incidents", set())
+    assert "incidents" in layer_graph().get("cli", set())
+    drawn = {f"{n} -> {t}" for n in under("incidents") for t in imports(n) if layer(t) == "render"}
+    assert not drawn, "incidents return values; render/incidents.py draws them"
 
 
 def test_the_store_is_read() -> None:

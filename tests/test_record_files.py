@@ -43,7 +43,7 @@ def test_a_fifo_named_like_a_record_hangs_nothing(runs_dir):
     os.mkfifo(runs_dir / "20261207-100000-evil.jsonl")
     listed = run_measured("runbook", "runs", timeout=60)
     assert listed.returncode == 0, listed.stderr
-    assert "20261207-100000-evil" in listed.stdout
+    assert "20261207-100000-evil" not in listed.stdout  # not a record: the index lists regular files only
     for command in ("verify", "report"):
         done = run_measured("runbook", command, "20261207-100000-evil", timeout=60)
         assert done.returncode == 2, done.stdout + done.stderr

@@ -115,6 +115,9 @@ class AppState:
             if warning not in self.warned:
                 self.warned.add(warning)
                 self.consoles.err.print(f"ditsops: warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+        from ditsops.core.identity import set_identity
+
+        set_identity(settings.user)  # records, leases and incidents name the engineer so
         return settings
 
     def output_format(self, override: OutputFormat | None) -> OutputFormat:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ditsops.core.engine import RunOutcome
     from ditsops.core.model import Runbook, Step
     from ditsops.core.resume import Prior
+    from ditsops.incidents.joining import AlertRef
 
 YesOption = Annotated[
     bool,
@@ -102,9 +103,15 @@ class RunLaunch:
         elapsed_before: float = 0.0,
         resumed: Prior | None = None,
         whole_incident: bool = False,
+        alert: AlertRef | None = None,
+        target_name: str | None = None,
+        incident: str | None = None,
     ) -> RunOutcome:
         """whole_incident: a runbook walk reads the alerts firing now (its header, its
-        `unless_firing:` guards, its verdict); a direct command does not."""
+        `unless_firing:` guards, its verdict); a direct command does not. alert: the firing
+        alert the run answers; target_name: a direct command's target; incident: an incident
+        to join by id (a resumed run joins its parent's). Each joins the run to its incident,
+        see ditsops/incidents/joining.py."""
         from functools import partial
 
         from ditsops.cli.prompts import interaction_for
@@ -133,6 +140,9 @@ class RunLaunch:
         if resumed is not None:  # the header says which run this one continues
             target.insert(0, ("resumes", f"run {resumed.run_id}"))
         record = RunRecord.create(runbook.name, self.settings.secrets())
+        if incident is None and resumed is not None:
+            incident = resumed.incident  # a resumed run joins its parent's incident
+        incident = self._join(record.run_id, runbook.name, alert, target_name, incident)
         store = attach_store(self.state, self.settings, record)
         options = RunOptions(
             interactive=self.interactive,
@@ -144,6 +154,7 @@ class RunLaunch:
             ignore_lease=self.state.ignore_lease,
             resumed=resumed,
             firing=partial(firing_now, self.settings) if whole_incident else None,
+            incident=incident,
         )
         try:
             return run_runbook(runbook, params, self.settings, ui, options, record, target)
@@ -151,6 +162,49 @@ class RunLaunch:
             record.close()
             if store is not None:
                 store.finish()
+
+    def _join(
+        self, run_id: str, runbook: str, alert: AlertRef | None, target_name: str | None, incident: str | None
+    ) -> str | None:
+        """The incident the run joins (said on stderr, so stdout stays the run's), or None."""
+        if not self.settings.record_store or self.flags.dry_run or (alert is None and not target_name and not incident):
+            return None
+        from ditsops.incidents.joining import join_for_run
+
+        joined = join_for_run(self.settings, run_id, runbook, alert=alert, target=target_name, incident=incident)
+        err = self.state.consoles.err
+        if joined.problem:
+            err.print(f"[warning]ditsops:[/] {escape(joined.problem)}", soft_wrap=True, highlight=False)
+        elif joined.incident:
+            how = "opened" if joined.opened else "joined"
+            err.print(f"[muted]incident {escape(joined.incident)} {how}[/]", soft_wrap=True, highlight=False)
+        return joined.incident
+
+
+def target_of(step: Step, settings: Settings) -> str | None:
+    """What a direct destructive command acts on, as the incidents know targets: the
+    deployment, the database, the alert a silence names."""
+    from ditsops.core.steps.kube import KubeSpec
+    from ditsops.core.steps.silence import SilenceSpec
+
+    spec = step.spec
+    if isinstance(spec, KubeSpec):
+        name = spec.fields.get("deployment") or spec.fields.get("cronjob")
+        return str(name) if name else None
+    if isinstance(spec, SilenceSpec):
+        for matcher in spec.matchers:
+            if matcher.startswith("alertname=") and "=~" not in matcher:
+                return matcher.split("=", 1)[1].strip('"') or None
+        return None
+    if step.kind.endswith("-backends") and settings.dsn:
+        from ditsops.base.errors import DitsopsError
+        from ditsops.clients.postgres import describe_target
+
+        try:
+            return describe_target(settings.dsn).dbname
+        except DitsopsError:
+            return None
+    return None
 
 
 def run_action(ctx: typer.Context, step: Step, title: str, flags: ActionFlags, **settings_options: Any) -> None:
@@ -162,7 +216,8 @@ def run_action(ctx: typer.Context, step: Step, title: str, flags: ActionFlags, *
     launch = RunLaunch.complete(ctx, flags, **settings_options)
     runbook = Runbook(name=step.id, title=title, steps=(step,))
     launch.validate(runbook, {})
-    outcome = launch.run(runbook, {})
+    target_name = target_of(step, launch.settings) if launch.settings.record_store else None
+    outcome = launch.run(runbook, {}, target_name=target_name)
     for done in outcome.steps:
         if done.result.status == Status.ERROR:
             # A direct command's failure also goes to stderr, as one line, for scripts.

@@ -74,6 +74,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "The shared record store on PostgreSQL: init its schema, status, sync.",
     ),
+    "incident": (
+        "ditsops.cli.incident",
+        "app",
+        "Incidents shared through the record store: list, show, handoff, close.",
+    ),
     "sandbox": (
         "ditsops.cli.sandbox",
         "app",

@@ -13,6 +13,7 @@ from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
 from ditsops.cli.resume import resume_command
+from ditsops.cli.runs import runs_command
 from ditsops.cli.verify import verify_command
 from ditsops.render.cells import escape
 
@@ -101,16 +102,20 @@ def run_command(
         yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full, show_queries=show_queries
     )
     launch = RunLaunch.complete(ctx, flags, dsn=dsn)
-    labels, elapsed = {}, 0.0
+    labels, elapsed, answered = {}, 0.0, None
     if alert:
-        runbook, labels, elapsed = _from_alert(launch.state, launch.settings, alert, name, launch.interactive)
+        runbook, labels, elapsed, answered = _from_alert(launch.state, launch.settings, alert, name, launch.interactive)
     elif name:
         runbook = catalog.find(name)
     else:
         raise UsageError("name a runbook or give --alert NAME", hint="ditsops runbook list")
     params = resolve_params(runbook, parse_assignments(assignments), labels=labels, profile=launch.settings.params)
     launch.validate(runbook, params)
-    outcome = launch.run(runbook, params, from_step=from_step, elapsed_before=elapsed, whole_incident=True)
+    if answered is None and runbook.alert and launch.settings.record_store and not dry_run:
+        answered = _firing(launch.settings, runbook.alert)
+    outcome = launch.run(
+        runbook, params, from_step=from_step, elapsed_before=elapsed, whole_incident=True, alert=answered
+    )
     raise typer.Exit(outcome.exit_code)
 
 
@@ -121,6 +126,7 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
     from ditsops.cli.prompts import choose_alert
     from ditsops.core import catalog
     from ditsops.core.alerting import gathered
+    from ditsops.incidents.joining import AlertRef
 
     if name:
         runbook = catalog.find(name)
@@ -151,7 +157,23 @@ def _from_alert(state, settings, alert: str, name: str | None, interactive: bool
         chosen = firing[0]
     since = chosen.alert.since
     elapsed = (datetime.now(UTC) - since).total_seconds() if since else 0.0
-    return runbook, dict(chosen.alert.labels), max(elapsed, 0.0)
+    answered = AlertRef(chosen.alert.name, dict(chosen.alert.labels), since)
+    return runbook, dict(chosen.alert.labels), max(elapsed, 0.0), answered
+
+
+def _firing(settings, alert: str):
+    """The one firing instance of a runbook's `alert:`, for its incident; None when it is
+    not firing, fires several times over (which one is this run for?) or cannot be asked."""
+    from ditsops.core.alerting import gather
+    from ditsops.incidents.joining import AlertRef
+
+    try:
+        firing = [v.alert for v in gather(settings) if v.alert.name == alert and v.alert.state == "firing"]
+    except DitsopsError:
+        return None  # the walk says what it finds of monitoring; the run joins no incident
+    if len(firing) != 1:
+        return None
+    return AlertRef(firing[0].name, dict(firing[0].labels), firing[0].since)
 
 
 @app.command("list")
@@ -323,21 +345,5 @@ app.command("verify")(verify_command)
 app.command("resume")(resume_command)
 
 
-@app.command("runs")
-def runs_command(ctx: typer.Context, output: OutputOption = None) -> None:
-    """List recorded runs, newest last: when, runbook, who, profile, exit code, verdict and run id.
-
-    The run id (or a prefix of it) is what `runbook report` and `runbook verify` take.
-
-    Example: ditsops runbook runs
-    """
-    from ditsops.core.runs import run_summaries
-    from ditsops.render.output import print_json
-    from ditsops.render.runs import render_runs
-
-    state = app_state(ctx)
-    runs = run_summaries()
-    if state.output_format(output) == "json":
-        print_json(state.consoles.out, [run.to_json() for run in runs])
-    else:
-        render_runs(state.consoles.out, runs)
+# `runbook runs` lives in cli/runs.py (local records through their index, or the store)
+app.command("runs")(runs_command)

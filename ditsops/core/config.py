@@ -69,6 +69,8 @@ class Settings:
     lock_timeout: str = "5s"
     # the shared record store: a PostgreSQL DSN (ditsops/store/); None: local records only
     record_store: str | None = None
+    # the engineer's name in records, incidents and leases (default: user@host)
+    user: str | None = None
     # Credentials go only to the origin (scheme+host+port) they are configured for: see base/origins.py
     prometheus_token: str | None = None  # bearer token for prometheus_url's and alertmanager_url's origins
     http_username: str | None = None  # basic auth for the same two origins
@@ -146,6 +148,7 @@ ENVIRONMENT = {
     "statement_timeout": "DITSOPS_STATEMENT_TIMEOUT",
     "lock_timeout": "DITSOPS_LOCK_TIMEOUT",
     "record_store": "DITSOPS_RECORD_STORE",
+    "user": "DITSOPS_USER",
     "prometheus_token": "DITSOPS_PROMETHEUS_TOKEN",
     "http_username": "DITSOPS_HTTP_USERNAME",
     "http_password": "DITSOPS_HTTP_PASSWORD",
@@ -159,6 +162,7 @@ _TEXT = {
     "dsn",
     "record_store",
     "diagnostics_dsn",
+    "user",
     "prometheus_url",
     "alertmanager_url",
     "dits_url",

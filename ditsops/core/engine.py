@@ -57,6 +57,9 @@ class RunOptions:
     resumed: Prior | None = None  # `runbook resume`: the earlier run this one continues
     # the alerts firing now (read at the start and for the verdict); None: not asked (a direct command)
     firing: Callable[[], FiringNow] | None = None
+    # the incident this run joined (ditsops/incidents/): its first line carries it, so the
+    # store links the run and every listing can tell which incident a run served
+    incident: str | None = None
 
 
 class Interaction(Protocol):
@@ -164,7 +167,7 @@ def run_runbook(
         by=who(),
         # The seams for incidents and hand-off: the run this one continues, the incident it joins.
         parent=prior.run_id if prior else None,
-        incident=prior.incident if prior else None,
+        incident=options.incident or (prior.incident if prior else None),
         firing=[a.name for a in walker.firing.alerts] if walker.firing else None,
         options={
             "interactive": options.interactive,

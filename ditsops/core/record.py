@@ -16,13 +16,11 @@ a run without core knowing of it.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import os
 import re
 import secrets as random
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -33,21 +31,14 @@ from typing import Any, Literal
 from ditsops.base import paths
 from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.base.secrets import redact_text
+from ditsops.core.identity import set_identity as set_identity  # re-exported: callers import who() from here
+from ditsops.core.identity import who as who
 from ditsops.core.recordfile import SignalsHeld, append, hold_writer_lock, private_directory, writer_alive
 
 GENESIS = "ditsops run record v1 "  # + run id: the first line's `prev` is the hash of this
 SUFFIX_BYTES = 4  # 8 hex characters of randomness after the second and the runbook name
 _CREATE_ATTEMPTS = 64
 _CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-def who() -> str:
-    """The engineer behind a decision, as user@host."""
-    try:
-        user = os.environ.get("USER") or getpass.getuser()
-    except Exception:  # noqa: BLE001 - getpass raises several kinds when no user is known
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
 
 
 def _plain(value: Any, secrets: frozenset[str]) -> Any:
@@ -202,7 +193,18 @@ def find_run(run: str | None, directory: Path | None = None) -> Path:
     """The last run, or the one named by id, id prefix or path."""
     if run and Path(run).is_file():
         return Path(run)
-    runs = list_runs(directory)
+    directory = directory or paths.runs_dir()
+    if run and "/" not in run and (directory / f"{run}.jsonl").is_file():
+        return directory / f"{run}.jsonl"  # a whole id: no listing of every record
+    if run is not None:  # a prefix: the names suffice, no record is stat-ed or opened
+        try:
+            names = [n[:-6] for n in os.listdir(directory) if n.endswith(".jsonl") and n.startswith(run)]
+        except OSError:
+            names = []
+        matches = [directory / f"{name}.jsonl" for name in names if (directory / f"{name}.jsonl").is_file()]
+        if len(matches) == 1:
+            return matches[0]
+    runs = list_runs(directory) if run is None or not matches else matches
     if not runs:
         raise UsageError("no runs recorded yet", hint="ditsops runbook NAME")
     if run is None:

@@ -1,73 +1,77 @@
-"""`runbook runs`: the recorded runs as a table. Pure: (console, summaries) -> nothing returned."""
+"""`runbook runs`: one line per run, fitting the terminal (80 columns and up).
+
+Pure: (console, summaries, ids) -> nothing returned. A line reads: when (UTC), who,
+runbook (direct commands marked `cmd`), the verdict in a word, and the run's id as short
+as it stays unique (what `runbook report`, `verify` and `resume` take); `-o json` has the
+full id and the verdict's whole sentence.
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import UTC
 
 from rich.console import Console
-from rich.segment import Segment, Segments
-from rich.table import Table
 from rich.text import Text
 
 from ditsops.core.runs import RunSummary
-from ditsops.render.cells import MAX_CELL, cut, one_line
+from ditsops.render.cells import cut, fold
 
-VERDICT_MIN = 20  # the verdict folds; below this it tells nothing
-# On a terminal too narrow for every column these go first: the run id carries both.
-EXPENDABLE = ("started", "runbook")
+WHEN = 11  # 12-07 21:03
+ID_MIN = 16  # the id's timestamp: 20261207T210301Z
+GAP = "  "
 
 
-def render_runs(console: Console, runs: Sequence[RunSummary]) -> None:
+def short_ids(run_ids: Sequence[str], known: Sequence[str] = ()) -> dict[str, str]:
+    """Each id's shortest prefix (at least its timestamp) that no other id has."""
+    others = sorted(set(run_ids) | set(known))
+    shown: dict[str, str] = {}
+    for run_id in run_ids:
+        at = bisect_left(others, run_id)
+        # the ids sharing the longest prefix with this one sort right beside it
+        common = max((_common(run_id, others[i]) for i in (at - 1, at + 1) if 0 <= i < len(others)), default=0)
+        shown[run_id] = run_id[: max(ID_MIN, common + 1)]
+    return shown
+
+
+def _common(a: str, b: str) -> int:
+    length = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        length += 1
+    return length
+
+
+def render_runs(
+    console: Console, runs: Sequence[RunSummary], *, known: Sequence[str] = (), more: int = 0, where: str = ""
+) -> None:
+    """known: every run id there is (so a shown prefix is unique among them all); more: how
+    many older runs the limit left out; where: what was listed (local records, the store)."""
     if not runs:
-        console.print("No runs recorded yet. Walk one with: ditsops runbook NAME")
+        console.print(Text("No runs recorded yet. Walk one with: ditsops runbook NAME" if not where else where))
         return
-    rows = [_row(run) for run in runs]
-    names = ("started", "runbook", "user", "profile", "exit", "run")
-    widths = {name: max(len(name), *(len(row[name]) for row in rows)) for name in names}
-    verdict_width = max(len("verdict"), *(len(row["verdict"]) for row in rows))
-    columns = list(names)
-
-    def width(verdict: int) -> int:  # columns padded by one space on each inner side
-        return sum(widths[name] for name in columns) + verdict + 2 * len(columns)
-
-    hidden = []
-    if console.is_terminal:
-        for name in EXPENDABLE:
-            if width(VERDICT_MIN) > console.width:
-                columns.remove(name)
-                hidden.append(name)
-        # Identifiers are never cut: only the verdict folds, and a terminal narrower than
-        # the identifiers wraps the line rather than lose a character of a run id.
-        shown_width = min(width(verdict_width), max(console.width, width(VERDICT_MIN)))
-    else:
-        shown_width = width(verdict_width)  # off a terminal: no width limit
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for name in columns[:-1]:
-        table.add_column(name, no_wrap=True, min_width=widths[name])
-    table.add_column("verdict", overflow="fold", min_width=min(VERDICT_MIN, verdict_width))
-    table.add_column("run", no_wrap=True, min_width=widths["run"])
-    for run, row in zip(runs, rows, strict=True):
+    ids = short_ids([run.run_id for run in runs], known)
+    id_width = max(len(i) for i in ids.values())
+    word_width = max(len("verdict"), *(len(run.word) for run in runs))
+    room = max(console.width, 80) - WHEN - word_width - id_width - 4 * len(GAP)
+    who_width = min(max(len(run.user) for run in runs), max(10, room // 2))
+    book_width = max(8, room - who_width)
+    names = [("when (UTC)", WHEN), ("who", who_width), ("runbook", book_width), ("verdict", word_width)]
+    header = GAP.join([*(name.ljust(width) for name, width in names), "run"])
+    console.print(Text(header, style="bold"), soft_wrap=True)
+    for run in runs:
+        when = run.started.astimezone(UTC).strftime("%m-%d %H:%M") if run.started else "?"
+        book = f"cmd {run.runbook}" if run.direct else run.runbook
         style = "muted" if run.exit_code is None else "ok" if run.exit_code == 0 else "failing"
-        # Text, not markup: a record's fields are data (a title, a verdict naming a label)
-        table.add_row(*(Text(row[name]) for name in columns[:-1]), Text(row["verdict"], style=style), Text(row["run"]))
-    # rich never renders wider than the console: lay the table out at its own width, then
-    # write the lines uncropped.
-    lines = console.render_lines(table, console.options.update_width(shown_width), pad=False)
-    console.print(Segments(segment for line in lines for segment in (*line, Segment.line())), end="", crop=False)
-    if hidden:
-        console.print(f"[muted](narrow terminal: {', '.join(hidden)} not shown; the run id has them)[/]")
-
-
-def _row(run: RunSummary) -> dict[str, str]:
-    verdict = run.verdict + (" (dry run)" if run.dry_run else "")
-    row = {
-        "started": run.started.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if run.started else "?",
-        "runbook": run.runbook,
-        "user": run.user,
-        "profile": run.profile,
-        "exit": "-" if run.exit_code is None else str(run.exit_code),
-        "verdict": verdict,
-        "run": run.run_id,
-    }
-    return {name: cut(one_line(value), MAX_CELL) for name, value in row.items()}
+        line = Text()
+        line.append(when.ljust(WHEN) + GAP)
+        line.append(cut(fold(run.user), who_width).ljust(who_width) + GAP)
+        line.append(cut(fold(book), book_width).ljust(book_width) + GAP)
+        line.append(run.word.ljust(word_width), style=style)
+        line.append(GAP + ids[run.run_id])
+        console.print(line, soft_wrap=True, no_wrap=True)
+    if more:  # -1: some, not counted (the store is not asked to count them all)
+        older = "older runs" if more < 0 else f"{more} older"
+        console.print(Text(f"({older} not shown: --limit N or --all)", style="muted"), soft_wrap=True)

@@ -21,9 +21,16 @@ from ditsops.store.schema import SCHEMA
 MAX_TEXT = 200  # runbook, who, profile as stored in runs: bounded like the ids
 
 _RUN_INSERT = f"""
-INSERT INTO {SCHEMA}.runs (id, runbook, who, profile, started, parent)
-VALUES (%s, %s, %s, %s, %s, (SELECT id FROM {SCHEMA}.runs WHERE id = %s)) ON CONFLICT (id) DO NOTHING
-"""  # a parent the store never had (recorded before the store existed) is left NULL, not refused
+INSERT INTO {SCHEMA}.runs (id, runbook, who, profile, started, parent, incident)
+VALUES (
+    %s, %s, %s, %s, %s,
+    (SELECT id FROM {SCHEMA}.runs WHERE id = %s),
+    (SELECT id FROM {SCHEMA}.incidents WHERE id = %s)
+) ON CONFLICT (id) DO NOTHING
+"""
+# parent: a parent the store never had (recorded before the store existed) is left NULL, not
+# refused; incident: the one the run-start line names, when the store has it (a line naming
+# an incident the store never had, forged or from another store, links to none)
 # time, kind and body are derived from the line by the store's trigger (the body sent
 # stands only for a line PostgreSQL cannot read as JSON: see body_of)
 _EVENT_INSERT = f"""
@@ -72,6 +79,7 @@ def insert_run(session: StoreSession, run_id: str, start: dict[str, Any]) -> Non
             _text(profile, "") or None,
             start.get("ts") or "now",
             start.get("parent") if isinstance(start.get("parent"), str) else None,
+            _text(start.get("incident"), "") or None,
         ),
     )
 
