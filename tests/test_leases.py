@@ -32,9 +32,8 @@ from ditsops.core.lease import (
     lease_free,
     lease_holder,
     now_utc,
-    postgres_lease,
 )
-from ditsops.core.pglease import advisory_key, application_name
+from ditsops.core.pglease import advisory_key, application_name, postgres_lease
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from tests.helpers import require_binary, wait_until
 from tests.kubeapi_fixtures import Kubectl
@@ -341,7 +340,7 @@ def test_force_goes_on_without_the_lock_and_says_so(pg_dsn):
 
 def test_a_killed_holder_releases_the_advisory_lock(pg_dsn):
     holder = spawn_holder(f"""
-        from ditsops.core.lease import postgres_lease
+        from ditsops.core.pglease import postgres_lease
         lease = postgres_lease({pg_dsn!r}, "ana@laptop", {RUN_A!r}, "terminate-blocker")
         lease.acquire()
         print("held", flush=True)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from ditsops.core.config import Settings
-    from ditsops.store.events import StoreSession
+    from ditsops.store.connection import StoreSession
 
 app = typer.Typer(
     no_args_is_help=True,

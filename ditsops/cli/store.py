@@ -12,7 +12,7 @@ from ditsops.render.cells import escape
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings
-    from ditsops.store.events import StoreSession
+    from ditsops.store.connection import StoreSession
 
 app = typer.Typer(
     no_args_is_help=True,

@@ -24,10 +24,10 @@ from ditsops.core.record import RunRecord, who
 from ditsops.core.results import Preview, Status, StepResult
 
 if TYPE_CHECKING:
-    from ditsops.core.engine import Interaction, RunOptions
     from ditsops.core.lease import TargetLease
     from ditsops.core.model import Step
     from ditsops.core.steps.base import ActionKind, RunContext
+    from ditsops.core.walk import Interaction, RunOptions
 
 NO_TERMINAL = "no terminal to confirm at (use --yes to allow destructive steps)"
 REFUSED_NO_TERMINAL = f"refused: {NO_TERMINAL}"  # as the record's decision says it

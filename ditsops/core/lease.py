@@ -44,8 +44,6 @@ from ditsops.core.leaseholder import parse_time as parse_time
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient
-    from ditsops.core.config import Settings
-    from ditsops.core.pglease import PostgresLease
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "ditsops"}  # label, for `kubectl get lease -l ...`
 DEFAULT_DURATION = 30.0
@@ -320,28 +318,3 @@ def kube_lease(
 ) -> KubeLease:
     """The lease on a deployment (options: renew_interval, renew=False for tests)."""
     return KubeLease(client, namespace, deployment, who, run_id, step, duration, **options)
-
-
-def postgres_lease(
-    dsn: str | Settings,
-    who: str,
-    run_id: str,
-    step: str,
-    *,
-    target: str | None = None,
-    connect_timeout: float = 5.0,
-    secrets: frozenset[str] = frozenset(),
-) -> PostgresLease:
-    """The lease on a database (an advisory lock; see ``pglease.py``). dsn may be the Settings."""
-    from ditsops.core.pglease import PostgresLease
-
-    if not isinstance(dsn, str):
-        settings = dsn
-        if settings.dsn is None:
-            raise TargetError("no database configured to lease")
-        from ditsops.core.connect import database_target
-
-        where = database_target(settings)
-        target = target or f"{where.host}:{where.port}/{where.dbname}"
-        dsn, connect_timeout, secrets = settings.dsn, float(settings.connect_timeout), settings.secrets()
-    return PostgresLease(dsn, who, run_id, step, target=target, connect_timeout=connect_timeout, secrets=secrets)

@@ -24,6 +24,7 @@ from ditsops.core.lease import Holder, LeaseHeld, LeaseLost
 
 if TYPE_CHECKING:
     from ditsops.clients.pglock import AdvisoryLockSession, LockHolder
+    from ditsops.core.config import Settings
 
 NAMEDATALEN = 63  # application_name is cut to 63 bytes by the server
 PREFIX = "ditsops lease "
@@ -180,3 +181,26 @@ class PostgresLease:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def postgres_lease(
+    dsn: str | Settings,
+    who: str,
+    run_id: str,
+    step: str,
+    *,
+    target: str | None = None,
+    connect_timeout: float = 5.0,
+    secrets: frozenset[str] = frozenset(),
+) -> PostgresLease:
+    """The lease on a database (an advisory lock). dsn may be the Settings."""
+    if not isinstance(dsn, str):
+        settings = dsn
+        if settings.dsn is None:
+            raise TargetError("no database configured to lease")
+        from ditsops.core.connect import database_target
+
+        where = database_target(settings)
+        target = target or f"{where.host}:{where.port}/{where.dbname}"
+        dsn, connect_timeout, secrets = settings.dsn, float(settings.connect_timeout), settings.secrets()
+    return PostgresLease(dsn, who, run_id, step, target=target, connect_timeout=connect_timeout, secrets=secrets)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ditsops.base.errors import DitsopsError, ExitCode, TargetUnreachable
 from ditsops.incidents.listing import IncidentSummary
 from ditsops.incidents.registry import alert_key, append, bounded
-from ditsops.store.events import StoreSession
+from ditsops.store.connection import StoreSession
 
 if TYPE_CHECKING:
     from ditsops.core.config import Settings

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ditsops.core.runs import RunFilter, RunSummary
-from ditsops.store.events import StoreSession
+from ditsops.store.connection import StoreSession
 from ditsops.store.schema import SCHEMA
 
 

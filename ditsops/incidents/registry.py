@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ditsops.base.errors import UsageError
-from ditsops.store.events import StoreSession
+from ditsops.store.connection import StoreSession
 from ditsops.store.schema import SCHEMA
 
 MAX_TEXT = 500  # a note, a name: bounded like everything else in the store

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ditsops.core.runs import WORDS
 from ditsops.incidents.acting import with_live_leases
 from ditsops.incidents.listing import IncidentSummary, describe, list_incidents
-from ditsops.store.events import StoreSession
+from ditsops.store.connection import StoreSession
 from ditsops.store.schema import SCHEMA
 
 if TYPE_CHECKING:

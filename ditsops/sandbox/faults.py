@@ -14,7 +14,6 @@ says what ends each, as in production (simfixes.py is where the simulator notice
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ditsops.base.errors import DitsopsError, UsageError
-from ditsops.sandbox import load, simcontrol
+from ditsops.sandbox import faultdb, load, simcontrol
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.sandbox.state import (
     ActiveFault,
@@ -37,7 +36,7 @@ from ditsops.sandbox.state import (
     stop_process,
 )
 
-POSTGRES = "postgres"
+POSTGRES = faultdb.POSTGRES
 LOAD_READY_TIMEOUT = 30.0
 ROOM_TIMEOUT = 15.0  # for the sessions of an earlier load to leave
 
@@ -137,11 +136,6 @@ def _require_state() -> SandboxState:
     return state
 
 
-def _sandbox_cluster(state: SandboxState) -> PgCluster | None:
-    component = state.component(POSTGRES)
-    return PgCluster.from_dict(component.details) if component else None
-
-
 # --- db-exhaustion ------------------------------------------------------------------
 
 _LOAD_COUNTS_SQL = """
@@ -155,7 +149,7 @@ WHERE application_name = %s AND pid <> pg_backend_pid()
 
 
 def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
-    cluster = _sandbox_cluster(state)
+    cluster = faultdb.sandbox_cluster(state)
     if cluster is None or not cluster.is_running():
         raise DitsopsError("the sandbox's PostgreSQL is not running; restart the sandbox with: ditsops sandbox up")
     with cluster.admin() as conn:
@@ -166,7 +160,7 @@ def _inject_db_exhaustion(state: SandboxState) -> ActiveFault:
     directory = ensure_sandbox_dir()
     dsn_file = directory / "db-exhaustion.dsn"
     # The load is the server: it logs in as the server's role, whose connections run out.
-    _write_private(dsn_file, _app_dsn(state, cluster) + "\n")
+    faultdb.write_private(dsn_file, faultdb.app_dsn(state, cluster) + "\n")
     log_file = directory / "db-exhaustion.log"
     with log_file.open("w", encoding="utf-8") as log_handle:
         process = subprocess.Popen(
@@ -228,15 +222,6 @@ def _wait_for_room(cluster: PgCluster, needed: int, usable: int) -> None:
             time.sleep(0.1)
 
 
-def _app_dsn(state: SandboxState, cluster: PgCluster) -> str:
-    component = state.component(POSTGRES)
-    if component is None or not component.details.get("app_password"):
-        return cluster.dsn  # a sandbox from before the `dits` role: the load runs as postgres
-    from ditsops.sandbox.components import app_dsn
-
-    return app_dsn(component)
-
-
 def _app_role(state: SandboxState) -> str | None:
     component = state.component(POSTGRES)
     return str(component.details.get("app_user")) if component and component.details.get("app_user") else None
@@ -294,19 +279,19 @@ def _wait_for_load(
                 return counts
             if process.poll() is not None:
                 raise DitsopsError(
-                    f"the db-exhaustion load exited early (code {process.returncode}): " + _file_tail(log_file)
+                    f"the db-exhaustion load exited early (code {process.returncode}): " + faultdb.file_tail(log_file)
                 )
             time.sleep(0.1)
     raise DitsopsError(
         f"the db-exhaustion load was not established within {LOAD_READY_TIMEOUT:.0f} s "
-        f"(saw {counts}, wanted {plan.to_dict()}): {_file_tail(log_file)}"
+        f"(saw {counts}, wanted {plan.to_dict()}): {faultdb.file_tail(log_file)}"
     )
 
 
 def _clear_db_exhaustion(state: SandboxState, fault: ActiveFault) -> None:
     stop_process(fault.pid, fault.cmdline_marker, timeout=10.0)
     (ensure_sandbox_dir() / "db-exhaustion.dsn").unlink(missing_ok=True)
-    cluster = _sandbox_cluster(state)
+    cluster = faultdb.sandbox_cluster(state)
     if cluster is None or not cluster.is_running():
         return  # no server, no sessions left to end
     _limit_app_role(state, cluster, -1)
@@ -329,22 +314,6 @@ def _clear_db_exhaustion(state: SandboxState, fault: ActiveFault) -> None:
 
 def _scalar(conn: Any, query: str) -> Any:
     return conn.execute(query).fetchone()[0]
-
-
-def _write_private(path: Path, text: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
-
-
-def _file_tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return "no log"
-    meaningful = [line.strip() for line in text.splitlines() if line.strip()]
-    return " | ".join(meaningful[-lines:]) or "empty log"
 
 
 # What ends each fault besides `ditsops sandbox fault NAME --clear`.

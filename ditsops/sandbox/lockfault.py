@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ditsops.base.errors import DitsopsError
-from ditsops.sandbox import load, simcontrol
+from ditsops.sandbox import faultdb, load, simcontrol
 from ditsops.sandbox.state import ActiveFault, SandboxState, ensure_sandbox_dir, now_iso, stop_process
 
 NAME = "lock-contention"
@@ -35,9 +35,9 @@ WHERE application_name = %s AND query LIKE %s AND pid <> pg_backend_pid()
 
 
 def inject(state: SandboxState) -> ActiveFault:
-    from ditsops.sandbox import faults, simfaults
+    from ditsops.sandbox import simfaults
 
-    cluster = faults._sandbox_cluster(state)
+    cluster = faultdb.sandbox_cluster(state)
     if cluster is None or not cluster.is_running():
         raise DitsopsError("the sandbox's PostgreSQL is not running; restart the sandbox with: ditsops sandbox up")
     component = simfaults.simulator(state)
@@ -45,7 +45,7 @@ def inject(state: SandboxState) -> ActiveFault:
     plan = load.lock_queue_plan()
     directory = ensure_sandbox_dir()
     dsn_file = directory / f"{NAME}.dsn"
-    faults._write_private(dsn_file, faults._app_dsn(state, cluster) + "\n")
+    faultdb.write_private(dsn_file, faultdb.app_dsn(state, cluster) + "\n")
     log_file = directory / f"{NAME}.log"
     with log_file.open("w", encoding="utf-8") as log_handle:
         process = subprocess.Popen(
@@ -86,8 +86,6 @@ def inject(state: SandboxState) -> ActiveFault:
 def _wait_for_queue(
     cluster: Any, plan: load.LoadPlan, process: subprocess.Popen[Any], log_file: Path
 ) -> dict[str, int]:
-    from ditsops.sandbox import faults
-
     deadline = time.monotonic() + READY_TIMEOUT
     seen: dict[str, Any] = {}
     with cluster.admin() as conn:
@@ -98,24 +96,24 @@ def _wait_for_queue(
                 return seen
             if process.poll() is not None:
                 raise DitsopsError(
-                    f"the {NAME} load exited early (code {process.returncode}): " + faults._file_tail(log_file)
+                    f"the {NAME} load exited early (code {process.returncode}): " + faultdb.file_tail(log_file)
                 )
             time.sleep(0.1)
     raise DitsopsError(
         f"the {NAME} load was not established within {READY_TIMEOUT:.0f} s "
-        f"(saw {seen}, wanted {plan.to_dict()}): {faults._file_tail(log_file)}"
+        f"(saw {seen}, wanted {plan.to_dict()}): {faultdb.file_tail(log_file)}"
     )
 
 
 def clear(state: SandboxState, fault: ActiveFault) -> None:
-    from ditsops.sandbox import faults, simfaults
+    from ditsops.sandbox import simfaults
 
     stop_process(fault.pid, fault.cmdline_marker, timeout=10.0)
     (ensure_sandbox_dir() / f"{NAME}.dsn").unlink(missing_ok=True)
     control_file = Path(fault.details.get("control_file") or "")
     if control_file.parent.is_dir():
         simcontrol.set_fault(control_file, NAME, active=False)
-    cluster = faults._sandbox_cluster(state)
+    cluster = faultdb.sandbox_cluster(state)
     if cluster is not None and cluster.is_running():
         # Sessions the load could not close itself (killed, cancel lost) end here; only this
         # fault's, on its own row, never db-exhaustion's.

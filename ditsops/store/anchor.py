@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from ditsops.base.errors import UsageError
 from ditsops.core.record import genesis_hash, line_hash
-from ditsops.store.events import StoreSession, body_of, complete_lines, record_run_id
+from ditsops.store.connection import StoreSession
+from ditsops.store.events import body_of, complete_lines, record_run_id
 from ditsops.store.schema import SCHEMA
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")

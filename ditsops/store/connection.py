@@ -7,14 +7,12 @@ hold a record's lines back for long; they are on disk and synced later).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from ditsops.base.errors import DitsopsError, TargetUnreachable
 from ditsops.base.secrets import redact_text
 from ditsops.clients.postgres import describe_target
-
-if TYPE_CHECKING:
-    from ditsops.store.events import StoreSession
 
 CONNECT_TIMEOUT = 2  # seconds (libpq's smallest useful value)
 STATEMENT_TIMEOUT_MS = 5000
@@ -82,10 +80,32 @@ def translate(error: BaseException, conn: Any, dsn: str, secrets: frozenset[str]
     return StoreRefused(f"the record store refused: {one_line(error, secrets)}")
 
 
+@dataclass(frozen=True)
+class StoreSession:
+    """An open store connection and what its errors must never show."""
+
+    conn: Any
+    dsn: str
+    secrets: frozenset[str]
+
+    def execute(self, query: str, params: tuple[Any, ...] = ()) -> Any:
+        import psycopg
+
+        try:
+            return self.conn.execute(query, params)
+        except psycopg.Error as error:
+            raise translate(error, self.conn, self.dsn, self.secrets) from None
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001, S110 - closing a lost session: nothing left to do
+            pass
+
+
 def open_session(dsn: str, secrets: frozenset[str], *, check_schema: bool = True) -> StoreSession:
     """A session on the store (StoreUnreachable within about two seconds otherwise), whose
     schema this ditsops knows (else StoreSchemaError: `store init`, or a newer ditsops)."""
-    from ditsops.store.events import StoreSession
     from ditsops.store.schema import require_known, schema_version
 
     session = StoreSession(connect(dsn, secrets), dsn, secrets)

@@ -14,7 +14,7 @@ from typing import Any
 from ditsops.base import paths
 from ditsops.core.record import line_hash
 from ditsops.core.recordfile import writer_alive
-from ditsops.store.connection import StoreRefused, translate, where
+from ditsops.store.connection import StoreRefused, StoreSession, where
 from ditsops.store.outbox import pending_runs, unmark
 from ditsops.store.schema import SCHEMA
 
@@ -37,29 +37,6 @@ _EVENT_INSERT = f"""
 INSERT INTO {SCHEMA}.events (run, seq, time, kind, body, line, prev, hash)
 VALUES (%s, %s, now(), '', %s::jsonb, %s, %s, %s) ON CONFLICT (run, seq) DO NOTHING
 """
-
-
-@dataclass(frozen=True)
-class StoreSession:
-    """An open store connection and what its errors must never show."""
-
-    conn: Any
-    dsn: str
-    secrets: frozenset[str]
-
-    def execute(self, query: str, params: tuple[Any, ...] = ()) -> Any:
-        import psycopg
-
-        try:
-            return self.conn.execute(query, params)
-        except psycopg.Error as error:
-            raise translate(error, self.conn, self.dsn, self.secrets) from None
-
-    def close(self) -> None:
-        try:
-            self.conn.close()
-        except Exception:  # noqa: BLE001, S110 - closing a lost session: nothing left to do
-            pass
 
 
 def _text(value: Any, default: str = "?") -> str:

@@ -12,8 +12,7 @@ from typing import Any
 
 from ditsops.base.errors import UsageError
 from ditsops.core.record import genesis_hash, line_hash
-from ditsops.store.connection import StoreRefused
-from ditsops.store.events import StoreSession
+from ditsops.store.connection import StoreRefused, StoreSession
 from ditsops.store.schema import SCHEMA
 
 MAX_EVENTS = 10_000  # a run's lines read back at most (a record is bounded the same way)

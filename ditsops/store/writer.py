@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ditsops.base.errors import DitsopsError
 from ditsops.core.record import Line
-from ditsops.store.connection import open_session, where
-from ditsops.store.events import StoreSession, SyncReport, insert_event, insert_run, sync_pending
+from ditsops.store.connection import StoreSession, open_session, where
+from ditsops.store.events import SyncReport, insert_event, insert_run, sync_pending
 from ditsops.store.outbox import mark_pending, unmark
 
 _STOP = None

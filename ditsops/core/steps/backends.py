@@ -191,7 +191,7 @@ class _SignalBackends(ActionKind[BackendsSpec]):
 
     def lease(self, step: Step, ctx: RunContext) -> PostgresLease:
         """A session advisory lock on the database, named after this engineer and run."""
-        from ditsops.core.lease import postgres_lease
+        from ditsops.core.pglease import postgres_lease
         from ditsops.core.record import who
 
         return postgres_lease(ctx.settings, who(), ctx.run_id, step.id)
