@@ -96,6 +96,24 @@ def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def _semantic(value: Any) -> Any:
+    """The template as kubectl compares it: decoded into Go structs, where a null, an empty
+    map or list and a missing key are the same zero value (apimachinery's Semantic.DeepEqual
+    treats nil and empty alike). kubectl sends templates with `creationTimestamp: null`;
+    a server that stores the JSON as sent would otherwise never match again."""
+    if isinstance(value, dict):
+        cleaned = {k: _semantic(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_semantic(v) for v in value]
+    return value
+
+
+def same_template(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """kubectl's equalIgnoreHash: equal but for the pod-template-hash label."""
+    return bool(_semantic(_without_hash(a)) == _semantic(_without_hash(b)))
+
+
 def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
     deployment = client.get("deployments", name)
     source = rollback_source(client, deployment, to_revision)
@@ -114,7 +132,7 @@ def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
         raise TargetError(
             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
         )
-    if _without_hash(source["spec"]["template"]) == _without_hash(deployment["spec"]["template"]):
+    if same_template(source["spec"]["template"], deployment["spec"]["template"]):
         plan.skipped = f"skipped rollback (current template already matches revision {number})"
         return plan
     template = _without_hash(source["spec"]["template"])
@@ -139,7 +157,8 @@ def plan_restart(client: KubeClient, name: str, now: datetime | None = None) -> 
     if deployment["spec"].get("paused"):
         raise TargetError("can't restart paused deployment (run rollout resume first)")
     namespace = deployment["metadata"].get("namespace", client.namespace)
-    stamp = (now or datetime.now(UTC)).astimezone().isoformat(timespec="seconds")
+    # kubectl writes time.Now().Format(time.RFC3339): UTC as `Z`, never `+00:00`.
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Plan(
         "restart",
         name,
