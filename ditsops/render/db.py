@@ -20,7 +20,9 @@ def _age(seconds: float | None) -> timedelta | None:
 
 
 def backends_table(backends: list[Backend], *, age: str = "query") -> Table:
-    """age: which clock to show — 'query' (running time) or 'state' (time in current state)."""
+    """age: which clock to show — 'query' (running time), 'state' (time in current state) or
+    'current' (each session's Backend.age: run time if active, else time in its state)."""
+    clock = {"query": lambda b: b.query_age, "state": lambda b: b.state_age, "current": lambda b: b.age}[age]
     rows = [
         (
             b.pid,
@@ -28,13 +30,13 @@ def backends_table(backends: list[Backend], *, age: str = "query") -> Table:
             b.application,
             b.database,
             b.state,
-            _age(b.query_age if age == "query" else b.state_age),
+            _age(clock(b)),
             b.waiting,
             b.query,
         )
         for b in backends
     ]
-    label = "running" if age == "query" else "in state"
+    label = {"query": "running", "state": "in state", "current": "age"}[age]
     return Table(("pid", "user", "application", "database", "state", label, "waiting", "query"), rows)
 
 
@@ -65,7 +67,9 @@ def render_activity(console: Console, activity: Activity, *, full: bool = False)
     render_table(console, Table(("state", "connections"), rows))
     console.print()
     if activity.longest:
-        render_table(console, backends_table(activity.longest), full=full, title="Longest-running non-idle queries")
+        render_table(
+            console, backends_table(activity.longest, age="current"), full=full, title="Longest non-idle sessions"
+        )
     else:
         console.print("[muted]No non-idle queries.[/]")
 
@@ -86,7 +90,7 @@ def _label(backend: Backend, width: int | None, full: bool, depth: int = 0) -> T
     also = f" (blocked by {', '.join(map(str, backend.blocked_by))})" if len(backend.blocked_by) > 1 else ""
     head = (
         f"pid {backend.pid} {backend.user or ''}/{backend.application or '-'} {backend.state or ''} "
-        f"{cell(_age(backend.query_age))}{waiting}{also}: "
+        f"{cell(_age(backend.age))}{waiting}{also}: "
     )
     query = fold(backend.query)
     room = max(width - 4 * depth - len(head), 20) if width is not None else 0
