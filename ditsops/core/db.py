@@ -265,7 +265,7 @@ class BlockingNode:
 def waiters_of(forest: list[BlockingNode]) -> dict[int, list[int]]:
     """Every session naming each pid in its pg_blocking_pids: a waiter sits under one blocker
     in the forest, but it waits for all it names (two SHARE holders, say)."""
-    nodes, named = [*forest], {}
+    nodes, named = [*forest], dict[int, list[int]]()
     while nodes:
         node = nodes.pop()
         nodes.extend(node.blocks)
