@@ -80,6 +80,18 @@ def render_step_started(
         console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
 
 
+def split_undo(summary: str) -> tuple[str, str]:
+    """('created job x', 'ditsops ... delete job x') from 'created job x; undo: ditsops ...'
+    (also the ` (undo: ...)` form); the summary whole and '' when it names no undo."""
+    at = summary.find("undo: ")
+    if at < 0:
+        return summary, ""
+    head, command = summary[:at].rstrip(), summary[at + len("undo: ") :].strip()
+    if head.endswith("("):
+        head, command = head[:-1].rstrip(), command.removesuffix(")")
+    return head.rstrip(";").rstrip(), command
+
+
 def render_step_result(console: Console, result: StepResult, *, full: bool = False) -> None:
     style = STATUS_STYLE.get(result.status, "")
     mark = STATUS_MARK.get(result.status, "•")
@@ -91,9 +103,12 @@ def render_step_result(console: Console, result: StepResult, *, full: bool = Fal
         render_table(console, table, full=full)
     if result.log_groups:
         render_log_groups(console, result.log_groups, full=full)
-    # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
-    # it, but it must reach the clipboard as one line.
-    console.print(f"[{style}]{mark} {result.status}[/]: {escape(result.summary)}", soft_wrap=True)
+    # The words wrap at spaces (never `datab` / `ase`); an `undo:` command to paste goes on
+    # a line of its own, soft-wrapped: the terminal may wrap it, the clipboard gets one line.
+    head, command = split_undo(result.summary)
+    console.print(f"[{style}]{mark} {result.status}[/]: {escape(head)}")
+    if command:
+        console.print(f"  undo: {escape(command)}", soft_wrap=True)
     for warning in result.warnings:
         console.print(f"[warning]! {warning}[/]")
 
