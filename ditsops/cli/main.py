@@ -19,7 +19,7 @@ from typer._click.shell_completion import CompletionItem
 from typer.core import TyperCommand, TyperGroup
 
 from ditsops import __version__
-from ditsops.cli import coercion
+from ditsops.cli import coercion, helpwords
 from ditsops.cli.common import AppState, GlobalOutputOption, app_state
 from ditsops.cli.watcharg import spell_out_watch_interval
 from ditsops.core.errors import DitsopsError, ExitCode
@@ -84,6 +84,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 coercion.install()  # option values convert without importing pydantic (see cli/coercion.py)
+helpwords.install()  # help in the command line's words: no Python types (see cli/helpwords.py)
 
 
 class _RootGroup(TyperGroup):
