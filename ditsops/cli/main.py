@@ -19,7 +19,7 @@ from typer._click.shell_completion import CompletionItem
 from typer.core import TyperCommand, TyperGroup
 
 from ditsops import __version__
-from ditsops.cli import coercion, helpwords
+from ditsops.cli import coercion, globalargs, helpwords
 from ditsops.cli.common import AppState, GlobalOutputOption, app_state
 from ditsops.cli.watcharg import spell_out_watch_interval
 from ditsops.core.errors import DitsopsError, ExitCode
@@ -126,7 +126,8 @@ class _RootGroup(TyperGroup):
             raise
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, spell_out_watch_interval(args))  # `--watch 5s` (see cli/watcharg.py)
+        args = spell_out_watch_interval(args)  # `--watch 5s` (see cli/watcharg.py)
+        return super().parse_args(ctx, globalargs.hoist(self, ctx, args))  # `... --profile x` (cli/globalargs.py)
 
     @contextmanager
     def _summaries_only(self) -> Iterator[None]:
