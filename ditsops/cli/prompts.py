@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 YES = ("y", "yes")
 SKIP = ("s", "skip", "n", "no")
+TRIES = 3  # a mistyped production name is asked again, this many times in all
 
 
 def ask(console: Console, prompt: str) -> str | None:
@@ -76,20 +77,41 @@ class ConsoleInteraction:
     def show_preview(self, step: Step, preview: Preview) -> None:
         draw.render_preview(self.console, preview, full=self.full)
 
+    def _ask(self, prompt: str) -> str | None:
+        return ask(self.asking, prompt)
+
     def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool:
         if production:
-            # On production a reflexive `y` is not enough: the target's name, typed whole.
-            answer = ask(
-                self.asking,
-                f"[danger]Production.[/] Type [title]{preview.target}[/] to confirm, anything else skips: ",
-            )
-            return answer is not None and answer.strip() == preview.target
-        answer = ask(self.asking, f"{step.title}? [title]\\[y/N][/] ")
+            return self._confirm_production(preview.target)
+        answer = self._ask(f"{step.title}? [title]\\[y/N][/] ")
         return answer is not None and answer.strip().lower() in YES
+
+    def _confirm_production(self, target: str) -> bool:
+        """On production a reflexive `y` is not enough: the target's name, typed whole. A
+        mistyped name (a habitual `y` included) is asked again, TRIES times in all; an empty
+        answer, n or skip declines at once."""
+        prompt = f"[danger]Production.[/] Type [title]{escape(target)}[/] to confirm (empty or n skips): "
+        for attempt in range(1, TRIES + 1):
+            answer = self._ask(prompt)
+            if answer is None:
+                return False
+            typed = answer.strip()
+            if typed == target:
+                return True
+            if not typed or typed.lower() in SKIP:
+                return False
+            left = TRIES - attempt
+            if left:
+                self.asking.print(
+                    f"[warning]{escape(typed)!r} is not {escape(target)!r}; "
+                    f"{left} more {'try' if left == 1 else 'tries'}.[/]",
+                    markup=True,
+                )
+        return False
 
     def manual(self, step: Step, text: str) -> bool | None:
         # The instruction itself was shown with the step (render_step_started): ask only.
-        answer = ask(self.asking, "Done? [title]\\[y]es / \\[s]kip[/] ")
+        answer = self._ask("Done? [title]\\[y]es / \\[s]kip[/] ")
         if answer is None:
             return None
         return answer.strip().lower() not in SKIP
@@ -123,7 +145,7 @@ class ConsoleInteraction:
     def lease_held(self, step: Step, message: str) -> bool:
         self._stop_status()
         draw.render_lease_held(self.console, message)
-        answer = ask(self.asking, "Go on anyway? [title]\\[y/N][/] ")
+        answer = self._ask("Go on anyway? [title]\\[y/N][/] ")
         return answer is not None and answer.strip().lower() in YES
 
     def run_interrupted(self) -> None:
