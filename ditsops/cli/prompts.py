@@ -9,6 +9,8 @@ that waits is state of the conversation, so it lives here too.
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from ditsops.render import runbook as draw
@@ -27,6 +29,45 @@ if TYPE_CHECKING:
 YES = ("y", "yes")
 SKIP = ("s", "skip", "n", "no")
 TRIES = 3  # a mistyped production name is asked again, this many times in all
+DRAIN_TIMEOUT = 2.0  # how long a question waits for the walk's pipe reader (tee, cat, less)
+READER_GRACE = 0.05  # then how long for the reader to pass on what it read
+
+
+def _unread(file: Any) -> int | None:
+    """Bytes written to `file`'s pipe that its reader has not read yet; None when `file` is
+    not a pipe (a terminal or a file keeps the order of writes by itself)."""
+    import fcntl
+    import stat
+    import struct
+    import termios
+
+    try:
+        fd = file.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def settle(walk: Console, asking: Console) -> None:
+    """Before a question on another stream than the walk: the walk (the preview the answer
+    judges) written out and read by whoever reads the pipe (`| tee log`, `| cat`), so the
+    question lands on the screen after it. Flushing alone only hands it to the pipe; the
+    reader may print it after the question went straight to the terminal."""
+    if walk is asking:
+        return
+    file = walk.file
+    try:
+        file.flush()
+    except (OSError, ValueError):
+        return
+    if not _unread(file):
+        return
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while (_unread(file) or 0) > 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(READER_GRACE)  # from the reader's read() to its write() on the terminal
 
 
 def ask(console: Console, prompt: str) -> str | None:
@@ -78,6 +119,7 @@ class ConsoleInteraction:
         draw.render_preview(self.console, preview, full=self.full)
 
     def _ask(self, prompt: str) -> str | None:
+        settle(self.console, self.asking)  # the question after the walk, whatever the streams
         return ask(self.asking, prompt)
 
     def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool:
