@@ -32,7 +32,7 @@ from ditsops.core.errors import (
     TargetUnreachable,
     UsageError,
 )
-from ditsops.core.invocation import ditsops_command
+from ditsops.core.invocation import ditsops_command, retarget_text
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import ParamValue, display
 from ditsops.core.record import RunRecord, who
@@ -311,7 +311,7 @@ class _Walker:
             reason = "; ".join(explain_unmet(c, self.ctx.results.get(c.step), self._unit_of(c.step)) for c in unmet)
             self._finish(step, StepResult(Status.SKIPPED, reason), 0.0, shown=None, number=number)
             return
-        shown = kind.describe(step, self.ctx.params)
+        shown = retarget_text(self.ctx.settings, kind.describe(step, self.ctx.params))  # pasteable commands
         self.ui.step_started(step, number, self.total, shown)
         self.current = step
         preview = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -71,13 +73,35 @@ def render_step_started(
     if brief:
         console.print(f"[query]{escape(brief)}[/]  [muted](its SQL: --show-queries)[/]")
     elif shown and step.kind == "note":
-        console.print(Text.assemble(("To do: ", "title"), shown))  # the instruction, once
+        # The instruction once, its commands as written; below, each command whole on a line
+        # of its own (soft-wrapped: one line on the clipboard) with the run's target options.
+        commands = NOTE_COMMAND.findall(shown)
+        console.print(Text.assemble(("To do: ", "title"), NOTE_COMMAND.sub(lambda m: f"`{_short(m[1])}`", shown)))
+        for command in dict.fromkeys(commands):
+            console.print(Text(f"  $ {printable(command)}"), soft_wrap=True)
     elif shown and not console.is_terminal:
         # Piped (`| tee incident.log`): the query as written, each line whole, to paste.
         console.print(Text(printable(shown)), soft_wrap=True)
     elif shown:
         lexer = "sql" if step.kind == "sql" else "text"
         console.print(Syntax(shown, lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
+
+
+NOTE_COMMAND = re.compile(r"`(ditsops(?: [^`\n]*)?)`")
+_TARGET_OPTIONS = {"--config", "--profile", "--context", "--namespace", "-n", "-p"}
+
+
+def _short(command: str) -> str:
+    """`ditsops db blocking` from `ditsops --profile sandbox db blocking`: the words a note's
+    reader needs; the whole command follows on its own line."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    rest = words[1:]
+    while len(rest) >= 2 and rest[0] in _TARGET_OPTIONS:
+        rest = rest[2:]
+    return shlex.join(["ditsops", *rest])
 
 
 def split_undo(summary: str) -> tuple[str, str]:
