@@ -92,3 +92,14 @@ def test_a_global_option_after_the_subcommand_is_the_one_in_effect(lab) -> None:
     # words after `--` are arguments: never taken for options
     done = run_cli("runbook", "show", "--", "--profile", env=fresh_shell())
     assert done.returncode == 2 and "--profile" in done.stderr, done.stderr
+
+
+def test_the_last_namespace_given_wins_wherever_it_is(lab) -> None:
+    _, config = lab
+    base = ["--config", str(config), "--profile", "lab"]
+    done = run_cli(*base, "k8s", "-n", "nowhere", "history", "dits-server", "-n", NS, env=fresh_shell())
+    assert done.returncode == 0, done.stdout + done.stderr  # -n dits, given last, is the one in effect
+    done = run_cli(*base, "k8s", "-n", NS, "history", "dits-server", "-n", "nowhere", env=fresh_shell())
+    assert done.returncode != 0 and "nowhere" in done.stdout + done.stderr
+    missing = run_cli("k8s", "history", "dits-server", "-n", env=fresh_shell())
+    assert missing.returncode == 2 and "-n" in missing.stderr  # click's own word on a missing value

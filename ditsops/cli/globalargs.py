@@ -6,7 +6,9 @@ Click only reads the root's options (`--profile`, `--config`, `--context`, `-n`,
 option`. `hoist` moves a root option given after the subcommand in front of it, unless
 the command it follows defines an option of that name itself (`db activity --dsn`,
 `-o` everywhere: those stay where they are and mean what the command says). Words after
-`--`, and the value of an option the command takes, are never moved.
+`--`, the value of an option the command takes, and an option missing its value (click
+then says so) are never moved. An option a group on the way defines too (`k8s -n`) goes
+after that group's own options, so the last one given wins, as in kubectl.
 """
 
 from __future__ import annotations
@@ -40,20 +42,23 @@ def _skip_options(words: list[str], start: int, options: dict[str, bool]) -> int
     return index
 
 
-def _leaf(root: Any, ctx: typer.Context, words: list[str], start: int) -> tuple[Any, int] | None:
-    """The command the words from `start` name (through groups), and where its words begin."""
+def _leaf(root: Any, ctx: typer.Context, words: list[str], start: int) -> tuple[Any, int, list[tuple[Any, int]]] | None:
+    """The command the words from `start` name (through groups), where its words begin, and
+    the groups on the way with the index of the word after their own options."""
     command, index = root.get_command(ctx, words[start]), start + 1
+    groups: list[tuple[Any, int]] = []
     while command is not None and hasattr(command, "get_command"):
         found = _skip_options(words, index, _options(command))
         if found is None or found >= len(words):
-            return command, index
+            return command, index, groups
+        groups.append((command, found))  # its options end where its subcommand's name is
         sub = command.get_command(ctx, words[found])
         if sub is None:
             # `ditsops runbook NAME ...` is `ditsops runbook run NAME ...` (cli/runbook.py)
             run = command.get_command(ctx, "run") if "run" in getattr(command, "commands", {}) else None
-            return (run, found) if run is not None else (command, found)
+            return (run, found, groups) if run is not None else (command, found, groups)
         command, index = sub, found + 1
-    return (command, index) if command is not None else None
+    return (command, index, groups) if command is not None else None
 
 
 def hoist(root: Any, ctx: typer.Context, args: list[str]) -> list[str]:
@@ -70,27 +75,41 @@ def hoist(root: Any, ctx: typer.Context, args: list[str]) -> list[str]:
         return args
     if found is None:
         return args
-    leaf, begin = found
+    leaf, begin, groups = found
     own = _options(leaf)
-    moved: list[str] = []
-    kept = args[:begin]
+    # An option a group on the way defines too (`k8s -n`) goes after that group's own
+    # options, where it overrides an earlier one as the last given wins in kubectl;
+    # any other goes in front of the subcommand, to the root.
+    moved: dict[int, list[str]] = {}
+    kept: list[tuple[int, str]] = list(enumerate(args[:begin]))
     index = begin
     while index < len(args):
         word = args[index]
         if word == "--":
-            kept.extend(args[index:])
+            kept.extend((i, w) for i, w in enumerate(args[index:], index))
             break
         name, has_value = word.split("=", 1)[0], "=" in word
         width = 1
         if word.startswith("-") and name in own:
             width = 2 if own[name] and not has_value else 1
-            kept.extend(args[index : index + width])
-        elif word.startswith("-") and name in globals_:
+            kept.extend((i, w) for i, w in enumerate(args[index : index + width], index))
+        elif (
+            word.startswith("-")
+            and name in globals_
+            and not (globals_[name] and not has_value and index + 1 == len(args))
+        ):
             width = 2 if globals_[name] and not has_value else 1
-            moved.extend(args[index : index + width])
+            at = next((after for group, after in reversed(groups) if name in _options(group)), start)
+            moved.setdefault(at, []).extend(args[index : index + width])
         else:
-            kept.append(word)
+            kept.append((index, word))
         index += width
     if not moved:
         return args
-    return [*kept[:start], *moved, *kept[start:]]
+    out: list[str] = []
+    for position, word in kept:
+        out.extend(moved.pop(position, []))
+        out.append(word)
+    for rest in moved.values():  # a group name at the very end: nothing followed it
+        out.extend(rest)
+    return out
