@@ -110,3 +110,22 @@ def test_restarted_at_is_written_as_kubectl_writes_it(aged) -> None:
     template = server.get("deployments", NS, "dits-server")["spec"]["template"]
     stamp = template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", stamp), stamp
+
+
+def test_the_runbook_step_says_a_rollback_just_rolled_out(aged, tmp_path) -> None:
+    """high-error-rate's `recent-rollouts below 3600` reads this value: a rollback made a
+    minute ago is a recent rollout, though its ReplicaSet is three days old."""
+    server, kubectl, env = aged
+    kubectl("rollout", "undo", "deployment/dits-server")
+    server.wait_for_rollout(NS, "dits-server")
+    runbook = tmp_path / "recent.yaml"
+    runbook.write_text(
+        "name: recent\ntitle: Recent rollouts\nsteps:\n"
+        "  - id: recent-rollouts\n    title: Rollouts\n    kube: rollout-history\n"
+        "    deployment: dits-server\n    namespace: dits\n"
+    )
+    done = run_cli("runbook", str(runbook), "-o", "json", env={**env, "COLUMNS": "80"})
+    data = json.loads(done.stdout)
+    [step] = data["steps"]
+    assert step["value"] < 600, step
+    assert re.search(r"rolled out [\d.]+s ago", step["summary"]), step
