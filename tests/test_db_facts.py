@@ -42,6 +42,9 @@ def test_blocking_json_lists_every_waiter_under_every_pid_it_waits_for(pg_dsn, i
         assert listed[pid]["blocks"] == [waiter], listed[pid]  # neither holder says it blocks nothing
     assert set(listed[waiter]["blocked_by"]) == named
 
+    shown = run_cli("db", "blocking", env={"DITSOPS_DSN": pg_dsn, "COLUMNS": "80"}).stdout
+    assert f"also blocks {waiter} (listed under another blocker)" in shown, shown  # the holder without a tree
+
 
 def test_activity_age_of_an_idle_transaction_is_its_time_in_that_state(pg_dsn, isolated_home, sessions) -> None:
     conn = sessions._open()

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from ditsops.core.db import Activity, Backend, BlockingNode, blocked_count
+from ditsops.core.db import Activity, Backend, BlockingNode, blocked_count, waiters_of
 from ditsops.core.results import Table
 from ditsops.render.cells import cell, cut, fold
 from ditsops.render.console import UNBOUNDED, print_at, unbounded
@@ -110,6 +110,7 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
         f"behind {roots} blocker{'s' if roots != 1 else ''}[/]"
     )
     width = None if unbounded(console) else console.width
+    named = waiters_of(forest)  # every waiter naming each pid in pg_blocking_pids
 
     def add(tree: Tree, node: BlockingNode, depth: int) -> None:
         for child in node.blocks:
@@ -121,6 +122,9 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
             label.stylize("failing")
         tree = Tree(label)
         add(tree, root, 1)
+        if not root.blocks and named.get(root.backend.pid):  # a second holder: its waiters sit elsewhere
+            waiters = ", ".join(map(str, named[root.backend.pid]))
+            tree.add(Text(f"also blocks {waiters} (listed under another blocker)", style="muted"))
         if width is None:  # a pipe: every label whole on its line
             print_at(console, tree, UNBOUNDED)
         else:
