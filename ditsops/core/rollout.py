@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ditsops.clients.kube import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, Conflict, retry_on_conflict
 from ditsops.core.errors import StateMoved, TargetError
-from ditsops.core.kube import HASH_LABEL, REVISION, images, owned_replicasets, revision_of
+from ditsops.core.kube import REVISION, images, owned_replicasets, revision_of
+from ditsops.core.podtemplate import same_template, without_hash
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient
@@ -88,32 +89,6 @@ def rollback_source(client: KubeClient, deployment: dict[str, Any], to_revision:
     return previous
 
 
-def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
-    clean = copy.deepcopy(template)
-    labels = clean.get("metadata", {}).get("labels")
-    if labels:
-        labels.pop(HASH_LABEL, None)
-    return clean
-
-
-def _semantic(value: Any) -> Any:
-    """The template as kubectl compares it: decoded into Go structs, where a null, an empty
-    map or list and a missing key are the same zero value (apimachinery's Semantic.DeepEqual
-    treats nil and empty alike). kubectl sends templates with `creationTimestamp: null`;
-    a server that stores the JSON as sent would otherwise never match again."""
-    if isinstance(value, dict):
-        cleaned = {k: _semantic(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v not in (None, {}, [])}
-    if isinstance(value, list):
-        return [_semantic(v) for v in value]
-    return value
-
-
-def same_template(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """kubectl's equalIgnoreHash: equal but for the pod-template-hash label."""
-    return bool(_semantic(_without_hash(a)) == _semantic(_without_hash(b)))
-
-
 def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
     deployment = client.get("deployments", name)
     source = rollback_source(client, deployment, to_revision)
@@ -135,7 +110,7 @@ def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
     if same_template(source["spec"]["template"], deployment["spec"]["template"]):
         plan.skipped = f"skipped rollback (current template already matches revision {number})"
         return plan
-    template = _without_hash(source["spec"]["template"])
+    template = without_hash(source["spec"]["template"])
     annotations = {k: v for k, v in deployment["metadata"].get("annotations", {}).items() if k in ANNOTATIONS_TO_SKIP}
     annotations.update(
         {k: v for k, v in source["metadata"].get("annotations", {}).items() if k not in ANNOTATIONS_TO_SKIP}
