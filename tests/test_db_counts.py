@@ -55,7 +55,7 @@ def pg_blocked(sessions) -> int:
 
 
 def flat(nodes: list[dict]) -> list[int]:
-    return [pid for n in nodes for pid in (n["pid"], *flat(n["blocks"]))]
+    return [pid for n in nodes for pid in (n["pid"], *flat(n["waiters"]))]
 
 
 def test_blocking_lists_each_blocked_session_once_and_counts_what_pg_blocking_pids_counts(client, sessions, lock_queue):

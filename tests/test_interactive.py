@@ -138,7 +138,9 @@ def test_production_profile_needs_the_typed_target_name(setup, sessions, isolate
     child.expect(r"Done\?")
     child.sendline("y")
     child.expect("Type .*postgres.* to confirm")
-    child.sendline("y")  # a reflexive 'y' is not the name
+    child.sendline("y")  # a reflexive 'y' is not the name: asked again
+    child.expect("2 more tries")
+    child.sendline("n")  # n declines at once
     child.expect("declined")
     child.expect(pexpect.EOF)
     assert victims <= sessions.alive()

@@ -142,7 +142,10 @@ def test_production_profile_wants_the_deployment_name_typed(server, bad_deploy, 
     child.expect(re.escape(f"{BAD} -> {GOOD}"))
     child.expect("Type .*dits-server.* to confirm")
     assert state(server) == before
-    child.sendline("y")  # a reflexive 'y' is not the name
+    child.sendline("y")  # a reflexive 'y' is not the name: asked again
+    child.expect("2 more tries")
+    assert state(server) == before
+    child.sendline("")  # an empty answer declines
     child.expect("declined")
     finish(child)
     assert state(server) == before

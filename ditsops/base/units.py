@@ -41,13 +41,17 @@ def unit_problem(unit: str) -> str | None:
     return f"unit must be one of {', '.join(UNITS)}, optionally followed by words (e.g. 'seconds ago')"
 
 
-def format_value(value: float | None, unit: str | None, *, words: bool = True) -> str:
+def format_value(
+    value: float | None, unit: str | None, *, words: bool = True, decimal: bool = False, digits: int = 1
+) -> str:
     """`value` in its unit's human form; `words=False` leaves out the words after the unit
-    (for thresholds and bounds, which are not the measured thing)."""
+    (for thresholds and bounds, which are not the measured thing). `decimal` writes bytes
+    in powers of 1000 (GB, as a rule written `> 100e9` means); `digits` the decimals of a
+    percentage or a byte size."""
     if value is None:
         return "no value"
     base, after = split_unit(unit)
-    shown = _format(float(value), base) if math.isfinite(value) else _not_finite(value)
+    shown = _format(float(value), base, decimal, digits) if math.isfinite(value) else _not_finite(value)
     return f"{shown} {after}" if after and words else shown
 
 
@@ -57,9 +61,9 @@ def _not_finite(value: float) -> str:
     return "Inf" if value > 0 else "-Inf"
 
 
-def _format(value: float, unit: str | None) -> str:
+def _format(value: float, unit: str | None, decimal: bool = False, digits: int = 1) -> str:
     if unit == "percent":
-        return f"{value:.1f}%"
+        return f"{value:.{digits}f}%"
     if unit == "ratio":
         return f"{value:.2f}×"
     if unit == "seconds":
@@ -67,9 +71,9 @@ def _format(value: float, unit: str | None) -> str:
     if unit == "hours":
         return coarse_duration(value * 3600)
     if unit == "bytes":
-        return format_bytes(value)
+        return format_bytes(value, decimal=decimal, digits=digits)
     if unit == "bytes-per-second":
-        return f"{format_bytes(value)}/s"
+        return f"{format_bytes(value, decimal=decimal, digits=digits)}/s"
     if unit == "per-second":
         return f"{_number(value)}/s"
     if unit == "count":
@@ -91,13 +95,17 @@ def _number(value: float) -> str:
     return f"{value:.2g}"
 
 
-def format_bytes(value: float) -> str:
+def format_bytes(value: float, *, decimal: bool = False, digits: int = 1) -> str:
+    """983.0 GiB, or with decimal 1.1 TB: the two differ by 7% at this size, so a value and
+    the bound it is compared with must be written in the same system."""
+    step = 1000 if decimal else 1024
+    suffixes = ("B", "kB", "MB", "GB", "TB", "PB") if decimal else ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
     size = float(value)
-    for suffix in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(size) < 1024 or suffix == "PiB":
-            return f"{size:.0f} {suffix}" if suffix == "B" else f"{size:.1f} {suffix}"
-        size /= 1024
-    return f"{size:.1f} PiB"
+    for suffix in suffixes:
+        if abs(size) < step or suffix == suffixes[-1]:
+            return f"{size:.0f} {suffix}" if suffix == "B" else f"{size:.{digits}f} {suffix}"
+        size /= step
+    return f"{size:.{digits}f} {suffixes[-1]}"
 
 
 def coarse_duration(seconds: float) -> str:

@@ -177,7 +177,8 @@ def silence_expire(
 ) -> None:
     """Expire a silence so its alerts notify again (after a preview and confirmation).
 
-    A prefix of the id is enough (as amtool's short ids); one matching several silences is refused (exit 2).
+    A unique prefix of the id is enough: a ditsops convenience (amtool wants the whole id);
+    one matching several silences is refused, listing them (exit 2).
 
     Example: ditsops silence expire 6c1a2d4e
     """

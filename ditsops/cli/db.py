@@ -210,13 +210,19 @@ def blocking_command(
     every = watch_interval(watch, interval)
     session = _session(ctx, dsn)
 
-    def node(n):
-        return {**n.backend.to_json(), "blocks": [node(c) for c in n.blocks]}
+    def node(n, named):
+        # blocks: every pid naming this one in pg_blocking_pids; waiters: the tree, each once.
+        return {
+            **n.backend.to_json(),
+            "blocks": named.get(n.backend.pid, []),
+            "waiters": [node(c, named) for c in n.blocks],
+        }
 
     def draw(console: Console) -> None:
         forest = db.blocking(session.get())
         if fmt == "json":
-            print_json(console, [node(n) for n in forest])
+            named = db.waiters_of(forest)
+            print_json(console, [node(n, named) for n in forest])
         else:
             render_blocking(console, forest, full=full)
 

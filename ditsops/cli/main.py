@@ -20,7 +20,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from ditsops import __version__
 from ditsops.base.errors import DitsopsError, ExitCode
-from ditsops.cli import coercion
+from ditsops.cli import coercion, globalargs, helpwords
 from ditsops.cli.common import AppState, GlobalOutputOption, app_state
 from ditsops.cli.watcharg import spell_out_watch_interval
 
@@ -89,6 +89,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 coercion.install()  # option values convert without importing pydantic (see cli/coercion.py)
+helpwords.install()  # help in the command line's words: no Python types (see cli/helpwords.py)
 
 
 class _RootGroup(TyperGroup):
@@ -130,7 +131,8 @@ class _RootGroup(TyperGroup):
             raise
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, spell_out_watch_interval(args))  # `--watch 5s` (see cli/watcharg.py)
+        args = spell_out_watch_interval(args)  # `--watch 5s` (see cli/watcharg.py)
+        return super().parse_args(ctx, globalargs.hoist(self, ctx, args))  # `... --profile x` (cli/globalargs.py)
 
     @contextmanager
     def _summaries_only(self) -> Iterator[None]:

@@ -9,6 +9,8 @@ that waits is state of the conversation, so it lives here too.
 
 from __future__ import annotations
 
+import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from ditsops.render import runbook as draw
@@ -26,6 +28,46 @@ if TYPE_CHECKING:
 
 YES = ("y", "yes")
 SKIP = ("s", "skip", "n", "no")
+TRIES = 3  # a mistyped production name is asked again, this many times in all
+DRAIN_TIMEOUT = 2.0  # how long a question waits for the walk's pipe reader (tee, cat, less)
+READER_GRACE = 0.05  # then how long for the reader to pass on what it read
+
+
+def _unread(file: Any) -> int | None:
+    """Bytes written to `file`'s pipe that its reader has not read yet; None when `file` is
+    not a pipe (a terminal or a file keeps the order of writes by itself)."""
+    import fcntl
+    import stat
+    import struct
+    import termios
+
+    try:
+        fd = file.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def settle(walk: Console, asking: Console) -> None:
+    """Before a question on another stream than the walk: the walk (the preview the answer
+    judges) written out and read by whoever reads the pipe (`| tee log`, `| cat`), so the
+    question lands on the screen after it. Flushing alone only hands it to the pipe; the
+    reader may print it after the question went straight to the terminal."""
+    if walk is asking:
+        return
+    file = walk.file
+    try:
+        file.flush()
+    except (OSError, ValueError):
+        return
+    if not _unread(file):
+        return
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while (_unread(file) or 0) > 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(READER_GRACE)  # from the reader's read() to its write() on the terminal
 
 
 def ask(console: Console, prompt: str) -> str | None:
@@ -76,21 +118,42 @@ class ConsoleInteraction:
     def show_preview(self, step: Step, preview: Preview) -> None:
         draw.render_preview(self.console, preview, full=self.full)
 
+    def _ask(self, prompt: str) -> str | None:
+        settle(self.console, self.asking)  # the question after the walk, whatever the streams
+        return ask(self.asking, prompt)
+
     def confirm(self, step: Step, preview: Preview, *, production: bool) -> bool:
         if production:
-            # On production a reflexive `y` is not enough: the target's name, typed whole.
-            answer = ask(
-                self.asking,
-                f"[danger]Production.[/] Type [title]{escape_line(preview.target)}[/] to confirm, "
-                "anything else skips: ",
-            )
-            return answer is not None and answer.strip() == preview.target
-        answer = ask(self.asking, f"{escape_line(step.title)}? [title]\\[y/N][/] ")
+            return self._confirm_production(preview.target)
+        answer = self._ask(f"{escape_line(step.title)}? [title]\\[y/N][/] ")
         return answer is not None and answer.strip().lower() in YES
+
+    def _confirm_production(self, target: str) -> bool:
+        """On production a reflexive `y` is not enough: the target's name, typed whole. A
+        mistyped name (a habitual `y` included) is asked again, TRIES times in all; an empty
+        answer, n or skip declines at once."""
+        prompt = f"[danger]Production.[/] Type [title]{escape_line(target)}[/] to confirm (empty or n skips): "
+        for attempt in range(1, TRIES + 1):
+            answer = self._ask(prompt)
+            if answer is None:
+                return False
+            typed = answer.strip()
+            if typed == target:
+                return True
+            if not typed or typed.lower() in SKIP:
+                return False
+            left = TRIES - attempt
+            if left:
+                self.asking.print(
+                    f"[warning]{escape(typed)!r} is not {escape(target)!r}; "
+                    f"{left} more {'try' if left == 1 else 'tries'}.[/]",
+                    markup=True,
+                )
+        return False
 
     def manual(self, step: Step, text: str) -> bool | None:
         # The instruction itself was shown with the step (render_step_started): ask only.
-        answer = ask(self.asking, "Done? [title]\\[y]es / \\[s]kip[/] ")
+        answer = self._ask("Done? [title]\\[y]es / \\[s]kip[/] ")
         if answer is None:
             return None
         return answer.strip().lower() not in SKIP
@@ -124,7 +187,7 @@ class ConsoleInteraction:
     def lease_held(self, step: Step, message: str) -> bool:
         self._stop_status()
         draw.render_lease_held(self.console, message)
-        answer = ask(self.asking, "Go on anyway? [title]\\[y/N][/] ")
+        answer = self._ask("Go on anyway? [title]\\[y/N][/] ")
         return answer is not None and answer.strip().lower() in YES
 
     def run_interrupted(self) -> None:

@@ -66,7 +66,7 @@ def run_command(
         typer.Option("--alert", help="Run the runbook answering this firing alert, with parameters from its labels."),
     ] = None,
     assignments: Annotated[
-        list[str] | None, typer.Option("--set", help="Parameter value, key=value; repeatable.")
+        list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Parameter value; repeatable.")
     ] = None,
     from_step: Annotated[
         str | None, typer.Option("--from", help="Start at this step id (to continue a run: runbook resume RUN).")

@@ -18,7 +18,34 @@ if TYPE_CHECKING:
     from ditsops.base.origins import Credentials
 
 _AM = "Alertmanager"
-_MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*\Z')
+_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*\Z", re.DOTALL)
+
+
+def unescape_value(raw: str) -> str:
+    """A matcher's value as amtool 0.25 reads it (alertmanager pkg/labels/parse.go): an
+    opening double quote needs its closing one (`foo="bar` is an error, not the value
+    `"bar`); inside, `\\n` is a newline, `\\"` a quote, `\\\\` a backslash, any other
+    backslash itself; an unescaped quote elsewhere is an error. ValueError names the fault."""
+    quoted = raw.startswith('"')
+    body = raw[1:] if quoted else raw
+    out: list[str] = []
+    escaped, open_quote = False, quoted
+    for i, ch in enumerate(body):
+        if escaped:
+            escaped = False
+            out.append("\n" if ch == "n" else ch if ch in '"\\' else "\\" + ch)
+            continue
+        if ch == "\\" and i < len(body) - 1:
+            escaped = True
+        elif ch == '"':
+            if not open_quote or i < len(body) - 1:
+                raise ValueError(f"matcher value contains unescaped double quote: {raw}")
+            open_quote = False
+        else:
+            out.append(ch)
+    if open_quote:
+        raise ValueError(f"matcher value contains unescaped double quote: {raw}")
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -34,7 +61,11 @@ class Matcher:
         match = _MATCHER.match(text)
         if not match:
             raise UsageError(f"matcher {text!r}: expected name=value, name!=value, name=~regex or name!~regex")
-        name, op, value = match.groups()
+        name, op, raw = match.groups()
+        try:
+            value = unescape_value(raw)
+        except ValueError as error:
+            raise UsageError(f"matcher {text!r}: {error}") from None
         return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
 
     def describe(self) -> str:

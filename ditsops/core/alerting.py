@@ -175,7 +175,7 @@ def with_severity(views: Iterable[AlertView], severities: Collection[str]) -> li
 
 
 def silence_by_prefix(silences: Sequence[Silence], prefix: str) -> Silence:
-    """The one silence whose id is `prefix` or starts with it (amtool's short ids).
+    """The one silence whose id is `prefix` or starts with it (a ditsops convenience: amtool wants the whole id).
 
     None, or several, is a usage error naming what was found: expiring the wrong silence
     would page people, so a prefix never picks one of several. Expired silences count only

@@ -50,6 +50,12 @@ class Backend:
     behind: tuple[int, ...] = ()
 
     @property
+    def age(self) -> float | None:
+        """Time in the current state (README): an active session's query run time; for one
+        idle in transaction, how long it has sat idle, not how old its last query is."""
+        return self.query_age if self.state == "active" else self.state_age
+
+    @property
     def waiting(self) -> str:
         # 'Client' waits are an idle session reading from its client: normal, not worth a column.
         if not self.wait_event_type or self.wait_event_type == "Client":
@@ -85,6 +91,7 @@ class Backend:
         for key in ("backend_start", "query_start", "xact_start"):
             data[key] = data[key].isoformat() if data[key] else None
         data["blocked_by"] = list(self.blocked_by)
+        data["age"] = self.age
         for key in ("blocks", "behind"):  # only blockers carry them; other listings stay as they were
             if data[key]:
                 data[key] = list(data[key])
@@ -205,7 +212,7 @@ def activity(
     longest = backends(
         client, BackendFilter(states=NON_IDLE, database=database, user=user, application=application), limit=10_000
     )
-    longest = sorted(longest, key=lambda b: b.query_age or 0, reverse=True)[:top]
+    longest = sorted(longest, key=lambda b: b.age or 0, reverse=True)[:top]
     counts = {
         "active": row["active"],
         "idle": row["idle"],
@@ -253,6 +260,18 @@ class BlockingNode:
 
     def pids(self) -> list[int]:
         return [self.backend.pid, *(pid for child in self.blocks for pid in child.pids())]
+
+
+def waiters_of(forest: list[BlockingNode]) -> dict[int, list[int]]:
+    """Every session naming each pid in its pg_blocking_pids: a waiter sits under one blocker
+    in the forest, but it waits for all it names (two SHARE holders, say)."""
+    nodes, named = [*forest], dict[int, list[int]]()
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.blocks)
+        for pid in node.backend.blocked_by:
+            named.setdefault(pid, []).append(node.backend.pid)
+    return {pid: sorted(pids) for pid, pids in named.items()}
 
 
 def blocked_count(forest: list[BlockingNode]) -> int:

@@ -29,7 +29,7 @@ from ditsops.core.acting import Acting
 from ditsops.core.config import Settings
 from ditsops.core.gating import gate
 from ditsops.core.guards import FiringNow, guard_reason, header_rows, still_firing
-from ditsops.core.invocation import ditsops_command
+from ditsops.core.invocation import ditsops_command, retarget_text
 from ditsops.core.model import Escalation, Runbook, Step
 from ditsops.core.params import ParamValue, display
 from ditsops.core.prefetch import Prefetch
@@ -221,7 +221,7 @@ class _Walker:
             self._finish(step, result, 0.0, shown=None, number=number)
             return
         unknown = "; ".join(u for u in (gated.unknown, unknown_guard) if u) or None
-        shown = kind.describe(step, self.ctx.params)
+        shown = retarget_text(self.ctx.settings, kind.describe(step, self.ctx.params))  # pasteable commands
         self.ui.step_started(step, number, self.total, shown)
         self.current = step
         preview = None

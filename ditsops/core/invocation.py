@@ -9,9 +9,15 @@ never repeated: the profile or the environment has to supply them again.
 
 from __future__ import annotations
 
+import re
 import shlex
+from typing import Any, TypeVar
 
 from ditsops.core.config import Settings
+
+P = TypeVar("P")
+
+_QUOTED_COMMAND = re.compile(r"`(ditsops(?: [^`\n]*)?)`")
 
 
 def target_options(settings: Settings, *, namespace: str | None = None) -> list[str]:
@@ -54,3 +60,40 @@ def _take_namespace(words: list[str]) -> tuple[list[str], str | None]:
     if len(words) >= 2 and words[0] in ("-n", "--namespace"):
         return words[2:], words[1]
     return words, None
+
+
+def retarget_text(settings: Settings, text: str) -> str:
+    """Runbook text with each `` `ditsops ...` `` in backticks (the form a command to paste
+    takes there) carrying the run's target options: ``Run `ditsops db blocking` `` read on
+    the sandbox says `ditsops --profile sandbox db blocking`, which works pasted anywhere."""
+    return _QUOTED_COMMAND.sub(lambda m: f"`{retarget(settings, m.group(1))}`", text)
+
+
+def kubectl_command(settings: Settings, command: str) -> str:
+    """A `kubectl ...` line (a preview's `Equivalent:`) with the kubeconfig and context the
+    run used, so pasted in a shell without KUBECONFIG it reaches the same cluster."""
+    words = command.split(" ", 1)
+    if words[0] != "kubectl":
+        return command
+    given = set(command.split())
+    options: list[str] = []
+    # KUBECONFIG from the environment is kubectl's own variable: the shell that has it gives
+    # it to kubectl too. From a profile (or DITSOPS_*) kubectl would never learn it.
+    from_kubeconfig_variable = settings.sources.get("kubeconfig") == "environment KUBECONFIG"
+    if settings.kubeconfig and not from_kubeconfig_variable and "--kubeconfig" not in given:
+        options += ["--kubeconfig", settings.kubeconfig]
+    if settings.kube_context and "--context" not in given:
+        options += ["--context", settings.kube_context]
+    if not options:
+        return command
+    return " ".join(["kubectl", shlex.join(options), *words[1:]])
+
+
+def with_kubectl(settings: Settings, plan: P) -> P:
+    """`plan` (anything with a `kubectl` line, and an `undo` that may be one) with those
+    lines made pasteable (kubectl_command)."""
+    holder: Any = plan
+    holder.kubectl = kubectl_command(settings, holder.kubectl)
+    if isinstance(getattr(holder, "undo", None), str):
+        holder.undo = kubectl_command(settings, holder.undo)
+    return plan

@@ -82,25 +82,57 @@ class Revision:
     replicaset: str
     images: list[str]
     change_cause: str
-    age: float | None
+    age: float | None  # seconds since it rolled out: for the current one, since it became current
     current: bool
     replicas: int
+    created: float | None = None  # seconds since its ReplicaSet was created (its first rollout)
+
+
+# Progressing reasons the deployment controller writes while (or once) the ReplicaSet its
+# message names is the new one (kubernetes pkg/controller/deployment/util).
+ROLLOUT_REASONS = {"NewReplicaSetAvailable", "ReplicaSetUpdated", "NewReplicaSetCreated", "FoundNewReplicaSet"}
+
+
+def became_current(deployment: dict[str, Any], replicaset: str) -> str | None:
+    """When `replicaset` became the deployment's current one, or None when unknown.
+
+    A rollback (kubectl rollout undo, or `set image` back to an old template) makes an old
+    ReplicaSet current again: the controller renumbers it, it is not created anew, so its
+    creationTimestamp says when it first rolled out, possibly days ago. The deployment's
+    Progressing condition names the new ReplicaSet and its lastUpdateTime is when that
+    rollout last progressed (NewReplicaSetAvailable: when it completed); a scale leaves it
+    alone (the controller only updates it while updatedReplicas != replicas)."""
+    for condition in (deployment.get("status") or {}).get("conditions") or []:
+        if (
+            condition.get("type") == "Progressing"
+            and condition.get("reason") in ROLLOUT_REASONS
+            and f'"{replicaset}"' in (condition.get("message") or "")
+        ):
+            stamp = condition.get("lastUpdateTime") or condition.get("lastTransitionTime")
+            return str(stamp) if stamp else None
+    return None
 
 
 def history(client: KubeClient, deployment: dict[str, Any]) -> list[Revision]:
     current = revision_of(deployment)
-    rows = [
-        Revision(
-            number=revision_of(rs),
-            replicaset=rs["metadata"]["name"],
-            images=images(rs["spec"]["template"]),
-            change_cause=rs["metadata"].get("annotations", {}).get(CHANGE_CAUSE, ""),
-            age=age_seconds(rs["metadata"].get("creationTimestamp")),
-            current=revision_of(rs) == current,
-            replicas=rs.get("status", {}).get("replicas", 0),
+    rows = []
+    for rs in owned_replicasets(client, deployment):
+        name = rs["metadata"]["name"]
+        created = age_seconds(rs["metadata"].get("creationTimestamp"))
+        is_current = revision_of(rs) == current
+        since = age_seconds(became_current(deployment, name)) if is_current else None
+        rows.append(
+            Revision(
+                number=revision_of(rs),
+                replicaset=name,
+                images=images(rs["spec"]["template"]),
+                change_cause=rs["metadata"].get("annotations", {}).get(CHANGE_CAUSE, ""),
+                age=since if since is not None else created,
+                current=is_current,
+                replicas=rs.get("status", {}).get("replicas", 0),
+                created=created,
+            )
         )
-        for rs in owned_replicasets(client, deployment)
-    ]
     return sorted(rows, key=lambda r: r.number)
 
 

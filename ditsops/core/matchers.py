@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ditsops.clients.alertmanager import unescape_value
 from ditsops.core.params import display
 from ditsops.core.template import PLACEHOLDER
 
@@ -38,7 +39,8 @@ class MatcherTemplate:
     @classmethod
     def parse(cls, text: str) -> MatcherTemplate:
         """`name=value`, `name!=value`, `name=~regex`, `name!~regex` (amtool's syntax); the
-        value may be in double quotes (with \\" and \\\\ escapes) and hold placeholders."""
+        value is read as amtool reads it (clients/alertmanager.unescape_value) and may hold
+        placeholders."""
         shape = _SHAPE.match(text)
         placeholders = list(PLACEHOLDER.finditer(text))
         if not shape or any(m.start() < shape.start(3) for m in placeholders):
@@ -49,16 +51,26 @@ class MatcherTemplate:
                 )
             raise MatcherSyntaxError(f"matcher {text!r}: expected name=value, name!=value, name=~regex or name!~regex")
         name, op, value = shape.groups()
-        quoted = len(value) >= 2 and value[0] == value[-1] == '"'
-        if quoted:
-            value = value[1:-1]
+        # Placeholders become single private-use characters while the value is read with
+        # amtool's rules (quotes, \\n, \\", \\\\), so an escape never reaches into one.
+        names = [m.group(1) for m in PLACEHOLDER.finditer(value)]
+        if any(_SENTINEL <= ord(ch) < _SENTINEL + 256 for ch in value) or len(names) > 255:
+            raise MatcherSyntaxError(f"matcher {text!r}: characters U+E000..U+E0FF are not allowed in a value")
+        marked = PLACEHOLDER.sub(_Marker(), value)
+        try:
+            read = unescape_value(marked)
+        except ValueError as error:
+            raise MatcherSyntaxError(f"matcher {text!r}: {error}") from None
         parts: list[tuple[str, bool]] = []
-        position = 0
-        for match in PLACEHOLDER.finditer(value):
-            parts.append((_literal(value[position : match.start()], quoted), False))
-            parts.append((match.group(1), True))
-            position = match.end()
-        parts.append((_literal(value[position:], quoted), False))
+        literal: list[str] = []
+        for ch in read:
+            if _SENTINEL <= ord(ch) < _SENTINEL + 256:
+                parts.append(("".join(literal), False))
+                parts.append((names[ord(ch) - _SENTINEL], True))
+                literal = []
+            else:
+                literal.append(ch)
+        parts.append(("".join(literal), False))
         return cls(name, "~" in op, not op.startswith("!"), tuple(p for p in parts if p[1] or p[0]))
 
     @property
@@ -75,11 +87,18 @@ class MatcherTemplate:
         return Matcher(self.name, value, is_regex=self.is_regex, is_equal=self.is_equal)
 
 
-def _literal(text: str, quoted: bool) -> str:
-    """The runbook's own text of a value: in double quotes \\" and \\\\ stand for " and \\."""
-    if not quoted:
-        return text
-    return re.sub(r'\\(["\\])', r"\1", text)
+_SENTINEL = 0xE000  # private-use characters stand for placeholders while a value is read
+
+
+class _Marker:
+    """re.sub callback: the n-th placeholder becomes the character U+E000 + n."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, match: re.Match[str]) -> str:
+        self.count += 1
+        return chr(_SENTINEL + self.count - 1)
 
 
 def quote_meta(value: str) -> str:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ditsops.base.errors import StateMoved, TargetError
 from ditsops.clients.kube import JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, Conflict, retry_on_conflict
-from ditsops.core.kube import HASH_LABEL, REVISION, images, owned_replicasets, revision_of
+from ditsops.core.kube import REVISION, images, owned_replicasets, revision_of
+from ditsops.core.podtemplate import same_template, without_hash
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient
@@ -88,14 +89,6 @@ def rollback_source(client: KubeClient, deployment: dict[str, Any], to_revision:
     return previous
 
 
-def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
-    clean = copy.deepcopy(template)
-    labels = clean.get("metadata", {}).get("labels")
-    if labels:
-        labels.pop(HASH_LABEL, None)
-    return clean
-
-
 def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
     deployment = client.get("deployments", name)
     source = rollback_source(client, deployment, to_revision)
@@ -114,10 +107,10 @@ def plan_undo(client: KubeClient, name: str, to_revision: int = 0) -> Plan:
         raise TargetError(
             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume' and try again"
         )
-    if _without_hash(source["spec"]["template"]) == _without_hash(deployment["spec"]["template"]):
+    if same_template(source["spec"]["template"], deployment["spec"]["template"]):
         plan.skipped = f"skipped rollback (current template already matches revision {number})"
         return plan
-    template = _without_hash(source["spec"]["template"])
+    template = without_hash(source["spec"]["template"])
     annotations = {k: v for k, v in deployment["metadata"].get("annotations", {}).items() if k in ANNOTATIONS_TO_SKIP}
     annotations.update(
         {k: v for k, v in source["metadata"].get("annotations", {}).items() if k not in ANNOTATIONS_TO_SKIP}
@@ -139,7 +132,8 @@ def plan_restart(client: KubeClient, name: str, now: datetime | None = None) -> 
     if deployment["spec"].get("paused"):
         raise TargetError("can't restart paused deployment (run rollout resume first)")
     namespace = deployment["metadata"].get("namespace", client.namespace)
-    stamp = (now or datetime.now(UTC)).astimezone().isoformat(timespec="seconds")
+    # kubectl writes time.Now().Format(time.RFC3339): UTC as `Z`, never `+00:00`.
+    stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Plan(
         "restart",
         name,

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from ditsops.core.db import Activity, Backend, BlockingNode, blocked_count
+from ditsops.core.db import Activity, Backend, BlockingNode, blocked_count, waiters_of
 from ditsops.core.results import Table
 from ditsops.render.cells import cell, cut, fold
 from ditsops.render.console import UNBOUNDED, print_at, unbounded
@@ -20,7 +20,9 @@ def _age(seconds: float | None) -> timedelta | None:
 
 
 def backends_table(backends: list[Backend], *, age: str = "query") -> Table:
-    """age: which clock to show — 'query' (running time) or 'state' (time in current state)."""
+    """age: which clock to show — 'query' (running time), 'state' (time in current state) or
+    'current' (each session's Backend.age: run time if active, else time in its state)."""
+    clock = {"query": lambda b: b.query_age, "state": lambda b: b.state_age, "current": lambda b: b.age}[age]
     rows = [
         (
             b.pid,
@@ -28,13 +30,13 @@ def backends_table(backends: list[Backend], *, age: str = "query") -> Table:
             b.application,
             b.database,
             b.state,
-            _age(b.query_age if age == "query" else b.state_age),
+            _age(clock(b)),
             b.waiting,
             b.query,
         )
         for b in backends
     ]
-    label = "running" if age == "query" else "in state"
+    label = {"query": "running", "state": "in state", "current": "age"}[age]
     return Table(("pid", "user", "application", "database", "state", label, "waiting", "query"), rows)
 
 
@@ -65,7 +67,9 @@ def render_activity(console: Console, activity: Activity, *, full: bool = False)
     render_table(console, Table(("state", "connections"), rows))
     console.print()
     if activity.longest:
-        render_table(console, backends_table(activity.longest), full=full, title="Longest-running non-idle queries")
+        render_table(
+            console, backends_table(activity.longest, age="current"), full=full, title="Longest non-idle sessions"
+        )
     else:
         console.print("[muted]No non-idle queries.[/]")
 
@@ -86,7 +90,7 @@ def _label(backend: Backend, width: int | None, full: bool, depth: int = 0) -> T
     also = f" (blocked by {', '.join(map(str, backend.blocked_by))})" if len(backend.blocked_by) > 1 else ""
     head = (
         f"pid {backend.pid} {backend.user or ''}/{backend.application or '-'} {backend.state or ''} "
-        f"{cell(_age(backend.query_age))}{waiting}{also}: "
+        f"{cell(_age(backend.age))}{waiting}{also}: "
     )
     query = fold(backend.query)
     room = max(width - 4 * depth - len(head), 20) if width is not None else 0
@@ -106,6 +110,7 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
         f"behind {roots} blocker{'s' if roots != 1 else ''}[/]"
     )
     width = None if unbounded(console) else console.width
+    named = waiters_of(forest)  # every waiter naming each pid in pg_blocking_pids
 
     def add(tree: Tree, node: BlockingNode, depth: int) -> None:
         for child in node.blocks:
@@ -117,6 +122,9 @@ def render_blocking(console: Console, forest: list[BlockingNode], *, full: bool 
             label.stylize("failing")
         tree = Tree(label)
         add(tree, root, 1)
+        if not root.blocks and named.get(root.backend.pid):  # a second holder: its waiters sit elsewhere
+            waiters = ", ".join(map(str, named[root.backend.pid]))
+            tree.add(Text(f"also blocks {waiters} (listed under another blocker)", style="muted"))
         if width is None:  # a pipe: every label whole on its line
             print_at(console, tree, UNBOUNDED)
         else:

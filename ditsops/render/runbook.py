@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -72,13 +74,48 @@ def render_step_started(
     if brief:
         console.print(f"[query]{escape(brief)}[/]  [muted](its SQL: --show-queries)[/]")
     elif shown and step.kind == "note":
-        console.print(Text.assemble(("To do: ", "title"), printable(shown)))  # the instruction, once
+        # The instruction once, its commands as written; below, each command whole on a line
+        # of its own (soft-wrapped: one line on the clipboard) with the run's target options.
+        commands = NOTE_COMMAND.findall(shown)
+        short = NOTE_COMMAND.sub(lambda m: f"`{_short(m[1])}`", shown)
+        console.print(Text.assemble(("To do: ", "title"), printable(short)))
+        for command in dict.fromkeys(commands):
+            console.print(Text(f"  $ {printable(command)}"), soft_wrap=True)
     elif shown and not console.is_terminal:
         # Piped (`| tee incident.log`): the query as written, each line whole, to paste.
         console.print(Text(printable(shown)), soft_wrap=True)
     elif shown:
         lexer = "sql" if step.kind == "sql" else "text"
         console.print(Syntax(printable(shown), lexer, theme="ansi_dark", word_wrap=True, background_color="default"))
+
+
+NOTE_COMMAND = re.compile(r"`(ditsops(?: [^`\n]*)?)`")
+_TARGET_OPTIONS = {"--config", "--profile", "--context", "--namespace", "-n", "-p"}
+
+
+def _short(command: str) -> str:
+    """`ditsops db blocking` from `ditsops --profile sandbox db blocking`: the words a note's
+    reader needs; the whole command follows on its own line."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return command
+    rest = words[1:]
+    while len(rest) >= 2 and rest[0] in _TARGET_OPTIONS:
+        rest = rest[2:]
+    return shlex.join(["ditsops", *rest])
+
+
+def split_undo(summary: str) -> tuple[str, str]:
+    """('created job x', 'ditsops ... delete job x') from 'created job x; undo: ditsops ...'
+    (also the ` (undo: ...)` form); the summary whole and '' when it names no undo."""
+    at = summary.find("undo: ")
+    if at < 0:
+        return summary, ""
+    head, command = summary[:at].rstrip(), summary[at + len("undo: ") :].strip()
+    if head.endswith("("):
+        head, command = head[:-1].rstrip(), command.removesuffix(")")
+    return head.rstrip(";").rstrip(), command
 
 
 def render_step_result(console: Console, result: StepResult, *, full: bool = False) -> None:
@@ -92,9 +129,12 @@ def render_step_result(console: Console, result: StepResult, *, full: bool = Fal
         render_table(console, table, full=full)
     if result.log_groups:
         render_log_groups(console, result.log_groups, full=full)
-    # soft_wrap: a summary may end in an `undo:` command to paste; the terminal may wrap
-    # it, but it must reach the clipboard as one line.
-    console.print(f"[{style}]{mark} {result.status}[/]: {escape_line(result.summary)}", soft_wrap=True)
+    # The words wrap at spaces (never `datab` / `ase`); an `undo:` command to paste goes on
+    # a line of its own, soft-wrapped: the terminal may wrap it, the clipboard gets one line.
+    head, command = split_undo(result.summary)
+    console.print(f"[{style}]{mark} {result.status}[/]: {escape_line(head)}")
+    if command:
+        console.print(f"  undo: {escape_line(command)}", soft_wrap=True)
     for warning in result.warnings:
         console.print(f"[warning]! {escape_line(warning)}[/]")
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ditsops.base.durations import parse_duration
 from ditsops.base.units import format_value
 from ditsops.core import kube, rollout
-from ditsops.core.invocation import retarget
+from ditsops.core.invocation import retarget, with_kubectl
 from ditsops.core.loggroups import group_data, group_lines
 from ditsops.core.model import Step
 from ditsops.core.results import Preview, Status, StepResult, Table
@@ -295,7 +295,7 @@ class _Action(_KubeKind, ActionKind[KubeSpec]):
     def preview(self, step: Step, ctx: RunContext) -> Preview:
         v = self.spec_of(step).values(ctx.params)
         client = kube_client(ctx, v.get("namespace"))
-        plan = self.plan(v, client)
+        plan = with_kubectl(ctx.settings, self.plan(v, client))  # `Equivalent:` pasteable as printed
         if plan.skipped:
             return Preview(target=plan.deployment, summary=plan.skipped, empty=True, command=plan.kubectl)
         after = rollout.dry_run(client, plan)  # the server validates the change; nothing is stored

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ditsops.base.durations import parse_duration
 from ditsops.core import jobs
+from ditsops.core.invocation import with_kubectl
 from ditsops.core.model import Step
 from ditsops.core.results import Preview, Status, StepResult, Table
 from ditsops.core.steps import register
@@ -99,6 +100,7 @@ class CreateJob(_KubeKind, ActionKind[KubeSpec]):
         v, _ = self._values(step, ctx)
         client = kube_client(ctx, v.get("namespace") or None)
         plan = jobs.plan_create_job(client, str(v["cronjob"]), v.get("name") or None, ctx.settings.kube_context)
+        plan = with_kubectl(ctx.settings, plan)  # `Equivalent:` and `undo:` pasteable as printed
         jobs.dry_run(client, plan)  # the server validates the Job; nothing is stored
         suspended = f"; cronjob/{plan.cronjob} is suspended (its schedule does not run; this runs anyway)"
         return Preview(
