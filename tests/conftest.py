@@ -65,6 +65,7 @@ SERVICE_FIXTURES = frozenset(
 LONGEST_MODULES = (
     "test_incidents_servers.py",
     "test_resume_sandbox.py",
+    "test_incident_takeover.py",
     "test_sandbox_e2e.py",
     "test_incidents_database.py",
     "test_sandbox_fixes.py",

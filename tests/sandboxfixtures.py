@@ -33,6 +33,7 @@ from ditsops.sandbox import faults as sandbox_faults
 from ditsops.sandbox import lifecycle
 from ditsops.sandbox.kubesource import KubeHTTP
 from ditsops.sandbox.promstack import INSTALL_COMMAND
+from ditsops.sandbox.rules import SANDBOX_WINDOW
 from ditsops.sandbox.state import SandboxState, load_state
 from tests.cli import run_cli
 from tests.helpers import require_binary, wait_until
@@ -157,7 +158,28 @@ def put_back(sandbox: Sandbox) -> list[str]:
     left += _expire_silences(sandbox)
     left += _drop_held_leases(kube)
     left += _end_advisory_locks(sandbox)
+    wait_until(lambda: at_rest(sandbox.prometheus), 180, "the sandbox at rest for the next test", **WATCH)
     return left
+
+
+# A fault cleared still shows for one rate window: the next test starts once nothing fires
+# or is pending and the numbers its runbooks gate on are back where a quiet system has
+# them (the latency runbook's scale-out waits for the database's p99 to be ok).
+AT_REST = (
+    f"histogram_quantile(0.99, sum(rate(dits_db_query_duration_seconds_bucket[{SANDBOX_WINDOW}])) by (le)) < 0.1",
+    f'100 * sum(rate(dits_http_requests_total{{status=~"5.."}}[{SANDBOX_WINDOW}]))'
+    f" / sum(rate(dits_http_requests_total[{SANDBOX_WINDOW}])) < 1",
+)
+
+
+def at_rest(prometheus: str) -> bool:
+    if prometheus_alerts(prometheus):
+        return False
+    for query in AT_REST:
+        body = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=5).json()
+        if not body["data"]["result"]:  # the comparison filtered it out: not there yet
+            return False
+    return True
 
 
 def _deployment_shape(sandbox: Sandbox, name: str) -> dict[str, Any]:
