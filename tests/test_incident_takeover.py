@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ditsops.sandbox.kubesource import KubeHTTP
 from tests.cli import run_cli
 from tests.helpers import wait_until
-from tests.sandboxfixtures import WATCH, Sandbox, fault, firing_within, resolved_within
+from tests.sandboxfixtures import NAMESPACE, WATCH, Sandbox, fault, firing_within, resolved_within
 from tests.test_resume_sandbox import applied_record, default_sigint, engineer_b, revision
 
 
@@ -61,6 +62,9 @@ def test_a_takes_the_rollback_b_takes_over_from_another_machine_and_closes(sandb
         assert mine["alerts"][0]["alert"] == "HighErrorRate" and mine["state"] == "open"
         assert any(c["who"] == "ana" and "undo:" in c["text"] for c in mine["applied"]), mine["applied"]
 
+        # B resumes A's run once the rollout A interrupted has finished (B's log step reads the
+        # pods; one going away under it is an error of that step, see the session note).
+        KubeHTTP(sandbox.url("kubeapi")).wait_for_rollout(NAMESPACE, "dits-server")
         # B resumes A's run: no second rollback, the verify waits, resolved.
         done = run_cli("runbook", "resume", run_id, "--yes", "--non-interactive", env=ben, timeout=400)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
@@ -82,7 +86,7 @@ def test_a_takes_the_rollback_b_takes_over_from_another_machine_and_closes(sandb
             **WATCH,
         )
         assert closed.returncode == 0, closed.stdout + closed.stderr
-        final = as_json(run_cli("incident", "show", incident, "-o", "json", env=ana))
+        final = as_json(run_cli("--profile", "sandbox", "incident", "show", incident, "-o", "json", env=ana))
         assert final["state"] == "closed" and final["timeline"][-1]["who"] == "ben"
         incident = None
     finally:

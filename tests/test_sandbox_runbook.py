@@ -59,11 +59,16 @@ def test_without_a_terminal_nothing_is_terminated_and_exit_is_5(exhausted):
     assert used_percent() > 90
 
 
-def answer_all(child, answer: str) -> None:
-    """Tick off the remaining manual steps and answer every confirmation until the run ends."""
+def answer_all(child, answer: str) -> str:
+    """Tick off the remaining manual steps and answer every confirmation until the run ends;
+    what the walk showed meanwhile (for the assertion's message)."""
+    seen = []
     while (index := child.expect([r"Done\?", r"\[y/N\]", pexpect.EOF])) != 2:
+        seen.append(child.before or "")
         child.sendline("y" if index == 0 else answer)
+    seen.append(child.before or "")
     child.close()
+    return "".join(seen)
 
 
 def test_interactive_walk_n_then_y(exhausted):
@@ -100,8 +105,8 @@ def test_interactive_walk_n_then_y(exhausted):
     child.expect(r"\[y/N\]")
     child.sendline("y")
     child.expect(r"terminated \d+ of \d+ previewed backends")
-    answer_all(child, "y")
-    assert child.exitstatus == 0
+    shown = answer_all(child, "y")
+    assert child.exitstatus == 0, shown[-3000:]
     assert used_percent() < 50
     report = run_cli("runbook", "report")
     assert "decision: approved by" in report.stdout and "answered y" in report.stdout
