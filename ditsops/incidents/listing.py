@@ -134,7 +134,8 @@ def list_incidents(
     session: StoreSession, *, limit: int | None = 20, closed: bool = False, only: str | None = None
 ) -> tuple[list[IncidentSummary], bool]:
     """The latest incidents (open ones unless `closed`), newest last; and whether older ones exist."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if not closed:
         where.append(f"i.id NOT IN ({CLOSED})")
     if only is not None:
@@ -197,7 +198,8 @@ LEFT JOIN LATERAL (SELECT x.kind, x.body FROM {SCHEMA}.events x WHERE x.run = r.
 
 def store_runs(session: StoreSession, where: RunFilter) -> tuple[list[RunSummary], bool]:
     """The team's runs the filter keeps, the latest `limit`, newest last; and whether older ones exist."""
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: list[object] = []
     for column, value in (("r.incident", where.incident), ("r.runbook", where.runbook), ("r.who", where.user)):
         if value is not None:
             conditions.append(f"{column} = %s")
