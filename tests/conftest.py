@@ -64,18 +64,24 @@ SERVICE_FIXTURES = frozenset(
 # A module missing here still goes early when it uses the whole sandbox.
 LONGEST_MODULES = (
     "test_incidents_servers.py",
-    "test_resume_sandbox.py",
-    "test_incident_takeover.py",
     "test_sandbox_e2e.py",
     "test_incidents_database.py",
     "test_sandbox_fixes.py",
-    "test_incidents_load.py",
     "test_sandbox_db.py",
-    "test_sandbox_bad_deploy.py",
+    "test_question_order.py",  # 2 x 20 walks through a pipe in a pty
     "test_dash_sandbox.py",
+    "test_resume_sandbox.py",
+    "test_incidents_load.py",
     "test_k8s_leases.py",
     "test_simulator.py",
+    "test_sandbox_bad_deploy.py",
+    "test_verify_outage.py",
+    "test_store_outage.py",
+    "test_incident_takeover.py",
     "test_sandbox_runbook.py",
+    "test_dash_corpus.py",
+    "test_monitoring_down.py",
+    "test_incident_handoff.py",
 )
 
 
