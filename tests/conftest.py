@@ -56,6 +56,10 @@ SERVICE_FIXTURES = frozenset(
         "rigs",
         "promtool",  # Prometheus / Alertmanager binaries
         "simulator",  # the sandbox's simulator process
+        "prometheus",  # module-local real Prometheus (tests/test_dash_corpus.py)
+        "backend",
+        "servers",
+        "scripted",  # loopback stand-ins answering as a backend would (backend shapes, sizes, Kubernetes answers)
     }
 )
 

@@ -62,6 +62,7 @@ def many_variables(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.services  # a loopback stand-in Prometheus
 def test_a_prometheus_that_never_answers_is_waited_for_once_not_once_per_variable(
     tmp_path: Path, isolated_home: object
 ) -> None:
@@ -83,6 +84,7 @@ def test_a_prometheus_that_never_answers_is_waited_for_once_not_once_per_variabl
     assert sum("not asked (Prometheus unreachable)" in note for note in document["notes"]) == 4
 
 
+@pytest.mark.services  # a loopback stand-in Prometheus
 def test_a_prometheus_answering_garbage_to_the_label_api_is_a_note_not_a_crash(
     tmp_path: Path, isolated_home: object
 ) -> None:
