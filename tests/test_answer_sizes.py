@@ -165,6 +165,7 @@ def _kube(url: str):
     return client, lambda: client.get("deployments", "dits-server")
 
 
+@pytest.mark.services  # a loopback stand-in that drips its answer
 @pytest.mark.parametrize("make", [_dits, _prometheus, _kube], ids=["httpx", "requests", "urllib3"])
 def test_a_deadline_leaves_no_thread_or_socket_behind(isolated_home, make):
     """What `--watch` does against a slow server: the same call again and again. Each call
@@ -301,6 +302,7 @@ def test_pods_whose_logs_never_end_cost_a_bounded_read_each(scripted, tmp_path, 
     assert server.sent < 50 * (LOG_BYTES + 16 * MB)  # each stream dropped soon after its cut
 
 
+@pytest.mark.services  # a loopback stand-in that drips its answer
 def test_watch_against_a_dripping_server_keeps_one_thread_and_socket(isolated_home):
     """`health --watch` against a server that drips its answer: refresh after refresh cut
     by the deadline, and the process still has its one thread and at most one socket."""

@@ -33,6 +33,7 @@ def modules() -> dict[str, ast.Module]:
     return {module_name(path): ast.parse(path.read_text(), str(path)) for path in sorted(PACKAGE.rglob("*.py"))}
 
 
+@cache
 def imports(name: str) -> set[str]:
     """Every ditsops module `name` imports, at any depth of its code. `from X import Y`
     counts X.Y when that is a module (a submodule import), else X."""
