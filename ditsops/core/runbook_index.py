@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ditsops import __version__
 from ditsops.base import paths
+from ditsops.core.safefile import replace_quietly
 
 FORMAT = 1
 INDEX_FILE = "runbook-index.json"
@@ -183,19 +183,8 @@ def _write(where: Path, stamp: str, entries: dict[str, tuple[FileKey, Indexed]])
         for path, (key, indexed) in entries.items()
     }
     document = json.dumps({"format": FORMAT, "code": stamp, "files": files}, separators=(",", ":"))
-    temporary = None
     try:
         where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=".runbook-index-", suffix=".tmp", dir=where.parent)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(document)
-        os.replace(temporary, where)
-        temporary = None
     except OSError:
-        pass
-    finally:
-        if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+        return
+    replace_quietly(where, document, prefix=".runbook-index-")

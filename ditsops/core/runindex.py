@@ -20,11 +20,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from ditsops import __version__
+from ditsops.core.safefile import replace_quietly
 
 FORMAT = 1
 INDEX_FILE = ".index.json"
@@ -108,21 +108,7 @@ def usable(entry: Any, key: Key) -> TypeGuard[list[Any]]:
 def save(directory: Path, entries: dict[str, list[Any]]) -> None:
     """Replace the index in one rename; an index that cannot be written is simply not kept."""
     document = json.dumps({"stamp": _stamp(directory), "runs": entries}, separators=(",", ":"), ensure_ascii=False)
-    temporary = None
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=directory)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(document)
-        os.replace(temporary, directory / INDEX_FILE)
-        temporary = None
-    except OSError:
-        pass
-    finally:
-        if temporary is not None:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+    replace_quietly(directory / INDEX_FILE, document, prefix=".index-")
 
 
 def key_of(path: str | Path) -> Key | None:

@@ -123,3 +123,26 @@ def _withheld(path: Path, info: os.stat_result) -> str | None:
 
 def _size(count: int) -> str:
     return f"{count / (1 << 20):.1f} MiB" if count >= 1 << 20 else f"{count} bytes"
+
+
+def replace_quietly(path: Path, text: str, *, prefix: str) -> None:
+    """Write `text` to a temporary file beside `path` and rename it over `path`, so that a
+    reader sees the old file or the new one, never half of it. A cache that cannot be
+    written is only a cache: any OSError leaves things as they were, without a word."""
+    import tempfile
+
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+        temporary = None
+    except OSError:
+        pass
+    finally:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
