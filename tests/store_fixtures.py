@@ -19,21 +19,7 @@ from ditsops.core.record import line_hash
 from ditsops.sandbox.pgcluster import PgCluster
 from ditsops.store.schema import grants
 from tests.cli import run_cli
-
-TINY = """
-    name: tiny
-    title: Tiny practice
-    steps:
-      - id: look
-        title: Look at the logs
-        note: Read the server logs for errors.
-      - id: graphs
-        title: Look at the graphs
-        note: Open the error-rate dashboard.
-      - id: ask
-        title: Ask the team
-        note: Ask in the incident channel who deployed last.
-"""
+from tests.test_records import TINY  # the records tests' runbook of three notes
 
 
 def dsn_for(cluster: PgCluster, database: str, user: str | None = None, password: str | None = None) -> str:

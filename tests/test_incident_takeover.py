@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from ditsops.sandbox.kubesource import KubeHTTP
 from tests.cli import run_cli
 from tests.helpers import wait_until
 from tests.sandboxfixtures import NAMESPACE, WATCH, Sandbox, fault, firing_within, resolved_within
-from tests.test_resume_sandbox import applied_record, default_sigint, engineer_b, revision
+from tests.test_resume_sandbox import engineer_b, interrupted_after_the_rollback, revision
 
 
 def as_json(done: subprocess.CompletedProcess[str]) -> Any:
@@ -37,19 +35,8 @@ def test_a_takes_the_rollback_b_takes_over_from_another_machine_and_closes(sandb
     incident = None
     try:
         firing_within(sandbox.prometheus, {"HighErrorRate"}, 120)
-        a = subprocess.Popen(
-            [sys.executable, "-m", "ditsops", "--profile", "sandbox", "runbook", "--alert", "HighErrorRate", "--yes"],
-            env=ana,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=default_sigint,  # noqa: PLW1509 - a plain signal reset, no threads involved
-        )
-        path, events = wait_until(lambda: applied_record(runs, before), 120, "A's rollback applied", interval=0.05)
-        a.send_signal(signal.SIGINT)
-        out, err = a.communicate(timeout=60)
-        assert a.returncode == 130, out + err
+        walk = ["runbook", "--alert", "HighErrorRate", "--yes"]
+        path, events, _ = interrupted_after_the_rollback(walk, ana, runs, before)
         rolled_back = revision(sandbox)
         run_id = path.stem
         incident = events[0]["incident"]

@@ -66,6 +66,27 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # the child must react to Ctrl-C as a shell's would
 
 
+def interrupted_after_the_rollback(
+    args: list[str], env: dict[str, str], runs: Path, before: set[Path]
+) -> tuple[Path, list[dict[str, Any]], tuple[str, str]]:
+    """`ditsops --profile sandbox ARGS` until its record says `applied`, then Ctrl-C (exit
+    130); the record, its lines, and what the run printed."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ditsops", "--profile", "sandbox", *args],
+        env=env,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,  # noqa: PLW1509 - a plain signal reset, no threads involved
+    )
+    path, events = wait_until(lambda: applied_record(runs, before), 120, "the rollback applied", interval=0.05)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, out + err
+    return path, events, (out, err)
+
+
 def test_ctrl_c_after_the_rollback_then_resume_elsewhere_does_not_roll_back_again(sandbox: Sandbox, tmp_path):
     runs = sandbox.home / "state" / "ditsops" / "runs"
     before = set(runs.glob("*.jsonl"))
@@ -73,19 +94,7 @@ def test_ctrl_c_after_the_rollback_then_resume_elsewhere_does_not_roll_back_agai
     fault("bad-deploy")
     try:
         wait_until(lambda: error_ratio(sandbox) > 5, 90, "the error ratio over 5%", **WATCH)
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ditsops", "--profile", "sandbox", "runbook", "high-error-rate", "--yes"],
-            env=env,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=default_sigint,  # noqa: PLW1509 - a plain signal reset, no threads involved
-        )
-        path, _ = wait_until(lambda: applied_record(runs, before), 120, "the rollback applied", interval=0.05)
-        child.send_signal(signal.SIGINT)
-        out, err = child.communicate(timeout=60)
-        assert child.returncode == 130, out + err
+        path, _, (out, err) = interrupted_after_the_rollback(["runbook", "high-error-rate", "--yes"], env, runs, before)
         assert "interrupted after step rollback was applied" in " ".join(err.split()), err
         rolled_back = revision(sandbox)
         assert image(sandbox) == GOOD
