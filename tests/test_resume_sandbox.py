@@ -149,6 +149,9 @@ def test_both_faults_at_once_the_error_rate_walk_keeps_off_the_scale_out_and_nam
         assert "object storage reachable" not in flat.split("Check object storage")[-1].split("Error ratio back")[0]
         last = flat.rsplit("not resolved", 1)[-1]
         assert "still firing: DatabaseConnectionsExhausted (critical)" in last, flat[-1500:]
+        # Piped at 80 columns, the verdict's command to run next is one line: it pastes whole.
+        verdict = next(line for line in out.splitlines() if "still firing:" in line)
+        assert "ditsops --profile sandbox runbook --alert DatabaseConnectionsExhausted" in verdict, out[-1500:]
         assert done.returncode == 3, flat[-1500:]
     finally:
         fault("bad-deploy", "--clear")

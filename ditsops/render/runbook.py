@@ -183,7 +183,9 @@ def render_run_finished(console: Console, outcome: RunOutcome) -> None:
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     console.print()
     style = "ok" if outcome.exit_code == 0 else "failing"
-    console.print(f"[{style}]{escape(outcome.reason)}[/] — {escape(summary)}")
+    # soft_wrap: the verdict may name a command to run next (another alert's runbook); the
+    # terminal may wrap it, the log and the clipboard get it on one line.
+    console.print(f"[{style}]{escape(outcome.reason)}[/] — {escape(summary)}", soft_wrap=True)
     if outcome.record:
         console.print(f"[muted]Run record: {outcome.record.path}[/]", soft_wrap=True)
         console.print(f"[muted]Timeline for the postmortem:[/] {escape(outcome.report_command)}", soft_wrap=True)
