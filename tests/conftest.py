@@ -127,6 +127,28 @@ def _services_only_where_marked(request: pytest.FixtureRequest, monkeypatch: pyt
     monkeypatch.setattr(promstack, "_launch", refuse)
 
 
+@pytest.fixture(autouse=True)
+def _terminals_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every pseudo-terminal a test opens is closed when the test ends, its child killed if
+    it still runs: a test that fails while its ditsops waits at a question must not leave
+    that process holding a lease for the next test (which would then be asked `Go on
+    anyway?` and fail too, hiding the first failure among the next ones)."""
+    import pexpect
+
+    opened: list[pexpect.spawn] = []
+
+    class Closed(pexpect.spawn):  # type: ignore[misc]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(pexpect, "spawn", Closed)
+    yield
+    for child in opened:
+        if not child.closed:
+            child.close(force=True)
+
+
 class IsolatedHome(NamedTuple):
     config: Path  # XDG_CONFIG_HOME
     state: Path  # XDG_STATE_HOME

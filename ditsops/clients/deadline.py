@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ditsops.base.errors import TargetUnreachable
+from ditsops.base.threads import start_background
 
 T = TypeVar("T")
 
@@ -42,8 +43,7 @@ def within(
         finally:
             done.set()
 
-    worker = threading.Thread(target=work, name="ditsops-network-call", daemon=True)
-    worker.start()
+    start_background(work, name="ditsops-network-call")
     if not done.wait(seconds):
         if cancel is not None:
             try:

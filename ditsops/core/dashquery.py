@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import queue
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from ditsops.base.durations import parse_duration, to_prometheus
 from ditsops.base.errors import DitsopsError, UsageError
+from ditsops.base.threads import start_background
 from ditsops.core import dashvars
 from ditsops.core.dashboards import Dashboard, Panel, Target
 from ditsops.core.dashformat import Value, substitute
@@ -311,7 +311,7 @@ def _all_at_once(calls: Sequence[Callable[[], R]], limit: int) -> list[R]:
                 future.set_exception(error)
 
     for _ in range(workers):
-        threading.Thread(target=worker, name="ditsops-dash", daemon=True).start()
+        start_background(worker, name="ditsops-dash")
     return [future.result() for future in futures]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import heapq
 import queue
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ditsops.base.errors import DitsopsError
+from ditsops.base.threads import start_background
 
 if TYPE_CHECKING:
     from ditsops.clients.kube import KubeClient
@@ -135,7 +135,7 @@ def follow(
         arrivals.put(StreamEnded(pod, reason))
 
     for pod in pods:
-        threading.Thread(target=pump, args=(pod,), name=f"logs-{pod}", daemon=True).start()
+        start_background(pump, args=(pod,), name=f"logs-{pod}")
     buffer = Reorder()
     open_streams, started = set(pods), clock()
     heard: set[str] = set()

@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ditsops.base.errors import DitsopsError, ExitCode, TargetError
+from ditsops.base.threads import start_background
 from ditsops.clients.kube import Conflict, NotFound
 from ditsops.core.leaseholder import (  # re-exported: callers import these from here
     MAX_DURATION as MAX_DURATION,
@@ -218,10 +219,7 @@ class KubeLease:
         self._obj, self._renewed = lease, time.monotonic()
         if self._renew and (self._thread is None or not self._thread.is_alive()):
             self._stop = threading.Event()
-            self._thread = threading.Thread(
-                target=self._renew_loop, args=(self._stop,), name=f"lease-{self.name}", daemon=True
-            )
-            self._thread.start()
+            self._thread = start_background(self._renew_loop, args=(self._stop,), name=f"lease-{self.name}")
 
     def renew(self) -> None:
         """Write renewTime now; LeaseLost if the lease is no longer ours."""

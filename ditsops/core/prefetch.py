@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import partial
 from typing import TypeVar
 
+from ditsops.base.threads import start_background
 from ditsops.core import steps as step_kinds
 from ditsops.core.model import Step
 from ditsops.core.results import StepResult
@@ -26,7 +26,7 @@ def _in_background(work: Callable[[], T]) -> Future[T]:
         except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
             future.set_exception(error)
 
-    threading.Thread(target=run, daemon=True).start()
+    start_background(run, name="ditsops-prefetch")
     return future
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ditsops.base.errors import DitsopsError
+from ditsops.base.threads import start_background
 from ditsops.core.record import Line
 from ditsops.store.connection import StoreSession, open_session, where
 from ditsops.store.events import SyncReport, insert_event, insert_run, sync_pending
@@ -41,11 +42,11 @@ class StoreWriter:
         self.ended = False  # the run-end line reached the store
         self._queue: queue.SimpleQueue[Line | None] = queue.SimpleQueue()
         self._session: StoreSession | None = None
-        self._thread = threading.Thread(target=self._work, name=f"store {run_id}", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         mark_pending(self.run_id, where(self.dsn), self.directory)  # before the first line: a crash leaves it marked
-        self._thread.start()
+        self._thread = start_background(self._work, name=f"store {self.run_id}")
 
     def listen(self, line: Line) -> None:
         """The record's listener: never blocks, never fails."""
@@ -54,11 +55,13 @@ class StoreWriter:
     def finish(self, timeout: float = FLUSH_SECONDS) -> None:
         """After the run: let the last lines go, briefly; what does not make it is synced later."""
         self._queue.put(_STOP)
-        self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
         if self.ended and not self.down:
             unmark(self.run_id, self.directory)
         session, self._session = self._session, None
-        if session is not None and not self._thread.is_alive():
+        if session is not None and (thread is None or not thread.is_alive()):
             session.close()
 
     def _work(self) -> None:
