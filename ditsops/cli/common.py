@@ -32,6 +32,14 @@ DsnOption = Annotated[
     typer.Option("--dsn", help="PostgreSQL DSN (prefer DITSOPS_DSN: options are visible in ps).", show_default=False),
 ]
 FullOption = Annotated[bool, typer.Option("--full", help="Show query text whole instead of cut to the terminal width.")]
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Every step whole: queries, every table, every log message (default: one line per step that is fine).",
+    ),
+]
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class ActionFlags:
     output: OutputFormat | None = None
     full: bool = False
     show_queries: bool = False  # runbook run --show-queries: named diagnostics with their SQL
+    verbose: bool = False  # a walk drawn whole, every step (default: the compact walk)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class RunLaunch:
         see ditsops/incidents/joining.py."""
         from functools import partial
 
-        from ditsops.cli.prompts import interaction_for
+        from ditsops.cli.interactions import interaction_for
         from ditsops.cli.storehook import attach_store
         from ditsops.core import steps as step_kinds
         from ditsops.core.alerting import firing_now
@@ -128,6 +129,7 @@ class RunLaunch:
             full=self.flags.full,
             mode=self.mode,
             show_queries=self.flags.show_queries,
+            compact=whole_incident and not (self.flags.verbose or self.flags.show_queries),
         )
         target = header(self.settings, [step_kinds.kind_of(step.kind).target for step in runbook.steps])
         if runbook.source is not None:

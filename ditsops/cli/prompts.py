@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ditsops.core.engine import RunOutcome
     from ditsops.core.model import Escalation, Runbook, Step
     from ditsops.core.results import Preview, StepResult
-    from ditsops.render.console import Consoles
 
 YES = ("y", "yes")
 SKIP = ("s", "skip", "n", "no")
@@ -208,18 +207,6 @@ class JsonInteraction(ConsoleInteraction):
     def run_finished(self, outcome: RunOutcome) -> None:
         super().run_finished(outcome)
         print_json(self.out, draw.outcome_json(outcome))
-
-
-def interaction_for(
-    consoles: Consoles, *, json_output: bool, full: bool, mode: str, show_queries: bool = False
-) -> ConsoleInteraction:
-    """The Interaction a command talks through: JSON on stdout with the conversation on
-    stderr, or the walk on stdout; questions where `consoles.ask` says (the terminal)."""
-    if json_output:
-        return JsonInteraction(
-            consoles.err, consoles.out, ask=consoles.ask, full=full, mode=mode, show_queries=show_queries
-        )
-    return ConsoleInteraction(consoles.out, ask=consoles.ask, full=full, mode=mode, show_queries=show_queries)
 
 
 def choose_alert(console: Console, views) -> int:

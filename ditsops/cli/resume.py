@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ditsops.base.errors import UsageError
-from ditsops.cli.common import DsnOption, FullOption, OutputOption, parse_assignments
+from ditsops.cli.common import DsnOption, FullOption, OutputOption, VerboseOption, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ def resume_command(
     yes: YesOption = False,
     output: OutputOption = None,
     full: FullOption = False,
+    verbose: VerboseOption = False,
     dsn: DsnOption = None,
 ) -> None:
     """Continue a run as a new run linked to it; fixes it applied are not offered again.
@@ -49,7 +50,9 @@ def resume_command(
     from ditsops.core.loader import resolve_params
     from ditsops.core.resume import prior_from_events
 
-    flags = ActionFlags(yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full)
+    flags = ActionFlags(
+        yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full, verbose=verbose
+    )
     launch = RunLaunch.complete(ctx, flags, dsn=dsn)
     run_id, events = _find(run, launch.settings)
     prior = prior_from_events(run_id, events)

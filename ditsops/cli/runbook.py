@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from ditsops.base.errors import DitsopsError, UsageError
-from ditsops.cli.common import DsnOption, FullOption, OutputOption, app_state, parse_assignments
+from ditsops.cli.common import DsnOption, FullOption, OutputOption, VerboseOption, app_state, parse_assignments
 from ditsops.cli.launch import ActionFlags, DryRunOption, NonInteractiveOption, RunLaunch, YesOption
 from ditsops.cli.resume import resume_command
 from ditsops.cli.runs import runs_command
@@ -76,6 +76,7 @@ def run_command(
     yes: YesOption = False,
     output: OutputOption = None,
     full: FullOption = False,
+    verbose: VerboseOption = False,
     show_queries: Annotated[
         bool,
         typer.Option(
@@ -99,7 +100,13 @@ def run_command(
     from ditsops.core.loader import resolve_params
 
     flags = ActionFlags(
-        yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full, show_queries=show_queries
+        yes=yes,
+        dry_run=dry_run,
+        non_interactive=non_interactive,
+        output=output,
+        full=full,
+        verbose=verbose,
+        show_queries=show_queries,
     )
     launch = RunLaunch.complete(ctx, flags, dsn=dsn)
     labels, elapsed, answered = {}, 0.0, None

@@ -87,3 +87,4 @@ class Preview:
     items: Any = None  # what apply must act on, exactly as previewed
     empty: bool = False  # nothing matches: nothing to confirm
     data: Any = None
+    headline: str | None = None  # the summary less what its table shows (the compact walk)

@@ -238,9 +238,10 @@ class History(_KubeKind):
             for r in reversed(revisions)
         ]
         summary = (
-            f"revision {current.number} ({', '.join(current.images)}) rolled out {format_value(current.age, AGE)}"
+            # the age first: on a line cut at the terminal's edge it is the fact that decides
+            f"revision {current.number} rolled out {format_value(current.age, AGE)}: {', '.join(current.images)}"
             if current and current.age is not None
-            else f"revision {current.number} ({', '.join(current.images)}) is current"
+            else f"revision {current.number} is current: {', '.join(current.images)}"
             if current
             else "no revisions"
         )
@@ -308,6 +309,7 @@ class _Action(_KubeKind, ActionKind[KubeSpec]):
             table=Table(("change", "before", "after"), [(c.what, c.before, c.after) for c in found]),
             command=plan.kubectl,
             items=plan,
+            headline=f"{self.verb} {where}",
             data={
                 "kubectl": plan.kubectl,
                 "undo": retarget(ctx.settings, plan.undo),
