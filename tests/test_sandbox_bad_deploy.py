@@ -82,26 +82,33 @@ def finish_notes(child: pexpect.spawn) -> None:
 
 
 def test_interactive_rollback_confirmed_at_a_terminal(sandbox: Sandbox, kubectl):
+    """At 80×50, the question stands on one screen with what justifies it: the error rate,
+    the fresh rollout, and the rollback's preview (the compact walk)."""
     inject_bad_deploy(sandbox, kubectl)
     wait_until(lambda: error_ratio(sandbox) > 5, 60, "the error ratio over 5%", **WATCH)
 
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "80", "LINES": "50"}
     child = pexpect.spawn(
         sys.executable,
         ["-m", "ditsops", "--profile", "sandbox", "runbook", "high-error-rate"],
         env=env,
         encoding="utf-8",
         timeout=120,
-        dimensions=(60, 200),
+        dimensions=(50, 80),
     )
     try:
-        child.expect("Share of requests failing with 5xx")
-        child.expect("above fail threshold")
-        child.expect("Recent deployments of dits-server")
-        child.expect("deploy 1.5.0")
-        child.expect("Roll back dits-server to the previous revision")
-        child.expect(r"1\.5\.0 -> registry\.dits\.dev/dits-server:1\.4\.2")
         child.expect(r"\[y/N\]")
+        screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before + child.after).replace("\r", "")
+        lines = screen.splitlines()
+        assert len(lines) <= 40, f"{len(lines)} lines before the question:\n{screen}"
+        assert re.search(r"Share of requests failing with 5xx: failing: [\d.]+% — above fail", screen), screen
+        assert re.search(r"Recent deployments of dits-server: revision \d+ rolled out [\dsmh]+ ago", screen), screen
+        assert "This will roll back deployment dits-server in dits (sandbox):" in screen
+        assert re.search(
+            r"before +registry\.dits\.dev/dits-server:1\.5\.0\nafter +registry\.dits\.dev/dits-server:1\.4\.2", screen
+        )
+        assert "Roll back dits-server to the previous revision?" in lines[-1]
+        assert max(len(line) for line in lines if not line.startswith("Equivalent:")) <= 80
         assert deployed_image(kubectl) == BAD  # nothing changed before the answer
         child.sendline("y")
         child.expect("rolled back")

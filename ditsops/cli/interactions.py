@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ditsops.render.console import Consoles
 from ditsops.cli.compactwalk import CompactInteraction
 from ditsops.cli.prompts import ConsoleInteraction, JsonInteraction
+from ditsops.render.console import Consoles
 
 
 def interaction_for(
