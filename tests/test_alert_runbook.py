@@ -128,6 +128,6 @@ def test_the_suggested_command_carries_the_profile_and_finds_the_alert_when_past
     pasted = run_cli(*shlex.split(suggested)[1:], "--non-interactive", env=fresh)
     # The profile came along (a pasted command without it would not have read this config
     # file); it has no Prometheus or cluster, and the run says so instead of "resolved".
-    assert "profile      oncall" in pasted.stdout, pasted.stdout + pasted.stderr
+    assert "profile oncall" in pasted.stdout, pasted.stdout + pasted.stderr
     assert "no target configured" in pasted.stdout
     assert pasted.returncode == 2

@@ -59,17 +59,17 @@ def test_a_failing_step_says_failing_and_wraps_whole():
     )
 
 
-def test_sessions_that_differ_only_by_pid_fold_into_one_counted_row():
-    rows = [(4100 + i, "idle in transaction", "16s", "SELECT id, note FROM repos") for i in range(19)]
-    rows.append((4200, "active", "0s", "SELECT 1"))
-    folded = fold_repeats(Table(("pid", "state", "age", "query"), rows))
-    assert folded.columns == ("rows", "state", "age", "query")
+def test_sessions_alike_but_for_pid_and_age_fold_into_one_counted_row_with_the_oldest_age():
+    rows = [(4100 + i, "idle in transaction", 900 - i, "SELECT id, note FROM repos") for i in range(19)]
+    rows.append((4200, "active", 1, "SELECT 1"))
+    folded = fold_repeats(Table(("pid", "state", "state_age", "query"), rows, total=40))
+    assert folded.columns == ("count", "state", "state_age", "query")
     assert folded.rows == [
-        ("19×", "idle in transaction", "16s", "SELECT id, note FROM repos"),
-        ("1×", "active", "0s", "SELECT 1"),
+        ("19×", "idle in transaction", 900, "SELECT id, note FROM repos"),
+        ("1×", "active", 1, "SELECT 1"),
     ]
-    distinct = Table(("pid", "state"), [(1, "a"), (2, "b"), (3, "c")])
-    assert fold_repeats(distinct) is distinct  # nothing repeats: the table as it was
+    distinct = Table(("state", "count"), [("active", 3), ("idle", 5), ("idle in transaction", 19)])
+    assert fold_repeats(distinct) is distinct  # nothing repeats: the table as it was (no `3× 70`)
 
 
 def test_a_failing_steps_table_is_shown_folded_an_ok_steps_is_not():

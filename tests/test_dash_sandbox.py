@@ -84,12 +84,19 @@ def test_a_panel_step_draws_the_panel_in_the_walk_and_states_values_with_their_u
         "  - id: error-trend\n    title: Error ratio\n    panel: overview/Error Rate\n"
         "    vars: {job: dits-server}\n    range: {since: 5m, step: 15s}\n"
     )
-    done = run_cli("--profile", "sandbox", "runbook", str(runbook), env={"COLUMNS": "80"})  # piped, 80 columns
+    # piped, 80 columns; --verbose draws every step whole
+    done = run_cli("--profile", "sandbox", "runbook", str(runbook), "--verbose", env={"COLUMNS": "80"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "─ Error Rate ─" in done.stdout  # the panel's box, as `dash` draws it
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("• info:")]
     # Each value once, with its unit: no bare number in front of the series' own figures.
     assert line.startswith("• info: Error %: ") and "%" in line and "over 5m" in line, line
+    # The compact walk: the panel's figures on the step's one line, no box.
+    compact = run_cli("--profile", "sandbox", "runbook", str(runbook), env={"COLUMNS": "80"})
+    assert compact.returncode == 0, compact.stdout + compact.stderr
+    assert "─ Error Rate ─" not in compact.stdout
+    (line,) = [line for line in compact.stdout.splitlines() if line.startswith("• [1/1] Error ratio: ")]
+    assert line.startswith("• [1/1] Error ratio: Error %: ") and "over 5m" in line, line
 
 
 # Every reading command, with what it needs to read something in the sandbox.

@@ -309,7 +309,7 @@ def test_a_harmless_role_runs_own_sql_and_shipped_sql(isolated_home, pg_dsn, dia
     done = run_cli("runbook", name, "--non-interactive", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     role = diag_dsn.split("//")[1].split(":")[0]
-    assert f"diagnostics  as {role} (diagnostics_dsn)" in done.stdout  # the header says who reads
+    assert f"diagnostics as {role} (diagnostics_dsn)" in done.stdout  # the header says who reads
     activity = run_cli("db", "activity", env=env)
     assert activity.returncode == 0, activity.stderr
 

@@ -300,6 +300,7 @@ def test_the_shown_query_lists_the_bound_value_beside_the_text(pg_dsn, diag_dsn,
         "--set",
         f"app={hostile}",
         "--non-interactive",
+        "--verbose",  # the walk shows each step's query
         env={"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn},
     )
     assert done.returncode == 0, done.stdout + done.stderr

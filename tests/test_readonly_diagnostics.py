@@ -320,7 +320,7 @@ def test_show_says_which_file_runs(env, shadowing):
 
 def test_run_header_says_which_file_runs(env, shadowing):
     done = run_cli("runbook", "high-error-rate", "--non-interactive", env=env)
-    assert f"file         {shadowing} (shadows the shipped runbook)" in done.stdout, done.stdout + done.stderr
+    assert f"file {shadowing} (shadows the shipped runbook)" in done.stdout, done.stdout + done.stderr
     assert "My own high error rate" in done.stdout
 
 

@@ -102,7 +102,7 @@ def test_interactive_rollback_confirmed_at_a_terminal(sandbox: Sandbox, kubectl)
         lines = screen.splitlines()
         assert len(lines) <= 40, f"{len(lines)} lines before the question:\n{screen}"
         assert re.search(r"Share of requests failing with 5xx: failing: [\d.]+% — above fail", screen), screen
-        assert re.search(r"Recent deployments of dits-server: revision \d+ rolled out [\dsmh]+ ago", screen), screen
+        assert re.search(r"Recent deployments of dits-server: revision \d+ rolled out [\d.smh]+ ago", screen), screen
         assert "This will roll back deployment dits-server in dits (sandbox):" in screen
         assert re.search(
             r"before +registry\.dits\.dev/dits-server:1\.5\.0\nafter +registry\.dits\.dev/dits-server:1\.4\.2", screen

@@ -31,6 +31,8 @@ class CompactInteraction(ConsoleInteraction):
 
     def step_started(self, step: Step, number: int, total: int, shown: str) -> None:
         self._waiting, self._number = (step, number, total, shown), (number, total)
+        if step.kind == "note" and shown:  # its instruction is what it is for, asked or not
+            self._open()
 
     def _open(self) -> None:
         """The step's title and why, once, before the first thing it shows or asks."""

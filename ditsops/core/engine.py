@@ -8,6 +8,7 @@ walk drives a terminal, a pipe, JSON output and the tests.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -264,7 +265,7 @@ class _Walker:
         if result.value is not None and result.status == Status.INFO:
             result.status = evaluate(step.threshold, result.value)
             headline = summarize(result.value, result.unit, step.threshold, result.status)
-            says_it = result.summary.startswith(f"{headline} ") or result.summary.endswith(f" {headline}")
+            says_it = re.search(rf"(^|\s){re.escape(headline)}(\s|:|$)", result.summary) is not None
             if step.threshold is None and says_it:
                 pass  # the summary already gives the value ("95 lines ...", "... rolled out 4m ago"): once
             else:

@@ -23,14 +23,15 @@ from ditsops.core.params import display
 from ditsops.core.results import LogGroup, Preview, Status, StepResult, Table
 from ditsops.render.cells import MAX_CELL, cut, escape, escape_line, one_line, printable
 from ditsops.render.console import STATUS_MARK, STATUS_STYLE
-from ditsops.render.runbook import render_preview, split_undo
+from ditsops.render.runbook import SHADOWS, render_preview, split_undo
 from ditsops.render.tables import render_table
 
 QUIET = frozenset({Status.OK, Status.SKIPPED, Status.DONE, Status.NOTHING_TO_DO})  # one line is all they need
 DETAILED = frozenset({Status.FAILING, Status.WARNING, Status.ERROR})  # their tables are the evidence
 LOG_GROUPS_SHOWN = 3  # distinct log messages shown in a compact walk
 LOG_LINES_PER_GROUP = 2  # a message's lines at most, in a compact walk
-HEADER_KEPT = ("profile", "context", "namespace", "production", "file")  # the rest: --verbose
+# what the compact header names: where the changes land; the backends' URLs: --verbose
+HEADER_KEPT = ("profile", "namespace", "database", "diagnostics", "production", "file")
 
 
 def render_compact_header(
@@ -50,20 +51,27 @@ def render_compact_header(
             continue
         if where:
             where.append(" · ", style="muted")
-        if label == "production":
-            where.append("production" if value == "yes" else "not production", style="danger" if value == "yes" else "")
+        if label == "file" and value.endswith(SHADOWS):  # an own file runs instead of the shipped one
+            where.append(f"file {one_line(value)}", style="warning")
+        elif label == "production":
+            # loud when it is: every change there asks for the target's name
+            where.append("PRODUCTION" if value == "yes" else "not production", style="danger" if value == "yes" else "")
         else:
             where.append(f"{label} ", style="muted")
             where.append(one_line(value))
     if mode != "interactive":  # asked at each change: the usual; anything else is said
         where.append(" · ", style="muted")
         where.append(mode, style="warning")
-    others = dict(target).get("also firing", "")
-    if others.startswith("no other"):
+    others = [value for label, value in target if label == "also firing"]
+    if [o for o in others if o.startswith("no other")]:
         where.append(" · no other alert firing", style="muted")
     console.print(where)
-    if others and not others.startswith("no other"):  # the other alerts of this incident: seen first
-        console.print(Text.assemble(("also firing: ", "warning"), (printable(others), "warning")), soft_wrap=True)
+    for label, value in target:
+        if label == "resumes":
+            console.print(Text.assemble(("resumes ", "muted"), one_line(value)))
+    for other in others:  # the other alerts of this incident (or why they are unknown): seen first
+        if not other.startswith("no other"):
+            console.print(Text.assemble(("also firing: ", "warning"), (printable(other), "warning")), soft_wrap=True)
     given = {k: display(v) for k, v in params.items() if v is not None and display(v) != ""}
     if given:
         console.print(
@@ -72,13 +80,13 @@ def render_compact_header(
 
 
 def render_compact_preview(console: Console, preview: Preview) -> None:
-    """What the step will do: its headline and its table when it has both (the summary
-    repeats the table in words), else as the verbose walk shows it."""
-    if preview.empty or preview.table is None or not preview.table.rows or not preview.headline:
+    """What the step will do, then its table, alike rows folded (the summary would repeat
+    the table in words; the `Equivalent:` line names every target, pid by pid)."""
+    if preview.empty or preview.table is None or not preview.table.rows:
         render_preview(console, preview)
         return
-    console.print(f"[danger]This will {escape(preview.headline)}:[/]")
-    render_table(console, preview.table)
+    console.print(f"[danger]This will {escape(preview.headline or preview.summary)}:[/]")
+    render_folded(console, preview.table)
     if preview.command:
         console.print(f"[muted]Equivalent:[/] {escape_line(preview.command)}", soft_wrap=True)
 
@@ -115,30 +123,55 @@ def render_compact_details(console: Console, result: StepResult) -> None:
     if result.status in DETAILED:
         for table in result.tables:
             if len(table.rows) > 1 or len(table.columns) > 1:  # one value is already on the line
-                render_table(console, fold_repeats(table))
+                render_folded(console, table)
     if result.log_groups:
         render_brief_log_groups(console, result.log_groups)
 
 
+# Folding a table's rows: columns that tell rows apart without telling anything of the
+# incident (a pid, a start time) are left out; ages are summed up by the oldest.
+ROW_IDENTITIES = frozenset({"pid", "backend_start", "client", "query_start", "xact_start", "state_change", "pod"})
+
+
+def _is_age(name: str) -> bool:
+    return name.endswith("age") or name in ("in state", "duration")
+
+
 def fold_repeats(table: Table) -> Table:
-    """Rows that differ only in a column of unique values (a pid, a pod name) folded into
-    one, counted: `19×  idle in transaction  SELECT id, note …`. Unchanged when nothing repeats."""
-    if len(table.rows) < 3:
+    """Rows alike but for their identities folded into one, counted, with the oldest age:
+    `19×  idle in transaction  8m53s  SELECT id, note …`. Unchanged when nothing repeats.
+    The rows a step did not return (`table.total`) stay uncounted: the caller says so."""
+    names = table.columns
+    kept = [i for i, name in enumerate(names) if name not in ROW_IDENTITIES]
+    if len(table.rows) < 2 or len(kept) == len(names) and not any(_is_age(n) for n in names):
         return table
-    unique = [i for i in range(len(table.columns)) if len({repr(r[i]) for r in table.rows}) == len(table.rows)]
-    kept = [i for i in range(len(table.columns)) if i not in unique]
-    if not unique or not kept:
-        return table
-    counts: dict[tuple[str, ...], int] = {}
-    first: dict[tuple[str, ...], tuple[Any, ...]] = {}
+    keyed = [i for i in kept if not _is_age(names[i])]
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for row in table.rows:
-        key = tuple(repr(row[i]) for i in kept)
-        counts[key] = counts.get(key, 0) + 1
-        first.setdefault(key, row)
-    if len(counts) == len(table.rows):
+        groups.setdefault(tuple(repr(row[i]) for i in keyed), []).append(row)
+    if len(groups) == len(table.rows):
         return table
-    rows = [(f"{counts[key]}×", *(row[i] for i in kept)) for key, row in first.items()]
-    return Table(("rows", *(table.columns[i] for i in kept)), rows, title=table.title, total=table.total)
+    rows = [
+        (f"{len(alike)}×", *(_oldest(alike, i) if _is_age(names[i]) else alike[0][i] for i in kept))
+        for alike in groups.values()
+    ]
+    return Table(("count", *(names[i] for i in kept)), rows, title=table.title)
+
+
+def _oldest(rows: list[tuple[Any, ...]], at: int) -> Any:
+    values = [row[at] for row in rows if row[at] is not None]
+    try:
+        return max(values) if values else None
+    except TypeError:  # not comparable: the first (steps list the oldest first)
+        return values[0]
+
+
+def render_folded(console: Console, table: Table) -> None:
+    """A table with its repeated rows folded, and how many rows the step did not show."""
+    folded = fold_repeats(table)
+    render_table(console, folded)
+    if folded is not table and table.total and table.total > len(table.rows):
+        console.print(f"[muted]… {table.total - len(table.rows)} more rows not shown ({table.total} in all)[/]")
 
 
 def render_brief_log_groups(console: Console, groups: Sequence[LogGroup]) -> None:
