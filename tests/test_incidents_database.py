@@ -51,6 +51,6 @@ def test_disk_low_needs_the_volume_expanded(sandbox: Sandbox):
         walk = walk_with_yes(alert)
         assert_needs_a_human(walk, "the storage volume expanded")
         assert "disk-free failing at 6.0%" in walk.document["reason"]
-        assert "escalate: Page the on-call engineer" in walk.document["reason"]
+        assert "escalate: Page the storage team" in walk.document["reason"]
     finally:
         end_incident("disk-low", sandbox.prometheus)
