@@ -3,12 +3,17 @@ sandbox faults' evidence (log lines, GC facts) say what the real incident would.
 
 from __future__ import annotations
 
+import json
+import random
 import re
 
 import pytest
 
 from ditsops.core.catalog import shipped_dir
 from ditsops.core.loader import load_runbook
+from ditsops.sandbox.serverlogs import KubeLogWriter, Push, ServerState
+from tests.cli import run_cli
+from tests.kubeapi_fixtures import kubeapi, seeded  # noqa: F401 (fixtures)
 
 WHO = r"(Page|Tell) the (secondary on-call|DBA on call|engineering manager|storage team)\b"
 SHIPPED = sorted(shipped_dir().glob("*.yaml"))
@@ -32,3 +37,85 @@ def test_high_error_rate_escalates_to_the_secondary_then_the_manager():
         (15, "Page the secondary on-call"),
         (30, "Page the engineering manager"),
     ]
+
+
+# --- the server's log lines ------------------------------------------------------------
+
+
+class Server:
+    """What the simulated server goes through, changed by the test between writes."""
+
+    def __init__(self) -> None:
+        self.state = ServerState(version="1.4.2")
+
+    def __call__(self) -> ServerState:
+        return self.state
+
+
+@pytest.fixture
+def pod_logs(seeded, tmp_path, isolated_home):  # noqa: F811 (a fixture)
+    """A log writer into the seeded dits-server pods, and `ditsops k8s logs` reading them."""
+    server = Server()
+    writer = KubeLogWriter(seeded.url, server, seed=7)
+
+    def read(*args: str) -> list[str]:
+        env = {"KUBECONFIG": str(seeded.write_kubeconfig(tmp_path / "kubeconfig")), "COLUMNS": "80"}
+        done = run_cli("k8s", "-n", "dits", "logs", "-l", "app=dits-server", *args, "-o", "json", env=env)
+        assert done.returncode == 0, done.stderr
+        return [entry["line"] for entry in json.loads(done.stdout)]
+
+    return server, writer, read
+
+
+def test_error_spike_writes_error_lines_that_name_a_stuck_server(pod_logs):
+    """During error-spike (15% 5xx, no deploy) `k8s logs --grep ERROR` and the runbook's log
+    step find ERROR lines, and they name the cause the restart branch fixes."""
+    server, writer, read = pod_logs
+    writer.write_once()
+    assert read("--grep", "ERROR") == []  # healthy: no ERROR line
+    server.state = ServerState(version="1.4.2", faults=frozenset({"error-spike"}))
+    for _ in range(3):
+        writer.write_once()
+    errors = read("--grep", "ERROR")
+    assert len(errors) == 6
+    assert all("-> 500 Internal Server Error" in line and "version=1.4.2" in line for line in errors)
+    assert all("poisoned cache" in line or "stale pooled connection" in line for line in errors), errors
+    server.state = ServerState(version="1.4.2")  # a restart healed it: no new ERROR lines
+    writer.write_once()
+    assert len(read("--grep", "ERROR")) == 6
+
+
+def test_a_bad_release_logs_its_own_bugs_not_a_stuck_server(pod_logs):
+    """With 1.5.0 deployed the simulator also applies error-spike; the lines name the release."""
+    server, writer, read = pod_logs
+    server.state = ServerState(version="1.5.0", bad_image=True, faults=frozenset({"error-spike"}))
+    writer.write_once()
+    errors = read("--grep", "ERROR")
+    assert errors and all("version=1.5.0" in line and "poisoned" not in line for line in errors)
+
+
+def test_large_upload_logs_the_push_that_names_its_repository_and_user(pod_logs):
+    """The large-upload runbook shows "Push commit started" lines to find the uploader."""
+    server, writer, read = pod_logs
+    server.state = ServerState(version="1.4.2", faults=frozenset({"large-upload"}))
+    for _ in range(4):
+        writer.write_once()
+    started = read("--grep", "Push commit started")
+    assert len(started) == 1, started  # once, when the push begins
+    fields = dict(part.split("=", 1) for part in started[0].split() if "=" in part)
+    assert re.fullmatch(r"[0-9a-f-]{36}", fields["repo_id"]) and fields["user_id"].startswith("user-")
+    assert read("--grep", "Push commit completed") == []
+    server.state = ServerState(version="1.4.2")
+    writer.write_once()
+    completed = read("--grep", "Push commit completed")
+    assert len(completed) == 1 and f"repo_id={fields['repo_id']}" in completed[0]
+
+
+def test_the_large_upload_runbook_greps_for_the_lines_the_server_writes():
+    book = load_runbook(shipped_dir() / "large-upload.yaml")
+    pushes = next(step for step in book.steps if step.id == "pushes")
+    pattern = re.compile(pushes.spec.fields["grep"])
+    push = Push("0f0f0f0f-0000-4000-8000-000000000000", "user-42", "abc")
+    assert pattern.search(push.started("1.4.2")) and pattern.search(push.completed("1.4.2", random.Random(1)))
+    owner = next(step for step in book.steps if step.id == "owner")
+    assert "bytes_uploaded" not in owner.spec.text  # no such field on the lines that exist
