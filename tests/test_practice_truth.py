@@ -12,6 +12,7 @@ import pytest
 from ditsops.core.catalog import shipped_dir
 from ditsops.core.loader import load_runbook
 from ditsops.sandbox.serverlogs import KubeLogWriter, Push, ServerState
+from ditsops.sandbox.simmodel import DitsModel
 from tests.cli import run_cli
 from tests.kubeapi_fixtures import kubeapi, seeded  # noqa: F401 (fixtures)
 
@@ -119,3 +120,50 @@ def test_the_large_upload_runbook_greps_for_the_lines_the_server_writes():
     assert pattern.search(push.started("1.4.2")) and pattern.search(push.completed("1.4.2", random.Random(1)))
     owner = next(step for step in book.steps if step.id == "owner")
     assert "bytes_uploaded" not in owner.spec.text  # no such field on the lines that exist
+
+
+# --- GC facts -----------------------------------------------------------------------------
+
+
+def gc_facts(model: DitsModel, now: float) -> dict[str, float]:
+    """What the gc-not-running runbook reads, as the metrics say it."""
+    text = model.render()
+
+    def value(name: str) -> float:
+        return float(re.search(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M).group(1))
+
+    return {
+        "started": value("dits_gc_runs_total"),
+        "completed": value("dits_gc_duration_seconds_count"),
+        "deleted": value("dits_gc_chunks_deleted_total"),
+        "since_last_completed": now - value("dits_gc_last_run_timestamp"),
+    }
+
+
+def test_gc_stalled_runs_start_and_fail_so_runs_started_and_last_completed_agree():
+    """ "4 GC runs in the last day" beside "last ran 2d00h ago" contradicted itself. Stalled,
+    the schedule's runs still start (the runs counter moves) but none completes: nothing is
+    deleted, no duration is observed, the last completed run stays two days old."""
+    now = 1_000_000.0
+    model = DitsModel(now, random.Random(3))
+    model.advance(now + 1, frozenset({"gc-stalled"}))
+    before = gc_facts(model, now + 1)
+    assert before["since_last_completed"] > 2 * 86400 - 10
+    for minute in range(1, 11):
+        model.advance(now + 1 + 60 * minute, frozenset({"gc-stalled"}))
+    after = gc_facts(model, now + 601)
+    assert after["started"] - before["started"] >= 5  # every GC period a scheduled run starts
+    assert after["completed"] == before["completed"] and after["deleted"] == before["deleted"]
+    assert after["since_last_completed"] > 2 * 86400  # still: none of them completed
+
+    model.advance(now + 700, frozenset())  # the fix: a run completes at once
+    fixed = gc_facts(model, now + 700)
+    assert fixed["since_last_completed"] == 0 and fixed["completed"] == after["completed"] + 1
+    assert fixed["started"] == after["started"] + 1 and fixed["deleted"] > after["deleted"]
+
+
+def test_the_gc_runbook_says_runs_started_as_the_counter_counts():
+    book = load_runbook(shipped_dir() / "gc-not-running.yaml")
+    titles = {step.id: step.title for step in book.steps}
+    assert titles["gc-runs"] == "GC runs started in the last day"
+    assert titles["since-last-gc"] == "Time since the last completed GC run"

@@ -45,7 +45,7 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
     "latency": "a fifth of API requests take 5-10 s (p99 over 5 s)",
     "disk-low": "the /data volume has 6% free",
     "memory-high": "the node's memory is 95% used",
-    "gc-stalled": "garbage collection last ran two days ago",
+    "gc-stalled": "garbage collection last completed two days ago: scheduled runs start and fail",
     "lock-contention": "a session holds a row lock six others wait for: about 40 lock contentions a second",
     "traffic-spike": "request rate ten times normal",
     "large-upload": 'a 150 GB upload is in progress (its "Push commit started" log line names repository and user)',
