@@ -167,3 +167,52 @@ def test_the_gc_runbook_says_runs_started_as_the_counter_counts():
     titles = {step.id: step.title for step in book.steps}
     assert titles["gc-runs"] == "GC runs started in the last day"
     assert titles["since-last-gc"] == "Time since the last completed GC run"
+
+
+# --- db-exhaustion's leftover sessions -------------------------------------------------------
+
+KEPT = ("connections", "running-queries", "kill-idle-transactions", "kill-long-queries", "recount")
+
+
+def database_part(tmp_path, application: str):
+    """The shipped db-connections-exhausted runbook's PostgreSQL steps and its verifies (the
+    Prometheus and Kubernetes ones need services this test does not start)."""
+    import yaml
+
+    book = yaml.safe_load((shipped_dir() / "db-connections-exhausted.yaml").read_text())
+    book["params"]["application"]["default"] = application
+    book["steps"] = [s for s in book["steps"] if s["id"] in KEPT or s.get("verify") == "running-queries"]
+    book["name"] = "db-part"
+    path = tmp_path / "db-part.yaml"
+    path.write_text(yaml.safe_dump(book, sort_keys=False))
+    return path
+
+
+def test_hour_long_queries_younger_than_older_than_keep_the_incident_not_resolved(
+    sessions, pg_dsn, diag_dsn, tmp_path, isolated_home
+):
+    """db-exhaustion ended `resolved` while its pg_sleep(3600) sessions, too young for the
+    5m terminate, held a third of the slots. The verdict now counts them and says so."""
+    sleepers = [sessions.active(3600) for _ in range(31)]  # 31% of max_connections=100
+    sessions.wait_until(
+        f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{sessions.app}' AND state = 'active'", 31
+    )
+    path = database_part(tmp_path, sessions.app)
+    env = {"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn, "COLUMNS": "80"}
+    done = run_cli("runbook", str(path), "--yes", "--output", "json", env=env)
+    assert done.stdout, done.stderr
+    document = json.loads(done.stdout)
+    assert done.returncode == 3, document["reason"]
+    assert document["reason"].startswith("not resolved: ") and "running-queries failing at 31.0%" in document["reason"]
+    steps = {step["id"]: step for step in document["steps"]}
+    assert steps["running-queries"]["status"] == "failing" and steps["running-queries"]["value"] == 31.0
+    assert steps["kill-long-queries"]["status"] != "applied"  # younger than 5m: spared, as the spec says
+
+    for conn in sleepers:  # the queries end (or are terminated): the same walk resolves
+        conn.cancel_safe()
+        conn.close()
+    sessions.wait_until(
+        f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{sessions.app}' AND state = 'active'", 0
+    )
+    done = run_cli("runbook", str(path), "--yes", "--output", "json", env=env)
+    assert done.returncode == 0, json.loads(done.stdout)["reason"]
