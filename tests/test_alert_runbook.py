@@ -95,7 +95,7 @@ def test_the_chosen_alert_fills_parameters_and_starts_the_escalation_clock(alert
     choice = "1" if before.index("job=dits-canary") < before.index("job=dits-server") else "2"
     child.sendline(choice)
     child.expect("job=dits-canary")  # the parameter, shown in the header
-    child.expect("Page the on-call engineer")  # 20 minutes in: the 15m reminder is due at once
+    child.expect("Page the secondary on-call")  # 20 minutes in: the 15m reminder is due at once
     while child.expect([r"Done\?", pexpect.EOF]) == 0:
         child.sendline("y")
     record = sorted((isolated_home.state / "ditsops" / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime_ns)[-1]

@@ -1,22 +1,35 @@
 """Database-side incidents walked with their runbooks' defaults (`runbook --alert NAME
---non-interactive --yes`, no --set): db-exhaustion and lock-contention are fixed by
-terminating backends, gc-stalled by a GC job from the CronJob; disk-low needs a person.
+--non-interactive --yes`, no --set): db-exhaustion is relieved by terminating backends
+but not resolved while its young hour-long queries hold their slots, lock-contention is
+fixed by terminating the blocker, gc-stalled by a GC job from the CronJob; disk-low needs a person.
 The worker's shared sandbox; the tests run in file order.
 """
 
 from __future__ import annotations
 
-from tests.incidents import assert_needs_a_human, assert_resolved, end_incident, start_incident, walk_with_yes
-from tests.sandboxfixtures import Sandbox, ditsops_json
+from tests.incidents import (
+    RESOLVE_TIMEOUT,
+    assert_needs_a_human,
+    assert_resolved,
+    end_incident,
+    start_incident,
+    walk_with_yes,
+)
+from tests.sandboxfixtures import Sandbox, ditsops_json, resolved_within
 
 
-def test_db_exhaustion_is_resolved_by_the_runbook_defaults(sandbox: Sandbox):
+def test_db_exhaustion_defaults_relieve_it_and_count_the_hour_long_queries_left(sandbox: Sandbox):
     alert = start_incident("db-exhaustion", sandbox.prometheus)
     try:
         walk = walk_with_yes(alert)
         steps = walk.document["by_id"]
         assert steps["kill-idle-transactions"]["status"] == "applied", steps["kill-idle-transactions"]["summary"]
-        assert_resolved(walk, sandbox.prometheus)
+        assert steps["recount"]["status"] == "ok", steps["recount"]["summary"]
+        # The pg_sleep(3600) sessions are younger than the 5m the spec terminates at: they
+        # still hold a third of the slots, and the verdict says so instead of "resolved".
+        assert walk.exit_code == 3, walk.document["reason"]
+        assert walk.document["reason"].startswith("not resolved: running-queries failing at"), walk.document["reason"]
+        resolved_within(sandbox.prometheus, {alert}, RESOLVE_TIMEOUT)  # the alert itself clears
     finally:
         end_incident("db-exhaustion", sandbox.prometheus)
 
@@ -51,6 +64,6 @@ def test_disk_low_needs_the_volume_expanded(sandbox: Sandbox):
         walk = walk_with_yes(alert)
         assert_needs_a_human(walk, "the storage volume expanded")
         assert "disk-free failing at 6.0%" in walk.document["reason"]
-        assert "escalate: Page the on-call engineer" in walk.document["reason"]
+        assert "escalate: Page the storage team" in walk.document["reason"]
     finally:
         end_incident("disk-low", sandbox.prometheus)

@@ -36,6 +36,9 @@ def test_large_upload_needs_its_owner(sandbox: Sandbox):
     try:
         walk = walk_with_yes(alert)
         assert_needs_a_human(walk, "the uploader contacted, or the upload left to finish")
+        # The note sends you to the push's log line: it is there, naming repository and user.
+        pushes = [entry["line"] for entry in walk.document["by_id"]["pushes"]["result"]["lines"]]
+        assert any("Push commit started repo_id=" in line and " user_id=user-" in line for line in pushes), pushes
         code, screen = walk_on_a_terminal(alert, "y")
         assert code == 3 and "not resolved:" in screen and "needs the uploader contacted" in screen, screen[-2000:]
     finally:

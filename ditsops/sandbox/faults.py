@@ -331,8 +331,8 @@ FIXES: dict[str, str] = {
     "--from-cronjob dits-gc, or kubectl create job --from=cronjob/dits-gc gc-manual)",
     "lock-contention": "terminating the lock holder's backend (find it with ditsops --profile sandbox "
     "db blocking; ditsops --profile sandbox db terminate --pid PID)",
-    "db-exhaustion": "terminating the dits-server backends (the db-connections-exhausted runbook); raising "
-    "DATABASE_POOL_SIZE lowers the pool's share",
+    "db-exhaustion": "terminating the dits-server backends (the db-connections-exhausted runbook: its hour-long "
+    "queries once older than 5m, or with --set older_than=1s); raising DATABASE_POOL_SIZE lowers the pool's share",
     "bad-deploy": "rolling back (the high-error-rate runbook, ditsops k8s undo dits-server, "
     "or kubectl rollout undo deployment/dits-server)",
     "disk-low": "nothing ditsops can do: expand the /data volume",

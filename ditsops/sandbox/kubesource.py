@@ -1,13 +1,10 @@
 """The Dits simulator's window on the sandbox Kubernetes API, and the bad-deploy fault's hands.
 
-Three small things, all over plain HTTP with urllib (the simulator must start fast and the
-kube API speaks JSON without TLS):
+Two small things, all over plain HTTP with urllib (the simulator must start fast and the
+kube API speaks JSON without TLS), and serverlogs.py's writer of the pods' log lines:
 
 - kubefacts.py's `KubeDeploymentSource` (built on `KubeHTTP`): what the simulator asks on
   every tick about the dits-server Deployment and the Jobs of cronjob/dits-gc.
-- `KubeLogWriter`: appends log lines to the dits-server pods through the sandbox-only
-  logs endpoint, ERROR lines a few a second while a bad image is deployed and an INFO line
-  now and then otherwise, so `ditsops k8s logs --grep ERROR` finds what an engineer would.
 - `KubeHTTP`: the handful of calls the `bad-deploy` fault makes: read the Deployment,
   patch it as `kubectl set image` + `kubectl annotate` would, wait for the rollout.
 """
@@ -15,14 +12,10 @@ kube API speaks JSON without TLS):
 from __future__ import annotations
 
 import json
-import random
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 # The release the bad-deploy fault ships. Requests fail with 500 while it is deployed.
@@ -178,95 +171,3 @@ def _status_message(error: urllib.error.HTTPError) -> str:
         return str(json.loads(error.read()).get("message") or error.reason)
     except (ValueError, AttributeError, OSError):
         return str(error.reason)
-
-
-# --- logs -----------------------------------------------------------------------------
-
-_ERRORS = (
-    (
-        "POST",
-        "/api/v1/repos/:id/commits",
-        "panicked at 'called `Option::unwrap()` on a `None` value', src/repo/commit.rs:212:41",
-    ),
-    ("PUT", "/api/v1/chunks/:hash", "chunk manifest decode failed: unknown field `compression_v2`"),
-    ("GET", "/api/v1/repos/:id/commits", "query failed: column commits.parent_ids does not exist"),
-    ("GET", "/api/v1/chunks/:hash", "internal error: index out of bounds: the len is 4 but the index is 4"),
-)
-_INFOS = (
-    ("GET", "/api/v1/chunks/:hash", 200),
-    ("PUT", "/api/v1/chunks/:hash", 201),
-    ("GET", "/api/v1/repos/:id/commits", 200),
-    ("GET", "/api/v1/repos/:id", 304),
-)
-
-
-def log_lines(bad: bool, version: str, count: int, rng: random.Random) -> list[str]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    lines = []
-    for _ in range(count):
-        request_id = f"{rng.getrandbits(48):012x}"
-        if bad:
-            method, path, error = rng.choice(_ERRORS)
-            lines.append(
-                f"{now} ERROR dits_server::api: {method} {path} -> 500 Internal Server Error: "
-                f"{error} request_id={request_id} version={version}"
-            )
-        else:
-            method, path, status = rng.choice(_INFOS)
-            lines.append(
-                f"{now} INFO dits_server::api: {method} {path} -> {status} in {rng.randint(2, 40)}ms "
-                f"request_id={request_id} version={version}"
-            )
-    return lines
-
-
-class KubeLogWriter:
-    """Writes the server's log lines into its pods while the simulator runs.
-
-    `state()` answers (bad, version) for the image deployed right now; bad images get
-    `error_lines` ERROR lines per `interval`, good ones one INFO line every few intervals.
-    """
-
-    def __init__(
-        self,
-        api_url: str,
-        state: Callable[[], tuple[bool, str]],
-        namespace: str = NAMESPACE,
-        selector: str = f"app={DEPLOYMENT}",
-        interval: float = 0.5,
-        error_lines: int = 2,
-        info_every: int = 4,
-        seed: int | None = None,
-    ) -> None:
-        self.client = KubeHTTP(api_url)
-        self.state, self.namespace, self.selector = state, namespace, selector
-        self.interval, self.error_lines, self.info_every = interval, error_lines, info_every
-        self.rng = random.Random(seed)
-        self._stopping = threading.Event()
-        self._ticks = 0
-
-    def start(self) -> KubeLogWriter:
-        threading.Thread(target=self._loop, name="dits-sim-kube-logs", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def write_once(self) -> int:
-        bad, version = self.state()
-        self._ticks += 1
-        if bad:
-            count = self.error_lines
-        else:
-            count = 1 if self._ticks % self.info_every == 0 else 0
-        if count == 0:
-            return 0
-        try:
-            self.client.append_logs(log_lines(bad, version, count, self.rng), self.selector, self.namespace)
-        except KubeError:
-            return 0  # the API is restarting or gone; the next tick tries again
-        return count
-
-    def _loop(self) -> None:
-        while not self._stopping.wait(self.interval):
-            self.write_once()

@@ -39,16 +39,16 @@ FAULT_ALERTS: dict[str, str] = {
 FAULTS: tuple[str, ...] = tuple(FAULT_ALERTS)
 
 FAULT_DESCRIPTIONS: dict[str, str] = {
-    "error-spike": "about 15% of API requests fail with 500",
+    "error-spike": "about 15% of API requests fail with 500; ERROR lines name a poisoned cache and stale connections",
     "service-down": "the server stops listening, so Prometheus marks it down (up == 0)",
     "db-exhaustion": "the database pool runs at 94-98% of its connections",
     "latency": "a fifth of API requests take 5-10 s (p99 over 5 s)",
     "disk-low": "the /data volume has 6% free",
     "memory-high": "the node's memory is 95% used",
-    "gc-stalled": "garbage collection last ran two days ago",
+    "gc-stalled": "garbage collection last completed two days ago: scheduled runs start and fail",
     "lock-contention": "a session holds a row lock six others wait for: about 40 lock contentions a second",
     "traffic-spike": "request rate ten times normal",
-    "large-upload": "a 150 GB upload is in progress",
+    "large-upload": 'a 150 GB upload is in progress (its "Push commit started" log line names repository and user)',
 }
 
 

@@ -20,7 +20,7 @@ command line, where any local user could read the password in the process list.
 The deployed image comes from an `ImageSource`: `--image` (a `StaticImage`), or with
 `--kube-url` the dits-server Deployment in the sandbox Kubernetes API (kubefacts.py's
 `KubeDeploymentSource`, which also tells restarts, ready replicas, DATABASE_POOL_SIZE and
-dits-gc's Jobs; a `KubeLogWriter` writes the server's log lines into its pods). Whenever
+dits-gc's Jobs; serverlogs.py's `KubeLogWriter` writes the server's log lines into its pods). Whenever
 `image_is_bad(image)` says so (the release the bad-deploy fault ships), the simulator
 behaves as if the error-spike fault were on, and rolling back to a good image ends it.
 
@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ditsops.base.errors import DitsopsError
-from ditsops.sandbox import kubefacts, kubesource, simcontrol
+from ditsops.sandbox import kubefacts, kubesource, serverlogs, simcontrol
 from ditsops.sandbox.kubefacts import DeploymentFacts
 from ditsops.sandbox.metrics import CONTENT_TYPE
 from ditsops.sandbox.simfixes import FixTracker
@@ -363,9 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         ).start()
     simulator = Simulator(config, image_source=image_source)
     if args.kube_url:
-        kubesource.KubeLogWriter(
+        serverlogs.KubeLogWriter(
             args.kube_url,
-            lambda: (simulator.is_bad(simulator.image), image_version(simulator.image)),
+            lambda: serverlogs.ServerState(
+                image_version(simulator.image), simulator.is_bad(simulator.image), simulator.applied_faults
+            ),
             namespace=args.kube_namespace,
             selector=f"app={args.kube_deployment}",
             seed=args.seed,
