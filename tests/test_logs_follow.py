@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -89,6 +90,43 @@ def test_follow_merges_the_backlog_then_shows_new_lines_until_ctrl_c(seeded, env
         child.close(force=True)
     assert child.exitstatus == 0, child.before
     assert "Traceback" not in child.before
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # the child must react to Ctrl-C as a shell's would
+
+
+@pytest.mark.parametrize("key", ["q", None], ids=["q", "ctrl-c"])
+def test_q_or_ctrl_c_leaves_the_follow_with_exit_0_and_the_terminal_as_it_was(seeded, env, key):
+    interleave(seeded)
+    first, _ = worker_pods(seeded)
+    # Through a shell that reports the exit status and the terminal's modes afterwards: the
+    # follow reads keys in cbreak mode and must give the terminal back (canonical, echo).
+    command = f"{sys.executable} -m ditsops k8s logs -l app=dits-worker -f --grep marker-"
+    child = pexpect.spawn(
+        "bash",
+        ["--norc", "-c", f"{command}; echo exit=$?; stty -a"],
+        env={**os.environ, **env, "COLUMNS": "80"},
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 80),
+        preexec_fn=default_sigint,
+    )
+    try:
+        child.expect("marker-4")
+        write(seeded, first, "marker-5 still following", time.time())
+        child.expect(rf"{first}\S*\s+marker-5 still following")  # live: the key comes during the follow
+        if key is None:
+            child.sendintr()
+        else:
+            child.send(key)
+        child.expect("exit=0")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    modes = child.before
+    assert " icanon" in modes and " echo" in modes, modes
+    assert "Traceback" not in modes
 
 
 def test_follow_and_previous_together_are_a_usage_error(isolated_home):
