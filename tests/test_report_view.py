@@ -151,3 +151,16 @@ def test_long_tokens_and_commands_inside_prose_are_never_cut(isolated_home: Any)
     for line in lines:
         if len(line) > 80:
             assert "ditsops --profile" in line or line.strip().startswith(("kubectl ", "Ended")) or "run ended" in line
+
+
+def test_a_forged_time_cannot_clear_the_screen_or_forge_a_line(isolated_home: Any) -> None:
+    # found by feeding the report random records: a `ts` that is not a time was shown raw
+    record = RunRecord.create("practice", frozenset(), isolated_home.state / "ditsops" / "runs")
+    record.write("run-start", runbook="practice", title="Practice", source="/r/p.yaml", by="ana@l")
+    record.write("step", ts="\x1b[2J\nFORGED TIME LINE", step="look", status="ok", summary="fine")
+    record.close()
+    for form in ((), ("--markdown",)):
+        done = run_cli("runbook", "report", *form, env=NARROW)
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout and "\\x1b[2J\\nFORGED TIME LINE" in done.stdout
+        assert not any(line.lstrip(" |").startswith("FORGED") for line in done.stdout.splitlines()), done.stdout

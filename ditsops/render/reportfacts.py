@@ -91,7 +91,7 @@ def time_of(stamp: Any) -> str:
     try:
         return datetime.fromisoformat(stamp).strftime("%H:%M:%S")
     except (TypeError, ValueError):
-        return str(stamp)
+        return _one(stamp)  # shown as it is, on its one line
 
 
 def record_status(check: Check) -> str:

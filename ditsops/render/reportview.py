@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -130,7 +131,7 @@ def _wrapped(console: Console, head: Text, words: str, width: int, *, indent: in
     for token in _tokens(words):
         if not lines and not current:
             current = token  # the first keeps its leading space: ' — summary' after a status
-        elif used + len(current) + len(token) <= width or not current.strip():
+        elif used + cell_len(current) + cell_len(token) <= width or not current.strip():
             current += token
         else:
             lines.append(current)
