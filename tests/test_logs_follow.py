@@ -4,6 +4,7 @@ it with exit 0. Against the in-memory Kubernetes API; the merging itself in-proc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import pytest
 from ditsops.core.kubelogs import Reorder, StampedLine, in_time_order, parse_stamp, stamped
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from tests.cli import run_cli
+from tests.helpers import wait_until
 
 NS = "dits"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # NO_COLOR keeps dim and bold
@@ -127,6 +129,39 @@ def test_q_or_ctrl_c_leaves_the_follow_with_exit_0_and_the_terminal_as_it_was(se
     modes = child.before
     assert " icanon" in modes and " echo" in modes, modes
     assert "Traceback" not in modes
+
+
+def test_a_follow_started_in_the_background_keeps_following(seeded, env, tmp_path):
+    # `ditsops k8s logs -f > file &` from an interactive shell: the process is not in the
+    # terminal's foreground group, so it must not take the terminal for its q key (that
+    # would stop it with SIGTTOU: the shell says `Stopped`) and goes on writing the lines.
+    interleave(seeded)
+    first, _ = worker_pods(seeded)
+    out = tmp_path / "follow.log"
+    shell = pexpect.spawn(
+        "bash", ["--norc", "--noprofile", "-i"], env={**os.environ, **env, "PS1": "$ "}, encoding="utf-8", timeout=20
+    )
+    pid = None
+    try:
+        shell.expect_exact("$ ")
+        shell.sendline(f"{sys.executable} -m ditsops k8s logs -l app=dits-worker -f --grep marker- > {out} 2>&1 &")
+        shell.expect_exact("$ ")
+        shell.sendline("echo pid=$!")
+        shell.expect(r"pid=(\d+)")
+        pid = int(shell.match.group(1))
+        shell.expect_exact("$ ")
+        wait_until(lambda: "marker-4" in out.read_text(), 20, "the backlog in the file")
+        write(seeded, first, "marker-5 written in the background", time.time())
+        wait_until(lambda: "marker-5" in out.read_text(), 20, "the new line in the file")
+        shell.sendline("jobs")
+        shell.expect_exact("$ ")
+        assert "Running" in shell.before and "Stopped" not in shell.before, shell.before
+    finally:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGCONT)  # a stopped one too (what this test guards against)
+        shell.close(force=True)
 
 
 def test_follow_and_previous_together_are_a_usage_error(isolated_home):

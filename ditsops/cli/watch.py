@@ -193,9 +193,14 @@ class Keys:
             import tty
 
             try:
+                if os.tcgetpgrp(self.fd) != os.getpgrp():
+                    # started in the background (`... &`): setting the terminal's mode, or
+                    # reading it, would stop the process (SIGTTOU, SIGTTIN); no keys then
+                    self.fd = None
+                    return self
                 self._saved = termios.tcgetattr(self.fd)
                 tty.setcbreak(self.fd)
-            except termios.error:
+            except (termios.error, OSError):
                 self.fd = None
         return self
 
