@@ -9,7 +9,10 @@ Kubernetes API) or are written through the record API as the engine writes them.
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +167,23 @@ def test_a_forged_time_cannot_clear_the_screen_or_forge_a_line(isolated_home: An
         assert done.returncode == 0, done.stderr
         assert "\x1b" not in done.stdout and "\\x1b[2J\\nFORGED TIME LINE" in done.stdout
         assert not any(line.lstrip(" |").startswith("FORGED") for line in done.stdout.splitlines()), done.stdout
+
+
+def test_a_reader_that_has_seen_enough_ends_the_report_with_exit_0(isolated_home: Any) -> None:
+    # `ditsops runbook report | head`: the pipe is closed before the report is written
+    walk_record(isolated_home.state / "ditsops" / "runs")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "ditsops", "runbook", "report"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

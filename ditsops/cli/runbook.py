@@ -347,7 +347,14 @@ def report_command(
         return
     from ditsops.render.reportview import render_report
 
-    render_report(out, record.events, path.stem, record.check)
+    try:
+        render_report(out, record.events, path.stem, record.check)
+    except SystemExit:
+        # rich meets a broken pipe (`report | head`) by going quiet and exiting 1; a reader
+        # that has seen enough is a normal end, exit 0 as for the Markdown
+        if not out.quiet:
+            raise
+        raise typer.Exit(0) from None
 
 
 # `runbook verify` lives in cli/verify.py (its anchors: the store, the ticket hash)
