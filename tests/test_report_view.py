@@ -169,6 +169,19 @@ def test_a_forged_time_cannot_clear_the_screen_or_forge_a_line(isolated_home: An
         assert not any(line.lstrip(" |").startswith("FORGED") for line in done.stdout.splitlines()), done.stdout
 
 
+def test_a_record_given_by_a_hostile_file_name_shows_the_name_escaped(tmp_path: Path) -> None:
+    source = RunRecord.create("practice", frozenset(), tmp_path)
+    source.write("run-start", runbook="practice", title="Practice", source="/r/p.yaml", by="ana@l")
+    source.close()
+    hostile = tmp_path / "evil\x1b[2J\nFORGED NAME LINE.jsonl"
+    hostile.write_bytes(source.path.read_bytes())
+    for form in ((), ("--markdown",)):
+        done = run_cli("runbook", "report", *form, str(hostile), env=NARROW)
+        assert done.returncode == 0, done.stderr
+        first = done.stdout.splitlines()[0]
+        assert "\x1b" not in done.stdout and first.endswith("— run evil\\x1b[2J\\nFORGED NAME LINE"), first
+
+
 def test_a_reader_that_has_seen_enough_ends_the_report_with_exit_0(isolated_home: Any) -> None:
     # `ditsops runbook report | head`: the pipe is closed before the report is written
     walk_record(isolated_home.state / "ditsops" / "runs")

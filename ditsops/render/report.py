@@ -21,7 +21,7 @@ def _cell(text: Any) -> str:
 
 def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | None = None) -> str:
     facts = report_facts(events, run_id, check)
-    lines = [f"# {facts.title} — run {run_id}", ""]
+    lines = [f"# {facts.title} — run {facts.run_id}", ""]
     if facts.record is not None:
         lines.append(f"- **Record:** {facts.record}")
     lines.append(f"- **Runbook:** `{facts.runbook}` ({facts.source})")

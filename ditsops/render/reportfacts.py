@@ -129,7 +129,7 @@ def report_facts(events: list[dict[str, Any]], run_id: str, check: Check | None 
         mode += ", --yes"
     facts = ReportFacts(
         title=_one(start.get("title", "Runbook run")),
-        run_id=run_id,
+        run_id=_one(run_id),  # a file's name, when the run was given as a path
         record=record_status(check) if check is not None else None,
         runbook=_one(start.get("runbook", "?")),
         source=source_of(start),

@@ -33,7 +33,7 @@ COMMANDS = ("ditsops", "kubectl", "amtool", "psql", "promtool")
 def render_report(console: Console, events: list[dict[str, Any]], run_id: str, check: Check | None = None) -> None:
     facts = report_facts(events, run_id, check)
     width = max(console.width, MIN_WIDTH)
-    _line(console, Text(f"{facts.title} — run {run_id}", style="title"))
+    _line(console, Text(f"{facts.title} — run {facts.run_id}", style="title"))
     _header(console, facts, width)
     _timeline(console, facts, width)
     if facts.undone:
