@@ -200,3 +200,19 @@ def test_a_reader_that_has_seen_enough_ends_the_report_with_exit_0(isolated_home
         os.close(write)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_an_undo_without_a_recorded_state_claims_none(isolated_home: Any) -> None:
+    # a silence added: its undo expires it, and no state before was recorded (nor invented)
+    record = RunRecord.create("practice", frozenset(), isolated_home.state / "ditsops" / "runs")
+    record.write("run-start", runbook="practice", title="Practice", source="/r/p.yaml", by="ana@l")
+    undo = "ditsops --profile prod silence expire 3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b"
+    result = {"silence_id": "3f2a9c1e", "undo": undo}
+    record.write("step", step="mute", status="applied", summary=f"silenced; undo: {undo}", result=result)
+    record.close()
+    shown = run_cli("runbook", "report", env=NARROW).stdout
+    section = shown.split("How to undo what was applied\n", 1)[1].splitlines()
+    assert section[:2] == ["  mute:", f"    undo: {undo}"]
+    assert "state before" not in shown
+    markdown = run_cli("runbook", "report", "--markdown").stdout
+    assert f"- `mute`: `{undo}`" in markdown.splitlines()

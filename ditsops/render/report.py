@@ -46,7 +46,10 @@ def markdown_report(events: list[dict[str, Any]], run_id: str, check: Check | No
     if facts.undos:
         lines += ["", "## How to undo what was applied", ""]
         # The command only, and the state it brings back in words: the record keeps the state.
-        lines += [f"- `{undo.step}`: `{_cell(undo.command)}` — {undo.before}" for undo in facts.undos]
+        lines += [
+            f"- `{undo.step}`: `{_cell(undo.command)}`" + (f" — {undo.before}" if undo.before else "")
+            for undo in facts.undos
+        ]
     if facts.undone:
         lines += ["", "## Left undone or still failing", ""]
         lines += [f"- `{u.step}`: **{u.status}** — {_cell(u.summary)}" for u in facts.undone]

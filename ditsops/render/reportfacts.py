@@ -52,7 +52,7 @@ class Query:
 class Undo:
     step: str
     command: str
-    before: str  # a short human summary of the state replaced, or NO_STATE
+    before: str  # a short human summary of the state replaced, NO_STATE, or '' when none was recorded
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,10 @@ def _undos(events: list[dict[str, Any]]) -> list[Undo]:
 
 def state_before(before: Any) -> str:
     """The state a change replaced, in a few words (`revision 2, image …:1.5.0, 3
-    replicas`); the record keeps all of it. Never a Python repr of the record's dict."""
+    replicas`); the record keeps all of it. Never a Python repr of the record's dict.
+    '' when the change recorded no state before (a silence added: its undo expires it)."""
+    if before is None:
+        return ""
     if not isinstance(before, dict):
         return NO_STATE
     parts: list[str] = []

@@ -47,7 +47,7 @@ def render_report(console: Console, events: list[dict[str, Any]], run_id: str, c
     if facts.undos:
         _section(console, "How to undo what was applied")
         for undo in facts.undos:
-            _wrapped(console, Text(f"  {undo.step}: "), undo.before, width)
+            _wrapped(console, Text(f"  {undo.step}:" + (" " if undo.before else "")), undo.before, width)
             _line(console, Text(f"    undo: {undo.command}"))
     if facts.equivalents:
         _section(console, "Equivalent commands")
