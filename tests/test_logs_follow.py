@@ -4,9 +4,11 @@ it with exit 0. Against the in-memory Kubernetes API; the merging itself in-proc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from ditsops.core.kubelogs import Reorder, StampedLine, in_time_order, parse_stamp, stamped
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from tests.cli import run_cli
+from tests.helpers import wait_until
 
 NS = "dits"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # NO_COLOR keeps dim and bold
@@ -89,6 +92,76 @@ def test_follow_merges_the_backlog_then_shows_new_lines_until_ctrl_c(seeded, env
         child.close(force=True)
     assert child.exitstatus == 0, child.before
     assert "Traceback" not in child.before
+
+
+def default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # the child must react to Ctrl-C as a shell's would
+
+
+@pytest.mark.parametrize("key", ["q", None], ids=["q", "ctrl-c"])
+def test_q_or_ctrl_c_leaves_the_follow_with_exit_0_and_the_terminal_as_it_was(seeded, env, key):
+    interleave(seeded)
+    first, _ = worker_pods(seeded)
+    # Through a shell that reports the exit status and the terminal's modes afterwards: the
+    # follow reads keys in cbreak mode and must give the terminal back (canonical, echo).
+    command = f"{sys.executable} -m ditsops k8s logs -l app=dits-worker -f --grep marker-"
+    child = pexpect.spawn(
+        "bash",
+        ["--norc", "-c", f"{command}; echo exit=$?; stty -a"],
+        env={**os.environ, **env, "COLUMNS": "80"},
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 80),
+        preexec_fn=default_sigint,
+    )
+    try:
+        child.expect("marker-4")
+        write(seeded, first, "marker-5 still following", time.time())
+        child.expect(rf"{first}\S*\s+marker-5 still following")  # live: the key comes during the follow
+        if key is None:
+            child.sendintr()
+        else:
+            child.send(key)
+        child.expect("exit=0")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    modes = child.before
+    assert " icanon" in modes and " echo" in modes, modes
+    assert "Traceback" not in modes
+
+
+def test_a_follow_started_in_the_background_keeps_following(seeded, env, tmp_path):
+    # `ditsops k8s logs -f > file &` from an interactive shell: the process is not in the
+    # terminal's foreground group, so it must not take the terminal for its q key (that
+    # would stop it with SIGTTOU: the shell says `Stopped`) and goes on writing the lines.
+    interleave(seeded)
+    first, _ = worker_pods(seeded)
+    out = tmp_path / "follow.log"
+    shell = pexpect.spawn(
+        "bash", ["--norc", "--noprofile", "-i"], env={**os.environ, **env, "PS1": "$ "}, encoding="utf-8", timeout=20
+    )
+    pid = None
+    try:
+        shell.expect_exact("$ ")
+        shell.sendline(f"{sys.executable} -m ditsops k8s logs -l app=dits-worker -f --grep marker- > {out} 2>&1 &")
+        shell.expect_exact("$ ")
+        shell.sendline("echo pid=$!")
+        shell.expect(r"pid=(\d+)")
+        pid = int(shell.match.group(1))
+        shell.expect_exact("$ ")
+        wait_until(lambda: "marker-4" in out.read_text(), 20, "the backlog in the file")
+        write(seeded, first, "marker-5 written in the background", time.time())
+        wait_until(lambda: "marker-5" in out.read_text(), 20, "the new line in the file")
+        shell.sendline("jobs")
+        shell.expect_exact("$ ")
+        assert "Running" in shell.before and "Stopped" not in shell.before, shell.before
+    finally:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGCONT)  # a stopped one too (what this test guards against)
+        shell.close(force=True)
 
 
 def test_follow_and_previous_together_are_a_usage_error(isolated_home):

@@ -347,7 +347,7 @@ def test_a_cut_last_line_is_reported_as_such(cli_record):
 def test_report_of_a_cut_record_shows_everything_before_the_cut(cli_record):
     data = cli_record.read_bytes()
     cli_record.write_bytes(data[: len(data) - 40])
-    done = run_cli("runbook", "report", cli_record.stem)
+    done = run_cli("runbook", "report", "--markdown", cli_record.stem)
     assert done.returncode == 0, done.stderr
     assert "- **Record:** chain intact (4 lines); the record ends in a cut line at line 5: the run was killed" in (
         done.stdout
@@ -373,7 +373,7 @@ def test_zeroes_after_a_crash_are_a_cut_line(cli_record):
 
 
 def test_report_states_an_intact_chain(cli_record):
-    done = run_cli("runbook", "report")
+    done = run_cli("runbook", "report", "--markdown")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# Tiny practice — run ")
     assert "\n- **Record:** chain intact (5 lines)\n" in done.stdout
@@ -382,7 +382,7 @@ def test_report_states_an_intact_chain(cli_record):
 def test_report_states_a_broken_chain_and_still_renders(cli_record):
     data = cli_record.read_bytes().replace(b"Read the server logs", b"Skipped the server logs")
     cli_record.write_bytes(data)
-    done = run_cli("runbook", "report")
+    done = run_cli("runbook", "report", "--markdown")
     assert done.returncode == 0, done.stderr
     assert "- **Record:** NOT intact: line 3: does not follow line 2 (changed, inserted or removed)" in done.stdout
     assert "| ask | **pending**" in done.stdout
@@ -395,7 +395,7 @@ def test_a_record_from_an_older_ditsops_reports_without_a_chain(cli_record):
         entry.pop("prev"), entry.pop("run", None)
         lines.append((json.dumps(entry) + "\n").encode())
     rewrite(cli_record, lines)
-    done = run_cli("runbook", "report")
+    done = run_cli("runbook", "report", "--markdown")
     assert done.returncode == 0, done.stderr
     assert "- **Record:** written without a hash chain (older ditsops)" in done.stdout
     assert "| look | **pending**" in done.stdout

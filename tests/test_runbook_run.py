@@ -85,7 +85,7 @@ def test_yes_terminates_verifies_and_records_who(env, sessions, tmp_path, isolat
     assert any(e["event"] == "escalation" and e["say"] == "Page the DBA now" for e in events)
     assert "Page the DBA now" in done.stdout
 
-    report = run_cli("runbook", "report", env=env)
+    report = run_cli("runbook", "report", "--markdown", env=env)
     assert report.returncode == 0
     assert report.stdout.startswith("# Practice terminate — run ")
     assert "decision: approved by oncall-ana@" in report.stdout

@@ -151,10 +151,10 @@ def test_a_run_still_writing_is_in_progress_not_cut(isolated_home):
 def test_the_report_says_whether_a_record_without_run_end_is_still_going(isolated_home):
     record = RunRecord.create("practice", frozenset(), isolated_home.state / "ditsops" / "runs")
     record.write("run-start", runbook="practice", by="ana@laptop")
-    going = run_cli("runbook", "report", record.run_id)
+    going = run_cli("runbook", "report", "--markdown", record.run_id)
     assert "- **Ended:** not yet: the run is still going (its writer is alive)" in going.stdout
     record.close()
-    cut = run_cli("runbook", "report", record.run_id)
+    cut = run_cli("runbook", "report", "--markdown", record.run_id)
     assert "- **Ended:** no run-end: the record stops here (the run was killed, or its last lines removed)" in (
         cut.stdout
     )

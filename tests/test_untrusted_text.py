@@ -98,8 +98,13 @@ def test_the_walk_and_the_report_show_runbook_text_and_a_hostile_value_escaped(r
     report = run_cli("runbook", "report", env={"COLUMNS": "80"})
     assert report.returncode == 0, report.stderr
     shown_not_obeyed(report.stdout)
-    assert report.stdout.startswith("# Hostile ")
+    assert report.stdout.startswith("Hostile ")
     assert "\\nFORGED TITLE LINE" in report.stdout.splitlines()[0]
+    markdown = run_cli("runbook", "report", "--markdown", env={"COLUMNS": "80"})
+    assert markdown.returncode == 0, markdown.stderr
+    shown_not_obeyed(markdown.stdout)
+    assert markdown.stdout.startswith("# Hostile ")
+    assert "\\nFORGED TITLE LINE" in markdown.stdout.splitlines()[0]
 
 
 def test_an_alert_label_used_as_a_parameter_is_shown_escaped(runbook, alertmanager, isolated_home):

@@ -57,7 +57,7 @@ def logs_command(
         typer.Option(
             "--follow",
             "-f",
-            help="Keep following every matching pod (new lines as they are written) until Ctrl-C (exit 0); "
+            help="Keep following every matching pod (new lines as they are written) until q or Ctrl-C (exit 0); "
             "with -o json, one JSON object per line.",
         ),
     ] = False,
@@ -102,10 +102,12 @@ def logs_command(
 
 def _follow_logs(ctx, client, selector, tail, since_seconds, grep, container, output) -> NoReturn:
     """`k8s logs -f`: every matching pod followed, their lines merged in time order, until
-    Ctrl-C (exit 0) or every pod is gone."""
+    q or Ctrl-C (exit 0) or every pod is gone."""
     import json
     import re
+    import sys
 
+    from ditsops.cli.watch import Keys
     from ditsops.core.kubelogs import follow
     from ditsops.render.cells import escape
     from ditsops.render.kube import render_target
@@ -132,17 +134,22 @@ def _follow_logs(ctx, client, selector, tail, since_seconds, grep, container, ou
             render_log_line(out, line.pod, line.text, width)
 
     pattern = re.compile(grep) if grep else None
+    # q on the terminal leaves, as in --watch (cbreak: no Enter, no echo; Ctrl-C still
+    # interrupts); the terminal's mode is restored on every way out
+    keys = Keys(sys.stdin.fileno() if state.terminal.stdin_isatty else None)
     try:
-        follow(
-            client,
-            pods,
-            emit=emit,
-            ended=lambda end: render_log_stream_end(err, end.pod, end.reason),
-            tail=tail,
-            since_seconds=since_seconds,
-            container=container,
-            keep=(lambda text: pattern.search(text) is not None) if pattern else (lambda _: True),
-        )
+        with keys:
+            follow(
+                client,
+                pods,
+                emit=emit,
+                ended=lambda end: render_log_stream_end(err, end.pod, end.reason),
+                tail=tail,
+                since_seconds=since_seconds,
+                container=container,
+                keep=(lambda text: pattern.search(text) is not None) if pattern else (lambda _: True),
+                until=keys.wait_for_quit if keys.fd is not None else None,
+            )
     except KeyboardInterrupt:
-        pass  # Ctrl-C is how one stops following
+        pass  # Ctrl-C is the other way to stop following
     raise typer.Exit(ExitCode.OK)

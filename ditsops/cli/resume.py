@@ -49,6 +49,7 @@ def resume_command(
     from ditsops.core import catalog
     from ditsops.core.loader import resolve_params
     from ditsops.core.resume import prior_from_events
+    from ditsops.core.runs import is_direct
 
     flags = ActionFlags(
         yes=yes, dry_run=dry_run, non_interactive=non_interactive, output=output, full=full, verbose=verbose
@@ -58,6 +59,12 @@ def resume_command(
     prior = prior_from_events(run_id, events)
     if not _RUNBOOK_NAME.fullmatch(prior.runbook):
         raise UsageError(f"run {run_id} names no runbook that can be resumed by name")
+    start = next((e for e in events if isinstance(e, dict) and e.get("event") == "run-start"), {})
+    if is_direct(start):  # its runbook was built in code from the command line: no file to walk again
+        raise UsageError(
+            f"run {run_id} is a direct command ({prior.runbook}), not a runbook walk: "
+            "nothing to resume; run the command again"
+        )
     runbook = catalog.find(prior.runbook)
     params = resolve_params(
         runbook, parse_assignments(assignments), labels=prior.params, profile=launch.settings.params

@@ -329,21 +329,39 @@ def lint_command(
 def report_command(
     ctx: typer.Context,
     run: Annotated[str | None, typer.Argument(help="Run id (or prefix, or path); default: the last run.")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="Markdown for the postmortem document, not the terminal view.")
+    ] = False,
 ) -> None:
-    """Print a run record as a Markdown timeline for the postmortem.
+    """Show a run's record: what happened when, what was left undone, how to undo
+    what was applied (as commands to paste), the queries and the equivalent commands.
 
     It says first whether the record's hash chain holds (see `runbook verify`).
-
     A record cut by a killed run reports everything before the cut and says where it ends.
+    With --markdown, the same as a Markdown timeline for the postmortem.
 
-    Example: ditsops runbook report > incident-timeline.md
+    Example: ditsops runbook report --markdown > incident-timeline.md
     """
     from ditsops.core.record import find_run, read_record
-    from ditsops.render.report import markdown_report
 
     path = find_run(run)
     record = read_record(path)
-    app_state(ctx).consoles.out.file.write(markdown_report(record.events, path.stem, record.check))
+    out = app_state(ctx).consoles.out
+    if markdown:
+        from ditsops.render.report import markdown_report
+
+        out.file.write(markdown_report(record.events, path.stem, record.check))
+        return
+    from ditsops.render.reportview import render_report
+
+    try:
+        render_report(out, record.events, path.stem, record.check)
+    except SystemExit:
+        # rich meets a broken pipe (`report | head`) by going quiet and exiting 1; a reader
+        # that has seen enough is a normal end, exit 0 as for the Markdown
+        if not out.quiet:
+            raise
+        raise typer.Exit(0) from None
 
 
 # `runbook verify` lives in cli/verify.py (its anchors: the store, the ticket hash)

@@ -83,7 +83,7 @@ def run_watch(state: AppState, title: str, interval: float, draw: Draw, *, json_
     until q or Ctrl-C; exits 0. `title` is the command as the header names it (never argv:
     it may hold a DSN)."""
     out = state.consoles.out
-    keys = _Keys(sys.stdin.fileno() if state.terminal.stdin_isatty else None)
+    keys = Keys(sys.stdin.fileno() if state.terminal.stdin_isatty else None)
     try:
         with keys:
             if _is_tty(out) and not json_output:
@@ -102,7 +102,7 @@ def run_watch(state: AppState, title: str, interval: float, draw: Draw, *, json_
     raise typer.Exit(ExitCode.OK)
 
 
-def _live(out: Console, title: str, interval: float, draw: Draw, keys: _Keys) -> None:
+def _live(out: Console, title: str, interval: float, draw: Draw, keys: Keys) -> None:
     from rich.live import Live
 
     from ditsops.render.watch import watch_frame
@@ -123,7 +123,7 @@ def _live(out: Console, title: str, interval: float, draw: Draw, keys: _Keys) ->
                 return
 
 
-def _stream(state: AppState, title: str, interval: float, draw: Draw, keys: _Keys, *, separators: bool) -> None:
+def _stream(state: AppState, title: str, interval: float, draw: Draw, keys: Keys, *, separators: bool) -> None:
     from ditsops.render.watch import render_snapshot_header, render_watch_error
 
     out, err = state.consoles.out, state.consoles.err
@@ -179,7 +179,7 @@ def _silence_stdout() -> None:
         pass
 
 
-class _Keys:
+class Keys:
     """The engineer's key presses on the terminal, one at a time (cbreak: no Enter needed,
     no echo; Ctrl-C still interrupts); the terminal's mode is restored on the way out."""
 
@@ -187,15 +187,20 @@ class _Keys:
         self.fd = fd
         self._saved: list[object] | None = None
 
-    def __enter__(self) -> _Keys:
+    def __enter__(self) -> Keys:
         if self.fd is not None:
             import termios
             import tty
 
             try:
+                if os.tcgetpgrp(self.fd) != os.getpgrp():
+                    # started in the background (`... &`): setting the terminal's mode, or
+                    # reading it, would stop the process (SIGTTOU, SIGTTIN); no keys then
+                    self.fd = None
+                    return self
                 self._saved = termios.tcgetattr(self.fd)
                 tty.setcbreak(self.fd)
-            except termios.error:
+            except (termios.error, OSError):
                 self.fd = None
         return self
 
@@ -223,6 +228,14 @@ class _Keys:
                     self.fd = None
                 elif b"q" in pressed.lower():
                     return True
+
+    def wait_for_quit(self) -> bool:
+        """Block until q is pressed: True. False at once without a terminal, and once the
+        terminal goes away (`k8s logs -f` calls it on a thread of its own)."""
+        while self.fd is not None:
+            if self.quit_before(time.monotonic() + 3600):
+                return True
+        return False
 
 
 class KeptClient(Generic[C]):

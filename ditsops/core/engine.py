@@ -105,7 +105,9 @@ def run_runbook(
         "run-start",
         runbook=runbook.name,
         title=runbook.title,
-        source=str(runbook.source),
+        # null for a direct command's runbook, built in code: it has no file (readers also
+        # take "None", what older versions wrote)
+        source=str(runbook.source) if runbook.source is not None else None,
         params={k: display(v) for k, v in params.items()},
         target=dict(target),
         by=who(),

@@ -33,6 +33,13 @@ IDLE_WAIT = 1.0  # seconds between wake-ups when nothing is held (short waits st
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)\Z")
 
 
+class _Stop:
+    """What the `until` thread puts among the lines: the engineer asked to stop."""
+
+
+_STOP = _Stop()
+
+
 @dataclass(frozen=True)
 class StampedLine:
     pod: str
@@ -114,11 +121,14 @@ def follow(
     container: str | None = None,
     keep: Callable[[str], bool] = lambda _: True,
     clock: Callable[[], float] = time.monotonic,
+    until: Callable[[], bool] | None = None,
 ) -> None:
     """Follow every pod's log until all their streams end (the pods went away); lines for
     which `keep(text)` holds go to `emit` in time order. Ctrl-C (KeyboardInterrupt) is the
-    usual way out and is left to the caller; the reader threads are daemons."""
-    arrivals: queue.Queue[StampedLine | StreamEnded] = queue.Queue()
+    usual way out and is left to the caller; the reader threads are daemons. `until`, when
+    given, blocks (on a thread of its own) until the engineer asks to stop, True (the `q`
+    key): the lines already in are shown, and follow returns."""
+    arrivals: queue.Queue[StampedLine | StreamEnded | _Stop] = queue.Queue()
 
     def pump(pod: str) -> None:
         reason = "log stream ended (the pod is gone)"
@@ -136,6 +146,14 @@ def follow(
 
     for pod in pods:
         start_background(pump, args=(pod,), name=f"logs-{pod}")
+    if until is not None:
+        asked = until
+
+        def stop_when_asked() -> None:
+            if asked():
+                arrivals.put(_STOP)
+
+        start_background(stop_when_asked, name="logs-stop")
     buffer = Reorder()
     open_streams, started = set(pods), clock()
     heard: set[str] = set()
@@ -150,6 +168,10 @@ def follow(
             item = arrivals.get(timeout=max(0.0, wait))
         except queue.Empty:
             item = None
+        if isinstance(item, _Stop):
+            for line in buffer.ready(clock(), flush=True):
+                emit(line)
+            return
         if isinstance(item, StreamEnded):
             open_streams.discard(item.pod)
             ended(item)

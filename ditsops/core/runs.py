@@ -198,7 +198,9 @@ def summarize(path: Path) -> RunSummary:
 
 def is_direct(start: dict[str, Any]) -> bool:
     """A direct command runs a one-step runbook built in code: it has no source file."""
-    return start.get("source") == "None"  # str(None): what the engine writes for no file
+    # null since the engine stopped writing str(None); "None" in records written before.
+    # A run-start without the key at all (cut, hand-edited) is not taken for one.
+    return "source" in start and start["source"] in (None, "None")
 
 
 def _text(value: object, default: str = "?") -> str:

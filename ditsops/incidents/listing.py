@@ -187,7 +187,9 @@ def _time(value: Any) -> datetime | None:
 
 _RUNS = f"""
 SELECT r.id, r.runbook, r.who, r.profile, r.started, r.incident,
-  s.body ->> 'source', s.body -> 'options' ->> 'dry_run', s.body IS NOT NULL,
+  -- a direct command: its run-start's source is null ("None" from older versions)
+  jsonb_typeof(s.body -> 'source') = 'null' OR s.body ->> 'source' = 'None',
+  s.body -> 'options' ->> 'dry_run', s.body IS NOT NULL,
   e.kind, e.body -> 'exit_code', e.body ->> 'reason'
 FROM {SCHEMA}.runs r
 LEFT JOIN {SCHEMA}.events s ON s.run = r.id AND s.seq = 1
@@ -218,7 +220,7 @@ def store_runs(session: StoreSession, where: RunFilter) -> tuple[list[RunSummary
 
 
 def _run(row: tuple[Any, ...]) -> RunSummary:
-    ident, runbook, who, profile, started, incident, source, dry, has_source, kind, exit_code, reason = row
+    ident, runbook, who, profile, started, incident, direct, dry, has_source, kind, exit_code, reason = row
     ended = kind == "run-end"
     return RunSummary(
         run_id=str(ident),
@@ -231,5 +233,5 @@ def _run(row: tuple[Any, ...]) -> RunSummary:
         exit_code=exit_code if ended and isinstance(exit_code, int) and not isinstance(exit_code, bool) else None,
         verdict=str(reason or "") if ended else "no end in the store (still running, killed, or not yet synced)",
         incident=str(incident) if incident else None,
-        direct=source == "None",
+        direct=direct is True,
     )
