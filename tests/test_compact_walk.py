@@ -116,3 +116,14 @@ def test_a_preview_with_a_table_names_its_target_once_then_the_table():
     text = out.getvalue()
     assert text.startswith("This will roll back deployment dits-server in dits (sandbox):\n")
     assert text.count("a:1.5.0") == 1 and "Equivalent: kubectl rollout undo deployment/dits-server -n dits" in text
+
+
+def test_events_show_their_warnings_and_count_the_normal_ones():
+    rows = [(12, "Normal", "Scheduled", "pod/web-1", "Successfully assigned")] * 30
+    rows += [(3, "Warning", "BackOff", f"pod/web-{i}", "Back-off restarting failed container") for i in range(4)]
+    events = Table(("age", "type", "reason", "object", "message"), rows)
+    shown, out = console()
+    render_compact_details(shown, StepResult(Status.INFO, "34 events, 4 warnings", tables=[events]))
+    text = out.getvalue()
+    assert "Scheduled" not in text and "Back-off restarting failed container" in text
+    assert "30 Normal events not shown: --verbose" in text

@@ -120,10 +120,11 @@ def render_step_line(console: Console, number: int, total: int, step: Step, resu
 def render_compact_details(console: Console, result: StepResult) -> None:
     """Below a step's line: the evidence. A failing step's tables, repeated rows folded; a
     log step's distinct messages (the cause is in them), whatever its status."""
-    if result.status in DETAILED:
-        for table in result.tables:
-            if len(table.rows) > 1 or len(table.columns) > 1:  # one value is already on the line
-                render_folded(console, table)
+    for table in result.tables:
+        if "type" in table.columns and result.status not in QUIET:  # events: the warnings are the evidence
+            render_warnings(console, table)
+        elif result.status in DETAILED and (len(table.rows) > 1 or len(table.columns) > 1):
+            render_folded(console, table)  # (one value alone is already on the step's line)
     if result.log_groups:
         render_brief_log_groups(console, result.log_groups)
 
@@ -172,6 +173,18 @@ def render_folded(console: Console, table: Table) -> None:
     render_table(console, folded)
     if folded is not table and table.total and table.total > len(table.rows):
         console.print(f"[muted]… {table.total - len(table.rows)} more rows not shown ({table.total} in all)[/]")
+
+
+def render_warnings(console: Console, events: Table) -> None:
+    """Kubernetes events: the Warning ones (folded when alike), and how many Normal ones
+    are left to --verbose (scaled, pulled, started: the rollout going as it should)."""
+    at = events.columns.index("type")
+    warnings = [row for row in events.rows if row[at] == "Warning"]
+    if warnings:
+        render_folded(console, Table(events.columns, warnings, title=events.title))
+    normal = len(events.rows) - len(warnings)
+    if normal:
+        console.print(f"[muted]  {normal} Normal event{'s' if normal != 1 else ''} not shown: --verbose[/]")
 
 
 def render_brief_log_groups(console: Console, groups: Sequence[LogGroup]) -> None:
