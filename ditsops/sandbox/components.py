@@ -59,8 +59,11 @@ NAMESPACE = "dits"
 KUBE_READY_DELAY = 0.5  # seconds from pod creation to Ready: a rollout of 3 pods takes 2-3 s
 SIM_DSN_ENV = "DITS_SIM_DSN"
 START_TIMEOUT = 30.0
-# Runbook parameters matching the sandbox rules (rules.py): their windows, a 15 m baseline.
+# Runbook parameters matching the sandbox rules (rules.py): their windows, a 15 m baseline;
+# high-error-rate's recovery check over 3 s of 1 s scrapes, read 4 s after the fix (3 s and
+# a scrape: only requests the fixed pods served).
 SANDBOX_PARAMS = {"window": SANDBOX_WINDOW, "baseline": "15m", "baseline_step": "5s"}
+SANDBOX_PARAMS |= {"recheck_window": "3s", "recheck_after": "4s"}
 
 # Saves a component's record as soon as it exists, so that a crash halfway through
 # `up` still leaves enough in the state file for `down` to clean up.
