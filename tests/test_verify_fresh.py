@@ -84,8 +84,10 @@ def runbook_file(tmp_path: Path, text: str = RUNBOOK) -> Path:
     return path
 
 
-def run_verify(tmp_path: Path, walk: Walk, *, changed_ago: float | None, applied: int = 1) -> StepResult:
-    runbook = load_runbook(runbook_file(tmp_path))
+def run_verify(
+    tmp_path: Path, walk: Walk, *, changed_ago: float | None, applied: int = 1, text: str = RUNBOOK
+) -> StepResult:
+    runbook = load_runbook(runbook_file(tmp_path, text))
     params = {spec.name: spec.default for spec in runbook.params}
     ctx = RunContext(
         settings=None,  # type: ignore[arg-type]  # a verify reads no settings
@@ -109,6 +111,16 @@ def test_the_first_recheck_waits_until_its_window_is_all_after_the_fix(tmp_path)
     assert when >= fixed_at + 4  # recheck_after: the 3 s window and a scrape
     assert params == {"window": SECOND * 3}  # the runbook's short window, not the walk's 10 s
     assert any("first re-check in" in report for report in walk.reports)
+
+
+def test_a_window_longer_than_after_still_starts_after_the_fix(tmp_path):
+    walk = Walk(lambda now: 0.2)
+    runbook = RUNBOOK.replace(
+        "recheck_window: {type: duration, default: 3s}", "recheck_window: {type: duration, default: 10s}"
+    )
+    result = run_verify(tmp_path, walk, changed_ago=0.0, text=runbook)  # as with --set recheck_window=10s
+    assert result.status == Status.OK
+    assert walk.rechecks[0][0] >= 1000.0 + 10  # not at 4 s: a 10 s window then still holds the old pods
 
 
 def test_a_fix_that_fixes_nothing_is_not_recovered(tmp_path):

@@ -29,7 +29,7 @@ no evidence either way: it keeps waiting, and ends the window as an error, never
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ditsops.base.durations import format_duration, parse_duration
@@ -100,7 +100,8 @@ class VerifyKind(StepKind[VerifySpec]):
     def describe(self, step: Step, params: dict[str, ParamValue]) -> str:
         spec = self.spec_of(step)
         where = ", ".join(f"{name}={display(params.get(source))}" for name, source in spec.with_params)
-        after = f", from {format_duration(_after_seconds(spec, params))} after the change" if spec.after else ""
+        settle = _settle_seconds(spec, params)
+        after = f", from {format_duration(settle)} after the change" if settle else ""
         return (
             f"re-run '{spec.step}'{f' with {where}' if where else ''} every {format_duration(spec.every)} "
             f"until {spec.until}{after}, for at most {format_duration(spec.within)}"
@@ -111,11 +112,11 @@ class VerifyKind(StepKind[VerifySpec]):
         started = ctx.clock()
         deadline = started + spec.within if ctx.actions_applied else started
         overrides = {name: ctx.params.get(source) for name, source in spec.with_params}
-        if ctx.actions_applied and spec.after:
+        if ctx.actions_applied:
             # Only what was served after the change may speak for it: wait until the re-check's
             # window lies wholly after it (a change by the resumed run: counted from now).
             changed_at = ctx.changed_at if ctx.changed_at is not None else started
-            settle = changed_at + _after_seconds(spec, ctx.params) - ctx.clock()
+            settle = changed_at + _settle_seconds(spec, ctx.params) - ctx.clock()
             if settle > 0:
                 left = format_duration(settle)
                 ctx.report(f"first re-check in {left}, with only what came after the change", live=True)
@@ -192,6 +193,15 @@ def _parse_after(reader: FieldReader) -> str | None:
         reader.problem("after", f"'after': {error}")
         return None
     return text
+
+
+def _settle_seconds(spec: VerifySpec, params: dict[str, ParamValue]) -> float:
+    """How long after the change the first re-check comes: `after`, and never sooner than the
+    longest window the re-check reads with (a --set recheck_window=1m beside a 4 s `after`
+    would mix the old pods' requests in again)."""
+    windows = (params.get(source) for _, source in spec.with_params)
+    longest = max((v.total_seconds() for v in windows if isinstance(v, timedelta)), default=0.0)
+    return max(_after_seconds(spec, params), longest)
 
 
 def _after_seconds(spec: VerifySpec, params: dict[str, ParamValue]) -> float:
