@@ -168,6 +168,7 @@ def test_without_a_change_one_recheck_at_once(tmp_path):
         ('with: {window: "{{ label }}"}', "gives window (duration) the value of label (string)"),
         ('after: "{{ label }}"', "'after' must be a duration"),
         ("after: soon", "'after': 'soon' is not a duration"),
+        ("after: 30s", "'after' (30s) must be shorter than 'within'"),
     ],
 )
 def test_lint_refuses_what_a_recheck_could_not_read(tmp_path, field, problem):

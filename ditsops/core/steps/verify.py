@@ -75,7 +75,10 @@ class VerifyKind(StepKind[VerifySpec]):
         until = reader.get("until", str, default="ok")
         if until not in RECOVERED:
             reader.problem("until", f"'until' must be one of {', '.join(RECOVERED)}")
-        return VerifySpec(value.strip(), within, max(every, 0.5), until, _parse_with(reader), _parse_after(reader))
+        after = _parse_after(reader)
+        if after and not PLACEHOLDER.fullmatch(after) and parse_duration(after).total_seconds() >= within > 0:
+            reader.problem("after", f"'after' ({after}) must be shorter than 'within': no re-check would be left")
+        return VerifySpec(value.strip(), within, max(every, 0.5), until, _parse_with(reader), after)
 
     def step_references(self, spec: VerifySpec | None) -> set[str]:
         return {spec.step} if spec else set()
