@@ -199,3 +199,17 @@ def test_the_shipped_runbook_says_what_its_verify_reads():
 def test_runbook_show_and_lint_accept_the_shipped_verify():
     lint = run_cli("runbook", "lint")
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_a_sandbox_made_before_the_recheck_parameters_gets_them(isolated_home):
+    """state.json keeps the parameters of the `up` that made it: one made by an older
+    ditsops would walk with the production 1m30s `after` until `down` and `up`."""
+    from ditsops.sandbox import sandbox_profile
+    from ditsops.sandbox.state import Component, SandboxState, save_state
+
+    old = {"window": "10s", "baseline": "15m", "baseline_step": "5s"}
+    prometheus = Component(name="prometheus", profile={"prometheus_url": "http://127.0.0.1:9", "params": old})
+    save_state(SandboxState(components={"prometheus": prometheus}))
+    params = sandbox_profile()["params"]
+    assert params["recheck_window"] == "3s" and params["recheck_after"] == "4s"
+    assert params["window"] == "10s"  # what the sandbox was made with stays
