@@ -9,16 +9,20 @@ The worker's shared sandbox; the tests run in file order and share its history.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pexpect
 import pytest
 
+from ditsops.core.catalog import find
 from ditsops.sandbox.rules import SANDBOX_WINDOW
 from tests.cli import run_cli
 from tests.helpers import require_binary, wait_until
@@ -127,6 +131,28 @@ def test_interactive_rollback_confirmed_at_a_terminal(sandbox: Sandbox, kubectl)
     assert re.search(r"ditsops .*k8s undo dits-server --to-revision \d+", report.stdout), report.stdout
     assert "recovered" in report.stdout
     fault("bad-deploy", "--clear")
+    assert_recovery_read_after_the_rollback(sandbox)
+
+
+def last_record(sandbox: Sandbox) -> list[dict]:
+    runs = sorted((sandbox.home / "state" / "ditsops" / "runs").glob("*high-error-rate*.jsonl"))
+    return [json.loads(line) for line in runs[-1].read_text().splitlines()]
+
+
+def at(entry: dict) -> float:
+    return datetime.fromisoformat(entry["ts"]).timestamp()
+
+
+def assert_recovery_read_after_the_rollback(sandbox: Sandbox) -> None:
+    """The re-check that said recovered read the short window, and read it once that window
+    held only requests served after the rollout ended (its 3 s and a scrape)."""
+    entries = last_record(sandbox)
+    rolled_back = next(e for e in entries if e.get("event") == "step" and e.get("step") == "rollback")
+    rechecks = [e for e in entries if e.get("event") == "recheck" and e.get("step") == "error-rate"]
+    assert rechecks and rechecks[-1]["status"] == "ok", rechecks
+    assert all(e["params"] == {"window": "3s"} for e in rechecks), rechecks
+    # the rollback's step line is written after the rollout ended: no re-check 4 s before it
+    assert at(rechecks[0]) >= at(rolled_back) + 4 - 0.1, (rolled_back["ts"], rechecks[0]["ts"])
 
 
 def test_kubectl_rollout_undo_and_fault_clear_end_the_bad_deploy(sandbox: Sandbox, kubectl):
@@ -150,3 +176,32 @@ def test_kubectl_rollout_undo_and_fault_clear_end_the_bad_deploy(sandbox: Sandbo
     assert simulator_image(sandbox) == (GOOD, False)
     history = kubectl("rollout", "history", "deployment/dits-server")
     assert history.count("deploy 1.5.0") == bad_revisions, history  # one revision per template, as on a cluster
+
+
+def test_a_rollback_that_fixes_nothing_is_not_recovered(sandbox: Sandbox, kubectl, tmp_path: Path):
+    """The rollback goes back to another 1.5.0 revision (an env change was rolled out on top
+    of the bad release): the errors go on, and the verify must say so, not "recovered"."""
+    inject_bad_deploy(sandbox, kubectl)
+    kubectl("set", "env", "deployment/dits-server", "DITS_LOG_FORMAT=json")
+    kubectl("rollout", "status", "deployment/dits-server", "--timeout=60s")
+    wait_until(lambda: error_ratio(sandbox) > 5, 60, "the error ratio over 5%", **WATCH)
+    # The shipped runbook as it is, but a verify window a test can wait out.
+    shipped = find("high-error-rate").source
+    assert shipped is not None
+    text = shipped.read_text()
+    assert "    within: 5m\n    every: 2s\n" in text
+    path = tmp_path / "high-error-rate.yaml"
+    path.write_text(text.replace("    within: 5m\n    every: 2s\n", "    within: 12s\n    every: 2s\n"))
+    try:
+        done = run_cli("--profile", "sandbox", "runbook", "run", str(path), "--yes", timeout=180)
+        image_after = deployed_image(kubectl)
+    finally:
+        fault("bad-deploy", "--clear")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "applied: rolled back" in done.stdout, done.stdout
+    assert image_after == BAD  # the rollback changed the template, not the release
+    assert "recovered (after" not in done.stdout
+    assert re.search(r"not recovered after \d+(\.\d)?s: 1\d\.\d%", done.stdout), done.stdout
+    assert re.search(r"not resolved: error-rate failing at 1\d\.\d%", done.stdout), done.stdout
+    rechecks = [e for e in last_record(sandbox) if e.get("event") == "recheck"]
+    assert rechecks and all(e["status"] == "failing" for e in rechecks), rechecks

@@ -220,7 +220,13 @@ def test_up_starts_every_component_healthy_and_the_profile_points_at_them(sandbo
     assert profile["alertmanager_url"] == sandbox.url("alertmanager")
     assert profile["dits_url"] == sandbox.url("simulator")
     assert profile["kube_context"] == "sandbox" and profile["namespace"] == "dits"
-    assert profile["params"] == {"window": SANDBOX_WINDOW, "baseline": "15m", "baseline_step": "5s"}
+    assert profile["params"] == {
+        "window": SANDBOX_WINDOW,
+        "baseline": "15m",
+        "baseline_step": "5s",
+        "recheck_window": "3s",  # high-error-rate's recovery check: 3 s read 4 s after the fix
+        "recheck_after": "4s",
+    }
     assert str(profile["dsn"]).startswith("postgresql://postgres:")
     assert Path(sandbox.kubeconfig).stat().st_mode & 0o777 == 0o600
     # The password never reaches the status output.

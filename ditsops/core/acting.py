@@ -183,7 +183,7 @@ class Acting:
                     return preview, StepResult(Status.NOTHING_TO_DO, f"not any more: {preview.summary}")
                 decision = self._decide(step, preview, again=True)
                 continue
-            self.ctx.actions_applied += 1
+            self.ctx.changed()
             return preview, result
         return preview, StepResult(Status.REFUSED, "the target kept changing under every preview; nothing was changed")
 

@@ -12,7 +12,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import FrameType
 
@@ -244,11 +244,11 @@ class _Walker:
             result, seconds = self._measure(step)
         self._finish(step, result, seconds, shown=shown, number=number, preview=preview)
 
-    def _measure(self, step: Step) -> tuple[StepResult, float]:
+    def _measure(self, step: Step, ctx: RunContext | None = None) -> tuple[StepResult, float]:
         """A diagnostic's result and how long it took, failures included (callable from any thread)."""
         began = self.ctx.clock()
         try:
-            result = self._diagnose(step_kinds.kind_of(step.kind), step)
+            result = self._diagnose(step_kinds.kind_of(step.kind), step, ctx or self.ctx)
         except DitsopsError as error:
             result = self._failure(error)
         return result, self.ctx.clock() - began
@@ -261,8 +261,8 @@ class _Walker:
             return StepResult(Status.SKIPPED, f"not configured: {error.message}{hint}", not_configured=True)
         return StepResult.failed(error.message, unreachable=isinstance(error, TargetUnreachable))
 
-    def _diagnose(self, kind: step_kinds.AnyKind, step: Step) -> StepResult:
-        result = kind.run(step, self.ctx)
+    def _diagnose(self, kind: step_kinds.AnyKind, step: Step, ctx: RunContext) -> StepResult:
+        result = kind.run(step, ctx)
         result.unit = step.unit or result.unit  # the runbook's unit wins over the kind's own
         if result.value is not None and result.status == Status.INFO:
             result.status = evaluate(step.threshold, result.value)
@@ -292,12 +292,18 @@ class _Walker:
     def applied(self, summary: str, data: dict[str, object]) -> None:
         self.acting.applied(summary, data)
 
-    def rerun(self, step_id: str) -> StepResult:
-        """Run an earlier diagnostic again (for verify) and record the new result as its latest."""
-        result, _ = self._measure(self.runbook.step(step_id))
+    def rerun(self, step_id: str, params: Mapping[str, ParamValue] | None = None) -> StepResult:
+        """Run an earlier diagnostic again (for verify) and record the new result as its latest;
+        `params` (the verify's `with`) replace the walk's for this re-check, and the record
+        says which, so the postmortem shows what the verdict read."""
+        ctx = replace(self.ctx, params={**self.ctx.params, **params}) if params else self.ctx
+        result, _ = self._measure(self.runbook.step(step_id), ctx)
         self.ctx.results[step_id] = result
         self.outcome.latest[step_id] = result
-        self.record.write("recheck", step=step_id, status=result.status, value=result.value, summary=result.summary)
+        extra = {"params": {k: display(v) for k, v in params.items()}} if params else {}
+        self.record.write(
+            "recheck", step=step_id, status=result.status, value=result.value, summary=result.summary, **extra
+        )
         return result
 
     def _finish(

@@ -16,12 +16,17 @@ PROFILE = "sandbox"
 
 def sandbox_profile() -> dict[str, Any]:
     """Settings of the `sandbox` profile, from the running sandbox's state."""
+    from ditsops.sandbox.profileparams import SANDBOX_PARAMS
     from ditsops.sandbox.state import load_state
 
     state = load_state()
     if state is None:
         raise ConfigError("the sandbox profile exists only while the sandbox is up", hint="ditsops sandbox up")
-    return dict(state.profile())
+    profile = dict(state.profile())
+    # A sandbox made by an older ditsops lacks the parameters added since: its own win.
+    kept = profile.get("params")
+    profile["params"] = {**SANDBOX_PARAMS, **(kept if isinstance(kept, dict) else {})}
+    return profile
 
 
 register_profile_provider(PROFILE, sandbox_profile)

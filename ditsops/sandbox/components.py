@@ -37,8 +37,8 @@ from ditsops.sandbox import kubesource, promstack
 from ditsops.sandbox.pgcluster import PgCluster, create_cluster, find_pg_bin
 from ditsops.sandbox.pgroles import APP_ROLE, DIAGNOSTICS_ROLE, create_app_role, create_diagnostics_role, role_dsn
 from ditsops.sandbox.ports import free_port, wait_for_port
+from ditsops.sandbox.profileparams import SANDBOX_PARAMS  # the profile's runbook parameters
 from ditsops.sandbox.recordstore import create_record_store, record_store_dsn
-from ditsops.sandbox.rules import SANDBOX_WINDOW
 from ditsops.sandbox.state import Component, ensure_sandbox_dir, stop_process
 
 POSTGRES, KUBEAPI, SIMULATOR, ALERTMANAGER, PROMETHEUS = (
@@ -59,8 +59,6 @@ NAMESPACE = "dits"
 KUBE_READY_DELAY = 0.5  # seconds from pod creation to Ready: a rollout of 3 pods takes 2-3 s
 SIM_DSN_ENV = "DITS_SIM_DSN"
 START_TIMEOUT = 30.0
-# Runbook parameters matching the sandbox rules (rules.py): their windows, a 15 m baseline.
-SANDBOX_PARAMS = {"window": SANDBOX_WINDOW, "baseline": "15m", "baseline_step": "5s"}
 
 # Saves a component's record as soon as it exists, so that a crash halfway through
 # `up` still leaves enough in the state file for `down` to clean up.

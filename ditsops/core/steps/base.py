@@ -63,8 +63,9 @@ class RunHooks(Protocol):
     """What the walk offers a step while it runs. The engine's walker implements it and hands
     it to the RunContext it makes; outside a walk, NoHooks."""
 
-    def rerun(self, step_id: str) -> StepResult:
-        """Run an earlier diagnostic again and make its result the latest (verify)."""
+    def rerun(self, step_id: str, params: Mapping[str, ParamValue] | None = None) -> StepResult:
+        """Run an earlier diagnostic again and make its result the latest (verify); `params`
+        replace the walk's parameters of the same names for this re-check only."""
         ...
 
     def manual(self, step: Step, text: str) -> bool | None:
@@ -83,7 +84,7 @@ class RunHooks(Protocol):
 class NoHooks:
     """A step run on its own, outside a runbook walk: nobody to ask, nothing earlier to re-run."""
 
-    def rerun(self, step_id: str) -> StepResult:
+    def rerun(self, step_id: str, params: Mapping[str, ParamValue] | None = None) -> StepResult:
         return StepResult.failed(f"cannot re-run '{step_id}' outside a runbook walk")
 
     def manual(self, step: Step, text: str) -> bool | None:
@@ -109,6 +110,8 @@ class RunContext:
     sleep: Callable[[float], None] = time.sleep
     hooks: RunHooks = field(default_factory=NoHooks)
     actions_applied: int = 0  # changes made so far in this run: actions applied, manual steps ticked
+    # `clock` time the last of them ended (None: none in this run, or only the resumed run's)
+    changed_at: float | None = None
     _clients: dict[str, object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -120,9 +123,14 @@ class RunContext:
             # the key names the target, so what is cached under it is what its factory made
             return cast(ClientT, self._clients[key])
 
-    def rerun(self, step_id: str) -> StepResult:
+    def rerun(self, step_id: str, params: Mapping[str, ParamValue] | None = None) -> StepResult:
         """Run an earlier diagnostic again (for verify); its result becomes the step's latest."""
-        return self.hooks.rerun(step_id)
+        return self.hooks.rerun(step_id, params)
+
+    def changed(self) -> None:
+        """This run changed something (an action applied, a manual fix ticked): verify steps wait."""
+        self.actions_applied += 1
+        self.changed_at = self.clock()
 
     def manual(self, step: Step, text: str) -> bool | None:
         """Ask the engineer to tick off a note: True done, False skipped, None nobody to ask."""

@@ -59,6 +59,6 @@ class NoteKind(StepKind[NoteSpec]):
             return StepResult(Status.PENDING, "manual step: not ticked off (nobody at a terminal to do it)")
         if answer:
             if self.spec_of(step).needs:
-                ctx.actions_applied += 1  # the engineer made a fix by hand: verify steps wait for it
+                ctx.changed()  # the engineer made a fix by hand: verify steps wait for it
             return StepResult(Status.DONE, "done")
         return StepResult(Status.SKIPPED, "skipped by the engineer")
