@@ -109,10 +109,10 @@ def _me() -> str:
 def _from_store(state, dsn: str, secrets: frozenset[str], where: RunFilter):
     """(runs, older ones left out, no ids) from the store, or None when it cannot answer (said once)."""
     from ditsops.incidents.listing import store_runs
-    from ditsops.store.connection import open_session
+    from ditsops.store.reader import open_reader
 
     try:
-        session = open_session(dsn, secrets)
+        session = open_reader(dsn, secrets)
     except DitsopsError as error:
         _say(state, f"{error.message}; listing this machine's records")
         return None

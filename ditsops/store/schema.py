@@ -198,7 +198,7 @@ def grants(role: str, database: str) -> list[str]:
 def schema_version(conn: Any) -> int | None:
     """The store's schema version, or None when `store init` never ran there."""
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.schema_version",)).fetchone()
-    if not row or not row[0]:
+    if not row or row[0] not in (True, "t"):  # "t": a reader's session (store/reader.py) reads text
         return None
     found = conn.execute(f"SELECT max(version) FROM {SCHEMA}.schema_version").fetchone()
     return int(found[0]) if found and found[0] is not None else None
