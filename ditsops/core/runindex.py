@@ -33,6 +33,16 @@ MAX_INDEX_BYTES = 256 * 1024 * 1024  # a bigger index is not ours: rebuilt
 Key = list[int]  # size, mtime, ctime, inode: a list, compared as is with the index's JSON
 
 
+def record_names(directory: Path) -> list[str]:
+    """The run ids of the records' names (`*.jsonl`, not hidden), sorted: one directory
+    listing, no stat (what they are is checked for the few that are read)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return sorted(name[:-6] for name in names if name.endswith(".jsonl") and not name.startswith("."))
+
+
 def record_files(directory: Path) -> dict[str, Key]:
     """Every record (`*.jsonl`, regular files only) with its stat key, by run id: one
     directory listing and one lstat per record, no file opened. (Kept lean on purpose:
@@ -112,9 +122,12 @@ def save(directory: Path, entries: dict[str, list[Any]]) -> None:
 
 
 def key_of(path: str | Path) -> Key | None:
-    """The key of one record now (to tell a record that changed while it was read)."""
+    """The key of one record now (to tell a record that changed while it was read); None
+    when it is gone or not a regular file."""
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
         return None
     return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
