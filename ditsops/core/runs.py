@@ -141,26 +141,42 @@ def _latest(directory: Path, limit: int | None) -> RunPage:
     read, and the runs started in the same second as the oldest of them, to order them.
     Nothing is taken from the index, so a record added, removed, edited or replaced is
     seen at once: what is chosen depends on names only, and what is shown is read now."""
-    names = runindex.record_names(directory)
+    names, count = runindex.record_names(directory)
     picked: list[tuple[str, list[Any]]] = []
     read: dict[str, RunSummary] = {}
+    at: dict[str, int] = {}  # run id -> its name's place in `names`
     skipped = 0
-    for run_id in reversed(names):
+    for place in range(len(names) - 1, -1, -1):
+        name = names[place]
+        if not runindex.is_record_name(name):
+            continue
+        run_id = name[:-6]
         if limit is not None and len(picked) >= limit:
             if run_id[:SECOND] != picked[-1][0][:SECOND] or len(picked) >= limit + MAX_TIES:
                 break
-        path = directory / f"{run_id}.jsonl"
+        path = directory / name
         key = runindex.key_of(path)
         if key is None:  # gone, or not a regular file (a FIFO, a link): nobody's record
             skipped += 1
             continue
         read[run_id] = summary = summarize(path)
         picked.append((run_id, _indexed(key, summary)))
+        at[run_id] = place
     picked.sort(key=_order)
     shown = picked[-limit:] if limit is not None else picked
-    at = {run_id: n for n, run_id in enumerate(names)}
-    near = {names[i] for run_id, _ in shown for i in (at[run_id] - 1, at[run_id] + 1) if 0 <= i < len(names)}
-    return RunPage([read[run_id] for run_id, _ in shown], len(names) - skipped, sorted(near))
+    # a shown id's prefix must differ from the ids beside it (those share the most with it)
+    near = {other for run_id, _ in shown for step in (-1, 1) if (other := _beside(names, at[run_id], step))}
+    return RunPage([read[run_id] for run_id, _ in shown], count - skipped, sorted(near))
+
+
+def _beside(names: list[str], place: int, step: int) -> str | None:
+    """The run id of the next record name from `place` in the direction of `step`."""
+    place += step
+    while 0 <= place < len(names):
+        if runindex.is_record_name(names[place]):
+            return names[place][:-6]
+        place += step
+    return None
 
 
 def _filtered(directory: Path, where: RunFilter) -> RunPage:

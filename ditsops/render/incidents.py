@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
 
 from ditsops.incidents.listing import Acting, IncidentSummary
-from ditsops.incidents.timeline import IncidentDetail
 from ditsops.render.cells import cut, fold
+
+if TYPE_CHECKING:  # a type only: `incident list` does not import the timeline's module
+    from ditsops.incidents.timeline import IncidentDetail
 
 _DEPLOYMENT = re.compile(r'deployment "([^"]+)" in namespace \S+')
 
