@@ -4,12 +4,16 @@ runs, and what it leaves unimported."""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+
+import pytest
 
 from ditsops.core.results import Status
 from ditsops.core.runs import RunFilter, run_page
 from ditsops.render.console import STATUS_MARK, STATUS_STYLE
+from ditsops.render.lines import line, out_for
 from ditsops.render.runs import short_ids
 from tests.test_runs_listing import write_record
 from tests.test_store_reader import probe
@@ -60,5 +64,40 @@ def test_the_local_listing_imports_neither_the_walk_nor_psycopg(tmp_path: Path) 
     code, modules, out, err = probe(tmp_path, "", "runbook", "runs")
     assert (code, err) == (0, ""), err
     assert ids[-1][:16] in out.splitlines()[-2] and "(10 older not shown" in out
-    heavy = sorted(m for m in modules if m.startswith(("psycopg", "ditsops.cli.launch", "ditsops.cli.runbook_")))
+    heavy = sorted(
+        m for m in modules if m.startswith(("psycopg", "rich", "ditsops.cli.launch", "ditsops.cli.runbook_"))
+    )
     assert not heavy, heavy
+
+
+@pytest.mark.parametrize(
+    ("isatty", "environ", "width", "color"),
+    [
+        (False, {}, 80, False),  # a pipe: no colour, 80 columns
+        (False, {"COLUMNS": "132"}, 132, False),
+        (False, {"FORCE_COLOR": "1"}, 80, True),
+        (True, {"COLUMNS": "100"}, 100, True),
+        (True, {"COLUMNS": "100", "NO_COLOR": ""}, 100, False),  # NO_COLOR set at all, even empty
+        (True, {"COLUMNS": "100", "TERM": "dumb"}, 100, False),
+        (False, {"COLUMNS": "wide"}, 80, False),
+    ],
+)
+def test_a_listing_is_coloured_and_sized_as_the_consoles_would_be(
+    isatty: bool, environ: dict[str, str], width: int, color: bool
+) -> None:
+    stream = io.StringIO()
+    out = out_for(stream, isatty=isatty, environ=environ)
+    assert (out.width, out.color) == (width, color)
+    line(out, ("ok", "ok"), (" \x1b[2J[red]text[/]", ""))
+    written = stream.getvalue()
+    assert ("\x1b[32mok\x1b[0m" in written) is color
+    assert written.endswith(" \x1b[2J[red]text[/]\n")  # as given: the renderers fold controls before this
+
+
+def test_hostile_record_text_reaches_the_listing_folded_never_as_a_control(tmp_path: Path) -> None:
+    runs = tmp_path / "state" / "ditsops" / "runs"
+    write_record(runs, 0, by="eve\x1b[2J\u202eevil[bold]x[/bold]\nforged line")
+    code, _, out, err = probe(tmp_path, "", "runbook", "runs")
+    assert (code, err) == (0, "")
+    assert "\x1b" not in out and "\u202e" not in out and len(out.splitlines()) == 2
+    assert "eve\\x1b[2J" in out

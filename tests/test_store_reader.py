@@ -143,10 +143,11 @@ def probe(home: Path, dsn: str, *args: str, timeout: float = 60) -> tuple[int, s
 
 
 def _psycopg(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if m == "psycopg" or m.startswith(("psycopg.", "psycopg_")))
+    """psycopg, and rich too: the listings print without it (render/lines.py)."""
+    return sorted(m for m in modules if m in ("psycopg", "rich") or m.startswith(("psycopg.", "psycopg_", "rich.")))
 
 
-def test_runs_and_incidents_from_the_store_import_no_psycopg_and_show_text_as_text(
+def test_runs_and_incidents_from_the_store_import_neither_psycopg_nor_rich_and_show_text_as_text(
     filled: str,
     engineer_dsn: str,  # noqa: F811 - the fixture imported above
     tmp_path: Path,

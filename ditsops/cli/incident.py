@@ -64,10 +64,11 @@ def list_command(
     with _store(settings, reading=True) as session:
         incidents, more = list_incidents(session, limit=parse_limit(limit, every), closed=closed)
     incidents = with_live_leases(settings, incidents)
+    out = state.terminal.out()  # written without rich: its import would cost more than the listing
     if state.output_format(output) == "json":
-        print_json(state.consoles.out, [i.to_json() for i in incidents])
+        print_json(out, [i.to_json() for i in incidents])
         return
-    render_incidents(state.consoles.out, incidents, more=more)
+    render_incidents(out, incidents, more=more)
 
 
 @app.command("show")
