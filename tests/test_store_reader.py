@@ -245,3 +245,27 @@ def test_a_store_without_the_schema_is_refused_before_any_listing(filled: str) -
     other = filled.rsplit("/", 1)[0] + "/postgres"
     with pytest.raises(DitsopsError, match="no ditsops schema"):
         open_reader(other, NO_SECRETS)
+
+
+class _Answering:
+    """A session whose store answers these rows to every query (a store gone wrong, or not
+    ditsops's: hard to make a real PostgreSQL say)."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def execute(self, query: str, params: Any = ()) -> Any:
+        return self
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+@pytest.mark.parametrize(
+    "row", [("not json",), ('{"a": 1}',), ("[1, 2]",), (json.dumps(["x", {"k": 1}] * 7),), (None,), ("[" * 5000,)]
+)
+def test_a_listing_answer_that_is_not_what_was_asked_is_one_line_exit_4(row: tuple[Any, ...]) -> None:
+    for listing in (lambda s: store_runs(s, RunFilter()), lambda s: list_incidents(s, limit=20)):
+        with pytest.raises(StoreUnreachable, match="not what ditsops asked for") as caught:
+            listing(_Answering([row]))  # type: ignore[arg-type]
+        assert caught.value.exit_code == 4

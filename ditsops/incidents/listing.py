@@ -7,16 +7,19 @@ counting them all.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ditsops.core.runs import RunFilter, RunSummary
-from ditsops.store.connection import StoreSession
+from ditsops.store.connection import StoreSession, StoreUnreachable
 from ditsops.store.schema import SCHEMA
 
 if TYPE_CHECKING:
     from ditsops.store.reader import ReadSession
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -150,19 +153,20 @@ def list_incidents(
     if limit is not None:
         query += " LIMIT %s"
         params.append(limit + 1)
-    rows = [_document(row) for row in session.execute(query, tuple(params)).fetchall()]
+    rows = session.execute(query, tuple(params)).fetchall()
     more = limit is not None and len(rows) > limit
-    return [_summary(row) for row in reversed(rows[:limit] if limit is not None else rows)], more
+    return _parsed(_summary, reversed(rows[:limit] if limit is not None else rows)), more
 
 
-def _document(row: tuple[Any, ...]) -> list[Any]:
-    """A row's one JSON column, as a list (what the query built with json_build_array)."""
+def _parsed(parse: Callable[[list[Any]], T], rows: Iterable[tuple[Any, ...]]) -> list[T]:
+    """Each row's one JSON column (what the query built with json_build_array), parsed;
+    a row that is not that is a malformed answer: one line, exit 4, never a traceback."""
     import json
 
-    document = json.loads(row[0])
-    if not isinstance(document, list):
-        raise TypeError("a store listing row is not a JSON array")
-    return document
+    try:
+        return [parse(json.loads(row[0])) for row in rows]
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
+        raise StoreUnreachable("the record store answered a listing that is not what ditsops asked for") from None
 
 
 def _action(raw: Any) -> Action | None:
@@ -181,7 +185,7 @@ def _summary(row: list[Any]) -> IncidentSummary:
     return IncidentSummary(
         id=str(ident),
         alert=str(alert),
-        labels={str(k): str(v) for k, v in (labels or {}).items()},
+        labels={str(k): str(v) for k, v in (labels or {}).items()},  # not a mapping: malformed (_parsed)
         since=opened,
         opened_by=str(opened_by),
         state=state,
@@ -227,10 +231,10 @@ def store_runs(session: StoreSession | ReadSession, where: RunFilter) -> tuple[l
     if where.limit is not None:
         query += " LIMIT %s"
         params.append(where.limit + 1)
-    rows = [_document(row) for row in session.execute(query, tuple(params)).fetchall()]
+    rows = session.execute(query, tuple(params)).fetchall()
     more = where.limit is not None and len(rows) > where.limit
     kept = rows[: where.limit] if where.limit is not None else rows
-    return [_run(row) for row in reversed(kept)], more
+    return _parsed(_run, reversed(kept)), more
 
 
 def _run(row: list[Any]) -> RunSummary:
