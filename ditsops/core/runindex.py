@@ -1,7 +1,9 @@
-"""The index of local run records: what `runbook runs` shows of each, kept beside them.
+"""The index of local run records: what a filtered `runbook runs` selects by (--incident,
+--runbook, --since, --mine), kept beside them. Without a filter no index is needed:
+core/runs.py `_latest` reads only the records of the newest names.
 
 Summarizing a record reads its first and last lines; with a year of records that is
-thousands of files opened on every listing. The index keeps each record's summary in
+thousands of files opened on every filtered listing. The index keeps each record's summary in
 `<runs>/.index.json`, keyed like the runbook index (core/runbook_index.py) by what `stat`
 says of the file (size, modification and change time, inode): a record that grew, was
 edited, replaced by another file or removed is summarized again (or dropped) at the next

@@ -1,8 +1,9 @@
 """The recorded runs at a glance: who ran which runbook where, when, and how it ended.
 
-Read from the first and the last lines of each run record (core/record.py), through the
-index kept beside the records (core/runindex.py), so a year of records lists as fast as a
-day's. The hash chain is not checked here (`runbook verify` does that).
+Read from the first and the last lines of each run record (core/record.py): the latest
+by run id without a filter, through the index kept beside the records (core/runindex.py)
+with one, so a year of records lists as fast as a day's. The hash chain is not checked
+here (`runbook verify` does that).
 """
 
 from __future__ import annotations
