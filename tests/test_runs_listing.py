@@ -62,12 +62,23 @@ def write_record(
     return run_id
 
 
+# A listing without a filter chooses by name and reads what it shows (no index); one with
+# a filter goes through the index. Every change to a record is checked through both.
+WAYS: dict[str, dict[str, Any]] = {"latest": {}, "filtered": {"since": START - timedelta(days=1)}}
+INDEXED = WAYS["filtered"]
+
+
+@pytest.fixture(params=list(WAYS))
+def way(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return WAYS[request.param]
+
+
 @pytest.fixture
 def runs(tmp_path: Path) -> Path:
     directory = tmp_path / "runs"
     for number in range(5):
         write_record(directory, number)
-    run_page(directory)  # the index now knows all five
+    run_page(directory, RunFilter(**INDEXED))  # the index now knows all five
     assert (directory / runindex.INDEX_FILE).exists()
     return directory
 
@@ -77,39 +88,39 @@ def listed(directory: Path, **where: Any) -> list[tuple[str, str | None, str]]:
     return [(run.run_id, run.exit_code and str(run.exit_code), run.verdict) for run in page.runs]
 
 
-def test_a_record_added_is_listed_at_the_next_listing(runs: Path) -> None:
+def test_a_record_added_is_listed_at_the_next_listing(runs: Path, way: dict[str, Any]) -> None:
     added = write_record(runs, 9, exit_code=3, reason="not resolved: error rate 12%")
-    assert listed(runs)[-1] == (added, "3", "not resolved: error rate 12%")
+    assert listed(runs, **way)[-1] == (added, "3", "not resolved: error rate 12%")
 
 
-def test_a_record_removed_is_gone_at_the_next_listing(runs: Path) -> None:
-    first = listed(runs)[0][0]
+def test_a_record_removed_is_gone_at_the_next_listing(runs: Path, way: dict[str, Any]) -> None:
+    first = listed(runs, **way)[0][0]
     (runs / f"{first}.jsonl").unlink()
-    assert first not in [run for run, *_ in listed(runs)] and len(listed(runs)) == 4
+    assert first not in [run for run, *_ in listed(runs, **way)] and len(listed(runs, **way)) == 4
 
 
-def test_a_record_edited_in_place_with_its_size_and_mtime_kept_is_read_again(runs: Path) -> None:
+def test_a_record_edited_in_place_with_its_size_and_mtime_kept_is_read_again(runs: Path, way: dict[str, Any]) -> None:
     # The editor keeps the length (same digit count) and puts the modification time back:
     # the change time and the index still tell.
-    run_id = listed(runs)[2][0]
+    run_id = listed(runs, **way)[2][0]
     path = runs / f"{run_id}.jsonl"
     before = path.stat()
     path.write_text(path.read_text().replace('"exit_code": 0', '"exit_code": 5'))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert path.stat().st_size == before.st_size
-    assert listed(runs)[2][:2] == (run_id, "5")
+    assert listed(runs, **way)[2][:2] == (run_id, "5")
 
 
-def test_a_record_replaced_by_a_forged_file_is_read_from_the_forgery(runs: Path) -> None:
+def test_a_record_replaced_by_a_forged_file_is_read_from_the_forgery(runs: Path, way: dict[str, Any]) -> None:
     # Another file renamed over the record, its times set to the original's: a new inode.
-    run_id = listed(runs)[1][0]
+    run_id = listed(runs, **way)[1][0]
     path = runs / f"{run_id}.jsonl"
     before = path.stat()
     forged = runs / "forged.tmp"
     forged.write_text(path.read_text().replace("dana@bastion-01", "mallory@elsewhere"))
     os.utime(forged, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(forged, path)
-    page = run_page(runs, RunFilter(limit=None))
+    page = run_page(runs, RunFilter(limit=None, **way))
     assert [r.user for r in page.runs if r.run_id == run_id] == ["mallory@elsewhere"]
 
 
@@ -117,9 +128,9 @@ def test_an_index_copied_from_another_home_is_not_believed(runs: Path, tmp_path:
     # The other home's index claims this run ended resolved by someone else: rebuilt, not read.
     other = tmp_path / "other"
     write_record(other, 0, by="eve@other")
-    run_page(other)
+    run_page(other, RunFilter(**INDEXED))
     (runs / runindex.INDEX_FILE).write_bytes((other / runindex.INDEX_FILE).read_bytes())
-    assert {r.user for r in run_page(runs, RunFilter(limit=None)).runs} == {"dana@bastion-01"}
+    assert {r.user for r in run_page(runs, RunFilter(limit=None, **INDEXED)).runs} == {"dana@bastion-01"}
 
 
 @pytest.mark.parametrize(
@@ -127,7 +138,7 @@ def test_an_index_copied_from_another_home_is_not_believed(runs: Path, tmp_path:
 )
 def test_a_corrupt_index_is_rebuilt_never_an_error(runs: Path, content: bytes) -> None:
     (runs / runindex.INDEX_FILE).write_bytes(content)
-    assert len(listed(runs)) == 5
+    assert len(listed(runs, **INDEXED)) == 5
     assert runindex.load(runs)  # and written again whole
 
 
@@ -138,7 +149,7 @@ def test_a_forged_index_entry_cannot_hide_a_record_or_change_what_is_shown(runs:
     run_id = sorted(document["runs"])[0]
     document["runs"][run_id][5:7] = ["mallory", "other-book"]
     (runs / runindex.INDEX_FILE).write_text(json.dumps(document))
-    shown = {r.run_id: r for r in run_page(runs, RunFilter(limit=None)).runs}
+    shown = {r.run_id: r for r in run_page(runs, RunFilter(limit=None, **INDEXED)).runs}
     assert shown[run_id].user == "dana@bastion-01" and shown[run_id].runbook == "high-error-rate"
 
 

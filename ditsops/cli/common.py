@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # imported where used: `ditsops --help` needs neither the con
 
     from ditsops.core.config import Settings
     from ditsops.render.console import Consoles
+    from ditsops.render.lines import Out
 
 # A Literal is a click Choice: --help lists the choices and a wrong one is a usage error (exit 2).
 OutputFormat = Literal["table", "json"]
@@ -68,6 +69,12 @@ class Terminal:
             stderr_isatty=sys.stderr.isatty(),
         )
 
+    def out(self) -> Out:
+        """stdout for the listings that print without rich (render/lines.py)."""
+        from ditsops.render.lines import out_for
+
+        return out_for(sys.stdout, isatty=self.stdout_isatty, environ=self.environ)
+
     def consoles(self) -> Consoles:
         from ditsops.render.console import make_consoles
 
@@ -106,12 +113,20 @@ class AppState:
     confirm_targets: tuple[str, ...] = ()  # --confirm-target: what --yes may approve on production
     ignore_lease: bool = False  # --ignore-lease
     terminal: Terminal = field(default_factory=Terminal.current)
-    consoles: Consoles = field(default=None)  # type: ignore[assignment]  # built from the terminal
     warned: set[str] = field(default_factory=set)  # settings warnings already printed
+    _consoles: Consoles | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.consoles is None:
-            self.consoles = self.terminal.consoles()
+    @property
+    def consoles(self) -> Consoles:
+        """The rich consoles, built from the terminal when first used: a listing that
+        prints without rich (Terminal.out) never imports it."""
+        if self._consoles is None:
+            self._consoles = self.terminal.consoles()
+        return self._consoles
+
+    @consoles.setter
+    def consoles(self, consoles: Consoles) -> None:
+        self._consoles = consoles
 
     def settings(self, **options: Any) -> Settings:
         from ditsops.core.config import load_settings

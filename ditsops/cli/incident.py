@@ -28,12 +28,14 @@ MAX_NOTE = 500
 
 
 @contextmanager
-def _store(settings: Settings) -> Iterator[StoreSession]:
+def _store(settings: Settings, *, reading: bool = False) -> Iterator[StoreSession]:
+    """A session on the store; `reading`: one that only reads, opened fast (store/reader.py)."""
     if not settings.record_store:
         raise ConfigError("incidents need a record store: set record_store in a profile or DITSOPS_RECORD_STORE")
     from ditsops.store.connection import open_session
+    from ditsops.store.reader import open_reader
 
-    session = open_session(settings.record_store, settings.secrets())
+    session = (open_reader if reading else open_session)(settings.record_store, settings.secrets())
     try:
         yield session
     finally:
@@ -59,13 +61,14 @@ def list_command(
 
     state = app_state(ctx)
     settings = state.settings()
-    with _store(settings) as session:
+    with _store(settings, reading=True) as session:
         incidents, more = list_incidents(session, limit=parse_limit(limit, every), closed=closed)
     incidents = with_live_leases(settings, incidents)
+    out = state.terminal.out()  # written without rich: its import would cost more than the listing
     if state.output_format(output) == "json":
-        print_json(state.consoles.out, [i.to_json() for i in incidents])
+        print_json(out, [i.to_json() for i in incidents])
         return
-    render_incidents(state.consoles.out, incidents, more=more)
+    render_incidents(out, incidents, more=more)
 
 
 @app.command("show")

@@ -10,7 +10,6 @@ import typer
 
 from ditsops.base.errors import DitsopsError, UsageError
 from ditsops.cli.common import OutputOption, app_state
-from ditsops.render.cells import escape
 
 if TYPE_CHECKING:
     from ditsops.core.runs import RunFilter
@@ -93,11 +92,12 @@ def runs_command(
     else:
         page = run_page(where=where)
         runs, more, known, origin = page.runs, page.total - len(page.runs), page.ids, "local records"
+    out = state.terminal.out()  # written without rich: its import would cost more than the listing
     if state.output_format(output) == "json":
-        print_json(state.consoles.out, [run.to_json() for run in runs])
+        print_json(out, [run.to_json() for run in runs])
         return
     empty = "" if not (where.incident or where.runbook or where.since or where.user) else f"No runs match ({origin})."
-    render_runs(state.consoles.out, runs, known=known, more=more, where=empty)
+    render_runs(out, runs, known=known, more=more, where=empty)
 
 
 def _me() -> str:
@@ -109,10 +109,10 @@ def _me() -> str:
 def _from_store(state, dsn: str, secrets: frozenset[str], where: RunFilter):
     """(runs, older ones left out, no ids) from the store, or None when it cannot answer (said once)."""
     from ditsops.incidents.listing import store_runs
-    from ditsops.store.connection import open_session
+    from ditsops.store.reader import open_reader
 
     try:
-        session = open_session(dsn, secrets)
+        session = open_reader(dsn, secrets)
     except DitsopsError as error:
         _say(state, f"{error.message}; listing this machine's records")
         return None
@@ -127,4 +127,6 @@ def _from_store(state, dsn: str, secrets: frozenset[str], where: RunFilter):
 
 
 def _say(state, text: str) -> None:
+    from ditsops.render.cells import escape
+
     state.consoles.err.print(f"[warning]ditsops:[/] {escape(text)}", soft_wrap=True, highlight=False)

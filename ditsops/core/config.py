@@ -22,7 +22,6 @@ provider by name, so the product without the sandbox is whole.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -190,6 +189,8 @@ def read_config_file(path: Path, warnings: list[str] | None = None) -> dict[str,
 
     if not path.exists():
         return {}
+    import tomllib  # here: without a config file, no command pays for the parser
+
     status = check_owner_and_mode(path)
     try:
         text = read_text(path).text

@@ -1,7 +1,9 @@
-"""The index of local run records: what `runbook runs` shows of each, kept beside them.
+"""The index of local run records: what a filtered `runbook runs` selects by (--incident,
+--runbook, --since, --mine), kept beside them. Without a filter no index is needed:
+core/runs.py `_latest` reads only the records of the newest names.
 
 Summarizing a record reads its first and last lines; with a year of records that is
-thousands of files opened on every listing. The index keeps each record's summary in
+thousands of files opened on every filtered listing. The index keeps each record's summary in
 `<runs>/.index.json`, keyed like the runbook index (core/runbook_index.py) by what `stat`
 says of the file (size, modification and change time, inode): a record that grew, was
 edited, replaced by another file or removed is summarized again (or dropped) at the next
@@ -20,6 +22,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+from bisect import bisect_left
+from itertools import repeat
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -31,6 +35,25 @@ INDEX_FILE = ".index.json"
 MAX_INDEX_BYTES = 256 * 1024 * 1024  # a bigger index is not ours: rebuilt
 
 Key = list[int]  # size, mtime, ctime, inode: a list, compared as is with the index's JSON
+
+
+def record_names(directory: Path) -> tuple[list[str], int]:
+    """The directory's names, sorted, and how many name records (`*.jsonl`, not hidden):
+    one directory listing, no stat (what they are is checked for the few that are read).
+    The names are left whole and counted in C (sort, map): with ten thousand records a
+    Python step per name is a good part of a listing's cost."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return [], 0
+    names.sort()
+    hidden = names[bisect_left(names, ".") : bisect_left(names, "/")]  # "." sorts just before "/"
+    count = sum(map(str.endswith, names, repeat(".jsonl"))) - sum(map(str.endswith, hidden, repeat(".jsonl")))
+    return names, count
+
+
+def is_record_name(name: str) -> bool:
+    return name.endswith(".jsonl") and not name.startswith(".")
 
 
 def record_files(directory: Path) -> dict[str, Key]:
@@ -112,9 +135,12 @@ def save(directory: Path, entries: dict[str, list[Any]]) -> None:
 
 
 def key_of(path: str | Path) -> Key | None:
-    """The key of one record now (to tell a record that changed while it was read)."""
+    """The key of one record now (to tell a record that changed while it was read); None
+    when it is gone or not a regular file."""
     try:
         info = os.stat(path, follow_symlinks=False)
     except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
         return None
     return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]

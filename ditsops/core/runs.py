@@ -1,8 +1,9 @@
 """The recorded runs at a glance: who ran which runbook where, when, and how it ended.
 
-Read from the first and the last lines of each run record (core/record.py), through the
-index kept beside the records (core/runindex.py), so a year of records lists as fast as a
-day's. The hash chain is not checked here (`runbook verify` does that).
+Read from the first and the last lines of each run record (core/record.py): the latest
+by run id without a filter, through the index kept beside the records (core/runindex.py)
+with one, so a year of records lists as fast as a day's. The hash chain is not checked
+here (`runbook verify` does that).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class RunFilter:
 class RunPage:
     runs: list[RunSummary]  # the latest the filter keeps, newest last
     total: int  # how many the filter keeps, before the limit
-    ids: list[str]  # every run id there is (a shown prefix must be unique among them)
+    ids: list[str]  # the ids a shown one's prefix must not be shared with (render/runs.py short_ids)
 
 
 def _utc(moment: datetime | None) -> str | None:
@@ -105,8 +106,14 @@ def _keeps(where: RunFilter, entry: list[Any], since: str | None) -> bool:
     return since is None or (entry[4] is not None and entry[4] >= since)
 
 
-def _order(item: tuple[str, list[Any]]) -> tuple[bool, str, str]:
-    return (item[1][4] is not None, item[1][4] or "", item[0])
+SECOND = 16  # a run id begins with its start, to the second: 20261207T210301Z
+MAX_TIES = 200  # runs read beyond the limit to order those sharing the oldest shown second
+
+
+def _order(item: tuple[str, list[Any]]) -> tuple[str, bool, str, str]:
+    """Newest last: by the second the run id starts with (when the run started), then by
+    the start time its record has, then by id."""
+    return (item[0][:SECOND], item[1][4] is not None, item[1][4] or "", item[0])
 
 
 def _indexed(key: runindex.Key, summary: RunSummary) -> list[Any]:
@@ -120,10 +127,63 @@ def run_summaries(directory: Path | None = None, where: RunFilter | None = None)
 
 
 def run_page(directory: Path | None = None, where: RunFilter | None = None) -> RunPage:
-    """run_summaries, with how many there were before the limit. Costs a directory listing,
-    an lstat per record, a read of the index and `limit` records read (their two ends): the
-    index only selects and orders; what is shown is read from the records themselves."""
+    """run_summaries, with how many there were before the limit. Without a filter: the
+    latest by run id (core/record.py starts each with its start time), read from the
+    records themselves; with one: through the index (_filtered)."""
     directory = directory or paths.runs_dir()
+    if where is None or (where.incident, where.runbook, where.user, where.since) == (None, None, None, None):
+        return _latest(directory, where.limit if where is not None else None)
+    return _filtered(directory, where)
+
+
+def _latest(directory: Path, limit: int | None) -> RunPage:
+    """The latest `limit` runs: one directory listing (names only, no stat), then the
+    newest names one by one (an lstat and the record's two ends each) until `limit` are
+    read, and the runs started in the same second as the oldest of them, to order them.
+    Nothing is taken from the index, so a record added, removed, edited or replaced is
+    seen at once: what is chosen depends on names only, and what is shown is read now."""
+    names, count = runindex.record_names(directory)
+    picked: list[tuple[str, list[Any]]] = []
+    read: dict[str, RunSummary] = {}
+    at: dict[str, int] = {}  # run id -> its name's place in `names`
+    skipped = 0
+    for place in range(len(names) - 1, -1, -1):
+        name = names[place]
+        if not runindex.is_record_name(name):
+            continue
+        run_id = name[:-6]
+        if limit is not None and len(picked) >= limit:
+            if run_id[:SECOND] != picked[-1][0][:SECOND] or len(picked) >= limit + MAX_TIES:
+                break
+        path = directory / name
+        key = runindex.key_of(path)
+        if key is None:  # gone, or not a regular file (a FIFO, a link): nobody's record
+            skipped += 1
+            continue
+        read[run_id] = summary = summarize(path)
+        picked.append((run_id, _indexed(key, summary)))
+        at[run_id] = place
+    picked.sort(key=_order)
+    shown = picked[-limit:] if limit is not None else picked
+    # a shown id's prefix must differ from the ids beside it (those share the most with it)
+    near = {other for run_id, _ in shown for step in (-1, 1) if (other := _beside(names, at[run_id], step))}
+    return RunPage([read[run_id] for run_id, _ in shown], count - skipped, sorted(near))
+
+
+def _beside(names: list[str], place: int, step: int) -> str | None:
+    """The run id of the next record name from `place` in the direction of `step`."""
+    place += step
+    while 0 <= place < len(names):
+        if runindex.is_record_name(names[place]):
+            return names[place][:-6]
+        place += step
+    return None
+
+
+def _filtered(directory: Path, where: RunFilter) -> RunPage:
+    """The runs a filter keeps, through the index: a directory listing, an lstat per
+    record, a read of the index and `limit` records read (their two ends): the index only
+    selects and orders; what is shown is read from the records themselves."""
     files = runindex.record_files(directory)
     cached = runindex.load(directory)
     usable = runindex.usable
@@ -142,11 +202,10 @@ def run_page(directory: Path | None = None, where: RunFilter | None = None) -> R
         runindex.save(directory, fresh)
     entries = list(fresh.items())
     entries += [(run_id, _indexed(files[run_id], s)) for run_id, s in read.items() if run_id not in fresh]
-    if where is not None:
-        since = _utc(where.since)
-        entries = [item for item in entries if _keeps(where, item[1], since)]
+    since = _utc(where.since)
+    entries = [item for item in entries if _keeps(where, item[1], since)]
     entries.sort(key=_order)
-    limit = where.limit if where is not None else None
+    limit = where.limit
     shown = entries[-limit:] if limit else entries
     runs = [read.get(run_id) or summarize(directory / f"{run_id}.jsonl") for run_id, _ in shown]
     return RunPage(runs, len(entries), list(files))

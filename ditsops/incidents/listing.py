@@ -7,13 +7,19 @@ counting them all.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ditsops.core.runs import RunFilter, RunSummary
-from ditsops.store.connection import StoreSession
+from ditsops.store.connection import StoreSession, StoreUnreachable
 from ditsops.store.schema import SCHEMA
+
+if TYPE_CHECKING:
+    from ditsops.store.reader import ReadSession
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,10 @@ def describe(kind: str, body: dict[str, Any]) -> str:
 
 
 MAX_APPLIED = 5  # the changes `incident list -o json` carries; `incident show` has them all
+# Each row is one JSON document (text), so a reader on libpq (store/reader.py), which reads
+# text, and a psycopg session get the same row and parse it the same way.
 _LIST = f"""
-SELECT i.id, i.alert, i.labels, i.opened, i.opened_by,
+SELECT json_build_array(i.id, i.alert, i.labels, i.opened, i.opened_by,
   (SELECT e.kind FROM {SCHEMA}.incident_events e WHERE e.incident = i.id AND e.kind IN ('close', 'reopen')
      ORDER BY e.seq DESC LIMIT 1),
   (SELECT e.body ->> 'to' FROM {SCHEMA}.incident_events e WHERE e.incident = i.id AND e.kind = 'handoff'
@@ -119,7 +127,7 @@ SELECT i.id, i.alert, i.labels, i.opened, i.opened_by,
 ,
   (SELECT json_agg(a ORDER BY a ->> 0) FROM (SELECT json_build_array(ev.time, r.who, ev.kind, ev.body, r.id) a
      FROM {SCHEMA}.runs r JOIN {SCHEMA}.events ev ON ev.run = r.id
-     WHERE r.incident = i.id AND ev.kind = 'applied' ORDER BY ev.time DESC LIMIT {MAX_APPLIED}) latest)
+     WHERE r.incident = i.id AND ev.kind = 'applied' ORDER BY ev.time DESC LIMIT {MAX_APPLIED}) latest))::text
 FROM {SCHEMA}.incidents i
 """
 
@@ -131,7 +139,7 @@ CLOSED = f"""SELECT c.incident FROM {SCHEMA}.incident_events c WHERE c.kind = 'c
 
 
 def list_incidents(
-    session: StoreSession, *, limit: int | None = 20, closed: bool = False, only: str | None = None
+    session: StoreSession | ReadSession, *, limit: int | None = 20, closed: bool = False, only: str | None = None
 ) -> tuple[list[IncidentSummary], bool]:
     """The latest incidents (open ones unless `closed`), newest last; and whether older ones exist."""
     where: list[str] = []
@@ -147,7 +155,18 @@ def list_incidents(
         params.append(limit + 1)
     rows = session.execute(query, tuple(params)).fetchall()
     more = limit is not None and len(rows) > limit
-    return [_summary(row) for row in reversed(rows[:limit] if limit is not None else rows)], more
+    return _parsed(_summary, reversed(rows[:limit] if limit is not None else rows)), more
+
+
+def _parsed(parse: Callable[[list[Any]], T], rows: Iterable[tuple[Any, ...]]) -> list[T]:
+    """Each row's one JSON column (what the query built with json_build_array), parsed;
+    a row that is not that is a malformed answer: one line, exit 4, never a traceback."""
+    import json
+
+    try:
+        return [parse(json.loads(row[0])) for row in rows]
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, RecursionError):
+        raise StoreUnreachable("the record store answered a listing that is not what ditsops asked for") from None
 
 
 def _action(raw: Any) -> Action | None:
@@ -157,15 +176,16 @@ def _action(raw: Any) -> Action | None:
     return Action(_time(time), str(who), describe(str(kind), body if isinstance(body, dict) else {}), run)
 
 
-def _summary(row: tuple[Any, ...]) -> IncidentSummary:
-    ident, alert, labels, opened, opened_by, closing, handed_to, incident_last, run_last, acting, applied = row
+def _summary(row: list[Any]) -> IncidentSummary:
+    ident, alert, labels, opened_at, opened_by, closing, handed_to, incident_last, run_last, acting, applied = row
+    opened = _time(opened_at) or datetime.fromtimestamp(0, UTC)
     actions = [a for a in (_action(incident_last), _action(run_last)) if a is not None]
     last = max(actions, key=lambda a: a.time or opened) if actions else None
     state = "closed" if closing == "close" else "handed off" if handed_to else "open"
     return IncidentSummary(
         id=str(ident),
         alert=str(alert),
-        labels={str(k): str(v) for k, v in (labels or {}).items()},
+        labels={str(k): str(v) for k, v in (labels or {}).items()},  # not a mapping: malformed (_parsed)
         since=opened,
         opened_by=str(opened_by),
         state=state,
@@ -186,11 +206,11 @@ def _time(value: Any) -> datetime | None:
 
 
 _RUNS = f"""
-SELECT r.id, r.runbook, r.who, r.profile, r.started, r.incident,
+SELECT json_build_array(r.id, r.runbook, r.who, r.profile, r.started, r.incident,
   -- a direct command: its run-start's source is null ("None" from older versions)
   jsonb_typeof(s.body -> 'source') = 'null' OR s.body ->> 'source' = 'None',
   s.body -> 'options' ->> 'dry_run', s.body IS NOT NULL,
-  e.kind, e.body -> 'exit_code', e.body ->> 'reason'
+  e.kind, e.body -> 'exit_code', e.body ->> 'reason')::text
 FROM {SCHEMA}.runs r
 LEFT JOIN {SCHEMA}.events s ON s.run = r.id AND s.seq = 1
 LEFT JOIN LATERAL (SELECT x.kind, x.body FROM {SCHEMA}.events x WHERE x.run = r.id ORDER BY x.seq DESC LIMIT 1) e
@@ -198,7 +218,7 @@ LEFT JOIN LATERAL (SELECT x.kind, x.body FROM {SCHEMA}.events x WHERE x.run = r.
 """
 
 
-def store_runs(session: StoreSession, where: RunFilter) -> tuple[list[RunSummary], bool]:
+def store_runs(session: StoreSession | ReadSession, where: RunFilter) -> tuple[list[RunSummary], bool]:
     """The team's runs the filter keeps, the latest `limit`, newest last; and whether older ones exist."""
     conditions: list[str] = []
     params: list[object] = []
@@ -216,16 +236,16 @@ def store_runs(session: StoreSession, where: RunFilter) -> tuple[list[RunSummary
     rows = session.execute(query, tuple(params)).fetchall()
     more = where.limit is not None and len(rows) > where.limit
     kept = rows[: where.limit] if where.limit is not None else rows
-    return [_run(row) for row in reversed(kept)], more
+    return _parsed(_run, reversed(kept)), more
 
 
-def _run(row: tuple[Any, ...]) -> RunSummary:
+def _run(row: list[Any]) -> RunSummary:
     ident, runbook, who, profile, started, incident, direct, dry, has_source, kind, exit_code, reason = row
     ended = kind == "run-end"
     return RunSummary(
         run_id=str(ident),
         path=None,
-        started=started,
+        started=_time(started) if started else None,
         user=str(who),
         runbook=str(runbook),
         profile=str(profile or "?"),

@@ -6,8 +6,6 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from rich.markup import escape as escape_markup
-
 from ditsops.base.durations import format_duration
 
 _WHITESPACE = re.compile(r"\s+")
@@ -32,6 +30,14 @@ def one_line(text: str) -> str:
     """A single-line field (a title, a name, a label, a parameter): a newline in it shown
     as \\n, so it cannot forge a line of its own under the real one."""
     return printable(_NEWLINE.sub(lambda found: found.group().replace("\r", "\\r").replace("\n", "\\n"), text))
+
+
+def escape_markup(text: str) -> str:
+    """rich's own escape, imported when used: the listings that print without rich
+    (render/lines.py) import this module and must not pay for rich."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def escape(text: str) -> str:

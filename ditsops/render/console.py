@@ -15,8 +15,6 @@ from rich.console import Console, RenderableType
 from rich.segment import Segment, Segments
 from rich.theme import Theme
 
-from ditsops.core.results import Status
-
 THEME = Theme(
     {
         "ok": "green",
@@ -30,36 +28,38 @@ THEME = Theme(
     }
 )
 
-STATUS_STYLE = {
-    Status.OK: "ok",
-    Status.INFO: "muted",
-    Status.WARNING: "warning",
-    Status.FAILING: "failing",
-    Status.ERROR: "error",
-    Status.SKIPPED: "muted",
-    Status.APPLIED: "ok",
-    Status.DECLINED: "warning",
-    Status.REFUSED: "warning",
-    Status.PREVIEWED: "muted",
-    Status.NOTHING_TO_DO: "muted",
-    Status.DONE: "ok",
-    Status.PENDING: "warning",
+# keyed by core.results.Status's values (a StrEnum: its members look these up), so that
+# drawing a listing does not import the step results' module
+STATUS_STYLE: dict[str, str] = {
+    "ok": "ok",
+    "info": "muted",
+    "warning": "warning",
+    "failing": "failing",
+    "error": "error",
+    "skipped": "muted",
+    "applied": "ok",
+    "declined": "warning",
+    "refused": "warning",
+    "previewed": "muted",
+    "nothing-to-do": "muted",
+    "done": "ok",
+    "pending": "warning",
 }
 
-STATUS_MARK = {
-    Status.OK: "✔",
-    Status.INFO: "•",
-    Status.WARNING: "▲",
-    Status.FAILING: "✖",
-    Status.ERROR: "✖",
-    Status.SKIPPED: "–",
-    Status.APPLIED: "✔",
-    Status.DECLINED: "–",
-    Status.REFUSED: "✋",
-    Status.PREVIEWED: "○",
-    Status.NOTHING_TO_DO: "–",
-    Status.DONE: "✔",
-    Status.PENDING: "…",
+STATUS_MARK: dict[str, str] = {
+    "ok": "✔",
+    "info": "•",
+    "warning": "▲",
+    "failing": "✖",
+    "error": "✖",
+    "skipped": "–",
+    "applied": "✔",
+    "declined": "–",
+    "refused": "✋",
+    "previewed": "○",
+    "nothing-to-do": "–",
+    "done": "✔",
+    "pending": "…",
 }
 
 

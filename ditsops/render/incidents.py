@@ -1,7 +1,7 @@
 """`incident list` and `incident show`: pure renderers (console, values) -> nothing returned,
 and the Markdown of `incident show --markdown` (values in, text out).
 
-Every text here came from a record or a label: shown through Text (never as markup),
+Every text here came from a record or a label: shown as text (never as markup),
 folded onto one line and cut to the terminal's width.
 """
 
@@ -10,13 +10,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from ditsops.incidents.listing import Acting, IncidentSummary
-from ditsops.incidents.timeline import IncidentDetail
 from ditsops.render.cells import cut, fold
+from ditsops.render.lines import Out, line
+
+if TYPE_CHECKING:  # types only: `incident list` imports neither the timeline's module nor rich
+    from rich.console import Console
+
+    from ditsops.incidents.timeline import IncidentDetail
 
 _DEPLOYMENT = re.compile(r'deployment "([^"]+)" in namespace \S+')
 
@@ -31,8 +34,8 @@ def _labels(incident: IncidentSummary) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(incident.labels.items()) if k not in ("alertname", "severity"))
 
 
-def _line(console: Console, text: str, style: str = "") -> None:
-    console.print(Text(cut(fold(text), max(console.width, 80)), style=style), soft_wrap=True, no_wrap=True)
+def _line(console: Out | Console, text: str, style: str = "") -> None:
+    line(console, (cut(fold(text), max(console.width, 80)), style))
 
 
 def _holding(acting: Acting) -> str:
@@ -43,7 +46,7 @@ def _holding(acting: Acting) -> str:
     return f", holding {deployment[1] if deployment else acting.holding}{said}"
 
 
-def render_incidents(console: Console, incidents: Sequence[IncidentSummary], *, more: bool) -> None:
+def render_incidents(console: Out | Console, incidents: Sequence[IncidentSummary], *, more: bool) -> None:
     if not incidents:
         _line(console, "No open incidents.")
         return

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ditsops.render.lines import Out
 
 
 def _default(value: Any) -> Any:
@@ -23,7 +26,7 @@ def to_json(data: Any) -> str:
     return json.dumps(data, default=_default, indent=2, ensure_ascii=False)
 
 
-def print_json(console: Console, data: Any) -> None:
+def print_json(console: Console | Out, data: Any) -> None:
     # Written straight to the stream: rich would wrap long lines and break the JSON.
     console.file.write(to_json(data) + "\n")
     console.file.flush()

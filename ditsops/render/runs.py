@@ -11,12 +11,14 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import UTC
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from ditsops.core.runs import RunSummary
 from ditsops.render.cells import cut, fold
+from ditsops.render.lines import Out, line
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 WHEN = 11  # 12-07 21:03
 ID_MIN = 16  # the id's timestamp: 20261207T210301Z
@@ -45,12 +47,13 @@ def _common(a: str, b: str) -> int:
 
 
 def render_runs(
-    console: Console, runs: Sequence[RunSummary], *, known: Sequence[str] = (), more: int = 0, where: str = ""
+    console: Out | Console, runs: Sequence[RunSummary], *, known: Sequence[str] = (), more: int = 0, where: str = ""
 ) -> None:
-    """known: every run id there is (so a shown prefix is unique among them all); more: how
-    many older runs the limit left out; where: what was listed (local records, the store)."""
+    """known: the ids a shown one's prefix must differ from; more: how many older runs the
+    limit left out; where: what was listed (local records, the store). `console`: an Out
+    (render/lines.py, what the command uses: no rich to import) or a rich Console."""
     if not runs:
-        console.print(Text("No runs recorded yet. Walk one with: ditsops runbook NAME" if not where else where))
+        line(console, ("No runs recorded yet. Walk one with: ditsops runbook NAME" if not where else where, ""))
         return
     ids = short_ids([run.run_id for run in runs], known)
     id_width = max(len(i) for i in ids.values())
@@ -59,19 +62,19 @@ def render_runs(
     who_width = min(max(len(run.user) for run in runs), max(10, room // 2))
     book_width = max(8, room - who_width)
     names = [("when (UTC)", WHEN), ("who", who_width), ("runbook", book_width), ("verdict", word_width)]
-    header = GAP.join([*(name.ljust(width) for name, width in names), "run"])
-    console.print(Text(header, style="bold"), soft_wrap=True)
+    line(console, (GAP.join([*(name.ljust(width) for name, width in names), "run"]), "bold"))
     for run in runs:
         when = run.started.astimezone(UTC).strftime("%m-%d %H:%M") if run.started else "?"
         book = f"cmd {run.runbook}" if run.direct else run.runbook
         style = "muted" if run.exit_code is None else "ok" if run.exit_code == 0 else "failing"
-        line = Text()
-        line.append(when.ljust(WHEN) + GAP)
-        line.append(cut(fold(run.user), who_width).ljust(who_width) + GAP)
-        line.append(cut(fold(book), book_width).ljust(book_width) + GAP)
-        line.append(run.word.ljust(word_width), style=style)
-        line.append(GAP + ids[run.run_id])
-        console.print(line, soft_wrap=True, no_wrap=True)
+        line(
+            console,
+            (when.ljust(WHEN) + GAP, ""),
+            (cut(fold(run.user), who_width).ljust(who_width) + GAP, ""),
+            (cut(fold(book), book_width).ljust(book_width) + GAP, ""),
+            (run.word.ljust(word_width), style),
+            (GAP + ids[run.run_id], ""),
+        )
     if more:  # -1: some, not counted (the store is not asked to count them all)
         older = "older runs" if more < 0 else f"{more} older"
-        console.print(Text(f"({older} not shown: --limit N or --all)", style="muted"), soft_wrap=True)
+        line(console, (f"({older} not shown: --limit N or --all)", "muted"))

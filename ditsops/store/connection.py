@@ -12,7 +12,6 @@ from typing import Any
 
 from ditsops.base.errors import DitsopsError, TargetUnreachable
 from ditsops.base.secrets import redact_text
-from ditsops.clients.postgres import describe_target
 
 CONNECT_TIMEOUT = 2  # seconds (libpq's smallest useful value)
 STATEMENT_TIMEOUT_MS = 5000
@@ -26,6 +25,10 @@ def failed_before(dsn: str) -> bool:
     return dsn in _FAILED
 
 
+def remember_failed(dsn: str) -> None:
+    _FAILED.add(dsn)
+
+
 class StoreUnreachable(TargetUnreachable):
     """The record store could not be reached (or was lost)."""
 
@@ -35,6 +38,8 @@ class StoreRefused(DitsopsError):
 
 
 def where(dsn: str) -> str:
+    from ditsops.clients.postgres import describe_target  # only for a message: its imports cost
+
     try:
         return describe_target(dsn).describe()
     except DitsopsError:
@@ -47,23 +52,26 @@ def one_line(error: BaseException, secrets: frozenset[str]) -> str:
     return redact_text(lines[0] if lines else type(error).__name__, secrets)
 
 
+# What every store session sets over the DSN (psycopg's keyword arguments, libpq's keywords).
+SETTINGS = {
+    "application_name": "ditsops store",
+    "connect_timeout": str(CONNECT_TIMEOUT),
+    "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}",
+    "tcp_user_timeout": str(TCP_USER_TIMEOUT_MS),
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "2",
+}
+
+
 def connect(dsn: str, secrets: frozenset[str]) -> Any:
     """An autocommit psycopg connection to the store, or StoreUnreachable within ~2 s."""
     import psycopg
+    from psycopg.conninfo import make_conninfo
 
     try:
-        return psycopg.connect(
-            dsn,
-            application_name="ditsops store",
-            connect_timeout=CONNECT_TIMEOUT,
-            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}",
-            tcp_user_timeout=TCP_USER_TIMEOUT_MS,
-            keepalives=1,
-            keepalives_idle=5,
-            keepalives_interval=2,
-            keepalives_count=2,
-            autocommit=True,
-        )
+        return psycopg.connect(make_conninfo(dsn, **SETTINGS), autocommit=True)
     except psycopg.Error as error:
         _FAILED.add(dsn)
         raise StoreUnreachable(f"record store unreachable at {where(dsn)}: {one_line(error, secrets)}") from None

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ditsops.base.errors import DitsopsError, UsageError
-from ditsops.core.record import GENESIS
 
 SCHEMA = "ditsops"
 VERSION = 1  # the schema this ditsops writes and reads
@@ -38,7 +37,13 @@ _INIT_LOCK = 0x646974736F707301  # pg_advisory_xact_lock key: two inits at once 
 
 TABLES = ("schema_version", "incidents", "incident_events", "runs", "events")
 
-_DDL = f"""
+
+def _ddl() -> str:
+    """The schema's DDL (built when a store is initialized: the listings that only need the
+    names above do not import the run record module for its genesis string)."""
+    from ditsops.core.record import GENESIS
+
+    return f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 
 CREATE TABLE {SCHEMA}.schema_version (
@@ -156,6 +161,7 @@ END
 $append$;
 """
 
+
 _APPEND_ONLY = """
 CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {schema}.{table}
     FOR EACH ROW EXECUTE FUNCTION {schema}.append_only();
@@ -198,7 +204,7 @@ def grants(role: str, database: str) -> list[str]:
 def schema_version(conn: Any) -> int | None:
     """The store's schema version, or None when `store init` never ran there."""
     row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.schema_version",)).fetchone()
-    if not row or not row[0]:
+    if not row or row[0] not in (True, "t"):  # "t": a reader's session (store/reader.py) reads text
         return None
     found = conn.execute(f"SELECT max(version) FROM {SCHEMA}.schema_version").fetchone()
     return int(found[0]) if found and found[0] is not None else None
@@ -223,7 +229,7 @@ def init_schema(conn: Any) -> InitReport:
         found = schema_version(conn)
         if found is not None:
             return InitReport(require_known(found), created=False)
-        conn.execute(_DDL)
+        conn.execute(_ddl())
         for table in TABLES:
             conn.execute(_APPEND_ONLY.format(schema=SCHEMA, table=table))
         conn.execute(f"INSERT INTO {SCHEMA}.schema_version (version) VALUES (%s)", (VERSION,))
