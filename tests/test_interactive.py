@@ -74,9 +74,9 @@ def test_n_at_the_prompt_terminates_nothing(setup, sessions, isolated_home):
     child.expect(r"Done\?")
     child.sendline("y")
     child.expect("This will terminate 3 backends")
-    for pid in victims:
-        child.expect(str(pid))
     child.expect(r"\[y/N\]")
+    preview = child.before
+    assert all(str(pid) in preview for pid in victims), preview  # every target named, pid by pid
     assert victims <= sessions.alive()  # nothing happens before the answer
     child.sendline("n")
     child.expect("declined")
