@@ -23,6 +23,7 @@ real kubectl — and the modules that stand up loopback stand-ins for them
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -33,6 +34,19 @@ from ditsops.sandbox import promstack
 from ditsops.sandbox.kubeapi import KubeAPIServer
 from ditsops.sandbox.pgcluster import PG_INSTALL_HINT, PgCluster, candidate_bin_dirs, create_cluster
 from tests.helpers import require_binary
+
+
+def _ctrl_c_reaches_what_the_tests_start() -> None:
+    """A suite started from a background job (`./scripts/test &`, a CI runner) inherits
+    SIGINT ignored, and an ignored signal stays ignored across exec: every ditsops a test
+    starts would then shrug off the Ctrl-C the test presses, and the test wait for nothing.
+    A Python handler here is reset to the default in each child at exec, so children take
+    Ctrl-C as they would from a shell; a blocked SIGINT is unblocked for the same reason."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+_ctrl_c_reaches_what_the_tests_start()  # in the controller and in every xdist worker
 
 pytest_plugins = ["tests.kubeapi_fixtures", "tests.sandboxfixtures", "tests.pgsessions", "tests.diagrole_fixtures"]
 
