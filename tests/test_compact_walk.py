@@ -14,6 +14,7 @@ from ditsops.core.results import LogGroup, Preview, Status, StepResult, Table
 from ditsops.render.console import THEME
 from ditsops.render.walkline import (
     fold_repeats,
+    folded,
     render_brief_log_groups,
     render_compact_details,
     render_compact_preview,
@@ -127,3 +128,19 @@ def test_events_show_their_warnings_and_count_the_normal_ones():
     text = out.getvalue()
     assert "Scheduled" not in text and "Back-off restarting failed container" in text
     assert "30 Normal events not shown: --verbose" in text
+
+
+def test_an_applied_terminate_lists_its_alike_rows_once_counted():
+    rows = [(4100 + i, "dits-server", "idle in transaction", "terminated") for i in range(26)]
+    rows.append((4200, "dits-server", "idle in transaction", "already gone"))
+    result = StepResult(
+        Status.APPLIED,
+        "terminated 26 of 27 previewed backends",
+        tables=[Table(("pid", "application", "state", "result"), rows)],
+    )
+    (table,) = folded(result).tables
+    assert table.rows == [
+        ("26×", "dits-server", "idle in transaction", "terminated"),
+        ("1×", "dits-server", "idle in transaction", "already gone"),
+    ]
+    assert len(result.tables[0].rows) == 27  # the result itself (the record's) keeps every pid

@@ -171,7 +171,14 @@ def test_the_gc_runbook_says_runs_started_as_the_counter_counts():
 
 # --- db-exhaustion's leftover sessions -------------------------------------------------------
 
-KEPT = ("connections", "running-queries", "kill-idle-transactions", "kill-long-queries", "recount")
+KEPT = (
+    "connections",
+    "running-queries",
+    "kill-idle-transactions",
+    "kill-long-queries",
+    "recount",
+    "kill-young-queries",
+)
 
 
 def database_part(tmp_path, application: str):
@@ -188,31 +195,35 @@ def database_part(tmp_path, application: str):
     return path
 
 
-def test_hour_long_queries_younger_than_older_than_keep_the_incident_not_resolved(
+def test_hour_long_queries_younger_than_older_than_are_counted_and_offered_to_terminate(
     sessions, pg_dsn, diag_dsn, tmp_path, isolated_home
 ):
     """db-exhaustion ended `resolved` while its pg_sleep(3600) sessions, too young for the
-    5m terminate, held a third of the slots. The verdict now counts them and says so."""
+    5m terminate, held a third of the slots. The verify after the terminations counts them;
+    left running (a dry run changes nothing) the verdict says not resolved; terminated (the
+    step the runbook then offers, taken here with --yes) the walk resolves."""
     sleepers = [sessions.active(3600) for _ in range(31)]  # 31% of max_connections=100
+    pids = {conn.info.backend_pid for conn in sleepers}
     sessions.wait_until(
         f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{sessions.app}' AND state = 'active'", 31
     )
     path = database_part(tmp_path, sessions.app)
     env = {"DITSOPS_DSN": pg_dsn, "DITSOPS_DIAGNOSTICS_DSN": diag_dsn, "COLUMNS": "80"}
-    done = run_cli("runbook", str(path), "--yes", "--output", "json", env=env)
+    done = run_cli("runbook", str(path), "--dry-run", "--output", "json", env=env)
     assert done.stdout, done.stderr
     document = json.loads(done.stdout)
     assert done.returncode == 3, document["reason"]
-    assert document["reason"].startswith("not resolved: ") and "running-queries failing at 31.0%" in document["reason"]
+    assert "running-queries failing at 31.0%" in document["reason"], document["reason"]
     steps = {step["id"]: step for step in document["steps"]}
     assert steps["running-queries"]["status"] == "failing" and steps["running-queries"]["value"] == 31.0
     assert steps["kill-long-queries"]["status"] != "applied"  # younger than 5m: spared, as the spec says
+    assert pids <= sessions.alive()
 
-    for conn in sleepers:  # the queries end (or are terminated): the same walk resolves
-        conn.cancel_safe()
-        conn.close()
-    sessions.wait_until(
-        f"SELECT count(*) FROM pg_stat_activity WHERE application_name = '{sessions.app}' AND state = 'active'", 0
-    )
     done = run_cli("runbook", str(path), "--yes", "--output", "json", env=env)
-    assert done.returncode == 0, json.loads(done.stdout)["reason"]
+    document = json.loads(done.stdout)
+    steps = {step["id"]: step for step in document["steps"]}
+    assert steps["queries-still-running"]["status"] == "failing", steps["queries-still-running"]["summary"]
+    assert steps["kill-young-queries"]["status"] == "applied", steps["kill-young-queries"]["summary"]
+    assert "terminated 31 of 31" in steps["kill-young-queries"]["summary"]
+    assert done.returncode == 0, document["reason"]  # the latest check of running-queries passed
+    assert not pids & sessions.alive()

@@ -64,8 +64,8 @@ class CompactInteraction(ConsoleInteraction):
 
     def step_finished(self, step: Step, result: StepResult) -> None:
         self._stop_status()
-        if self._waiting is None:  # opened: it showed or asked something; its result as always
-            super().step_finished(step, result)
+        if self._waiting is None:  # opened: it showed or asked something; its result below it
+            draw.render_step_result(self.console, walkline.folded(result), full=self.full)
             return
         self._waiting = None
         number, total = self._number

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console
@@ -165,6 +166,12 @@ def _oldest(rows: list[tuple[Any, ...]], at: int) -> Any:
         return max(values) if values else None
     except TypeError:  # not comparable: the first (steps list the oldest first)
         return values[0]
+
+
+def folded(result: StepResult) -> StepResult:
+    """The result with its tables' alike rows folded (`26× dits-server idle in transaction
+    terminated`): the record keeps every row, pid by pid."""
+    return replace(result, tables=[fold_repeats(table) for table in result.tables])
 
 
 def render_folded(console: Console, table: Table) -> None:
