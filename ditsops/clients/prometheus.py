@@ -186,6 +186,7 @@ class PrometheusClient:
 
     def _exchange(self, send: Callable[[], object]) -> PromResult:
         import requests
+        import urllib3
         from prometheus_api_client.exceptions import PrometheusApiClientException
 
         self._captured.response = None
@@ -193,11 +194,13 @@ class PrometheusClient:
             send()
         except _LeftOrigin as error:
             raise TargetError(str(error)) from None
-        except requests.exceptions.Timeout:
+        except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+            # the body is read by BoundedAdapter, outside requests' own wrapping: its socket's
+            # timeout arrives as urllib3's (or the socket's) own, racing the deadline's
             raise TargetUnreachable(self._overrun()) from None
         except (requests.exceptions.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError):
             pass  # the library could not read the answer: prom_query below says what is wrong with it
-        except requests.exceptions.RequestException as error:
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, ConnectionError) as error:
             reason = _short(error)
             raise TargetUnreachable(
                 f"cannot reach Prometheus at {self.where}: {redact_text(reason, self._secrets)}"
